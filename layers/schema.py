@@ -1,0 +1,148 @@
+"""The canonical schema of every stored layer and table.
+
+One definition serves both stores: the GeoPackage writes it through pyogrio,
+PostGIS turns it into DDL. Each record kind has a natural key, which is what
+makes a re-ingest an upsert that changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+
+from gis.datums import STORAGE_CRS
+
+CASE_KINDS = ("dispute", "event", "petition")
+CASE_STATUSES = ("reported", "dispatched", "coordinated", "closed")
+LEVELS = ("community", "street", "district")
+PRECISIONS = ("building", "road", "community", "street", "none")
+CHANNELS = {
+    "hotline_12345": ("12345热线", "12345 hotline"),
+    "e_ningbo": ("E宁波", "E-Ningbo app"),
+    "minsheng_edian": ("民生E点通", "Minsheng E-Diantong"),
+    "provincial_mediation": ("省矛盾纠纷调解系统", "Provincial mediation system"),
+    "grid_platform": ("基层治理四平台", "Grid platform"),
+    "smart_city": ("智慧城管", "Smart city management"),
+    "walk_in": ("来访登记", "Walk-in visits"),
+    "video_mediation": ("在线视频调解", "Online video mediation"),
+}
+
+
+class SchemaError(ValueError):
+    """A frame that does not fit its layer's schema."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    key: tuple[str, ...]
+    columns: dict[str, str]  # column → str | int | float | bool | datetime
+    geometry: str | None = None  # Point, Polygon, MultiPolygon, Geometry, or None for a table
+    not_null: tuple[str, ...] = field(default=())
+
+
+_GEOGRAPHY_COMMON = {"name": "str", "street_code": "str"}
+
+LAYERS = {
+    layer.name: layer
+    for layer in [
+        Layer("district", ("district_code",), {"district_code": "str", "name": "str"}, "Geometry"),
+        Layer("streets", ("street_code",), {"street_code": "str", "name": "str", "kind": "str"}, "Geometry"),
+        Layer("communities", ("community_code",),
+              {"community_code": "str", "official_name": "str", "kind": "str",
+               "population": "int", **_GEOGRAPHY_COMMON}, "Geometry"),
+        Layer("grid_cells", ("grid_cell",),
+              {"grid_cell": "str", "community_code": "str", "kind": "str",
+               "population": "int", **_GEOGRAPHY_COMMON}, "Geometry"),
+        Layer("estates", ("estate_id",),
+              {"estate_id": "str", "community_code": "str", "built_year": "int",
+               "households": "int", **_GEOGRAPHY_COMMON}, "Geometry"),
+        Layer("setback_areas", ("setback_area",),
+              {"setback_area": "str", "estate_id": "str", "community_code": "str",
+               "status": "str", "managing_unit": "str", "handed_over_at": "datetime",
+               "handed_over_to": "str", **_GEOGRAPHY_COMMON}, "Geometry"),
+        Layer("components", ("component_id",),
+              {"component_id": "str", "major_class": "str", "minor_class": "str",
+               "class_name": "str", "state": "str", "grid_cell": "str",
+               "community_code": "str", "street_code": "str",
+               "managing_unit": "str", "owning_unit": "str", "maintaining_unit": "str"},
+              "Point", not_null=("component_id", "major_class", "minor_class")),
+        Layer("cases", ("case_id",),
+              {"case_id": "str", "kind": "str", "category": "str", "channel": "str",
+               "channels": "str", "reported_at": "datetime", "dispatched_at": "datetime",
+               "closed_at": "datetime", "due_at": "datetime", "status": "str",
+               "level_received": "str", "level": "str", "resolved_in_place": "bool",
+               "people": "int", "description": "str", "address": "str",
+               "reporter_phone": "str", "location_precision": "str",
+               "grid_cell": "str", "community_code": "str", "street_code": "str",
+               "estate_id": "str", "setback_area": "str", "outside_grid": "bool"},
+              "Point", not_null=("case_id", "kind", "category", "channel", "reported_at",
+                                 "status", "level_received", "level")),
+        # One row per source record: how each raw row landed (intake, 一窗受理).
+        Layer("case_sources", ("source", "source_id"),
+              {"source": "str", "source_id": "str", "case_id": "str", "channel": "str",
+               "reported_at": "datetime", "people": "int", "file": "str", "row": "int",
+               "merged": "bool"},
+              None, not_null=("source", "source_id", "case_id")),
+        Layer("quarantine", ("source", "file", "row"),
+              {"source": "str", "file": "str", "row": "int", "fields": "str",
+               "reasons": "str", "message": "str", "raw": "str"},
+              None, not_null=("source", "file", "row")),
+    ]
+}
+
+
+def conform(name: str, frame) -> pd.DataFrame:
+    """Return ``frame`` with exactly the layer's columns, in order, with their types.
+
+    Missing optional columns are added empty; a missing key or not-null
+    column, a null in one, or an unknown column raises :class:`SchemaError`.
+    """
+    layer = LAYERS.get(name)
+    if layer is None:
+        raise SchemaError(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
+    extra = set(frame.columns) - set(layer.columns) - {"geometry"}
+    if extra:
+        raise SchemaError(f"layer {name!r}: unknown columns {sorted(extra)}")
+    out = pd.DataFrame(index=frame.index)
+    for col, kind in layer.columns.items():
+        if col not in frame.columns:
+            if col in layer.not_null or col in layer.key:
+                raise SchemaError(f"layer {name!r}: required column {col!r} is missing")
+            values = pd.Series(None, index=frame.index, dtype=object)
+        else:
+            values = frame[col]
+        out[col] = _coerce(values, kind, name, col)
+        if (col in layer.not_null or col in layer.key) and out[col].isna().any():
+            bad = out.index[out[col].isna()][:5].tolist()
+            raise SchemaError(f"layer {name!r}: column {col!r} is empty in rows {bad}")
+    if layer.geometry is None:
+        return out.reset_index(drop=True)
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise SchemaError(f"layer {name!r} needs a GeoDataFrame with a geometry column")
+    geoms = frame.geometry
+    if geoms.crs is None:
+        raise SchemaError(f"layer {name!r}: geometry has no CRS; stored geometry is {STORAGE_CRS}")
+    if not geoms.crs.equals(STORAGE_CRS):
+        geoms = geoms.to_crs(STORAGE_CRS)
+    return gpd.GeoDataFrame(out, geometry=geoms.values, crs=STORAGE_CRS).reset_index(drop=True)
+
+
+def _coerce(values: pd.Series, kind: str, name: str, col: str) -> pd.Series:
+    try:
+        if kind == "str":
+            return values.astype(object).where(values.notna(), None).map(
+                lambda v: v if v is None else str(v))
+        if kind == "int":
+            return pd.to_numeric(values).astype("Int64")
+        if kind == "float":
+            return pd.to_numeric(values).astype("float64")
+        if kind == "bool":
+            return values.astype("boolean")
+        if kind == "datetime":
+            return pd.to_datetime(values).astype("datetime64[ms]")
+    except (ValueError, TypeError) as exc:
+        raise SchemaError(f"layer {name!r}: column {col!r} is not {kind}: {exc}") from exc
+    raise SchemaError(f"layer {name!r}: column {col!r} has unknown type {kind!r}")

@@ -1,0 +1,115 @@
+"""The store interface: one method set, two backends (GeoPackage, PostGIS).
+
+Backends move frames in and out; everything they share (schema checks,
+upsert semantics, filters) lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from layers.schema import LAYERS, conform
+
+
+class StoreError(RuntimeError):
+    """The store could not be reached or could not do what was asked."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One filter term, ``column op value``; terms are ANDed."""
+
+    column: str
+    op: str  # one of =, >=, <, in
+    value: Any
+
+
+def period_filter(start: date | None = None, end: date | None = None, *,
+                  column: str = "reported_at", street_code: str | None = None):
+    """Filter terms for a period (``end`` inclusive, whole days) and optionally a street."""
+    terms = []
+    if start is not None:
+        terms.append(Condition(column, ">=", pd.Timestamp(start).to_pydatetime()))
+    if end is not None:
+        next_day = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
+        terms.append(Condition(column, "<", next_day.to_pydatetime()))
+    if street_code is not None:
+        terms.append(Condition("street_code", "=", street_code))
+    return terms
+
+
+class Store:
+    """What every backend offers.
+
+    ``write_layer`` replaces a layer whole (geography delivered as a set);
+    ``upsert`` inserts or replaces records by their natural key, so running
+    the same ingest twice leaves the store as one run did.
+    """
+
+    url: str
+
+    def write_layer(self, name: str, frame) -> int:
+        frame = conform(name, frame)
+        self._replace(name, frame)
+        return len(frame)
+
+    def upsert(self, name: str, frame) -> int:
+        frame = conform(name, frame)
+        key = list(LAYERS[name].key)
+        if frame.duplicated(key).any():
+            dup = frame.loc[frame.duplicated(key), key].head(3).to_dict("records")
+            raise StoreError(f"upsert into {name!r}: duplicate keys in one batch, e.g. {dup}")
+        if len(frame):
+            self._upsert(name, frame)
+        return len(frame)
+
+    def read(self, name: str, where: list[Condition] | None = None):
+        if name not in LAYERS:
+            raise StoreError(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
+        for term in where or []:
+            if term.column not in LAYERS[name].columns:
+                raise StoreError(f"layer {name!r} has no column {term.column!r} to filter on")
+            if term.op not in ("=", ">=", "<", "in"):
+                raise StoreError(f"unsupported filter operator {term.op!r}")
+        return self._read(name, where or [])
+
+    def count(self, name: str) -> int:
+        return len(self.read(name))
+
+    # Backends implement these.
+    def _replace(self, name, frame):
+        raise NotImplementedError
+
+    def _upsert(self, name, frame):
+        raise NotImplementedError
+
+    def _read(self, name, where):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def empty_frame(name: str):
+    """An empty frame with the layer's columns and types."""
+    import geopandas as gpd
+
+    layer = LAYERS[name]
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in layer.columns})
+    if layer.geometry:
+        frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs="EPSG:4490"))
+    return conform(name, frame)
+
+
+def as_datetime(value) -> datetime:
+    return pd.Timestamp(value).to_pydatetime()

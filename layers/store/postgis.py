@@ -1,0 +1,155 @@
+"""The shared store: PostGIS through psycopg 3.
+
+Tables carry SRID 4490 and GiST indexes; batches go in by COPY into a
+temporary table and then INSERT ... ON CONFLICT on the natural key, so a
+re-ingest changes nothing. A ``schema`` query parameter on the URL (not a
+libpq one, stripped before connecting) keeps separate stores in one database.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import geopandas as gpd
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+
+from layers.schema import LAYERS, conform
+from layers.store.base import Store, StoreError
+
+_PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision",
+             "bool": "boolean", "datetime": "timestamp"}
+_SRID = 4490
+
+
+def hide_password(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def split_schema(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    schema = next((v for k, v in query if k == "schema"), "onemap")
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
+        raise StoreError(f"schema {schema!r} in the store URL must be a lower-case identifier")
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+class PostGISStore(Store):
+    def __init__(self, url: str):
+        self.url = url
+        self._dsn, self.schema = split_schema(url)
+        try:
+            self.conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to {hide_password(url)}: {exc}") from exc
+        self._ensure_schema()
+
+    def close(self):
+        self.conn.close()
+
+    def _ensure_schema(self):
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")
+            if cur.fetchone() is None:
+                cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            for layer in LAYERS.values():
+                cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_PG_TYPES[t]))
+                        for c, t in layer.columns.items()]
+                if layer.geometry:
+                    cols.append(sql.SQL("geometry geometry({}, {})").format(
+                        sql.SQL(layer.geometry), sql.Literal(_SRID)))
+                cols.append(sql.SQL("PRIMARY KEY ({})").format(
+                    sql.SQL(", ").join(map(sql.Identifier, layer.key))))
+                cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                    self._table(layer.name), sql.SQL(", ").join(cols)))
+                if layer.geometry:
+                    cur.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geometry)").format(
+                        sql.Identifier(f"{layer.name}_geometry_gist"), self._table(layer.name)))
+
+    def _table(self, name):
+        return sql.Identifier(self.schema, name)
+
+    def _columns(self, name):
+        layer = LAYERS[name]
+        return list(layer.columns) + (["geometry"] if layer.geometry else [])
+
+    def _copy(self, cur, table, name, frame):
+        cols = self._columns(name)
+        rows = frame[list(LAYERS[name].columns)].astype(object).where(frame.notna(), None)
+        if LAYERS[name].geometry:
+            geoms = shapely.set_srid(frame.geometry.values, _SRID)
+            wkb = shapely.to_wkb(geoms, hex=True, include_srid=True)
+            rows = rows.assign(geometry=wkb)
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            table, sql.SQL(", ").join(map(sql.Identifier, cols)))
+        with cur.copy(copy_sql) as copy:
+            for row in rows.itertuples(index=False, name=None):
+                copy.write_row(row)
+
+    def _run(self, work):
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                work(cur)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"store {hide_password(self.url)} failed: {exc}") from exc
+
+    def _replace(self, name, frame):
+        def work(cur):
+            cur.execute(sql.SQL("DELETE FROM {}").format(self._table(name)))
+            self._copy(cur, self._table(name), name, frame)
+        self._run(work)
+
+    def _upsert(self, name, frame):
+        layer = LAYERS[name]
+        cols = self._columns(name)
+        staging = sql.Identifier(f"_staging_{name}")
+
+        def work(cur):
+            cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+                staging, self._table(name)))
+            self._copy(cur, staging, name, frame)
+            updates = [c for c in cols if c not in layer.key]
+            cur.execute(sql.SQL(
+                "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
+                "ON CONFLICT ({key}) DO UPDATE SET {sets}").format(
+                t=self._table(name), s=staging,
+                cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
+                key=sql.SQL(", ").join(map(sql.Identifier, layer.key)),
+                sets=sql.SQL(", ").join(
+                    sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates)))
+        self._run(work)
+
+    def _read(self, name, where):
+        layer = LAYERS[name]
+        select = [sql.Identifier(c) for c in layer.columns]
+        if layer.geometry:
+            select.append(sql.SQL("ST_AsBinary(geometry) AS geometry"))
+        terms, params = [], []
+        for t in where:
+            if t.op == "in":
+                terms.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(t.column)))
+                params.append(list(t.value))
+            else:
+                terms.append(sql.SQL("{} {} %s").format(sql.Identifier(t.column), sql.SQL(t.op)))
+                params.append(t.value)
+        query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), self._table(name))
+        if terms:
+            query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms)
+        rows = []
+
+        def work(cur):
+            cur.execute(query, params)
+            rows.extend(cur.fetchall())
+        self._run(work)
+        names = list(layer.columns) + (["geometry"] if layer.geometry else [])
+        frame = pd.DataFrame(rows, columns=names)
+        if layer.geometry:
+            geoms = shapely.from_wkb([bytes(g) if g is not None else None for g in frame["geometry"]])
+            frame = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs="EPSG:4490")
+        return conform(name, frame)
