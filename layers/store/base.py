@@ -80,6 +80,10 @@ class Store:
     def count(self, name: str) -> int:
         return len(self.read(name))
 
+    def reset(self):
+        """Remove every layer and table: the store is as new."""
+        raise NotImplementedError
+
     # Backends implement these.
     def _replace(self, name, frame):
         raise NotImplementedError

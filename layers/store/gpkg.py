@@ -25,6 +25,9 @@ class GeoPackageStore(Store):
             raise StoreError(f"store {self.path} is a directory, expected a .gpkg file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
+    def reset(self):
+        self.path.unlink(missing_ok=True)
+
     def _layers(self):
         if not self.path.exists():
             return set()

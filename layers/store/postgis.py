@@ -52,6 +52,11 @@ class PostGISStore(Store):
     def close(self):
         self.conn.close()
 
+    def reset(self):
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
+        self._ensure_schema()
+
     def _ensure_schema(self):
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")

@@ -1,0 +1,118 @@
+"""Source profiles: one small TOML file describes one channel's export.
+
+A new source is a new profile, not new code. Profiles ship in
+``etl/profiles/``; a path to any other TOML file works the same way.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from layers.schema import CASE_KINDS, CASE_STATUSES, CHANNELS, LEVELS
+
+# Canonical case fields a profile may map a source column to.
+FIELDS = ("source_id", "reported_at", "dispatched_at", "closed_at", "category", "description",
+          "reporter_phone", "status", "level_received", "level", "resolved_in_place", "people",
+          "kind", "address")
+REQUIRED = ("source_id", "reported_at", "category", "status")
+FORMATS = ("csv", "xlsx", "json")
+
+
+class ProfileError(ValueError):
+    """A profile that cannot describe an export."""
+
+
+@dataclass(frozen=True)
+class Location:
+    x: str | None = None
+    y: str | None = None
+    datum: str | None = None
+    address: str | None = None
+    community: str | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    source: str
+    channel: str
+    format: str
+    columns: dict
+    location: Location
+    datetime_formats: tuple[str, ...]
+    encoding: str | None = None
+    sheet: str | None = None
+    records: str | None = None
+    kind: str | None = None
+    vocab: dict = field(default_factory=dict)
+    path: str = ""
+
+
+def available_profiles() -> list[str]:
+    folder = resources.files("etl").joinpath("profiles")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def read_profile(name_or_path: str) -> Profile:
+    """Load a shipped profile by name (``hotline_12345``) or any profile file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        text, where = path.read_text(encoding="utf-8"), str(path)
+    else:
+        res = resources.files("etl").joinpath("profiles", f"{name_or_path}.toml")
+        if not res.is_file():
+            raise ProfileError(f"no source profile {name_or_path!r}; shipped profiles: "
+                               f"{', '.join(available_profiles())}, or give a .toml path")
+        text, where = res.read_text(encoding="utf-8"), f"etl/profiles/{name_or_path}.toml"
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"profile {where}: not valid TOML: {exc}") from exc
+    return _validate(raw, where)
+
+
+def _validate(raw: dict, where: str) -> Profile:
+    problems = []
+    unknown = set(raw) - {"source", "channel", "description", "format", "encoding", "sheet", "records",
+                          "kind", "datetime_formats", "columns", "location", "vocab"}
+    if unknown:
+        problems.append(f"unknown keys {sorted(unknown)}")
+    for key in ("source", "channel", "format", "columns", "datetime_formats"):
+        if key not in raw:
+            problems.append(f"missing key {key!r}")
+    if raw.get("channel") not in CHANNELS:
+        problems.append(f"channel {raw.get('channel')!r} is not one of {sorted(CHANNELS)}")
+    if raw.get("format") not in FORMATS:
+        problems.append(f"format {raw.get('format')!r} is not one of {FORMATS}")
+    columns = raw.get("columns", {})
+    bad = set(columns) - set(FIELDS)
+    if bad:
+        problems.append(f"columns maps unknown fields {sorted(bad)}; allowed: {FIELDS}")
+    for req in REQUIRED:
+        if req not in columns:
+            problems.append(f"columns lacks required field {req!r}")
+    kind = raw.get("kind")
+    if kind is None and "kind" not in columns:
+        problems.append("give either kind = \"dispute|event|petition\" or a kind column")
+    if kind is not None and kind not in CASE_KINDS:
+        problems.append(f"kind {kind!r} is not one of {CASE_KINDS}")
+    location = Location(**raw.get("location", {}))
+    if (location.x is None) != (location.y is None):
+        problems.append("location needs both x and y, or neither")
+    if location.x is not None and location.datum is None:
+        problems.append("location has coordinates but no datum: nothing is guessed")
+    vocab = raw.get("vocab", {})
+    for fieldname, allowed in (("status", CASE_STATUSES), ("level", LEVELS), ("kind", CASE_KINDS)):
+        for word, value in vocab.get(fieldname, {}).items():
+            if value not in allowed:
+                problems.append(f"vocab.{fieldname}: {word!r} maps to {value!r}, not one of {allowed}")
+    if problems:
+        raise ProfileError(f"profile {where}: " + "; ".join(problems))
+    return Profile(
+        source=raw["source"], channel=raw["channel"], format=raw["format"], columns=dict(columns),
+        location=location, datetime_formats=tuple(raw["datetime_formats"]),
+        encoding=raw.get("encoding"), sheet=raw.get("sheet"), records=raw.get("records"),
+        kind=kind, vocab=vocab, path=where,
+    )

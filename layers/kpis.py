@@ -1,0 +1,97 @@
+"""The centre's KPIs over a period: what the daily brief, the tiles and ``onemap kpis`` show.
+
+Rates are fractions rounded to four places (0.9655), never percentages.
+结案率 (closure_rate) = closed / due to close, where a case is due once it is
+closed or its deadline has passed; 就地化解率 (resolved_in_place_rate) =
+cases settled at the level that received them / cases received.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from layers.schema import LEVELS
+from layers.store import Condition, Store, period_filter
+
+
+def _rate(num, den):
+    return round(num / den, 4) if den else None
+
+
+def _group(cases: pd.DataFrame, as_of: pd.Timestamp) -> dict:
+    closed = cases["status"] == "closed"
+    due = closed | (cases["due_at"] <= as_of)
+    overdue = ~closed & (cases["due_at"] < as_of)
+    in_place = cases["resolved_in_place"].fillna(False).astype(bool)
+    return {
+        "received": int(len(cases)),
+        "closed": int(closed.sum()),
+        "due": int(due.sum()),
+        "closure_rate": _rate(int(closed.sum()), int(due.sum())),
+        "resolved_in_place": int(in_place.sum()),
+        "resolved_in_place_rate": _rate(int(in_place.sum()), len(cases)),
+        "overdue": int(overdue.sum()),
+        "by_level": {lvl: int((cases["level"] == lvl).sum()) for lvl in LEVELS},
+    }
+
+
+def compute_kpis(cases: pd.DataFrame, sources: pd.DataFrame, *, start=None, end=None, as_of=None) -> dict:
+    """KPIs of ``cases`` (already filtered to the period and area).
+
+    ``sources`` are the intake records (``case_sources``) of the same period
+    and area: the walk-in register's visit batches and people come from them.
+    """
+    as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
+    if end is not None:
+        as_of = min(as_of, pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
+    walk = sources[sources["channel"] == "walk_in"]
+    return {
+        "period": {"from": str(start) if start else None, "to": str(end) if end else None},
+        "disputes": _group(cases[cases["kind"] == "dispute"], as_of),
+        "events": _group(cases[cases["kind"] == "event"], as_of),
+        "petitions": _group(cases[cases["kind"] == "petition"], as_of),
+        "visits": {"batches": int(len(walk)), "people": int(walk["people"].fillna(1).sum())},
+        "by_channel": {str(k): int(v) for k, v in cases["channel"].value_counts().sort_index().items()},
+    }
+
+
+def setback_summary(setback_areas: pd.DataFrame, estates: pd.DataFrame, *, street_code=None) -> dict:
+    """Old estates with setback spaces, and how many were handed over to a manager."""
+    if street_code:
+        setback_areas = setback_areas[setback_areas["street_code"] == street_code]
+    per_estate = setback_areas.groupby("estate_id")["status"].agg(lambda s: "handed_over" if (s == "handed_over").all() else s.iloc[0])
+    return {"estates": int(len(per_estate)),
+            "handed_over": int((per_estate == "handed_over").sum()),
+            "unmanaged": int((per_estate == "unmanaged").sum())}
+
+
+def street_code_for(store: Store, street: str | None) -> str | None:
+    """Accept a street's name (孔浦街道, 孔浦) or code; None means the whole district."""
+    if not street:
+        return None
+    streets = store.read("streets")
+    for code, name in zip(streets["street_code"], streets["name"]):
+        if street in (code, name) or name.startswith(street):
+            return code
+    raise ValueError(f"unknown street {street!r}; streets: {', '.join(streets['name'])}")
+
+
+def kpis_from_store(store: Store, *, start: date | None = None, end: date | None = None,
+                    street: str | None = None, as_of=None) -> dict:
+    code = street_code_for(store, street)
+    cases = store.read("cases", period_filter(start, end, street_code=code))
+    sources = store.read("case_sources", period_filter(start, end) + [Condition("channel", "=", "walk_in")])
+    if code:
+        sources = sources[sources["case_id"].isin(set(cases["case_id"])) | _cases_in_street(store, sources, code)]
+    result = compute_kpis(cases, sources, start=start, end=end, as_of=as_of)
+    result["street"] = code
+    result["setback_areas"] = setback_summary(store.read("setback_areas"), store.read("estates"), street_code=code)
+    return result
+
+
+def _cases_in_street(store, sources, code):
+    ids = sorted(set(sources["case_id"]))
+    cases = store.read("cases", [Condition("case_id", "in", ids), Condition("street_code", "=", code)])
+    return sources["case_id"].isin(set(cases["case_id"]))

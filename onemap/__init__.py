@@ -1,0 +1,1 @@
+"""The ``onemap`` command: wiring over etl, layers and dashboards."""
