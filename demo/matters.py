@@ -78,7 +78,7 @@ def targets_for(year: int, fraction: float, rng) -> YearTargets:
 def _times(rng, start, end, n):
     """n report times between start and end, on office hours, weekdays busier."""
     days = pd.date_range(start, end - pd.Timedelta(seconds=1), freq="D")
-    weights = np.where(days.dayofweek < 5, 1.0, 0.55)
+    weights = np.where(days.day_of_week < 5, 1.0, 0.55)
     picked = rng.choice(len(days), size=n, p=weights / weights.sum())
     seconds = rng.integers(8 * 3600, 20 * 3600, size=n)
     times = days[picked] + pd.to_timedelta(seconds, unit="s")
@@ -267,7 +267,7 @@ def _lifecycle(m, now, rng):
     # Only a closed matter is resolved, in place or not.
     m.loc[still_open, "in_place"] = False
     m["resolved_in_place"] = m["in_place"] & (m["status"] == "closed")
-    m.drop(columns="in_place", inplace=True)
+    del m["in_place"]
 
 
 def _duplicates(m, t: YearTargets, end, rng):

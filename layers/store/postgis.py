@@ -90,7 +90,8 @@ class PostGISStore(Store):
         if LAYERS[name].geometry:
             geoms = shapely.set_srid(frame.geometry.values, _SRID)
             wkb = shapely.to_wkb(geoms, hex=True, include_srid=True)
-            rows = rows.assign(geometry=wkb)
+            # An object Series, so pandas keeps None for a missing point instead of NaN.
+            rows = rows.assign(geometry=pd.Series(wkb, index=rows.index, dtype=object))
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
             table, sql.SQL(", ").join(map(sql.Identifier, cols)))
         with cur.copy(copy_sql) as copy:

@@ -1,0 +1,35 @@
+"""Create and serve the Dash app over one store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+from flask import current_app
+
+from layers.store import Store, open_store
+
+_HERE = Path(__file__).parent
+
+
+def store_from_request() -> Store:
+    """The store of the app serving the current request (set by :func:`create_app`)."""
+    return open_store(current_app.config["ONEMAP_STORE"])
+
+
+def create_app(store_spec: str) -> dash.Dash:
+    app = dash.Dash(
+        __name__, use_pages=True, pages_folder=str(_HERE / "pages"), assets_folder=str(_HERE / "assets"),
+        title="社会治理一张图 · One map", suppress_callback_exceptions=True,
+    )
+    app.server.config["ONEMAP_STORE"] = str(store_spec)
+    app.layout = dash.page_container
+    return app
+
+
+def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050):
+    from waitress import serve as waitress_serve
+
+    app = create_app(store_spec)
+    print(f"serving the one map on http://{host}:{port} (store {store_spec})", flush=True)
+    waitress_serve(app.server, host=host, port=port, threads=8)

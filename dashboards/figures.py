@@ -1,0 +1,55 @@
+"""Plain functions that turn frames into Plotly figures; no Dash, no store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+
+# The district's own outlines are the basemap: nothing is fetched, so the map works offline.
+MAP_STYLE = "white-bg"
+
+
+def _outline_xy(frame, tolerance=0.0002):
+    """Lon/lat arrays of every ring's boundary, rings separated by None (one line trace)."""
+    lons, lats = [], []
+    for geom in frame.geometry.simplify(tolerance):
+        for line in getattr(geom.boundary, "geoms", [geom.boundary]):
+            xs, ys = line.xy
+            lons.extend(np.round(xs, 6).tolist() + [None])
+            lats.extend(np.round(ys, 6).tolist() + [None])
+    return lons, lats
+
+
+def case_map(cells, streets, communities, *, title="网格案件数 Cases per grid cell") -> go.Figure:
+    """Per-cell case choropleth with community and street outlines on a blank basemap."""
+    geojson = json.loads(cells[["grid_cell", "geometry"]].assign(
+        geometry=cells.geometry.simplify(0.00005)).to_json())
+    fig = go.Figure()
+    fig.add_trace(go.Choroplethmap(
+        geojson=geojson, featureidkey="properties.grid_cell",
+        locations=cells["grid_cell"], z=cells["cases"],
+        customdata=np.column_stack([cells["name"], cells["cases_per_km2"]]),
+        hovertemplate="%{customdata[0]}<br>案件 cases: %{z}<br>每平方公里 per km²: %{customdata[1]}<extra></extra>",
+        colorscale="YlOrRd", marker_line_width=0.2, marker_line_color="#999",
+        colorbar=dict(title=dict(text="案件<br>cases"), thickness=12),
+        name="grid_cells",
+    ))
+    for frame, width, color, name in ((communities, 0.6, "#666", "communities"), (streets, 2.0, "#1f3b73", "streets")):
+        lon, lat = _outline_xy(frame)
+        fig.add_trace(go.Scattermap(lon=lon, lat=lat, mode="lines", line=dict(width=width, color=color),
+                                    hoverinfo="skip", name=name, showlegend=False))
+    minx, miny, maxx, maxy = (cells.total_bounds if len(cells) else (121.35, 29.85, 121.65, 30.06))
+    fig.update_layout(
+        map=dict(style=MAP_STYLE, center=dict(lon=(minx + maxx) / 2, lat=(miny + maxy) / 2),
+                 zoom=_zoom(maxx - minx, maxy - miny)),
+        margin=dict(l=0, r=0, t=30, b=0), title=dict(text=title, x=0.01, font=dict(size=14)),
+        uirevision="case-map",
+    )
+    return fig
+
+
+def _zoom(width_deg, height_deg):
+    span = max(width_deg, height_deg * 1.3, 1e-3)
+    return float(np.clip(np.log2(360.0 / span) + 0.2, 8, 16))

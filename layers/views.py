@@ -1,0 +1,27 @@
+"""Named views over the store that the map shows: cases per grid cell, outlines."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+from gis.datums import METRIC_CRS
+from layers.store import Store, period_filter
+
+
+def count_per_cell(cases: pd.DataFrame, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Cells with ``cases`` (count) and ``cases_per_km2``; cells without cases show 0."""
+    counts = cases.dropna(subset=["grid_cell"]).groupby("grid_cell").size()
+    out = cells.copy()
+    out["cases"] = out["grid_cell"].map(counts).fillna(0).astype(int)
+    area_km2 = out.to_crs(METRIC_CRS).area / 1e6
+    out["cases_per_km2"] = (out["cases"] / area_km2).round(1)
+    return out
+
+
+def cell_choropleth(store: Store, *, start=None, end=None, street_code=None) -> gpd.GeoDataFrame:
+    cells = store.read("grid_cells")
+    if street_code:
+        cells = cells[cells["street_code"] == street_code]
+    cases = store.read("cases", period_filter(start, end, street_code=street_code))
+    return count_per_cell(cases, cells)

@@ -1,0 +1,69 @@
+"""The overview page in a real headless Chromium: the map draws and the tiles show the store's numbers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from layers.kpis import kpis_from_store
+from layers.store import open_store
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(demo_gpkg):
+    from waitress.server import create_server
+
+    from dashboards.app import create_app
+
+    path, _ = demo_gpkg
+    server = create_server(create_app(path).server, host="127.0.0.1", port=_free_port(), threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}", path
+    server.close()
+
+
+@pytest.mark.browser
+def test_overview_shows_map_and_the_2020_tiles(served, chromium_driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, path = served
+    with open_store(path) as store:
+        expected = kpis_from_store(store, start="2020-01-01", end="2020-12-31")
+    driver = chromium_driver
+    driver.get(f"{url}/?from=2020-01-01&to=2020-12-31")
+    wait = WebDriverWait(driver, 60)
+    wait.until(ec.text_to_be_present_in_element((By.ID, "overview-kpi-disputes-received"),
+                                                f"{expected['disputes']['received']:,}"))
+    assert driver.find_element(By.ID, "overview-kpi-disputes-received").text == "2,377"
+    assert driver.find_element(By.ID, "overview-kpi-disputes-in-place").text == "96.55%"
+    assert driver.find_element(By.ID, "overview-kpi-visits").text == "2,605 / 4,257"
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#overview-map canvas.maplibregl-canvas")))
+    # The choropleth and both outline traces reached the drawn figure.
+    traces = wait.until(lambda d: d.execute_script(
+        "const g = document.querySelector('#overview-map .js-plotly-plot');"
+        "return g && g._fullData ? g._fullData.map(t => t.type) : null;"))
+    assert traces == ["choroplethmap", "scattermap", "scattermap"]
+    time.sleep(3)  # let MapLibre finish painting before the picture
+    drawn = driver.execute_script(
+        "const c = document.querySelector('#overview-map canvas.maplibregl-canvas');"
+        "const gl = c.getContext('webgl2') || c.getContext('webgl');"
+        "const px = new Uint8Array(4); gl.readPixels(c.width/2, c.height/2, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);"
+        "return [c.width, c.height];")
+    assert drawn[0] > 300 and drawn[1] > 300
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / "overview_2020.png"))
