@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 
@@ -35,5 +36,6 @@ def assign_to_polygons(points: gpd.GeoSeries, polygons: gpd.GeoDataFrame, id_col
     if hits.empty:
         return result
     first = hits[id_column].astype(str).groupby(level=0).min()
-    result.loc[first.index] = first.values
-    return result
+    values = np.full(len(points), None, dtype=object)
+    values[points.index.get_indexer(first.index)] = first.to_numpy(dtype=object)
+    return pd.Series(values, index=points.index, dtype=object)

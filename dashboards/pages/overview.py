@@ -8,10 +8,8 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from dashboards.app import store_from_request
-from dashboards.figures import case_map
+from dashboards.data import overview_data
 from dashboards.tiles import kpi_tiles
-from layers.kpis import kpis_from_store, street_code_for
-from layers.views import cell_choropleth
 
 dash.register_page(__name__, path="/", name="一张图 Overview", title="社会治理一张图 · Overview")
 
@@ -21,19 +19,6 @@ def _parse_date(text, default):
         return date.fromisoformat(text) if text else default
     except ValueError:
         return default
-
-
-def overview_data(store, *, start, end, street=None):
-    """Everything the page shows for one filter: the plain function the callback wraps."""
-    code = street_code_for(store, street)
-    kpis = kpis_from_store(store, start=start, end=end, street=code)
-    cells = cell_choropleth(store, start=start, end=end, street_code=code)
-    streets = store.read("streets")
-    communities = store.read("communities")
-    if code:
-        streets = streets[streets["street_code"] == code]
-        communities = communities[communities["street_code"] == code]
-    return kpis, case_map(cells, streets, communities)
 
 
 def layout(**kwargs):

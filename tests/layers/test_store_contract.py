@@ -1,0 +1,90 @@
+"""One contract, both stores: the `store` fixture runs each test on GeoPackage and on PostGIS."""
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from layers.schema import SchemaError
+from layers.store import Condition, StoreError, open_store, period_filter
+
+
+def three_cells():
+    return gpd.GeoDataFrame({
+        "grid_cell": ["c1", "c2", "c3"], "name": ["一网格", "二网格", "三网格"],
+        "community_code": ["k1", "k1", "k2"], "street_code": ["s1", "s1", "s2"],
+        "kind": "ordinary", "population": [100, 200, 300],
+    }, geometry=[box(121.5, 29.9, 121.51, 29.91), box(121.51, 29.9, 121.52, 29.91), box(121.52, 29.9, 121.53, 29.91)],
+        crs=4490)
+
+
+def cases(ids, status="reported", day="2020-03-01"):
+    n = len(ids)
+    return gpd.GeoDataFrame({
+        "case_id": ids, "kind": "dispute", "category": "邻里纠纷", "channel": "walk_in", "channels": "walk_in",
+        "reported_at": pd.Timestamp(day), "status": status, "level_received": "community", "level": "community",
+        "resolved_in_place": status == "closed", "people": 1, "street_code": "s1",
+        "location_precision": "building", "outside_grid": False,
+    }, geometry=[Point(121.505, 29.905)] * (n - 1) + [None] if n else [], crs=4490)
+
+
+def test_geography_round_trips_with_chinese_text_and_crs(store):
+    assert store.write_layer("grid_cells", three_cells()) == 3
+    back = store.read("grid_cells")
+    assert sorted(back["name"]) == ["一网格", "三网格", "二网格"]
+    assert back.crs.to_epsg() == 4490
+    assert back.to_crs(4549).area.sum() == pytest.approx(three_cells().to_crs(4549).area.sum())
+
+
+def test_write_layer_replaces_the_layer_whole(store):
+    store.write_layer("grid_cells", three_cells())
+    store.write_layer("grid_cells", three_cells().iloc[:1])
+    assert store.count("grid_cells") == 1
+
+
+def test_upsert_by_natural_key_is_idempotent(store):
+    store.upsert("cases", cases(["a", "b"]))
+    store.upsert("cases", cases(["a", "b"]))
+    assert store.count("cases") == 2
+    store.upsert("cases", cases(["b"], status="closed"))
+    back = store.read("cases").set_index("case_id")
+    assert back.loc["b", "status"] == "closed" and back.loc["a", "status"] == "reported"
+    assert back.loc["b", "geometry"] is None or back.loc["b", "geometry"].is_empty
+
+
+def test_filters_by_period_street_and_membership(store):
+    store.upsert("cases", pd.concat([cases(["jan"], day="2020-01-31 23:00"), cases(["feb"], day="2020-02-01 08:00")]))
+    got = store.read("cases", period_filter("2020-01-01", "2020-01-31", street_code="s1"))
+    assert got["case_id"].tolist() == ["jan"]
+    assert store.read("cases", [Condition("case_id", "in", ["feb", "zzz"])])["case_id"].tolist() == ["feb"]
+    assert store.read("cases", period_filter(street_code="nowhere")).empty
+
+
+def test_tables_without_geometry(store):
+    q = pd.DataFrame({"source": ["x"], "file": ["f.csv"], "row": [2], "fields": ["reported_at"],
+                      "reasons": ["bad_date"], "message": ["f.csv row 2: ..."], "raw": ["{}"]})
+    store.upsert("quarantine", q)
+    store.upsert("quarantine", q)
+    assert store.read("quarantine")["message"].tolist() == ["f.csv row 2: ..."]
+
+
+def test_bad_input_is_refused_with_its_reason(store):
+    with pytest.raises(SchemaError, match="required column 'case_id'"):
+        store.upsert("cases", cases(["a"]).drop(columns="case_id"))
+    with pytest.raises(StoreError, match="duplicate keys"):
+        store.upsert("cases", cases(["a", "a"]))
+    with pytest.raises(StoreError, match="unknown layer 'roads'"):
+        store.read("roads")
+
+
+def test_reset_empties_the_store(store):
+    store.upsert("cases", cases(["a"]))
+    store.reset()
+    assert store.count("cases") == 0
+
+
+def test_open_store_names_what_it_accepts():
+    with pytest.raises(StoreError, match="must end in .gpkg"):
+        open_store("data/onemap.sqlite")
+    with pytest.raises(StoreError, match="expected a .gpkg path or a postgresql:// URL"):
+        open_store("mysql://x")
