@@ -36,7 +36,7 @@ def case_map(cells, streets, communities, *, title="网格案件数 Cases per gr
         colorbar=dict(title=dict(text="案件<br>cases"), thickness=12),
         name="grid_cells",
     ))
-    for frame, width, color, name in ((communities, 0.6, "#666", "communities"), (streets, 2.0, "#1f3b73", "streets")):
+    for frame, width, color, name in ((communities, 1.2, "#4a5568", "communities"), (streets, 2.0, "#1f3b73", "streets")):
         lon, lat = _outline_xy(frame)
         fig.add_trace(go.Scattermap(lon=lon, lat=lat, mode="lines", line=dict(width=width, color=color),
                                     hoverinfo="skip", name=name, showlegend=False))

@@ -30,6 +30,20 @@ def _yes(flag):
     return "是" if flag else "否"
 
 
+def _lifecycle(rows, status_words, fmt, *, status, dispatched, closed, received, level, in_place=None):
+    """The columns every channel has for a case's lifecycle, under that channel's own names."""
+    cols = {
+        status: rows["status"].map(status_words).values,
+        dispatched: [_fmt(t, fmt) for t in rows["dispatched_at"]],
+        closed: [_fmt(t, fmt) for t in rows["closed_at"]],
+        received: rows["level_received"].map(LEVEL_WORDS).values,
+        level: rows["level"].map(LEVEL_WORDS).values,
+    }
+    if in_place:
+        cols[in_place] = rows["resolved_in_place"].map(_yes).values
+    return cols
+
+
 class _Rows:
     """The rows one channel exports: its own matters first, then second reports of others'."""
 
@@ -90,12 +104,8 @@ def _hotline(rows, out, ctx):
         "诉求内容": [f"市民来电反映{c}问题，请求协调处理。" for c in rows["category"]],
         "事发地址": [_address(r, ctx["communities"], ctx["streets"], rng) for _, r in rows.iterrows()],
         "来电号码": rows["phone"].values,
-        "受理层级": rows["level_received"].map(LEVEL_WORDS).values,
-        "化解层级": rows["level"].map(LEVEL_WORDS).values,
-        "办理状态": rows["status"].map(status).values,
-        "派单时间": [_fmt(t, "%Y/%m/%d %H:%M:%S") for t in rows["dispatched_at"]],
-        "办结时间": [_fmt(t, "%Y/%m/%d %H:%M:%S") for t in rows["closed_at"]],
-        "是否就地化解": rows["resolved_in_place"].map(_yes).values,
+        **_lifecycle(rows, status, "%Y/%m/%d %H:%M:%S", status="办理状态", dispatched="派单时间", closed="办结时间",
+                     received="受理层级", level="化解层级", in_place="是否就地化解"),
     })
     bad = _defect_rows(df, 5, rng)
     bad["工单编号"] = [f"{v}B" for v in bad["工单编号"]]
@@ -118,12 +128,8 @@ def _e_ningbo(rows, out, ctx):
         "经度": np.round(lon, 6), "纬度": np.round(lat, 6),
         "详细地址": [_address(r, ctx["communities"], ctx["streets"], rng) for _, r in rows.iterrows()],
         "手机号": rows["phone"].values,
-        "处理状态": rows["status"].map(status).values,
-        "分派时间": [_fmt(t, "%Y-%m-%dT%H:%M:%S") for t in rows["dispatched_at"]],
-        "完成时间": [_fmt(t, "%Y-%m-%dT%H:%M:%S") for t in rows["closed_at"]],
-        "受理层级": rows["level_received"].map(LEVEL_WORDS).values,
-        "办结层级": rows["level"].map(LEVEL_WORDS).values,
-        "就地化解": rows["resolved_in_place"].map(_yes).values,
+        **_lifecycle(rows, status, "%Y-%m-%dT%H:%M:%S", status="处理状态", dispatched="分派时间", closed="完成时间",
+                     received="受理层级", level="办结层级", in_place="就地化解"),
     })
     df["经度"] = df["经度"].astype(object)
     df["纬度"] = df["纬度"].astype(object)
@@ -150,12 +156,8 @@ def _minsheng(rows, out, ctx):
         "内容": [f"民生E点通诉求：{c}" for c in rows["category"]],
         "lng": np.round(lon, 6), "lat": np.round(lat, 6),
         "联系电话": rows["phone"].values,
-        "状态": rows["status"].map(status).values,
-        "转办时间": [_fmt(t, "%Y年%m月%d日 %H:%M") for t in rows["dispatched_at"]],
-        "办结日期": [_fmt(t, "%Y年%m月%d日 %H:%M") for t in rows["closed_at"]],
-        "层级": rows["level_received"].map(LEVEL_WORDS).values,
-        "最终层级": rows["level"].map(LEVEL_WORDS).values,
-        "就地化解": rows["resolved_in_place"].map(_yes).values,
+        **_lifecycle(rows, status, "%Y年%m月%d日 %H:%M", status="状态", dispatched="转办时间", closed="办结日期",
+                     received="层级", level="最终层级", in_place="就地化解"),
     })
     blank = _defect_rows(df, 3, rng)
     blank["编号"] = [f"{v}E" for v in blank["编号"]]
@@ -176,12 +178,8 @@ def _provincial(rows, out, ctx):
         "纠纷简要情况": [f"{c}，当事人申请调解" for c in rows["category"]],
         "经度": np.round(rows["lon"].to_numpy(), 7), "纬度": np.round(rows["lat"].to_numpy(), 7),
         "当事人电话": rows["phone"].values,
-        "调解状态": rows["status"].map(status).values,
-        "分流时间": [_fmt(t, "%Y-%m-%d %H:%M:%S") for t in rows["dispatched_at"]],
-        "结案日期": [_fmt(t, "%Y-%m-%d %H:%M:%S") for t in rows["closed_at"]],
-        "受理组织层级": rows["level_received"].map(LEVEL_WORDS).values,
-        "调解组织层级": rows["level"].map(LEVEL_WORDS).values,
-        "是否就地化解": rows["resolved_in_place"].map(_yes).values,
+        **_lifecycle(rows, status, "%Y-%m-%d %H:%M:%S", status="调解状态", dispatched="分流时间", closed="结案日期",
+                     received="受理组织层级", level="调解组织层级", in_place="是否就地化解"),
     })
     path = out / "省矛盾纠纷调解系统案件.csv"
     df.to_csv(path, index=False, encoding="utf-8")
@@ -198,11 +196,8 @@ def _grid(rows, out, ctx):
         "网格编码": rows["grid_cell"].fillna("").values,
         "经度": np.round(rows["lon"].to_numpy(), 7), "纬度": np.round(rows["lat"].to_numpy(), 7),
         "上报人电话": rows["phone"].values,
-        "事件状态": rows["status"].map(status).values,
-        "分拨时间": [_fmt(t, "%Y-%m-%d %H:%M:%S") for t in rows["dispatched_at"]],
-        "办结时间": [_fmt(t, "%Y-%m-%d %H:%M:%S") for t in rows["closed_at"]],
-        "受理层级": rows["level_received"].map(LEVEL_WORDS).values,
-        "处置层级": rows["level"].map(LEVEL_WORDS).values,
+        **_lifecycle(rows, status, "%Y-%m-%d %H:%M:%S", status="事件状态", dispatched="分拨时间", closed="办结时间",
+                     received="受理层级", level="处置层级"),
     })
     path = out / "四平台事件导出.csv"
     df.to_csv(path, index=False, encoding="utf-8")
@@ -219,11 +214,8 @@ def _smart_city(rows, out, ctx):
         "小类名称": rows["category"].values,
         "问题描述": [f"监督员上报：{c}" for c in rows["category"]],
         "X坐标": np.round(x, 3), "Y坐标": np.round(y, 3),
-        "案卷状态": rows["status"].map(status).values,
-        "派遣时间": [_fmt(t, "%Y-%m-%d %H:%M:%S") for t in rows["dispatched_at"]],
-        "结案时间": [_fmt(t, "%Y-%m-%d %H:%M:%S") for t in rows["closed_at"]],
-        "受理层级": rows["level_received"].map(LEVEL_WORDS).values,
-        "处置层级": rows["level"].map(LEVEL_WORDS).values,
+        **_lifecycle(rows, status, "%Y-%m-%d %H:%M:%S", status="案卷状态", dispatched="派遣时间", closed="结案时间",
+                     received="受理层级", level="处置层级"),
     })
     path = out / "智慧城管案卷.csv"
     df.to_csv(path, index=False, encoding="utf-8")
@@ -244,12 +236,8 @@ def _walk_in(rows, out, ctx):
         "所属社区": [ctx["communities"].get(c, "") if isinstance(c, str) else "" for c in rows["community_code"]],
         "地址": [_address(r, ctx["communities"], ctx["streets"], rng, with_city=False) for _, r in rows.iterrows()],
         "联系电话": rows["phone"].values,
-        "受理层级": rows["level_received"].map(LEVEL_WORDS).values,
-        "化解层级": rows["level"].map(LEVEL_WORDS).values,
-        "办理状态": rows["status"].map(status).values,
-        "交办时间": [_fmt(t, "%Y-%m-%d %H:%M") for t in rows["dispatched_at"]],
-        "化解日期": [_fmt(t, "%Y-%m-%d %H:%M") for t in rows["closed_at"]],
-        "是否就地化解": rows["resolved_in_place"].map(_yes).values,
+        **_lifecycle(rows, status, "%Y-%m-%d %H:%M", status="办理状态", dispatched="交办时间", closed="化解日期",
+                     received="受理层级", level="化解层级", in_place="是否就地化解"),
     })
     path = out / "来访登记台账.csv"
     df.to_csv(path, index=False, encoding="utf-8-sig")

@@ -65,23 +65,27 @@ def wgs84_to_gcj02(lon, lat):
     return np.where(outside, lon, lon + dlon), np.where(outside, lat, lat + dlat)
 
 
-def gcj02_to_wgs84(lon, lat, *, tolerance_deg=1e-9, max_iter=30):
-    """Invert GCJ-02 by fixed-point iteration.
+def _invert(forward, x, y, guess, tolerance_deg, max_iter=30):
+    """Solve forward(p) = (x, y) by fixed-point iteration from ``guess``.
 
-    The forward shift varies slowly (its gradient is below 1e-3), so each step
-    shrinks the error about a thousandfold; 1e-9 degrees is about 0.1 mm,
-    well under the 1 cm the round trip must keep.
+    Both shifts vary slowly (their gradient is below 1e-3), so each step
+    shrinks the error about a thousandfold.
     """
+    px, py = guess
+    for _ in range(max_iter):
+        fx, fy = forward(px, py)
+        ex, ey = fx - x, fy - y
+        px, py = px - ex, py - ey
+        if np.all(np.abs(ex) < tolerance_deg) and np.all(np.abs(ey) < tolerance_deg):
+            break
+    return px, py
+
+
+def gcj02_to_wgs84(lon, lat, *, tolerance_deg=1e-9):
+    """Invert GCJ-02; 1e-9 degrees is about 0.1 mm, well under the 1 cm the round trip must keep."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    wlon, wlat = lon.copy(), lat.copy()
-    for _ in range(max_iter):
-        glon, glat = wgs84_to_gcj02(wlon, wlat)
-        elon, elat = glon - lon, glat - lat
-        wlon, wlat = wlon - elon, wlat - elat
-        if np.all(np.abs(elon) < tolerance_deg) and np.all(np.abs(elat) < tolerance_deg):
-            break
-    return wlon, wlat
+    return _invert(wgs84_to_gcj02, lon, lat, (lon.copy(), lat.copy()), tolerance_deg)
 
 
 def gcj02_to_bd09(lon, lat):
@@ -93,18 +97,11 @@ def gcj02_to_bd09(lon, lat):
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def bd09_to_gcj02(lon, lat, *, tolerance_deg=1e-10, max_iter=30):
-    """Invert BD-09 by iterating the forward formula (the closed form is off by ~1e-6 deg)."""
+def bd09_to_gcj02(lon, lat, *, tolerance_deg=1e-10):
+    """Invert BD-09 by iterating the forward formula (the usual closed form is off by ~1e-6 deg)."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    glon, glat = lon - 0.0065, lat - 0.006
-    for _ in range(max_iter):
-        blon, blat = gcj02_to_bd09(glon, glat)
-        elon, elat = blon - lon, blat - lat
-        glon, glat = glon - elon, glat - elat
-        if np.all(np.abs(elon) < tolerance_deg) and np.all(np.abs(elat) < tolerance_deg):
-            break
-    return glon, glat
+    return _invert(gcj02_to_bd09, lon, lat, (lon - 0.0065, lat - 0.006), tolerance_deg)
 
 
 def wgs84_to_bd09(lon, lat):
