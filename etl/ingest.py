@@ -111,22 +111,27 @@ def _cases(decided, store):
     primary = decided[~decided["merged"]].copy()
     touched = sorted(set(decided["case_id"]))
     prior = store.read("cases", [Condition("case_id", "in", touched)])
-    channels = decided.groupby("case_id")["channel"].agg(set)
-    prior_channels = prior.set_index("case_id")["channels"].str.split(";").map(set)
     # Merge targets stored by an earlier run keep their fields and gain the new channel.
     earlier = prior[~prior["case_id"].isin(primary["case_id"])].copy()
     primary = primary.drop(columns=[c for c in ("channels",) if c in primary])
     primary["due_at"] = primary["reported_at"] + pd.to_timedelta(primary["kind"].map(DEADLINE_DAYS), unit="D")
-    frames = [primary, earlier]
-    cases = pd.concat([f for f in frames if len(f)], ignore_index=True)
-
-    def all_channels(row):
-        found = channels.get(row["case_id"], set()) | prior_channels.get(row["case_id"], set()) | {row["channel"]}
-        return ";".join(sorted(found))
-
-    cases["channels"] = cases.apply(all_channels, axis=1)
+    cases = pd.concat([f for f in (primary, earlier) if len(f)], ignore_index=True)
+    cases["channels"] = cases["case_id"].map(_all_channels(cases, decided, prior))
     keep = [c for c in cases.columns if c in _CASE_COLUMNS]
     return cases[keep + ["geometry"]].set_geometry("geometry")
+
+
+def _all_channels(cases, decided, prior):
+    """case_id → every channel that reported it, sorted and joined by ';'."""
+    pairs = pd.concat([
+        cases[["case_id", "channel"]], decided[["case_id", "channel"]],
+        prior[["case_id", "channels"]].assign(channel=prior["channels"].str.split(";"))
+        .explode("channel")[["case_id", "channel"]],
+    ], ignore_index=True).dropna().drop_duplicates().sort_values(["case_id", "channel"])
+    multi = pairs["case_id"].duplicated(keep=False)
+    # Most cases came by one channel: only the few merged ones need a join.
+    joined = pairs[multi].groupby("case_id")["channel"].agg(";".join)
+    return pd.concat([pairs[~multi].set_index("case_id")["channel"], joined])
 
 
 def _case_sources(decided):

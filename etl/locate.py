@@ -33,10 +33,15 @@ def locate(records: pd.DataFrame, geography: dict) -> gpd.GeoDataFrame:
     precision = np.where(has_xy, "building", "none").astype(object)
     community = pd.Series(None, index=records.index, dtype=object)
     street = pd.Series(None, index=records.index, dtype=object)
+    names = records["community_name"] if "community_name" in records else pd.Series(None, index=records.index)
+    by_name = {}  # a register names the same few communities thousands of times
     for i in np.flatnonzero(~has_xy):
-        name = records["community_name"].iat[i] if "community_name" in records else None
-        address = records["address"].iat[i]
-        match = matcher.community_named(name) if isinstance(name, str) and name else None
+        name, address = names.iat[i], records["address"].iat[i]
+        match = None
+        if isinstance(name, str) and name:
+            if name not in by_name:
+                by_name[name] = matcher.community_named(name)
+            match = by_name[name]
         if match is None or match.precision == "none":
             match = matcher.match(address) if isinstance(address, str) else None
         if match is not None and match.precision != "none":
@@ -46,8 +51,10 @@ def locate(records: pd.DataFrame, geography: dict) -> gpd.GeoDataFrame:
 
     # A case known only to its community sits at the community's own point, never a random one.
     anchors = {**_anchor_points(streets, "street_code"), **_anchor_points(communities, "community_code")}
-    for i in np.flatnonzero(~has_xy & (precision != "none")):
-        points.iat[i] = anchors[community.iat[i] or street.iat[i]]
+    placed = np.flatnonzero(~has_xy & (precision != "none"))
+    if len(placed):
+        keys = [community.iat[i] or street.iat[i] for i in placed]
+        points.iloc[placed] = gpd.GeoSeries([anchors[k] for k in keys], crs=STORAGE_CRS).values
 
     cell = assign_to_polygons(points.where(pd.Series(has_xy, index=records.index)), cells, "grid_cell")
     cell_info = cells.set_index("grid_cell")
