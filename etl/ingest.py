@@ -113,7 +113,6 @@ def _cases(decided, store):
     prior = store.read("cases", [Condition("case_id", "in", touched)])
     # Merge targets stored by an earlier run keep their fields and gain the new channel.
     earlier = prior[~prior["case_id"].isin(primary["case_id"])].copy()
-    primary = primary.drop(columns=[c for c in ("channels",) if c in primary])
     primary["due_at"] = primary["reported_at"] + pd.to_timedelta(primary["kind"].map(DEADLINE_DAYS), unit="D")
     cases = pd.concat([f for f in (primary, earlier) if len(f)], ignore_index=True)
     cases["channels"] = cases["case_id"].map(_all_channels(cases, decided, prior))

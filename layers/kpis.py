@@ -57,7 +57,7 @@ def compute_kpis(cases: pd.DataFrame, sources: pd.DataFrame, *, start=None, end=
     }
 
 
-def setback_summary(setback_areas: pd.DataFrame, estates: pd.DataFrame, *, street_code=None) -> dict:
+def setback_summary(setback_areas: pd.DataFrame, *, street_code=None) -> dict:
     """Old estates with setback spaces, and how many were handed over to a manager."""
     if street_code:
         setback_areas = setback_areas[setback_areas["street_code"] == street_code]
@@ -84,10 +84,10 @@ def kpis_from_store(store: Store, *, start: date | None = None, end: date | None
     cases = store.read("cases", period_filter(start, end, street_code=code))
     sources = store.read("case_sources", period_filter(start, end) + [Condition("channel", "=", "walk_in")])
     if code:
-        sources = sources[sources["case_id"].isin(set(cases["case_id"])) | _cases_in_street(store, sources, code)]
+        sources = sources[_cases_in_street(store, sources, code)]
     result = compute_kpis(cases, sources, start=start, end=end, as_of=as_of)
     result["street"] = code
-    result["setback_areas"] = setback_summary(store.read("setback_areas"), store.read("estates"), street_code=code)
+    result["setback_areas"] = setback_summary(store.read("setback_areas"), street_code=code)
     return result
 
 

@@ -7,7 +7,7 @@ upsert semantics, filters) lives here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -114,6 +114,3 @@ def empty_frame(name: str):
         frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs="EPSG:4490"))
     return conform(name, frame)
 
-
-def as_datetime(value) -> datetime:
-    return pd.Timestamp(value).to_pydatetime()
