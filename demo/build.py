@@ -7,26 +7,33 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 
+from dataclasses import replace
+
+from demo.addresses import build_addresses
 from demo.district import build_district
 from demo.exports import write_exports
 from demo.matters import generate_matters
+from demo.responsibilities import write_responsibilities
 
 
 def build_demo(out_dir, *, seed: int = 2020, until=None) -> dict:
     """Write the demo district under ``out_dir``.
 
-    Returns a dict with ``geography`` (a GeoPackage of the district's layers,
-    CGCS2000), ``exports`` (channel → raw export path) and ``matters`` (the
-    ground truth, for tests).
+    Returns a dict with ``geography`` (a GeoPackage of the district's layers
+    and its standard address table, CGCS2000), ``responsibilities`` (the
+    responsibility list, XLSX), ``exports`` (channel → raw export path) and
+    ``matters`` (the ground truth, for tests).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     district = build_district(seed)
+    district = replace(district, addresses=build_addresses(district, seed))
     geography = out / "jiangbei_geography.gpkg"
     geography.unlink(missing_ok=True)
     for name, layer in district.layers().items():
         pyogrio.write_dataframe(layer, geography, layer=name, driver="GPKG")
     matters = generate_matters(district, seed=seed, until=until)
     exports = write_exports(matters, district, out / "raw", seed=seed)
-    return {"geography": geography, "exports": exports, "matters": matters, "district": district,
+    responsibilities = write_responsibilities(district, out / "属地管理责任清单.xlsx")
+    return {"geography": geography, "responsibilities": responsibilities, "exports": exports, "matters": matters, "district": district,
             "built_at": pd.Timestamp.now()}

@@ -66,14 +66,18 @@ class District:
     estates: gpd.GeoDataFrame
     setback_areas: gpd.GeoDataFrame
     components: gpd.GeoDataFrame
+    addresses: gpd.GeoDataFrame | None = None  # the standard address table (demo.addresses)
 
     def layers(self):
-        return {
+        layers = {
             "district": self.district, "streets": self.streets,
             "communities": self.communities, "grid_cells": self.grid_cells,
             "estates": self.estates, "setback_areas": self.setback_areas,
             "components": self.components,
         }
+        if self.addresses is not None:
+            layers["addresses"] = self.addresses
+        return layers
 
 
 def _reference(name):

@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from demo.addresses import written_address
 from gis.assign import assign_to_polygons
 from gis.datums import STORAGE_CRS, from_cgcs2000
 
@@ -54,17 +55,28 @@ class _Rows:
         self.frame = pd.concat([own, dup]).sort_values("at", kind="stable").reset_index(drop=True)
 
 
-def _address(row, communities, streets, rng, *, with_city=True):
-    """A Chinese address string at community level (building-level addresses come with the address table)."""
-    community = communities.get(row["community_code"])
-    if community is None:
-        return f"宁波市江北区{rng.choice(['姚江', '甬江'])}{'东' if rng.random() < 0.5 else '西'}岸{int(rng.integers(1, 200))}号"
-    street = streets[row["community_code"][:9]]
-    road = community[:-2] if community.endswith("社区") else community[:-1]
-    parts = ["宁波市" if with_city and rng.random() < 0.7 else "", "江北区",
-             street if rng.random() < 0.8 else "", community,
-             f"{road}路{int(rng.integers(1, 300))}号"]
-    return "".join(parts)
+class _AddressBook:
+    """Where a matter happened, as a person would write it: the nearest standard address in its community."""
+
+    def __init__(self, district, rng):
+        self.rng = rng
+        table = district.addresses
+        self.streets = dict(zip(district.streets["street_code"], district.streets["name"]))
+        self.communities = dict(zip(district.communities["community_code"], district.communities["name"]))
+        table = table.assign(x=table.geometry.x, y=table.geometry.y)
+        self.by_community = {code: group.reset_index(drop=True) for code, group in table.groupby("community_code")}
+
+    def write(self, row, *, with_city=True):
+        entries = self.by_community.get(row["community_code"])
+        if entries is None or not len(entries):
+            # Outside every community: what a caller says about a place by the river.
+            return (f"宁波市江北区{self.rng.choice(['姚江', '甬江'])}{'东' if self.rng.random() < 0.5 else '西'}"
+                    f"岸{int(self.rng.integers(1, 200))}号")
+        scale = np.cos(np.radians(row["lat"]))
+        nearest = int(np.argmin(((entries["x"] - row["lon"]) * scale) ** 2 + (entries["y"] - row["lat"]) ** 2))
+        entry = entries.iloc[nearest]
+        return written_address(entry, self.streets[entry["street_code"]], self.communities[entry["community_code"]],
+                               self.rng, with_city=with_city)
 
 
 def write_exports(matters: pd.DataFrame, district, out_dir, *, seed: int = 2020) -> dict[str, Path]:
@@ -78,8 +90,7 @@ def write_exports(matters: pd.DataFrame, district, out_dir, *, seed: int = 2020)
     matters = matters.assign(grid_cell=cell.values,
                              community_code=cell.map(dict(zip(cells["grid_cell"], cells["community_code"]))).values)
     communities = dict(zip(district.communities["community_code"], district.communities["name"]))
-    streets = dict(zip(district.streets["street_code"], district.streets["name"]))
-    ctx = {"communities": communities, "streets": streets, "rng": rng}
+    ctx = {"communities": communities, "addresses": _AddressBook(district, rng), "rng": rng}
     paths = {}
     for channel, writer in _WRITERS.items():
         rows = _Rows(matters, channel).frame
@@ -102,7 +113,7 @@ def _hotline(rows, out, ctx):
         "来电时间": [_fmt(t, "%Y/%m/%d %H:%M:%S") for t in rows["at"]],
         "诉求类别": rows["category"].values,
         "诉求内容": [f"市民来电反映{c}问题，请求协调处理。" for c in rows["category"]],
-        "事发地址": [_address(r, ctx["communities"], ctx["streets"], rng) for _, r in rows.iterrows()],
+        "事发地址": [ctx["addresses"].write(r) for _, r in rows.iterrows()],
         "来电号码": rows["phone"].values,
         **_lifecycle(rows, status, "%Y/%m/%d %H:%M:%S", status="办理状态", dispatched="派单时间", closed="办结时间",
                      received="受理层级", level="化解层级", in_place="是否就地化解"),
@@ -126,7 +137,7 @@ def _e_ningbo(rows, out, ctx):
         "事件类别": rows["category"].values,
         "事件描述": [f"通过E宁波反映{c}" for c in rows["category"]],
         "经度": np.round(lon, 6), "纬度": np.round(lat, 6),
-        "详细地址": [_address(r, ctx["communities"], ctx["streets"], rng) for _, r in rows.iterrows()],
+        "详细地址": [ctx["addresses"].write(r) for _, r in rows.iterrows()],
         "手机号": rows["phone"].values,
         **_lifecycle(rows, status, "%Y-%m-%dT%H:%M:%S", status="处理状态", dispatched="分派时间", closed="完成时间",
                      received="受理层级", level="办结层级", in_place="就地化解"),
@@ -234,7 +245,7 @@ def _walk_in(rows, out, ctx):
         "事由类别": rows["category"].values,
         "来访事由": [f"来访反映{c}" for c in rows["category"]],
         "所属社区": [ctx["communities"].get(c, "") if isinstance(c, str) else "" for c in rows["community_code"]],
-        "地址": [_address(r, ctx["communities"], ctx["streets"], rng, with_city=False) for _, r in rows.iterrows()],
+        "地址": [ctx["addresses"].write(r, with_city=False) for _, r in rows.iterrows()],
         "联系电话": rows["phone"].values,
         **_lifecycle(rows, status, "%Y-%m-%d %H:%M", status="办理状态", dispatched="交办时间", closed="化解日期",
                      received="受理层级", level="化解层级", in_place="是否就地化解"),

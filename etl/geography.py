@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pyogrio
 
+from etl.responsibilities import read_responsibilities
 from layers.store import Store
 
-LAYERS = ("district", "streets", "communities", "grid_cells", "estates", "setback_areas", "components")
+LAYERS = ("district", "streets", "communities", "grid_cells", "estates", "setback_areas", "addresses",
+          "components")
 
 
 class GeographyError(ValueError):
@@ -38,3 +40,13 @@ def load_geography(path, store: Store, *, layers=LAYERS) -> dict[str, int]:
             raise GeographyError(f"{path} layer {name}: no CRS declared; say which datum it is in")
         loaded[name] = store.write_layer(name, frame)
     return loaded
+
+
+def load_responsibilities(path, store: Store) -> int:
+    """Replace the store's responsibility list with the one in ``path``; return its entries."""
+    areas = set()
+    for name, key in (("district", "district_code"), ("streets", "street_code"), ("communities", "community_code")):
+        areas |= set(store.read(name)[key])
+    if not areas:
+        raise GeographyError(f"store {store.url} has no district, streets or communities: load the geography first")
+    return store.write_layer("responsibilities", read_responsibilities(path, areas))

@@ -15,11 +15,13 @@ from etl.merge import WINDOW, merge_duplicates
 from etl.normalise import REASONS, normalise
 from etl.profiles import Profile, read_profile
 from etl.read import read_export
+from etl.responsibilities import responsible_units
+from layers.schema import LAYERS
 from layers.store import Condition, Store, period_filter
 
 # Days a case has before it counts as overdue, by kind (信访: 60 days by regulation).
 DEADLINE_DAYS = {"dispute": 30, "petition": 60, "event": 7}
-GEOGRAPHY = ("streets", "communities", "grid_cells", "estates", "setback_areas")
+GEOGRAPHY = ("streets", "communities", "grid_cells", "estates", "setback_areas", "addresses", "responsibilities")
 
 
 class IngestError(RuntimeError):
@@ -91,6 +93,7 @@ def ingest_many(items, store: Store) -> IngestReport:
 
     if len(records):
         located = locate(records, geography)
+        located["responsible_unit"] = responsible_units(located, geography["responsibilities"])
         known = store.read("case_sources", [Condition("source", "in", sorted(set(records["source"])))])
         near = period_filter(records["reported_at"].min() - WINDOW, records["reported_at"].max() + WINDOW)
         decided = merge_duplicates(located, known, store.read("cases", near))
@@ -116,7 +119,7 @@ def _cases(decided, store):
     primary["due_at"] = primary["reported_at"] + pd.to_timedelta(primary["kind"].map(DEADLINE_DAYS), unit="D")
     cases = pd.concat([f for f in (primary, earlier) if len(f)], ignore_index=True)
     cases["channels"] = cases["case_id"].map(_all_channels(cases, decided, prior))
-    keep = [c for c in cases.columns if c in _CASE_COLUMNS]
+    keep = [c for c in cases.columns if c in LAYERS["cases"].columns]
     return cases[keep + ["geometry"]].set_geometry("geometry")
 
 
@@ -135,9 +138,3 @@ def _all_channels(cases, decided, prior):
 
 def _case_sources(decided):
     return decided[["source", "source_id", "case_id", "channel", "reported_at", "people", "file", "row", "merged"]]
-
-
-_CASE_COLUMNS = ("case_id", "kind", "category", "channel", "channels", "reported_at", "dispatched_at",
-                 "closed_at", "due_at", "status", "level_received", "level", "resolved_in_place", "people",
-                 "description", "address", "reporter_phone", "location_precision", "grid_cell",
-                 "community_code", "street_code", "estate_id", "setback_area", "outside_grid")

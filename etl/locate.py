@@ -1,7 +1,8 @@
 """Place intake records on the map: coordinates first, else the address, else the community named.
 
-Each record gets a point in CGCS2000 (or none), a precision, and its grid
-cell, community, street, estate and setback area.
+Each record gets a point in CGCS2000 (or none), a precision (building,
+road, community, street, none), the standard address it matched, and its
+grid cell, community, street, estate and setback area.
 """
 
 from __future__ import annotations
@@ -10,66 +11,97 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.assign import assign_to_polygons
+from gis.assign import PolygonIndex
 from gis.datums import STORAGE_CRS
-from gis.geocode import AddressMatcher
+from gis.geocode import NO_MATCH, AddressMatcher
+
+
+def geocode(records: pd.DataFrame, matcher: AddressMatcher) -> pd.DataFrame:
+    """Match each record without coordinates by its address and its community column.
+
+    The address wins when it reaches a road or a building, unless it names
+    another community than the record's own community column: a register's
+    community is typed from a list, the address by hand.
+    """
+    n = len(records)
+    names = records["community_name"] if "community_name" in records else pd.Series(None, index=records.index)
+    addresses = records["address"] if "address" in records else pd.Series(None, index=records.index)
+    by_name, by_address = {}, {}  # registers repeat the same few communities and addresses
+    rows = []
+    for i in range(n):
+        name, address = names.iat[i], addresses.iat[i]
+        named = NO_MATCH
+        if isinstance(name, str) and name:
+            named = by_name.setdefault(name, matcher.community_named(name))
+        written = NO_MATCH
+        if isinstance(address, str) and address:
+            written = by_address.setdefault(address, matcher.match(address))
+        agrees = named.precision == "none" or written.community_code in (None, named.community_code)
+        if written.precision in ("building", "road") and agrees:
+            match = written
+        elif named.precision != "none":
+            match = named
+        else:
+            match = written
+        rows.append((match.precision, match.community_code, match.street_code, match.address_id,
+                     match.lon, match.lat))
+    columns = ["precision", "community_code", "street_code", "address_id", "lon", "lat"]
+    out = pd.DataFrame(rows, columns=columns, index=records.index, dtype=object)
+    out[["lon", "lat"]] = out[["lon", "lat"]].astype(float)
+    return out
 
 
 def locate(records: pd.DataFrame, geography: dict) -> gpd.GeoDataFrame:
     """Return ``records`` as a GeoDataFrame with location fields filled in.
 
     ``geography`` holds the stored layers ``streets``, ``communities``,
-    ``grid_cells``, ``estates`` and ``setback_areas``.
+    ``grid_cells``, ``estates``, ``setback_areas`` and ``addresses``.
     """
     communities = geography["communities"]
     streets = geography["streets"]
     cells = geography["grid_cells"]
-    matcher = AddressMatcher(communities, streets)
     has_xy = records["lon"].notna().to_numpy()
-    points = gpd.GeoSeries(gpd.points_from_xy(records["lon"], records["lat"]), index=records.index, crs=STORAGE_CRS)
-    points[~has_xy] = None
-
+    lon = records["lon"].to_numpy(dtype=float).copy()
+    lat = records["lat"].to_numpy(dtype=float).copy()
     precision = np.where(has_xy, "building", "none").astype(object)
     community = pd.Series(None, index=records.index, dtype=object)
     street = pd.Series(None, index=records.index, dtype=object)
-    names = records["community_name"] if "community_name" in records else pd.Series(None, index=records.index)
-    by_name = {}  # a register names the same few communities thousands of times
-    for i in np.flatnonzero(~has_xy):
-        name, address = names.iat[i], records["address"].iat[i]
-        match = None
-        if isinstance(name, str) and name:
-            if name not in by_name:
-                by_name[name] = matcher.community_named(name)
-            match = by_name[name]
-        if match is None or match.precision == "none":
-            match = matcher.match(address) if isinstance(address, str) else None
-        if match is not None and match.precision != "none":
-            precision[i] = match.precision
-            community.iat[i] = match.community_code
-            street.iat[i] = match.street_code
+    address_id = pd.Series(None, index=records.index, dtype=object)
 
-    # A case known only to its community sits at the community's own point, never a random one.
+    todo = ~has_xy
+    if todo.any():
+        matcher = AddressMatcher(communities, streets, geography.get("addresses"))
+        found = geocode(records[todo], matcher)
+        precision[todo] = found["precision"].to_numpy()
+        community[todo] = found["community_code"].to_numpy()
+        street[todo] = found["street_code"].to_numpy()
+        address_id[todo] = found["address_id"].to_numpy()
+        lon[todo] = found["lon"].to_numpy(dtype=float)
+        lat[todo] = found["lat"].to_numpy(dtype=float)
+    # A case known only to its community (or street) sits at that place's own point, never a random one.
     anchors = {**_anchor_points(streets, "street_code"), **_anchor_points(communities, "community_code")}
-    placed = np.flatnonzero(~has_xy & (precision != "none"))
-    if len(placed):
-        keys = [community.iat[i] or street.iat[i] for i in placed]
-        points.iloc[placed] = gpd.GeoSeries([anchors[k] for k in keys], crs=STORAGE_CRS).values
+    for i in np.flatnonzero(np.isin(precision, ("community", "street"))):
+        point = anchors[community.iat[i] if isinstance(community.iat[i], str) else street.iat[i]]
+        lon[i], lat[i] = point.x, point.y
 
-    cell = assign_to_polygons(points.where(pd.Series(has_xy, index=records.index)), cells, "grid_cell")
+    points = gpd.GeoSeries(gpd.points_from_xy(lon, lat), index=records.index, crs=STORAGE_CRS)
+    points[np.isnan(lon)] = None
+    # Only a point that stands for a place (building, road, coordinates) belongs in a cell or an estate.
+    placed = points.where(pd.Series(np.isin(precision, ("building", "road")), index=records.index))
+    cell = PolygonIndex(cells, "grid_cell").assign(placed)
     cell_info = cells.set_index("grid_cell")
     in_cell = cell.notna()
     community[in_cell] = cell[in_cell].map(cell_info["community_code"])
     street[in_cell] = cell[in_cell].map(cell_info["street_code"])
     street = street.where(street.notna(), community.map(dict(zip(communities["community_code"],
                                                                  communities["street_code"]))))
-    setback = assign_to_polygons(points.where(pd.Series(has_xy, index=records.index)),
-                                 geography["setback_areas"], "setback_area")
-    estate = assign_to_polygons(points.where(pd.Series(has_xy, index=records.index)),
-                                geography["estates"], "estate_id")
-    setback_estate = setback.map(dict(zip(geography["setback_areas"]["setback_area"],
-                                          geography["setback_areas"]["estate_id"])))
+    setbacks = geography["setback_areas"]
+    setback = PolygonIndex(setbacks, "setback_area").assign(placed)
+    estate = PolygonIndex(geography["estates"], "estate_id").assign(placed)
+    setback_estate = setback.map(dict(zip(setbacks["setback_area"], setbacks["estate_id"])))
     out = gpd.GeoDataFrame(records.copy(), geometry=points, crs=STORAGE_CRS)
     out["location_precision"] = precision
+    out["address_id"] = address_id
     out["grid_cell"] = cell
     out["community_code"] = community
     out["street_code"] = street

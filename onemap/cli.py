@@ -38,7 +38,7 @@ def _print_report(report, as_json):
 
 def cmd_demo(args):
     from demo.build import build_demo
-    from etl.geography import load_geography
+    from etl.geography import load_geography, load_responsibilities
     from etl.ingest import ingest_many
     from etl.profiles import read_profile
 
@@ -49,6 +49,7 @@ def cmd_demo(args):
     store.reset()
     loaded = load_geography(built["geography"], store)
     print("geography: " + ", ".join(f"{k} {v}" for k, v in loaded.items()))
+    print(f"responsibility list: {load_responsibilities(built['responsibilities'], store)} entries")
     report = ingest_many([(path, read_profile(channel)) for channel, path in built["exports"].items()], store)
     _print_report(report, False)
     print(f"store {store.url} ready in {time.perf_counter() - started:.1f} s")
@@ -71,6 +72,13 @@ def cmd_load_geography(args):
     with open_store(args.store) as store:
         loaded = load_geography(args.path, store)
     print(json.dumps(loaded, ensure_ascii=False))
+
+
+def cmd_load_responsibilities(args):
+    from etl.geography import load_responsibilities
+
+    with open_store(args.store) as store:
+        print(json.dumps({"responsibilities": load_responsibilities(args.path, store)}))
 
 
 def cmd_kpis(args):
@@ -117,6 +125,11 @@ def build_parser():
     p.add_argument("path")
     p.add_argument("--store", help=store_help)
     p.set_defaults(func=cmd_load_geography)
+
+    p = sub.add_parser("load-responsibilities", help="load the responsibility list (属地管理责任清单, XLSX or CSV)")
+    p.add_argument("path")
+    p.add_argument("--store", help=store_help)
+    p.set_defaults(func=cmd_load_responsibilities)
 
     p = sub.add_parser("kpis", help="the centre's KPIs over a period")
     p.add_argument("--store", help=store_help)

@@ -61,11 +61,12 @@ def demo_build(tmp_path_factory):
 
 
 def ingest_demo(built, store):
-    from etl.geography import load_geography
+    from etl.geography import load_geography, load_responsibilities
     from etl.ingest import ingest_many
     from etl.profiles import read_profile
 
     load_geography(built["geography"], store)
+    load_responsibilities(built["responsibilities"], store)
     return ingest_many([(p, read_profile(c)) for c, p in built["exports"].items()], store)
 
 

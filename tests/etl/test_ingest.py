@@ -63,3 +63,28 @@ def test_reingest_changes_nothing(demo_build, tmp_path):
 def test_ingest_without_geography_says_what_to_do(tmp_path):
     with open_store(str(tmp_path / "empty.gpkg")) as store, pytest.raises(IngestError, match="load the district"):
         ingest([tmp_path / "x.csv"], "walk_in", store)
+
+
+def test_address_only_cases_are_geocoded_against_the_standard_address_table(demo_gpkg):
+    path, _ = demo_gpkg
+    with open_store(path) as store:
+        cases = store.read("cases")
+    hotline = cases[cases["channel"] == "hotline_12345"]
+    mix = hotline["location_precision"].value_counts(normalize=True)
+    assert mix["building"] > 0.8 and mix["road"] > 0.02 and mix.get("none", 0) < 0.02
+    at_building = hotline[hotline["location_precision"] == "building"]
+    assert at_building["address_id"].notna().all() and at_building["grid_cell"].notna().all()
+    # Road-level cases sit on their road, so they have a cell too; community-level ones do not.
+    assert cases.loc[cases["location_precision"] == "road", "grid_cell"].notna().all()
+
+
+def test_each_case_gets_the_unit_the_responsibility_list_names(demo_gpkg):
+    path, _ = demo_gpkg
+    with open_store(path) as store:
+        cases = store.read("cases")
+    located = cases[cases["street_code"].notna()]
+    assert located["responsible_unit"].notna().mean() > 0.97
+    gap = located[(located["category"] == "违章搭建") & (located["street_code"] == "330205103")]
+    assert len(gap) > 0 and gap["responsible_unit"].isna().all()  # 慈城镇 lists nobody for 违章搭建
+    neighbours = located[(located["category"] == "邻里纠纷") & located["community_code"].notna()]
+    assert (neighbours["responsible_unit"].str.endswith("人民调解委员会")).all()
