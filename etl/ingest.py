@@ -91,6 +91,7 @@ def ingest_many(items, store: Store) -> IngestReport:
         if count:
             report.by_reason[reason] = count
 
+    writes = {}
     if len(records):
         located = locate(records, geography)
         located["responsible_unit"] = responsible_units(located, geography["responsibilities"])
@@ -98,14 +99,13 @@ def ingest_many(items, store: Store) -> IngestReport:
         near = period_filter(records["reported_at"].min() - WINDOW, records["reported_at"].max() + WINDOW)
         decided = merge_duplicates(located, known, store.read("cases", near))
         cases = _cases(decided, store)
-        store.upsert("cases", cases)
-        store.upsert("case_sources", _case_sources(decided))
+        writes = {"cases": cases, "case_sources": _case_sources(decided)}
         counts = decided.groupby("file")["merged"].agg(["sum", "count"])
         for f in report.files:
             if f.file in counts.index:
                 f.merged = int(counts.at[f.file, "sum"])
                 f.stored = int(counts.at[f.file, "count"]) - f.merged
-    store.upsert("quarantine", quarantine)
+    store.upsert_many({**writes, "quarantine": quarantine})
     return report
 
 

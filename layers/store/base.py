@@ -58,14 +58,26 @@ class Store:
         return len(frame)
 
     def upsert(self, name: str, frame) -> int:
-        frame = conform(name, frame)
-        key = list(LAYERS[name].key)
-        if frame.duplicated(key).any():
-            dup = frame.loc[frame.duplicated(key), key].head(3).to_dict("records")
-            raise StoreError(f"upsert into {name!r}: duplicate keys in one batch, e.g. {dup}")
-        if len(frame):
-            self._upsert(name, frame)
-        return len(frame)
+        return self.upsert_many({name: frame})[name]
+
+    def upsert_many(self, frames: dict) -> dict[str, int]:
+        """Upsert several layers in one transaction: all of them land, or none.
+
+        An ingest writes its cases, their source records and its quarantine
+        this way, so an interrupted run leaves the store as before or as after.
+        """
+        ready = {}
+        for name, frame in frames.items():
+            frame = conform(name, frame)
+            key = list(LAYERS[name].key)
+            if frame.duplicated(key).any():
+                dup = frame.loc[frame.duplicated(key), key].head(3).to_dict("records")
+                raise StoreError(f"upsert into {name!r}: duplicate keys in one batch, e.g. {dup}")
+            ready[name] = frame
+        batch = {name: frame for name, frame in ready.items() if len(frame)}
+        if batch:
+            self._upsert_many(batch)
+        return {name: len(frame) for name, frame in ready.items()}
 
     def read(self, name: str, where: list[Condition] | None = None):
         if name not in LAYERS:
@@ -78,7 +90,9 @@ class Store:
         return self._read(name, where or [])
 
     def count(self, name: str) -> int:
-        return len(self.read(name))
+        if name not in LAYERS:
+            raise StoreError(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
+        return self._count(name)
 
     def reset(self):
         """Remove every layer and table: the store is as new."""
@@ -88,8 +102,11 @@ class Store:
     def _replace(self, name, frame):
         raise NotImplementedError
 
-    def _upsert(self, name, frame):
+    def _upsert_many(self, frames):
         raise NotImplementedError
+
+    def _count(self, name):
+        return len(self._read(name, []))
 
     def _read(self, name, where):
         raise NotImplementedError

@@ -73,6 +73,10 @@ class PostGISStore(Store):
                     sql.SQL(", ").join(map(sql.Identifier, layer.key))))
                 cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
                     self._table(layer.name), sql.SQL(", ").join(cols)))
+                # A store made before the schema gained a column gets it now.
+                for c, t in layer.columns.items():
+                    cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                        self._table(layer.name), sql.Identifier(c), sql.SQL(_PG_TYPES[t])))
                 if layer.geometry:
                     cur.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geometry)").format(
                         sql.Identifier(f"{layer.name}_geometry_gist"), self._table(layer.name)))
@@ -111,25 +115,34 @@ class PostGISStore(Store):
             self._copy(cur, self._table(name), name, frame)
         self._run(work)
 
-    def _upsert(self, name, frame):
+    def _upsert_many(self, frames):
+        def work(cur):
+            for name, frame in frames.items():
+                self._upsert_one(cur, name, frame)
+        self._run(work)
+
+    def _upsert_one(self, cur, name, frame):
         layer = LAYERS[name]
         cols = self._columns(name)
         staging = sql.Identifier(f"_staging_{name}")
+        cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+            staging, self._table(name)))
+        self._copy(cur, staging, name, frame)
+        updates = [c for c in cols if c not in layer.key]
+        cur.execute(sql.SQL(
+            "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
+            "ON CONFLICT ({key}) DO UPDATE SET {sets}").format(
+            t=self._table(name), s=staging,
+            cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
+            key=sql.SQL(", ").join(map(sql.Identifier, layer.key)),
+            sets=sql.SQL(", ").join(
+                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates)))
 
-        def work(cur):
-            cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-                staging, self._table(name)))
-            self._copy(cur, staging, name, frame)
-            updates = [c for c in cols if c not in layer.key]
-            cur.execute(sql.SQL(
-                "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
-                "ON CONFLICT ({key}) DO UPDATE SET {sets}").format(
-                t=self._table(name), s=staging,
-                cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
-                key=sql.SQL(", ").join(map(sql.Identifier, layer.key)),
-                sets=sql.SQL(", ").join(
-                    sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates)))
-        self._run(work)
+    def _count(self, name):
+        found = []
+        self._run(lambda cur: found.append(
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table(name))).fetchone()[0]))
+        return int(found[0])
 
     def _read(self, name, where):
         layer = LAYERS[name]
