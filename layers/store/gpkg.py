@@ -41,9 +41,25 @@ class GeoPackageStore(Store):
     def reset(self):
         self.path.unlink(missing_ok=True)
 
+    def _recover(self):
+        """Roll back what a killed writer left half done, before GDAL opens the file read-only.
+
+        SQLite undoes an interrupted transaction from its journal on the next
+        read-write open; a read-only open cannot, and fails.
+        """
+        if self.path.with_name(self.path.name + "-journal").exists():
+            conn = self._connect()
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: cannot recover from an interrupted write: {exc}") from exc
+            finally:
+                conn.close()
+
     def _layers(self):
         if not self.path.exists():
             return set()
+        self._recover()
         try:
             return {str(row[0]) for row in pyogrio.list_layers(self.path)}
         except pyogrio.errors.DataSourceError as exc:
