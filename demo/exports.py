@@ -49,9 +49,10 @@ class _Rows:
     """The rows one channel exports: its own matters first, then second reports of others'."""
 
     def __init__(self, matters, channel):
-        own = matters[matters["channel"] == channel].assign(at=lambda d: d["reported_at"], people_=lambda d: d["people"])
+        own = matters[matters["channel"] == channel].assign(
+            at=lambda d: d["reported_at"], people_=lambda d: d["people"], second=False)
         dup = matters[matters["duplicate_channel"] == channel].assign(
-            at=lambda d: d["duplicate_at"], people_=lambda d: d["duplicate_people"])
+            at=lambda d: d["duplicate_at"], people_=lambda d: d["duplicate_people"], second=True)
         self.frame = pd.concat([own, dup]).sort_values("at", kind="stable").reset_index(drop=True)
 
 
@@ -112,7 +113,7 @@ def _hotline(rows, out, ctx):
         "工单编号": [f"{t:%Y%m%d}{i:05d}" for i, t in enumerate(rows["at"])],
         "来电时间": [_fmt(t, "%Y/%m/%d %H:%M:%S") for t in rows["at"]],
         "诉求类别": rows["category"].values,
-        "诉求内容": [f"市民来电反映{c}问题，请求协调处理。" for c in rows["category"]],
+        "诉求内容": [f"市民来电反映{d}，请求协调处理。" for d in rows["detail"]],
         "事发地址": [ctx["addresses"].write(r) for _, r in rows.iterrows()],
         "来电号码": rows["phone"].values,
         **_lifecycle(rows, status, "%Y/%m/%d %H:%M:%S", status="办理状态", dispatched="派单时间", closed="办结时间",
@@ -135,7 +136,7 @@ def _e_ningbo(rows, out, ctx):
         "事件ID": [f"EN{i + 1:08d}" for i in range(len(rows))],
         "上报时间": [_fmt(t, "%Y-%m-%dT%H:%M:%S") for t in rows["at"]],
         "事件类别": rows["category"].values,
-        "事件描述": [f"通过E宁波反映{c}" for c in rows["category"]],
+        "事件描述": [f"{d}，望尽快处理" for d in rows["detail"]],
         "经度": np.round(lon, 6), "纬度": np.round(lat, 6),
         "详细地址": [ctx["addresses"].write(r) for _, r in rows.iterrows()],
         "手机号": rows["phone"].values,
@@ -144,6 +145,11 @@ def _e_ningbo(rows, out, ctx):
     })
     df["经度"] = df["经度"].astype(object)
     df["纬度"] = df["纬度"].astype(object)
+    # Half the app's second reports of a matter a located channel already has come in anonymously:
+    # only the place and the words tie them to it.
+    anonymous = (rows["second"] & rows["channel"].isin(["provincial_mediation", "minsheng_edian"])).to_numpy()
+    anonymous = anonymous & (rng.random(len(rows)) < 0.5)
+    df.loc[anonymous, "手机号"] = ""
     # The app lost the fix for a few reports: only the typed address remains.
     lost = rng.choice(len(df), size=min(6, len(df)), replace=False)
     df.loc[lost, ["经度", "纬度"]] = ""
@@ -164,7 +170,7 @@ def _minsheng(rows, out, ctx):
         "编号": [f"MS{t:%Y}{i + 1:06d}" for i, t in enumerate(rows["at"])],
         "提交日期": [_fmt(t, "%Y年%m月%d日 %H:%M") for t in rows["at"]],
         "类型": rows["category"].values,
-        "内容": [f"民生E点通诉求：{c}" for c in rows["category"]],
+        "内容": [f"诉求：{d}" for d in rows["detail"]],
         "lng": np.round(lon, 6), "lat": np.round(lat, 6),
         "联系电话": rows["phone"].values,
         **_lifecycle(rows, status, "%Y年%m月%d日 %H:%M", status="状态", dispatched="转办时间", closed="办结日期",
@@ -186,7 +192,7 @@ def _provincial(rows, out, ctx):
         "案件编号": [f"ZJTJ330205{t:%Y}{i + 1:06d}" for i, t in enumerate(rows["at"])],
         "登记日期": [_fmt(t, "%Y-%m-%d %H:%M:%S") for t in rows["at"]],
         "纠纷类型": rows["category"].values,
-        "纠纷简要情况": [f"{c}，当事人申请调解" for c in rows["category"]],
+        "纠纷简要情况": [f"{d}，当事人申请调解" for d in rows["detail"]],
         "经度": np.round(rows["lon"].to_numpy(), 7), "纬度": np.round(rows["lat"].to_numpy(), 7),
         "当事人电话": rows["phone"].values,
         **_lifecycle(rows, status, "%Y-%m-%d %H:%M:%S", status="调解状态", dispatched="分流时间", closed="结案日期",
@@ -203,7 +209,7 @@ def _grid(rows, out, ctx):
         "事件编号": [f"SPT{t:%Y%m%d}{i + 1:06d}" for i, t in enumerate(rows["at"])],
         "上报时间": [_fmt(t, "%Y-%m-%d %H:%M:%S") for t in rows["at"]],
         "事件类型": rows["category"].values,
-        "事件描述": [f"网格员巡查发现{c}" for c in rows["category"]],
+        "事件描述": [f"网格员巡查发现{d}" for d in rows["detail"]],
         "网格编码": rows["grid_cell"].fillna("").values,
         "经度": np.round(rows["lon"].to_numpy(), 7), "纬度": np.round(rows["lat"].to_numpy(), 7),
         "上报人电话": rows["phone"].values,
@@ -223,7 +229,7 @@ def _smart_city(rows, out, ctx):
         "案卷号": [f"CG{t:%Y}{i + 1:07d}" for i, t in enumerate(rows["at"])],
         "上报时间": [_fmt(t, "%Y-%m-%d %H:%M:%S") for t in rows["at"]],
         "小类名称": rows["category"].values,
-        "问题描述": [f"监督员上报：{c}" for c in rows["category"]],
+        "问题描述": [f"监督员上报：{d}" for d in rows["detail"]],
         "X坐标": np.round(x, 3), "Y坐标": np.round(y, 3),
         **_lifecycle(rows, status, "%Y-%m-%d %H:%M:%S", status="案卷状态", dispatched="派遣时间", closed="结案时间",
                      received="受理层级", level="处置层级"),
@@ -243,7 +249,7 @@ def _walk_in(rows, out, ctx):
         "来访人数": rows["people_"].astype(int).values,
         "事项类型": rows["kind"].map(kind).values,
         "事由类别": rows["category"].values,
-        "来访事由": [f"来访反映{c}" for c in rows["category"]],
+        "来访事由": [f"来访反映{d}" for d in rows["detail"]],
         "所属社区": [ctx["communities"].get(c, "") if isinstance(c, str) else "" for c in rows["community_code"]],
         "地址": [ctx["addresses"].write(r, with_city=False) for _, r in rows.iterrows()],
         "联系电话": rows["phone"].values,
@@ -261,7 +267,7 @@ def _video(rows, out, ctx):
         "caseNo": f"SP{i + 1:07d}",
         "applyTime": _fmt(r["at"], "%Y-%m-%d %H:%M:%S"),
         "disputeType": r["category"],
-        "summary": f"在线视频调解申请：{r['category']}",
+        "summary": f"在线视频调解申请：{r['detail']}",
         "community": ctx["communities"].get(r["community_code"], "") if isinstance(r["community_code"], str) else "",
         "phone": r["phone"],
         "state": status[r["status"]],

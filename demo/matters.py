@@ -23,6 +23,10 @@ PETITION_CATEGORIES = ["城乡建设", "劳动和社会保障", "教育卫生", 
 GRID_EVENT_CATEGORIES = ["垃圾堆放", "乱停车", "占道经营", "违章搭建", "安全隐患",
                          "噪声扰民", "设施损坏", "环境卫生"]
 CITY_EVENT_CATEGORIES = ["井盖破损", "路灯故障", "垃圾满溢", "占道经营", "乱张贴", "绿地损坏"]
+# What a matter is about, in the words every channel that reports it repeats.
+_SUBJECTS = ["楼道堆放杂物", "楼上漏水渗到楼下", "深夜噪音扰民", "装修损坏墙体", "车位被长期占用", "拖欠工资",
+             "宠物扰邻", "私搭雨棚", "公共绿地被占种菜", "垃圾清运不及时", "消防通道堵塞", "电动车楼道充电",
+             "退款不予受理", "医疗费用争议", "房屋漏雨无人维修", "围墙倒塌", "路面塌陷", "井盖松动"]
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,8 @@ def generate_matters(district, *, start: str = "2020-01-01", until=None, seed: i
     matters = pd.concat(frames, ignore_index=True).sort_values(["reported_at", "channel"], kind="stable")
     matters = matters.reset_index(drop=True)
     matters["matter_id"] = [f"M{i:07d}" for i in range(1, len(matters) + 1)]
+    matters["detail"] = [f"{c}：{n}幢{s}" for c, n, s in zip(
+        matters["category"], rng.integers(1, 40, len(matters)), rng.choice(_SUBJECTS, len(matters)))]
     # One phone per matter, so the same person's two reports can be told apart from two matters.
     phones = rng.choice(10**9, size=len(matters), replace=False)
     matters["phone"] = [f"13{p:09d}" for p in phones]

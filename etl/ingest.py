@@ -137,4 +137,5 @@ def _all_channels(cases, decided, prior):
 
 
 def _case_sources(decided):
-    return decided[["source", "source_id", "case_id", "channel", "reported_at", "people", "file", "row", "merged"]]
+    keep = [c for c in LAYERS["case_sources"].columns if c in decided.columns]
+    return decided[keep + ["geometry"]].set_geometry("geometry")

@@ -44,6 +44,15 @@ class Layer:
 
 
 _GEOGRAPHY_COMMON = {"name": "str", "street_code": "str"}
+# What one intake record says about its matter, and where it was placed: shared by cases and their records.
+_RECORD = {
+    "kind": "str", "category": "str", "channel": "str", "reported_at": "datetime", "dispatched_at": "datetime",
+    "closed_at": "datetime", "status": "str", "level_received": "str", "level": "str",
+    "resolved_in_place": "bool", "people": "int", "description": "str", "address": "str",
+    "reporter_phone": "str", "location_precision": "str", "grid_cell": "str", "community_code": "str",
+    "street_code": "str", "estate_id": "str", "setback_area": "str", "outside_grid": "bool",
+    "address_id": "str", "responsible_unit": "str", "component_id": "str",
+}
 
 LAYERS = {
     layer.name: layer
@@ -79,24 +88,15 @@ LAYERS = {
                "community_code": "str", "street_code": "str",
                "managing_unit": "str", "owning_unit": "str", "maintaining_unit": "str"},
               "Point", not_null=("component_id", "major_class", "minor_class")),
-        Layer("cases", ("case_id",),
-              {"case_id": "str", "kind": "str", "category": "str", "channel": "str",
-               "channels": "str", "reported_at": "datetime", "dispatched_at": "datetime",
-               "closed_at": "datetime", "due_at": "datetime", "status": "str",
-               "level_received": "str", "level": "str", "resolved_in_place": "bool",
-               "people": "int", "description": "str", "address": "str",
-               "reporter_phone": "str", "location_precision": "str",
-               "grid_cell": "str", "community_code": "str", "street_code": "str",
-               "estate_id": "str", "setback_area": "str", "outside_grid": "bool",
-               "address_id": "str", "responsible_unit": "str", "component_id": "str"},
+        Layer("cases", ("case_id",), {"case_id": "str", **_RECORD, "channels": "str", "due_at": "datetime"},
               "Point", not_null=("case_id", "kind", "category", "channel", "reported_at",
                                  "status", "level_received", "level")),
-        # One row per source record: how each raw row landed (intake, 一窗受理).
+        # 一窗受理: every intake record as it came in, and the case it landed in (merged into
+        # another record's case, and why). A case can always be rebuilt from its records.
         Layer("case_sources", ("source", "source_id"),
-              {"source": "str", "source_id": "str", "case_id": "str", "channel": "str",
-               "reported_at": "datetime", "people": "int", "file": "str", "row": "int",
+              {"source": "str", "source_id": "str", "case_id": "str", **_RECORD, "file": "str", "row": "int",
                "merged": "bool", "merge_reason": "str"},
-              None, not_null=("source", "source_id", "case_id")),
+              "Point", not_null=("source", "source_id", "case_id")),
         Layer("quarantine", ("source", "file", "row"),
               {"source": "str", "file": "str", "row": "int", "fields": "str",
                "reasons": "str", "message": "str", "raw": "str"},

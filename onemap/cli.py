@@ -66,6 +66,13 @@ def cmd_ingest(args):
     _print_report(report, args.json)
 
 
+def cmd_unmerge(args):
+    from etl.unmerge import unmerge
+
+    with open_store(args.store) as store:
+        print(json.dumps(unmerge(store, args.source, args.source_id), ensure_ascii=False))
+
+
 def cmd_load_geography(args):
     from etl.geography import load_geography
 
@@ -120,6 +127,12 @@ def build_parser():
     p.add_argument("--store", help=store_help)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("unmerge", help="split one intake record out of the case it was merged into")
+    p.add_argument("source", help="the record's source profile, e.g. e_ningbo")
+    p.add_argument("source_id", help="the record's id in that source")
+    p.add_argument("--store", help=store_help)
+    p.set_defaults(func=cmd_unmerge)
 
     p = sub.add_parser("load-geography", help="load a district's geography GeoPackage")
     p.add_argument("path")

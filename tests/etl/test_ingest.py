@@ -88,3 +88,30 @@ def test_each_case_gets_the_unit_the_responsibility_list_names(demo_gpkg):
     assert len(gap) > 0 and gap["responsible_unit"].isna().all()  # 慈城镇 lists nobody for 违章搭建
     neighbours = located[(located["category"] == "邻里纠纷") & located["community_code"].notna()]
     assert (neighbours["responsible_unit"].str.endswith("人民调解委员会")).all()
+
+
+def test_a_newer_export_updates_changed_records_without_duplicating_them(demo_build, tmp_path):
+    from tests.conftest import ingest_demo
+
+    path = demo_build["exports"]["hotline_12345"]
+    newer = pd.read_csv(path, dtype=str, encoding="gbk", keep_default_na=False)
+    still_open = newer.index[newer["办理状态"].isin(["已派单", "协调中"])][:3]
+    assert len(still_open) == 3
+    newer.loc[still_open, "办理状态"] = "已办结"
+    newer.loc[still_open, "办结时间"] = "2021/03/05 10:00:00"
+    fresh = newer.iloc[[0]].assign(工单编号="2021030599999", 来电时间="2021/03/05 09:00:00", 来电号码="13900000000")
+    newer = pd.concat([newer, fresh], ignore_index=True)
+    newer_path = tmp_path / "12345热线工单导出_0305.csv"
+    newer.to_csv(newer_path, index=False, encoding="gbk")
+
+    with open_store(str(tmp_path / "s.gpkg")) as store:
+        ingest_demo(demo_build, store)
+        before = store.read("cases")
+        report = ingest([newer_path], "hotline_12345", store)
+        after = store.read("cases")
+    assert len(after) == len(before) + 1
+    assert report.rows_in == report.stored + report.merged + report.quarantined
+    ids = "hotline_12345:" + newer.loc[still_open, "工单编号"]
+    changed = after.set_index("case_id").loc[ids]
+    assert (changed["status"] == "closed").all()
+    assert (changed["closed_at"] == pd.Timestamp("2021-03-05 10:00:00")).all()
