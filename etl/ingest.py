@@ -12,16 +12,19 @@ import pandas as pd
 
 from etl.locate import locate
 from etl.merge import WINDOW, merge_duplicates
-from etl.normalise import REASONS, normalise
+from etl.normalise import REASONS, Area, normalise
 from etl.profiles import Profile, read_profile
 from etl.read import read_export
 from etl.responsibilities import responsible_units
+from gis.datums import METRIC_CRS, STORAGE_CRS
 from layers.schema import LAYERS
 from layers.store import Condition, Store, period_filter
 
 # Days a case has before it counts as overdue, by kind (信访: 60 days by regulation).
 DEADLINE_DAYS = {"dispute": 30, "petition": 60, "event": 7}
-GEOGRAPHY = ("streets", "communities", "grid_cells", "estates", "setback_areas", "addresses", "responsibilities")
+# A case just over the line is the district's blind spot; one kilometres away is someone else's.
+AREA_MARGIN_METRES = 1000.0
+GEOGRAPHY = ("district", "streets", "communities", "grid_cells", "estates", "setback_areas", "addresses", "responsibilities")
 
 
 class IngestError(RuntimeError):
@@ -77,10 +80,11 @@ def ingest_many(items, store: Store) -> IngestReport:
     geography = {name: store.read(name) for name in GEOGRAPHY}
     if geography["grid_cells"].empty:
         raise IngestError(f"store {store.url} has no grid cells: load the district's geography first")
+    area = district_area(geography)
     batches, quarantines, report = [], [], IngestReport()
     for path, profile in items:
         raw, encoding = read_export(path, profile)
-        records, quarantine = normalise(raw, profile, Path(path).name)
+        records, quarantine = normalise(raw, profile, Path(path).name, area=area)
         batches.append(records)
         quarantines.append(quarantine)
         report.files.append(FileReport(Path(path).name, profile.source, encoding, len(raw), 0, 0, len(quarantine)))
@@ -107,6 +111,15 @@ def ingest_many(items, store: Store) -> IngestReport:
                 f.stored = int(counts.at[f.file, "count"]) - f.merged
     store.upsert_many({**writes, "quarantine": quarantine})
     return report
+
+
+def district_area(geography, margin=AREA_MARGIN_METRES) -> Area | None:
+    """The district outline grown by ``margin``: coordinates beyond it are not this district's."""
+    district = geography["district"]
+    if district.empty:
+        return None
+    grown = district.to_crs(METRIC_CRS).buffer(margin).to_crs(STORAGE_CRS).union_all()
+    return Area(grown, str(district["name"].iat[0]))
 
 
 def _cases(decided, store):

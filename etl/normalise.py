@@ -7,19 +7,32 @@ quarantine says all that is wrong with it at once, naming file, row and field.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from etl.profiles import Profile
 from gis.datums import to_cgcs2000
 
-# Why a row was quarantined; the ingest report counts rows per reason.
-REASONS = ("missing_field", "bad_date", "unknown_value", "bad_number", "bad_coordinate", "duplicate_id")
+# Why a row was quarantined (the ingest report counts rows per reason), and how a clerk reads it.
+REASONS = {
+    "missing_field": "必填项为空",
+    "bad_date": "日期无法解析",
+    "unknown_value": "取值不在对照表中",
+    "bad_number": "不是有效数字",
+    "bad_coordinate": "坐标无法识别",
+    "outside_district": "坐标超出{district}范围",
+    "duplicate_id": "编号在本文件中重复",
+    "bad_code": "编码不符合GB/T 30428.2(6位区县+2位大类+2位小类+6位序号)",
+}
 _DATE_FIELDS = ("reported_at", "dispatched_at", "closed_at")
 
 
-class _Problems:
+class Problems:
+    """Every problem of every row of one export: (field, column, reason, value) per row."""
+
     def __init__(self, n):
         self.items = [[] for _ in range(n)]
 
@@ -30,8 +43,28 @@ class _Problems:
     def bad(self):
         return np.array([bool(p) for p in self.items], dtype=bool)
 
+    def quarantine(self, raw: pd.DataFrame, source: str, file: str, *, district: str = "本区") -> pd.DataFrame:
+        """The quarantine rows for the bad rows of ``raw``: raw values kept, each problem in words."""
+        bad = np.flatnonzero(self.bad())
+        return pd.DataFrame({
+            "source": source, "file": file, "row": raw["_row"].to_numpy()[bad],
+            "fields": [";".join(dict.fromkeys(p[0] for p in self.items[i])) for i in bad],
+            "reasons": [";".join(dict.fromkeys(p[2] for p in self.items[i])) for i in bad],
+            "message": [message(file, raw["_row"].iat[i], self.items[i], district) for i in bad],
+            "raw": [json.dumps({k: v for k, v in raw.iloc[i].items() if k != "_row"}, ensure_ascii=False)
+                    for i in bad],
+        })
 
-def _text(frame, column):
+
+def message(file, row, items, district="本区") -> str:
+    """"12345热线工单导出.csv 第7行 来电时间: 日期无法解析: 2020/02/30 10:00:00"; several problems joined by "；"."""
+    parts = [f"{column}: {REASONS[reason].format(district=district)}: {value}" if value != ""
+             else f"{column}: {REASONS[reason].format(district=district)}"
+             for _field, column, reason, value in items]
+    return f"{file} 第{row}行 " + "；".join(parts)
+
+
+def text_column(frame, column):
     if column is None:
         return pd.Series("", index=frame.index, dtype=object)
     return frame[column].astype(str).str.strip()
@@ -48,15 +81,27 @@ def parse_datetimes(values: pd.Series, formats) -> pd.Series:
     return out
 
 
-def normalise(raw: pd.DataFrame, profile: Profile, file: str):
-    """Return (records, quarantine) for one export read by ``etl.read.read_export``."""
+@dataclass(frozen=True)
+class Area:
+    """Where a coordinate may lie: the district and a margin around it (CGCS2000 lon/lat), and its name."""
+
+    polygon: object
+    name: str
+
+
+def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Area | None = None):
+    """Return (records, quarantine) for one export read by ``etl.read.read_export``.
+
+    With ``area``, a coordinate outside it quarantines its row: it is
+    another district's matter, or a coordinate in the wrong datum.
+    """
     n = len(raw)
     raw = raw.reset_index(drop=True)
-    problems = _Problems(n)
+    problems = Problems(n)
     cols = profile.columns
     out = pd.DataFrame({"source": profile.source, "channel": profile.channel, "file": file,
                         "row": raw["_row"].to_numpy()}, index=raw.index)
-    text = {f: _text(raw, cols.get(f)) for f in cols}
+    text = {f: text_column(raw, cols.get(f)) for f in cols}
 
     for f in ("source_id", "category", "status", "reported_at"):
         problems.add(text[f] == "", f, cols[f], "missing_field", text[f].to_numpy())
@@ -103,36 +148,24 @@ def normalise(raw: pd.DataFrame, profile: Profile, file: str):
     else:
         out["people"] = 1
 
-    _coordinates(raw, profile, out, problems)
+    coordinates(raw, profile, out, problems, area)
     loc = profile.location
-    out["community_name"] = _text(raw, loc.community).where(lambda s: s != "", None) if loc.community else None
+    out["community_name"] = text_column(raw, loc.community).where(lambda s: s != "", None) if loc.community else None
     if loc.address and "address" not in cols:
-        out["address"] = _text(raw, loc.address).where(lambda s: s != "", None)
+        out["address"] = text_column(raw, loc.address).where(lambda s: s != "", None)
 
     bad = problems.bad()
-    quarantine = pd.DataFrame({
-        "source": profile.source, "file": file, "row": raw["_row"].to_numpy()[bad],
-        "fields": [";".join(dict.fromkeys(p[0] for p in problems.items[i])) for i in np.flatnonzero(bad)],
-        "reasons": [";".join(dict.fromkeys(p[2] for p in problems.items[i])) for i in np.flatnonzero(bad)],
-        "message": [_message(file, raw.at[i, "_row"], problems.items[i]) for i in np.flatnonzero(bad)],
-        "raw": [json.dumps({k: v for k, v in raw.loc[i].items() if k != "_row"}, ensure_ascii=False)
-                for i in np.flatnonzero(bad)],
-    })
-    return out[~bad].reset_index(drop=True), quarantine
+    district = area.name if area is not None else "本区"
+    return out[~bad].reset_index(drop=True), problems.quarantine(raw, profile.source, file, district=district)
 
 
-def _message(file, row, items):
-    parts = [f"field {field} (column {column!r}): {reason} {value!r}" for field, column, reason, value in items]
-    return f"{file} row {row}: " + "; ".join(parts)
-
-
-def _coordinates(raw, profile, out, problems):
+def coordinates(raw, profile, out, problems, area=None):
     loc = profile.location
     out["lon"] = np.nan
     out["lat"] = np.nan
     if loc.x is None:
         return
-    xs, ys = _text(raw, loc.x), _text(raw, loc.y)
+    xs, ys = text_column(raw, loc.x), text_column(raw, loc.y)
     x = pd.to_numeric(xs, errors="coerce")
     y = pd.to_numeric(ys, errors="coerce")
     given = (xs != "") | (ys != "")
@@ -149,5 +182,11 @@ def _coordinates(raw, profile, out, problems):
     mask = pd.Series(False, index=x.index)
     mask[invalid.index[invalid]] = True
     problems.add(mask, "location", f"{loc.x}/{loc.y}", "bad_coordinate", (xs + "," + ys).to_numpy())
+    if area is not None:
+        valid = ~invalid
+        away = ~shapely.contains_xy(area.polygon, lon[valid].to_numpy(), lat[valid].to_numpy())
+        mask = pd.Series(False, index=x.index)
+        mask[valid.index[valid][away]] = True
+        problems.add(mask, "location", f"{loc.x}/{loc.y}", "outside_district", (xs + "," + ys).to_numpy())
     out.loc[lon.index, "lon"] = lon
     out.loc[lat.index, "lat"] = lat

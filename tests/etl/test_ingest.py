@@ -27,7 +27,8 @@ def test_the_store_holds_the_true_matters(demo_gpkg, demo_build):
     truth = demo_build["matters"]
     assert len(cases) == len(truth) == report.stored
     assert len(quarantine) == report.quarantined
-    assert quarantine["message"].str.contains(r"row \d+: field", regex=True).all()
+    assert quarantine["message"].str.contains(r"^\S+ 第\d+行 \S+: ", regex=True).all()
+    assert quarantine["message"].str.contains("日期无法解析: 2020/02/30 10:00:00").sum() == 5
     # Duplicates across channels were merged into one case listing both channels.
     assert (cases["channels"].str.contains(";")).sum() == truth["duplicate_channel"].notna().sum()
 

@@ -27,10 +27,24 @@ def test_a_bad_row_is_quarantined_with_every_reason_naming_file_row_and_field():
     assert records.empty
     q = quarantine.iloc[0]
     assert q["reasons"] == "bad_date;unknown_value;bad_coordinate"
-    assert q["message"].startswith("e.csv row 2: field reported_at (column '上报时间'): bad_date '2020-02-30T10:00:00'")
-    assert "field status (column '处理状态'): unknown_value '不知道'" in q["message"]
+    assert q["fields"] == "reported_at;status;location"
+    assert q["message"] == ("e.csv 第2行 上报时间: 日期无法解析: 2020-02-30T10:00:00；处理状态: 取值不在对照表中: 不知道；"
+                            "经度/纬度: 坐标无法识别: 29.90,121.55")
 
 
 def test_missing_coordinates_are_not_an_error_the_address_remains():
     records, quarantine = normalise(raw_rows(经度="", 纬度="", 详细地址="江北区怡江社区1号"), read_profile("e_ningbo"), "e.csv")
     assert quarantine.empty and pd.isna(records.iloc[0]["lon"]) and records.iloc[0]["address"] == "江北区怡江社区1号"
+
+
+def test_a_coordinate_outside_the_district_is_quarantined_in_words_a_clerk_can_act_on():
+    from shapely.geometry import box
+
+    from etl.normalise import Area
+
+    area = Area(box(121.35, 29.85, 121.70, 30.10), "江北区")
+    raw = pd.concat([raw_rows(), raw_rows(事件ID="EN2", 经度="120.15", 纬度="30.28")], ignore_index=True)
+    raw["_row"] = [2, 3]
+    records, quarantine = normalise(raw, read_profile("e_ningbo"), "e.csv", area=area)
+    assert records["source_id"].tolist() == ["EN1"]
+    assert quarantine["message"].tolist() == ["e.csv 第3行 经度/纬度: 坐标超出江北区范围: 120.15,30.28"]
