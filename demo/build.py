@@ -31,7 +31,9 @@ def build_demo(out_dir, *, seed: int = 2020, until=None) -> dict:
     geography = out / "jiangbei_geography.gpkg"
     geography.unlink(missing_ok=True)
     for name, layer in district.layers().items():
-        pyogrio.write_dataframe(layer, geography, layer=name, driver="GPKG")
+        # Components are not geography: they come in as an inventory export, through a profile.
+        if name != "components":
+            pyogrio.write_dataframe(layer, geography, layer=name, driver="GPKG")
     matters = generate_matters(district, seed=seed, until=until)
     exports = write_exports(matters, district, out / "raw", seed=seed)
     responsibilities = write_responsibilities(district, out / "属地管理责任清单.xlsx")

@@ -96,6 +96,7 @@ def write_exports(matters: pd.DataFrame, district, out_dir, *, seed: int = 2020)
     for channel, writer in _WRITERS.items():
         rows = _Rows(matters, channel).frame
         paths[channel] = writer(rows, out, ctx)
+    paths["component_inventory"] = write_component_inventory(district.components, out, seed=seed)
     return paths
 
 
@@ -231,6 +232,7 @@ def _smart_city(rows, out, ctx):
         "小类名称": rows["category"].values,
         "问题描述": [f"监督员上报：{d}" for d in rows["detail"]],
         "X坐标": np.round(x, 3), "Y坐标": np.round(y, 3),
+        "部件编码": rows["component_id"].fillna("").values,
         **_lifecycle(rows, status, "%Y-%m-%d %H:%M:%S", status="案卷状态", dispatched="派遣时间", closed="结案时间",
                      received="受理层级", level="处置层级"),
     })
@@ -280,6 +282,32 @@ def _video(rows, out, ctx):
     path = out / "在线视频调解.json"
     path.write_text(json.dumps({"total": len(records), "records": records}, ensure_ascii=False, indent=1),
                     encoding="utf-8")
+    return path
+
+
+def write_component_inventory(components, out_dir, *, seed: int = 2020) -> Path:
+    """The city-management bureau's component survey: CGCS2000 GK zone 41 without the zone prefix (EPSG:4550)."""
+    rng = np.random.default_rng(seed + 3)
+    x, y = from_cgcs2000(components.geometry.x.to_numpy(), components.geometry.y.to_numpy(), "EPSG:4550")
+    df = pd.DataFrame({
+        "部件编码": components["component_id"].values,
+        "部件名称": components["class_name"].values,
+        "部件状态": components["state"].values,
+        "主管部门": components["managing_unit"].values,
+        "权属单位": components["owning_unit"].values,
+        "养护单位": components["maintaining_unit"].values,
+        "普查日期": "2019-11-20",
+        "X": np.round(x, 3), "Y": np.round(y, 3),
+    })
+    # A survey's honest defects: a code one digit short, a state word not in the list, a lost position.
+    extra = df.iloc[rng.choice(len(df), size=3, replace=False)].copy()
+    extra["部件编码"] = [extra["部件编码"].iat[0][:-1], extra["部件编码"].iat[1][:-6] + "999991",
+                     extra["部件编码"].iat[2][:-6] + "999992"]
+    extra["部件状态"] = [extra["部件状态"].iat[0], "待核实", extra["部件状态"].iat[2]]
+    extra["X"] = extra["X"].astype(object)
+    extra.iloc[2, extra.columns.get_loc("X")] = ""
+    path = Path(out_dir) / "城市部件普查台账.csv"
+    pd.concat([df, extra], ignore_index=True).to_csv(path, index=False, encoding="utf-8-sig")
     return path
 
 

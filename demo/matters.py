@@ -177,12 +177,40 @@ def generate_matters(district, *, start: str = "2020-01-01", until=None, seed: i
     matters = pd.concat(frames, ignore_index=True).sort_values(["reported_at", "channel"], kind="stable")
     matters = matters.reset_index(drop=True)
     matters["matter_id"] = [f"M{i:07d}" for i in range(1, len(matters) + 1)]
+    _on_components(matters, district, rng)
     matters["detail"] = [f"{c}：{n}幢{s}" for c, n, s in zip(
         matters["category"], rng.integers(1, 40, len(matters)), rng.choice(_SUBJECTS, len(matters)))]
     # One phone per matter, so the same person's two reports can be told apart from two matters.
     phones = rng.choice(10**9, size=len(matters), replace=False)
     matters["phone"] = [f"13{p:09d}" for p in phones]
     return matters
+
+
+# City-management categories that are about one component, and the classes they can be about.
+COMPONENT_CATEGORIES = {"井盖破损": ("0101", "0102", "0103"), "路灯故障": ("0110",), "垃圾满溢": ("0301",),
+                        "绿地损坏": ("0402",)}
+
+
+def _on_components(matters, district, rng):
+    """Smart-city events about a component happen at it; a few components break again and again."""
+    matters["component_id"] = None
+    components = district.components.to_crs(METRIC_CRS)
+    cls = components["major_class"] + components["minor_class"]
+    for category, classes in COMPONENT_CATEGORIES.items():
+        rows = np.flatnonzero(((matters["channel"] == "smart_city") & (matters["category"] == category)).to_numpy())
+        pool = np.flatnonzero(cls.isin(classes).to_numpy())
+        if not len(rows) or not len(pool):
+            continue
+        weights = 1.0 / (np.arange(len(pool)) + 3.0)  # rank-skewed: the first few are repeat offenders
+        weights = weights[rng.permutation(len(pool))]
+        picks = pool[rng.choice(len(pool), size=len(rows), p=weights / weights.sum())]
+        jitter = rng.normal(0, 1.5, (len(rows), 2))
+        at = gpd.GeoSeries(gpd.points_from_xy(components.geometry.x.to_numpy()[picks] + jitter[:, 0],
+                                              components.geometry.y.to_numpy()[picks] + jitter[:, 1]),
+                           crs=METRIC_CRS).to_crs(STORAGE_CRS)
+        matters.loc[rows, "lon"] = at.x.to_numpy()
+        matters.loc[rows, "lat"] = at.y.to_numpy()
+        matters.loc[rows, "component_id"] = components["component_id"].to_numpy()[picks]
 
 
 def _year(t: YearTargets, y0, y1, now, places, rng) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from etl.components import locate_components, normalise_components
 from etl.locate import locate
 from etl.merge import WINDOW, merge_duplicates
 from etl.normalise import REASONS, Area, normalise
@@ -40,6 +41,7 @@ class FileReport:
     stored: int
     merged: int
     quarantined: int
+    target: str = "cases"
 
 
 @dataclass
@@ -75,42 +77,66 @@ def ingest(paths, source: str | Profile, store: Store) -> IngestReport:
     return ingest_many([(p, profile) for p in paths], store)
 
 
-def ingest_many(items, store: Store) -> IngestReport:
-    """Ingest (path, profile) pairs in one run, so duplicates across them merge."""
+def ingest_many(items, store: Store, *, progress=None) -> IngestReport:
+    """Ingest (path, profile) pairs in one run, so duplicates across them merge.
+
+    Every file is read and checked before anything is written: a file that
+    cannot be read stops the run with nothing stored. Then cases, their
+    intake records, components and quarantine land in one transaction.
+    ``progress``, if given, is called with (step, files done, files) as the run goes.
+    """
+    report = IngestReport()
     geography = {name: store.read(name) for name in GEOGRAPHY}
     if geography["grid_cells"].empty:
         raise IngestError(f"store {store.url} has no grid cells: load the district's geography first")
     area = district_area(geography)
-    batches, quarantines, report = [], [], IngestReport()
-    for path, profile in items:
+    cases, components, quarantines = [], [], []
+    for n, (path, profile) in enumerate(items):
+        if progress:
+            progress("read", n, len(items))
         raw, encoding = read_export(path, profile)
-        records, quarantine = normalise(raw, profile, Path(path).name, area=area)
-        batches.append(records)
+        check = normalise_components if profile.target == "components" else normalise
+        records, quarantine = check(raw, profile, Path(path).name, area=area)
+        (components if profile.target == "components" else cases).append(records.assign(_item=n))
         quarantines.append(quarantine)
-        report.files.append(FileReport(Path(path).name, profile.source, encoding, len(raw), 0, 0, len(quarantine)))
-    records = pd.concat(batches, ignore_index=True)
+        report.files.append(FileReport(Path(path).name, profile.source, encoding, len(raw), 0, 0, len(quarantine),
+                                       profile.target))
     quarantine = pd.concat(quarantines, ignore_index=True)
     for reason in REASONS:
         count = int(quarantine["reasons"].str.split(";").map(lambda rs: reason in rs).sum()) if len(quarantine) else 0
         if count:
             report.by_reason[reason] = count
 
+    if progress:
+        progress("locate", len(items), len(items))
     writes = {}
+    records = pd.concat(cases, ignore_index=True) if cases else pd.DataFrame()
     if len(records):
         located = locate(records, geography)
         located["responsible_unit"] = responsible_units(located, geography["responsibilities"])
         known = store.read("case_sources", [Condition("source", "in", sorted(set(records["source"])))])
         near = period_filter(records["reported_at"].min() - WINDOW, records["reported_at"].max() + WINDOW)
+        if progress:
+            progress("merge", len(items), len(items))
         decided = merge_duplicates(located, known, store.read("cases", near))
-        cases = _cases(decided, store)
-        writes = {"cases": cases, "case_sources": _case_sources(decided)}
-        counts = decided.groupby("file")["merged"].agg(["sum", "count"])
-        for f in report.files:
-            if f.file in counts.index:
-                f.merged = int(counts.at[f.file, "sum"])
-                f.stored = int(counts.at[f.file, "count"]) - f.merged
+        writes["cases"] = _cases(decided, store)
+        writes["case_sources"] = _case_sources(decided)
+        _count(report, decided["_item"], decided["merged"])
+    inventory = pd.concat(components, ignore_index=True) if components else pd.DataFrame()
+    if len(inventory):
+        writes["components"] = locate_components(inventory, geography["grid_cells"]).drop(columns="_item")
+        _count(report, inventory["_item"], pd.Series(False, index=inventory.index))
+    if progress:
+        progress("write", len(items), len(items))
     store.upsert_many({**writes, "quarantine": quarantine})
     return report
+
+
+def _count(report, item, merged):
+    counts = merged.groupby(item.to_numpy()).agg(["sum", "count"])
+    for n, (merged_rows, rows) in counts.iterrows():
+        report.files[n].merged = int(merged_rows)
+        report.files[n].stored = int(rows) - int(merged_rows)
 
 
 def district_area(geography, margin=AREA_MARGIN_METRES) -> Area | None:

@@ -15,6 +15,7 @@ import shapely
 
 from etl.profiles import Profile
 from gis.datums import to_cgcs2000
+from layers.components import split_code
 
 # Why a row was quarantined (the ingest report counts rows per reason), and how a clerk reads it.
 REASONS = {
@@ -149,6 +150,12 @@ def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Area | No
         out["people"] = 1
 
     coordinates(raw, profile, out, problems, area)
+    out["component_id"] = None
+    if "component_id" in text:
+        codes = text["component_id"]
+        malformed = (codes != "") & codes.map(lambda c: split_code(c) is None)
+        problems.add(malformed, "component_id", cols["component_id"], "bad_code", codes.to_numpy())
+        out["component_id"] = codes.where(codes != "", None)
     loc = profile.location
     out["community_name"] = text_column(raw, loc.community).where(lambda s: s != "", None) if loc.community else None
     if loc.address and "address" not in cols:

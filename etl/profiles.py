@@ -11,13 +11,21 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from gis.datums import DatumError, to_cgcs2000
+from layers.components import COMPONENT_STATES
 from layers.schema import CASE_KINDS, CASE_STATUSES, CHANNELS, LEVELS
 
-# Canonical case fields a profile may map a source column to.
-FIELDS = ("source_id", "reported_at", "dispatched_at", "closed_at", "category", "description",
-          "reporter_phone", "status", "level_received", "level", "resolved_in_place", "people",
-          "kind", "address")
-REQUIRED = ("source_id", "reported_at", "category", "status")
+# What a profile describes: case records of a channel, or a component inventory.
+TARGETS = ("cases", "components")
+# Canonical fields a profile may map a source column to, per target, and those it must map.
+FIELDS = {
+    "cases": ("source_id", "reported_at", "dispatched_at", "closed_at", "category", "description",
+              "reporter_phone", "status", "level_received", "level", "resolved_in_place", "people",
+              "kind", "address", "component_id"),
+    "components": ("component_id", "class_name", "state", "managing_unit", "owning_unit",
+                   "maintaining_unit", "surveyed_at"),
+}
+REQUIRED = {"cases": ("source_id", "reported_at", "category", "status"), "components": ("component_id",)}
 FORMATS = ("csv", "xlsx", "json")
 
 
@@ -37,7 +45,7 @@ class Location:
 @dataclass(frozen=True)
 class Profile:
     source: str
-    channel: str
+    channel: str | None
     format: str
     columns: dict
     location: Location
@@ -48,6 +56,7 @@ class Profile:
     kind: str | None = None
     vocab: dict = field(default_factory=dict)
     path: str = ""
+    target: str = "cases"
 
 
 def available_profiles() -> list[str]:
@@ -75,44 +84,61 @@ def read_profile(name_or_path: str) -> Profile:
 
 def _validate(raw: dict, where: str) -> Profile:
     problems = []
-    unknown = set(raw) - {"source", "channel", "description", "format", "encoding", "sheet", "records",
+    target = raw.get("target", "cases")
+    unknown = set(raw) - {"source", "target", "channel", "description", "format", "encoding", "sheet", "records",
                           "kind", "datetime_formats", "columns", "location", "vocab"}
     if unknown:
         problems.append(f"unknown keys {sorted(unknown)}")
-    for key in ("source", "channel", "format", "columns", "datetime_formats"):
+    if target not in TARGETS:
+        problems.append(f"target {target!r} is not one of {TARGETS}")
+        target = "cases"
+    for key in ("source", "format", "columns", "datetime_formats") + (("channel",) if target == "cases" else ()):
         if key not in raw:
             problems.append(f"missing key {key!r}")
-    if raw.get("channel") not in CHANNELS:
+    if target == "cases" and raw.get("channel") not in CHANNELS:
         problems.append(f"channel {raw.get('channel')!r} is not one of {sorted(CHANNELS)}")
     if raw.get("format") not in FORMATS:
         problems.append(f"format {raw.get('format')!r} is not one of {FORMATS}")
     columns = raw.get("columns", {})
-    bad = set(columns) - set(FIELDS)
+    bad = set(columns) - set(FIELDS[target])
     if bad:
-        problems.append(f"columns maps unknown fields {sorted(bad)}; allowed: {FIELDS}")
-    for req in REQUIRED:
+        problems.append(f"columns maps unknown fields {sorted(bad)}; allowed for {target}: {FIELDS[target]}")
+    for req in REQUIRED[target]:
         if req not in columns:
             problems.append(f"columns lacks required field {req!r}")
     kind = raw.get("kind")
-    if kind is None and "kind" not in columns:
+    if target == "cases" and kind is None and "kind" not in columns:
         problems.append("give either kind = \"dispute|event|petition\" or a kind column")
     if kind is not None and kind not in CASE_KINDS:
         problems.append(f"kind {kind!r} is not one of {CASE_KINDS}")
-    location = Location(**raw.get("location", {}))
+    try:
+        location = Location(**raw.get("location", {}))
+    except TypeError as exc:
+        problems.append(f"location: {exc}")
+        location = Location()
     if (location.x is None) != (location.y is None):
         problems.append("location needs both x and y, or neither")
     if location.x is not None and location.datum is None:
         problems.append("location has coordinates but no datum: nothing is guessed")
+    if location.datum is not None:
+        try:
+            to_cgcs2000([], [], location.datum)
+        except DatumError as exc:
+            problems.append(f"location: {exc}")
+    if target == "components" and location.x is None:
+        problems.append("a component inventory needs coordinates (location x, y, datum)")
     vocab = raw.get("vocab", {})
-    for fieldname, allowed in (("status", CASE_STATUSES), ("level", LEVELS), ("kind", CASE_KINDS)):
+    allowed_words = (("status", CASE_STATUSES), ("level", LEVELS), ("kind", CASE_KINDS),
+                     ("state", tuple(COMPONENT_STATES)))
+    for fieldname, allowed in allowed_words:
         for word, value in vocab.get(fieldname, {}).items():
             if value not in allowed:
                 problems.append(f"vocab.{fieldname}: {word!r} maps to {value!r}, not one of {allowed}")
     if problems:
         raise ProfileError(f"profile {where}: " + "; ".join(problems))
     return Profile(
-        source=raw["source"], channel=raw["channel"], format=raw["format"], columns=dict(columns),
+        source=raw["source"], channel=raw.get("channel"), format=raw["format"], columns=dict(columns),
         location=location, datetime_formats=tuple(raw["datetime_formats"]),
         encoding=raw.get("encoding"), sheet=raw.get("sheet"), records=raw.get("records"),
-        kind=kind, vocab=vocab, path=where,
+        kind=kind, vocab=vocab, path=where, target=target,
     )

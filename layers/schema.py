@@ -82,10 +82,11 @@ LAYERS = {
         Layer("responsibilities", ("category", "area_code"),
               {"category": "str", "area_code": "str", "area_name": "str", "unit": "str"},
               None, not_null=("category", "area_code", "unit")),
+        # 城市部件: the inventory, one point per component, classed by GB/T 30428.2 (layers.components).
         Layer("components", ("component_id",),
               {"component_id": "str", "major_class": "str", "minor_class": "str",
-               "class_name": "str", "state": "str", "grid_cell": "str",
-               "community_code": "str", "street_code": "str",
+               "class_name": "str", "state": "str", "surveyed_at": "datetime", "source": "str",
+               "grid_cell": "str", "community_code": "str", "street_code": "str", "outside_grid": "bool",
                "managing_unit": "str", "owning_unit": "str", "maintaining_unit": "str"},
               "Point", not_null=("component_id", "major_class", "minor_class")),
         Layer("cases", ("case_id",), {"case_id": "str", **_RECORD, "channels": "str", "due_at": "datetime"},

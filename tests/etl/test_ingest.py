@@ -13,8 +13,10 @@ def test_every_row_is_accounted_for(demo_gpkg):
     assert r["rows_in"] == r["stored"] + r["merged"] + r["quarantined"]
     for f in r["files"]:
         assert f["rows_in"] == f["stored"] + f["merged"] + f["quarantined"], f["file"]
-    # The demo's honest defects: 5 impossible dates, 4 swapped coordinates, 3 empty categories.
-    assert r["by_reason"] == {"bad_date": 5, "bad_coordinate": 4, "missing_field": 3}
+    # The demo's honest defects: 5 impossible dates, 4 swapped coordinates, 3 empty categories;
+    # in the component survey a short code, an unknown state word and a lost position.
+    assert r["by_reason"] == {"bad_date": 5, "bad_coordinate": 5, "missing_field": 3, "bad_code": 1,
+                              "unknown_value": 1}
     encodings = {f["source"]: f["encoding"] for f in r["files"]}
     assert encodings["hotline_12345"] == "gbk"
 
@@ -25,7 +27,7 @@ def test_the_store_holds_the_true_matters(demo_gpkg, demo_build):
         cases = store.read("cases")
         quarantine = store.read("quarantine")
     truth = demo_build["matters"]
-    assert len(cases) == len(truth) == report.stored
+    assert len(cases) == len(truth) == sum(f.stored for f in report.files if f.target == "cases")
     assert len(quarantine) == report.quarantined
     assert quarantine["message"].str.contains(r"^\S+ 第\d+行 \S+: ", regex=True).all()
     assert quarantine["message"].str.contains("日期无法解析: 2020/02/30 10:00:00").sum() == 5

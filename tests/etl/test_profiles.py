@@ -4,10 +4,24 @@ from etl.profiles import ProfileError, available_profiles, read_profile
 from etl.read import detect_encoding, read_export
 
 
-def test_every_channel_has_a_shipped_profile():
-    assert available_profiles() == sorted(["e_ningbo", "grid_platform", "hotline_12345", "minsheng_edian",
-                                           "provincial_mediation", "smart_city", "walk_in", "video_mediation"])
-    assert read_profile("smart_city").location.datum == "EPSG:4528"
+def test_every_channel_has_a_shipped_profile_and_components_have_theirs():
+    from layers.schema import CHANNELS
+
+    shipped = {name: read_profile(name) for name in available_profiles()}
+    assert {p.channel for p in shipped.values() if p.target == "cases"} == set(CHANNELS)
+    assert shipped["component_inventory"].target == "components"
+    assert shipped["smart_city"].location.datum == "EPSG:4528"
+    assert shipped["component_inventory"].location.datum == "EPSG:4550"
+
+
+def test_a_profile_with_an_unknown_datum_is_refused(tmp_path):
+    path = tmp_path / "new_source.toml"
+    path.write_text('source = "x"\nchannel = "e_ningbo"\nformat = "csv"\nkind = "dispute"\n'
+                    'datetime_formats = ["%Y-%m-%d"]\n[columns]\nsource_id = "id"\nreported_at = "t"\n'
+                    'category = "c"\nstatus = "s"\n[location]\nx = "lng"\ny = "lat"\ndatum = "baidu"\n',
+                    encoding="utf-8")
+    with pytest.raises(ProfileError, match="unknown datum 'baidu'"):
+        read_profile(str(path))
 
 
 def test_a_profile_with_coordinates_must_say_their_datum(tmp_path):
