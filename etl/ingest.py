@@ -175,6 +175,17 @@ def _all_channels(cases, decided, prior):
     return pd.concat([pairs[~multi].set_index("case_id")["channel"], joined])
 
 
+# What every intake record keeps; a merged record keeps all it said as well (see layers.schema).
+_ALWAYS = ("source", "source_id", "case_id", "channel", "reported_at", "people", "file", "row", "merged",
+           "merge_reason")
+
+
 def _case_sources(decided):
     keep = [c for c in LAYERS["case_sources"].columns if c in decided.columns]
-    return decided[keep + ["geometry"]].set_geometry("geometry")
+    records = decided[keep + ["geometry"]].set_geometry("geometry").copy()
+    opened = ~records["merged"].to_numpy(dtype=bool)
+    for column in keep:
+        if column not in _ALWAYS:
+            records[column] = records[column].astype(object).where(~opened, None)
+    records.loc[opened, "geometry"] = None
+    return records

@@ -52,35 +52,79 @@ def _pool(frame, order, precision_column="location_precision"):
     return out
 
 
+def _same_bucket(keys_a: np.ndarray, keys_b: np.ndarray):
+    """Every (i, j) with keys_a[i] == keys_b[j], by sorting: no frame of all rows times all neighbours."""
+    order = np.argsort(keys_a, kind="stable")
+    sorted_a = keys_a[order]
+    lo = np.searchsorted(sorted_a, keys_b, side="left")
+    hi = np.searchsorted(sorted_a, keys_b, side="right")
+    counts = hi - lo
+    j = np.repeat(np.arange(len(keys_b)), counts)
+    starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    i = order[starts + np.arange(len(j))] if len(j) else np.array([], dtype=np.int64)
+    return i, j
+
+
+def _pack(*parts):
+    """One int64 per row from small non-negative integer columns (16 bits each, the first one 32)."""
+    out = np.zeros(len(parts[0]), dtype=np.int64)
+    for part in parts:
+        out = (out << 16) | (np.asarray(part, dtype=np.int64) & 0xFFFF)
+    return out
+
+
 def candidate_pairs(pool: pd.DataFrame, *, window=WINDOW, near=NEAR_METRES, similarity=TEXT_SIMILARITY):
-    """Pairs (earlier ``a``, later ``b``) of pool rows that the rules say are one matter, with the reason."""
-    pool = pool.reset_index(drop=True).rename_axis("row").reset_index()
-    keys = ["kind", "category"]
-    by_phone = pool[pool["phone"] != ""]
-    phone = by_phone.merge(by_phone, on=keys + ["phone"], suffixes=("_a", "_b"))
-    phone = phone.assign(rule="phone", metres=np.nan, score=np.nan, phone_a=phone["phone"])
+    """Pairs (earlier ``a``, later ``b``) of pool rows that the rules say are one matter, with the reason.
 
-    placed = pool[pool["x"].notna()].copy()
-    placed["gx"] = np.floor(placed["x"] / near).astype(np.int64)
-    placed["gy"] = np.floor(placed["y"] / near).astype(np.int64)
-    # Each point looks in its own square and the eight around it: every point within ``near`` is there.
-    around = pd.concat([placed.assign(gx=placed["gx"] + dx, gy=placed["gy"] + dy)
-                        for dx in (-1, 0, 1) for dy in (-1, 0, 1)], ignore_index=True)
-    place = placed.merge(around, on=keys + ["gx", "gy"], suffixes=("_a", "_b"))
-    place = place[place["channel_a"] != place["channel_b"]]
-    place = place.assign(metres=np.hypot(place["x_a"] - place["x_b"], place["y_a"] - place["y_b"]))
-    place = place[place["metres"] <= near]
-
-    pairs = pd.concat([phone, place.assign(rule="place")], ignore_index=True)
-    earlier = (pairs["reported_at_a"] < pairs["reported_at_b"]) | (
-        (pairs["reported_at_a"] == pairs["reported_at_b"]) & (pairs["order_a"] < pairs["order_b"]))
-    pairs = pairs[earlier & (pairs["order_b"] >= 0)
-                  & ((pairs["reported_at_b"] - pairs["reported_at_a"]) <= window)].copy()
-    is_place = pairs["rule"] == "place"
-    pairs.loc[is_place, "score"] = [fuzz.ratio(a, b) / 100 for a, b in
-                                    zip(pairs.loc[is_place, "text_a"], pairs.loc[is_place, "text_b"])]
-    pairs = pairs[~is_place | (pairs["score"] >= similarity)]
-    return pairs[["row_a", "row_b", "rule", "metres", "score", "phone_a", "reported_at_a", "reported_at_b"]]
+    Rows are bucketed by kind and category, by ``window``-long time spans and
+    (for the place rule) by ``near``-wide squares; a row looks for partners
+    in its own and the neighbouring buckets only, so the work grows with the
+    rows, not with their square.
+    """
+    pool = pool.reset_index(drop=True)
+    n = len(pool)
+    group = pd.factorize(pd.MultiIndex.from_arrays([pool["kind"], pool["category"]]))[0]
+    at = pool["reported_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    span = (at - at.min()) // window.value if n else at
+    phone_id = pd.factorize(pool["phone"])[0]
+    x, y = pool["x"].to_numpy(dtype=float), pool["y"].to_numpy(dtype=float)
+    channel = pd.factorize(pool["channel"])[0]
+    found = []
+    has_phone = np.flatnonzero(pool["phone"].to_numpy() != "")
+    for dt in (0, -1):  # a partner reported earlier is in the same span or the one before
+        i, j = _same_bucket(_pack(group[has_phone], phone_id[has_phone] >> 16, phone_id[has_phone], span[has_phone]),
+                            _pack(group[has_phone], phone_id[has_phone] >> 16, phone_id[has_phone],
+                                  span[has_phone] + dt))
+        found.append(pd.DataFrame({"row_a": has_phone[i], "row_b": has_phone[j], "rule": "phone"}))
+    placed = np.flatnonzero(np.isfinite(x))
+    if len(placed) and len(np.unique(channel[placed])) > 1:  # one channel alone never merges by place
+        gx = np.floor((x[placed] - np.nanmin(x)) / near).astype(np.int64) + 1
+        gy = np.floor((y[placed] - np.nanmin(y)) / near).astype(np.int64) + 1
+        keys_a = _pack(group[placed], gx, gy, span[placed])
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for dt in (0, -1):
+                    i, j = _same_bucket(keys_a, _pack(group[placed], gx + dx, gy + dy, span[placed] + dt))
+                    found.append(pd.DataFrame({"row_a": placed[i], "row_b": placed[j], "rule": "place"}))
+    pairs = pd.concat(found, ignore_index=True)
+    a, b = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
+    order = pool["order"].to_numpy()
+    earlier = (at[a] < at[b]) | ((at[a] == at[b]) & (order[a] < order[b]))
+    keep = earlier & (order[b] >= 0) & (at[b] - at[a] <= window.value)
+    pairs = pairs[keep].reset_index(drop=True)
+    a, b = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
+    pairs["metres"] = np.hypot(x[a] - x[b], y[a] - y[b])
+    is_place = (pairs["rule"] == "place").to_numpy()
+    pairs = pairs[~is_place | ((channel[a] != channel[b]) & (pairs["metres"].to_numpy() <= near))]
+    a, b = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
+    text = pool["text"].to_numpy()
+    is_place = (pairs["rule"] == "place").to_numpy()
+    pairs["score"] = np.nan
+    pairs.loc[is_place, "score"] = [fuzz.ratio(p, q) / 100 for p, q in zip(text[a[is_place]], text[b[is_place]])]
+    pairs = pairs[~is_place | (pairs["score"].to_numpy() >= similarity)]
+    a, b = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
+    return pairs.assign(phone_a=pool["phone"].to_numpy()[a], reported_at_a=pool["reported_at"].to_numpy()[a],
+                        reported_at_b=pool["reported_at"].to_numpy()[b]).reset_index(drop=True)
 
 
 def _reason(pair) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from gis.datums import STORAGE_CRS
@@ -92,8 +93,9 @@ LAYERS = {
         Layer("cases", ("case_id",), {"case_id": "str", **_RECORD, "channels": "str", "due_at": "datetime"},
               "Point", not_null=("case_id", "kind", "category", "channel", "reported_at",
                                  "status", "level_received", "level")),
-        # 一窗受理: every intake record as it came in, and the case it landed in (merged into
-        # another record's case, and why). A case can always be rebuilt from its records.
+        # 一窗受理: every intake record, and the case it landed in (merged into another record's
+        # case, and why). A record that opened its case has its fields in that case's row; a
+        # merged record keeps all it said here, so a merge can be undone (etl.unmerge).
         Layer("case_sources", ("source", "source_id"),
               {"source": "str", "source_id": "str", "case_id": "str", **_RECORD, "file": "str", "row": "int",
                "merged": "bool", "merge_reason": "str"},
@@ -145,8 +147,14 @@ def conform(name: str, frame) -> pd.DataFrame:
 def _coerce(values: pd.Series, kind: str, name: str, col: str) -> pd.Series:
     try:
         if kind == "str":
-            return values.astype(object).where(values.notna(), None).map(
-                lambda v: v if v is None else str(v))
+            out = values.to_numpy(dtype=object, na_value=None) if hasattr(values, "array") else values
+            out = np.array(out, dtype=object)
+            missing = pd.isna(out)
+            out[missing] = None
+            # Text columns are text already, but a number read from a spreadsheet is made text here.
+            if pd.api.types.infer_dtype(out, skipna=True) not in ("string", "empty"):
+                out[~missing] = [str(v) for v in out[~missing]]
+            return pd.Series(out, index=values.index, dtype=object)
         if kind == "int":
             return pd.to_numeric(values).astype("Int64")
         if kind == "float":
