@@ -11,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from etl.normalise import Area, Problems, coordinates, parse_datetimes, text_column
+from etl.normalise import Area, Problems, coordinates, parse_datetimes, plain_digits, shape_problems, text_column
 from etl.profiles import Profile
 from gis.assign import PolygonIndex
 from gis.datums import STORAGE_CRS
@@ -22,6 +22,7 @@ def normalise_components(raw: pd.DataFrame, profile: Profile, file: str, *, area
     """Return (components, quarantine) for one inventory export."""
     raw = raw.reset_index(drop=True)
     problems = Problems(len(raw))
+    shape_problems(raw, problems)
     cols = profile.columns
     text = {f: text_column(raw, c) for f, c in cols.items()}
     out = pd.DataFrame({"source": profile.source, "file": file, "row": raw["_row"].to_numpy()}, index=raw.index)
@@ -46,7 +47,7 @@ def normalise_components(raw: pd.DataFrame, profile: Profile, file: str, *, area
     else:
         out["state"] = None
     if "surveyed_at" in text:
-        parsed = parse_datetimes(text["surveyed_at"], profile.datetime_formats)
+        parsed = parse_datetimes(plain_digits(text["surveyed_at"]), profile.datetime_formats)
         problems.add(parsed.isna() & (text["surveyed_at"] != ""), "surveyed_at", cols["surveyed_at"], "bad_date",
                      text["surveyed_at"].to_numpy())
         out["surveyed_at"] = parsed

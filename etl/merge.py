@@ -52,9 +52,9 @@ def _pool(frame, order, precision_column="location_precision"):
     return out
 
 
-def _same_bucket(keys_a: np.ndarray, keys_b: np.ndarray):
+def _same_bucket(keys_a: np.ndarray, keys_b: np.ndarray, order=None):
     """Every (i, j) with keys_a[i] == keys_b[j], by sorting: no frame of all rows times all neighbours."""
-    order = np.argsort(keys_a, kind="stable")
+    order = np.argsort(keys_a, kind="stable") if order is None else order
     sorted_a = keys_a[order]
     lo = np.searchsorted(sorted_a, keys_b, side="left")
     hi = np.searchsorted(sorted_a, keys_b, side="right")
@@ -101,10 +101,11 @@ def candidate_pairs(pool: pd.DataFrame, *, window=WINDOW, near=NEAR_METRES, simi
         gx = np.floor((x[placed] - np.nanmin(x)) / near).astype(np.int64) + 1
         gy = np.floor((y[placed] - np.nanmin(y)) / near).astype(np.int64) + 1
         keys_a = _pack(group[placed], gx, gy, span[placed])
+        order = np.argsort(keys_a, kind="stable")
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
                 for dt in (0, -1):
-                    i, j = _same_bucket(keys_a, _pack(group[placed], gx + dx, gy + dy, span[placed] + dt))
+                    i, j = _same_bucket(keys_a, _pack(group[placed], gx + dx, gy + dy, span[placed] + dt), order)
                     found.append(pd.DataFrame({"row_a": placed[i], "row_b": placed[j], "rule": "place"}))
     pairs = pd.concat(found, ignore_index=True)
     a, b = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()

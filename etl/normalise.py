@@ -7,6 +7,7 @@ quarantine says all that is wrong with it at once, naming file, row and field.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ REASONS = {
     "outside_district": "坐标超出{district}范围",
     "duplicate_id": "编号在本文件中重复",
     "bad_code": "编码不符合GB/T 30428.2(6位区县+2位大类+2位小类+6位序号)",
+    "bad_row": "行格式错误",
 }
 _DATE_FIELDS = ("reported_at", "dispatched_at", "closed_at")
 
@@ -52,7 +54,7 @@ class Problems:
             "fields": [";".join(dict.fromkeys(p[0] for p in self.items[i])) for i in bad],
             "reasons": [";".join(dict.fromkeys(p[2] for p in self.items[i])) for i in bad],
             "message": [message(file, raw["_row"].iat[i], self.items[i], district) for i in bad],
-            "raw": [json.dumps({k: v for k, v in raw.iloc[i].items() if k != "_row"}, ensure_ascii=False)
+            "raw": [json.dumps({k: v for k, v in raw.iloc[i].items() if not k.startswith("_")}, ensure_ascii=False)
                     for i in bad],
         })
 
@@ -69,6 +71,20 @@ def text_column(frame, column):
     if column is None:
         return pd.Series("", index=frame.index, dtype=object)
     return frame[column].astype(str).str.strip()
+
+
+def shape_problems(raw: pd.DataFrame, problems: Problems) -> None:
+    """A row the reader could not shape into the file's columns is quarantined whole."""
+    if "_shape" in raw:
+        shape = raw["_shape"].astype(str)
+        problems.add(shape != "", "row", "(整行)", "bad_row", shape.to_numpy())
+
+
+def plain_digits(values: pd.Series) -> pd.Series:
+    """Full-width digits, signs and points (１２１．５５) as plain ASCII, for numbers and dates."""
+    if not values.str.contains(r"[\uff01-\uff5e\u3000]", regex=True).any():
+        return values
+    return values.map(lambda v: unicodedata.normalize("NFKC", v))
 
 
 def parse_datetimes(values: pd.Series, formats) -> pd.Series:
@@ -99,6 +115,7 @@ def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Area | No
     n = len(raw)
     raw = raw.reset_index(drop=True)
     problems = Problems(n)
+    shape_problems(raw, problems)
     cols = profile.columns
     out = pd.DataFrame({"source": profile.source, "channel": profile.channel, "file": file,
                         "row": raw["_row"].to_numpy()}, index=raw.index)
@@ -117,7 +134,7 @@ def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Area | No
         if f not in text:
             out[f] = pd.NaT
             continue
-        parsed = parse_datetimes(text[f], profile.datetime_formats)
+        parsed = parse_datetimes(plain_digits(text[f]), profile.datetime_formats)
         problems.add(parsed.isna() & (text[f] != ""), f, cols[f], "bad_date", text[f].to_numpy())
         out[f] = parsed
 
@@ -143,7 +160,7 @@ def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Area | No
     out["resolved_in_place"] = out["resolved_in_place"].where(out["resolved_in_place"].notna(), derived).astype(bool)
 
     if "people" in text:
-        people = pd.to_numeric(text["people"], errors="coerce")
+        people = pd.to_numeric(plain_digits(text["people"]), errors="coerce")
         problems.add(people.isna() | (people < 1), "people", cols["people"], "bad_number", text["people"].to_numpy())
         out["people"] = people.fillna(1).clip(lower=1).astype(int)
     else:
@@ -172,7 +189,7 @@ def coordinates(raw, profile, out, problems, area=None):
     out["lat"] = np.nan
     if loc.x is None:
         return
-    xs, ys = text_column(raw, loc.x), text_column(raw, loc.y)
+    xs, ys = plain_digits(text_column(raw, loc.x)), plain_digits(text_column(raw, loc.y))
     x = pd.to_numeric(xs, errors="coerce")
     y = pd.to_numeric(ys, errors="coerce")
     given = (xs != "") | (ys != "")

@@ -26,7 +26,7 @@ FIELDS = {
                    "maintaining_unit", "surveyed_at"),
 }
 REQUIRED = {"cases": ("source_id", "reported_at", "category", "status"), "components": ("component_id",)}
-FORMATS = ("csv", "xlsx", "json")
+FORMATS = ("csv", "xlsx", "json", "geojson")
 
 
 class ProfileError(ValueError):

@@ -52,13 +52,11 @@ def responsible_units(cases: pd.DataFrame, responsibilities: pd.DataFrame) -> pd
     """The unit answering for each case (category + community/street/district), or None."""
     if responsibilities.empty or cases.empty:
         return pd.Series(None, index=cases.index, dtype=object)
-    units = dict(zip(zip(responsibilities["category"], responsibilities["area_code"]), responsibilities["unit"]))
-
-    def unit(category, community, street):
-        codes = [c for c in (community, street) if isinstance(c, str)]
-        if isinstance(street, str):
-            codes.append(street[:6])  # the district
-        return next((units[(category, c)] for c in codes if (category, c) in units), None)
-
-    found = [unit(*row) for row in zip(cases["category"], cases["community_code"], cases["street_code"])]
-    return pd.Series(found, index=cases.index, dtype=object)
+    units = dict(zip(responsibilities["category"] + "|" + responsibilities["area_code"], responsibilities["unit"]))
+    street = cases["street_code"].astype(object)
+    district = street.str[:6]
+    found = pd.Series(None, index=cases.index, dtype=object)
+    for level in (district, street, cases["community_code"].astype(object)):  # the most specific wins
+        unit = (cases["category"].astype(object) + "|" + level).map(units)
+        found = unit.where(unit.notna(), found)
+    return found.astype(object).where(found.notna(), None)
