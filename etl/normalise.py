@@ -49,7 +49,7 @@ class Problems:
     def quarantine(self, raw: pd.DataFrame, source: str, file: str, *, district: str = "本区") -> pd.DataFrame:
         """The quarantine rows for the bad rows of ``raw``: raw values kept, each problem in words."""
         bad = np.flatnonzero(self.bad())
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "source": source, "file": file, "row": raw["_row"].to_numpy()[bad],
             "fields": [";".join(dict.fromkeys(p[0] for p in self.items[i])) for i in bad],
             "reasons": [";".join(dict.fromkeys(p[2] for p in self.items[i])) for i in bad],
@@ -57,6 +57,8 @@ class Problems:
             "raw": [json.dumps({k: v for k, v in raw.iloc[i].items() if not k.startswith("_")}, ensure_ascii=False)
                     for i in bad],
         })
+        # Text columns stay text even when no row is bad.
+        return frame.astype({c: object for c in ("source", "file", "fields", "reasons", "message", "raw")})
 
 
 def message(file, row, items, district="本区") -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -80,11 +81,15 @@ def _family(encoding: str) -> str:
 def _read_csv(path, encoding, profile):
     try:
         # Keep blank lines while reading so row numbers stay those a clerk sees, then drop them.
-        frame = pd.read_csv(path, dtype=str, encoding=encoding, keep_default_na=False, skip_blank_lines=False)
+        # A row longer than the header must not become an index nor be cut short: it takes the slow path.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=str, encoding=encoding, keep_default_na=False, skip_blank_lines=False,
+                                index_col=False)
         frame["_shape"] = ""
     except UnicodeDecodeError as exc:
         raise ReadError(f"{path}: not {encoding} as profile {profile.source} says: {exc}") from exc
-    except pd.errors.ParserError:
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
         frame = _read_ragged_csv(path, encoding)
     except pd.errors.EmptyDataError as exc:
         raise ReadError(f"{path}: the file is empty") from exc

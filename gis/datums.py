@@ -140,11 +140,13 @@ def to_cgcs2000(x, y, datum: str):
         (projected Gauss-Krüger zones included).
     """
     key = datum.strip().lower()
-    if key == "gcj02":
-        return gcj02_to_wgs84(x, y)
-    if key == "bd09":
-        return bd09_to_wgs84(x, y)
-    return _transform(_proj_crs(datum), STORAGE_CRS, x, y)
+    # Absurd input (1e308, inf) comes out as NaN or inf, which the caller rejects; no warning needed.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if key == "gcj02":
+            return gcj02_to_wgs84(x, y)
+        if key == "bd09":
+            return bd09_to_wgs84(x, y)
+        return _transform(_proj_crs(datum), STORAGE_CRS, x, y)
 
 
 def from_cgcs2000(lon, lat, datum: str):
