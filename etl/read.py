@@ -88,7 +88,12 @@ def _read_csv(path, encoding, profile):
                                 index_col=False)
         frame["_shape"] = ""
     except UnicodeDecodeError as exc:
-        raise ReadError(f"{path}: not {encoding} as profile {profile.source} says: {exc}") from exc
+        try:
+            found = f"; it reads as {detect_encoding(path)}"
+        except ReadError:
+            found = ""
+        raise ReadError(f"{path}: not {encoding} as profile {profile.source} says ({exc.reason} at byte "
+                        f"{exc.start}){found}") from exc
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         frame = _read_ragged_csv(path, encoding)
     except pd.errors.EmptyDataError as exc:

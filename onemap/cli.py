@@ -50,7 +50,12 @@ def cmd_demo(args):
     loaded = load_geography(built["geography"], store)
     print("geography: " + ", ".join(f"{k} {v}" for k, v in loaded.items()))
     print(f"responsibility list: {load_responsibilities(built['responsibilities'], store)} entries")
-    report = ingest_many([(path, read_profile(channel)) for channel, path in built["exports"].items()], store)
+    progress, bar = _progress_bar()
+    try:
+        report = ingest_many([(path, read_profile(name)) for name, path in built["exports"].items()], store,
+                             progress=progress)
+    finally:
+        bar.close()
     _print_report(report, False)
     print(f"store {store.url} ready in {time.perf_counter() - started:.1f} s")
     store.close()
@@ -58,11 +63,33 @@ def cmd_demo(args):
         cmd_serve(args)
 
 
-def cmd_ingest(args):
-    from etl.ingest import ingest
+def _progress_bar():
+    """A progress bar on stderr for a person at a terminal; nothing when output goes to a log."""
+    from tqdm import tqdm
 
-    with open_store(args.store) as store:
-        report = ingest(args.paths, args.source, store)
+    bar = tqdm(total=None, unit="step", disable=None, file=sys.stderr, leave=False)
+    steps = ("read", "locate", "merge", "write")
+
+    def progress(step, done, files):
+        if bar.total is None:
+            bar.reset(total=files + len(steps) - 1)
+        bar.set_description(f"{step} ({done}/{files} files)")
+        bar.n = done + steps.index(step) if step != "read" else done
+        bar.refresh()
+    return progress, bar
+
+
+def cmd_ingest(args):
+    from etl.ingest import ingest_many
+    from etl.profiles import read_profile
+
+    profile = read_profile(args.source)
+    progress, bar = _progress_bar()
+    try:
+        with open_store(args.store) as store:
+            report = ingest_many([(p, profile) for p in args.paths], store, progress=progress)
+    finally:
+        bar.close()
     _print_report(report, args.json)
 
 

@@ -118,3 +118,41 @@ def test_a_newer_export_updates_changed_records_without_duplicating_them(demo_bu
     changed = after.set_index("case_id").loc[ids]
     assert (changed["status"] == "closed").all()
     assert (changed["closed_at"] == pd.Timestamp("2021-03-05 10:00:00")).all()
+
+
+@pytest.mark.parametrize("problem", ["unreadable", "wrong encoding", "missing column", "wrong profile"])
+def test_a_file_that_cannot_be_read_stops_the_run_with_nothing_written(problem, demo_build, tmp_path):
+    from etl.geography import load_geography
+    from etl.ingest import ingest_many
+    from etl.profiles import read_profile
+    from etl.read import ReadError
+
+    good = (demo_build["exports"]["provincial_mediation"], read_profile("provincial_mediation"))
+    bad_path = tmp_path / "bad.csv"
+    hotline = demo_build["exports"]["hotline_12345"]
+    if problem == "unreadable":
+        bad = (tmp_path / "missing.csv", read_profile("walk_in"))
+    elif problem == "wrong encoding":  # a GBK file under a profile that says UTF-8
+        bad = (hotline, read_profile(str(_profile_with(tmp_path, "hotline_12345", 'encoding = "gbk"',
+                                                       'encoding = "utf-8"'))))
+    elif problem == "missing column":
+        frame = pd.read_csv(hotline, dtype=str, encoding="gbk").drop(columns="诉求类别")
+        frame.to_csv(bad_path, index=False, encoding="gbk")
+        bad = (bad_path, read_profile("hotline_12345"))
+    else:
+        bad = (hotline, read_profile("e_ningbo"))
+    with open_store(str(tmp_path / "s.gpkg")) as store:
+        load_geography(demo_build["geography"], store)
+        with pytest.raises(ReadError) as err:
+            ingest_many([good, bad], store)
+        assert store.count("cases") == store.count("case_sources") == store.count("quarantine") == 0
+    assert str(bad[0]) in str(err.value)
+
+
+def _profile_with(tmp_path, name, old, new):
+    from importlib import resources
+
+    text = resources.files("etl").joinpath("profiles", f"{name}.toml").read_text(encoding="utf-8")
+    path = tmp_path / f"{name}_edited.toml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
