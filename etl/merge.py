@@ -182,17 +182,22 @@ def merge_duplicates(records: pd.DataFrame, known_sources: pd.DataFrame, existin
                          at_b=pool["reported_at"].to_numpy()[pairs["row_b"]],
                          order_b=pool["order"].to_numpy()[pairs["row_b"]])
     pairs = pairs.sort_values(["at_b", "order_b", "at_a", "order_a", "rule"], kind="stable")
-    merged_rows = set()
-    for order_b, group in pairs.groupby("order_b", sort=False):
-        for pair in group.itertuples(index=False):
-            # Only a case's opening record (or a stored case) can take another record in.
-            if pair.order_a >= 0 and pair.order_a in merged_rows:
-                continue
-            target = pool.at[pair.row_a, "case_id"] if pair.order_a < 0 else out.at[out.index[pair.order_a], "case_id"]
-            at = out.index[order_b]
-            out.at[at, "case_id"] = target
-            out.at[at, "merged"] = True
-            out.at[at, "merge_reason"] = _reason(pair)
-            merged_rows.add(order_b)
-            break
+    case_ids = out["case_id"].to_numpy(dtype=object).copy()
+    merged = out["merged"].to_numpy(dtype=bool).copy()
+    reasons = out["merge_reason"].to_numpy(dtype=object).copy()
+    pool_ids = pool["case_id"].to_numpy(dtype=object)
+    decided = set()
+    for pair in pairs.itertuples(index=False):
+        b, a = pair.order_b, pair.order_a
+        # A record joins the earliest case it matches; only a case's opening record (or a stored
+        # case) can take another record in.
+        if b in decided or (a >= 0 and merged[a]):
+            continue
+        case_ids[b] = pool_ids[pair.row_a] if a < 0 else case_ids[a]
+        merged[b] = True
+        reasons[b] = _reason(pair)
+        decided.add(b)
+    out["case_id"] = case_ids
+    out["merged"] = merged
+    out["merge_reason"] = reasons
     return out

@@ -105,6 +105,7 @@ class AddressMatcher:
         self._community_names = dict(zip(communities["name"], communities["community_code"]))
         self._addresses = {}
         self._roads = {}  # road → [(community_code, street_code)]
+        self._roads_in = {}  # community or street code → its roads
         self._road_points = {}  # (road, community_code) → (lon, lat) of the road's middle address
         if addresses is not None and len(addresses):
             self._index_addresses(addresses)
@@ -139,6 +140,8 @@ class AddressMatcher:
                 row.address_id, row.community_code, row.street_code, row.lon, row.lat)
         for (road, community, street), group in table.groupby(["road", "community_code", "street_code"]):
             self._roads.setdefault(road, []).append((community, street))
+            self._roads_in.setdefault(community, set()).add(road)
+            self._roads_in.setdefault(street, set()).add(road)
             middle = group.iloc[len(group) // 2]
             self._road_points[(road, community)] = (middle["lon"], middle["lat"])
 
@@ -226,7 +229,14 @@ class AddressMatcher:
             c, s = place
             return (not communities or c in communities) and (not streets or s in streets)
 
-        scoped = {r: [p for p in places if fits(p)] for r, places in self._roads.items()}
+        # Only the roads of the communities (or streets) written are candidates; all, if neither is.
+        if communities:
+            candidates = {r for c in communities for r in self._roads_in.get(c, ())}
+        elif streets:
+            candidates = {r for s in streets for r in self._roads_in.get(s, ())}
+        else:
+            candidates = self._roads
+        scoped = {r: [p for p in self._roads[r] if fits(p)] for r in candidates}
         scoped = {r: places for r, places in scoped.items() if places}
         if road not in scoped:
             road = self._closest_road(road, doorplate, scoped, near=bool(communities or streets))
