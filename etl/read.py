@@ -8,6 +8,7 @@ position in a JSON list.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import warnings
@@ -18,7 +19,7 @@ import pandas as pd
 
 from etl.profiles import Profile
 
-_FALLBACK_ENCODINGS = ("utf-8-sig", "gb18030")
+_FALLBACK_ENCODINGS = ("utf-8", "gb18030")
 # The columns a GeoJSON reader makes of each Point's coordinates; a profile names them as x and y.
 GEOJSON_X, GEOJSON_Y = "@x", "@y"
 
@@ -28,8 +29,10 @@ class ReadError(ValueError):
 
 
 def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) if it decodes as such, else GB18030 (a superset of GBK)."""
+    """UTF-8 with BOM, UTF-8, or else GB18030 (a superset of GBK): the first the whole file decodes as."""
     data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
     for encoding in _FALLBACK_ENCODINGS:
         try:
             data.decode(encoding)
@@ -66,7 +69,7 @@ def read_export(path, profile: Profile) -> tuple[pd.DataFrame, str | None]:
     missing = sorted(c for c in wanted if c not in frame.columns)
     if missing:
         hint = ""
-        if encoding and profile.encoding and detect_encoding(path) != _family(profile.encoding):
+        if encoding and profile.encoding and _family(detect_encoding(path)) != _family(profile.encoding):
             hint = f" (the file reads as {detect_encoding(path)}, the profile says {profile.encoding})"
         raise ReadError(f"{path}: columns {missing} named by profile {profile.source} are not in the file; "
                         f"it has {[c for c in frame.columns if not c.startswith('_')]}{hint}")
@@ -75,7 +78,7 @@ def read_export(path, profile: Profile) -> tuple[pd.DataFrame, str | None]:
 
 def _family(encoding: str) -> str:
     key = encoding.lower().replace("_", "-")
-    return {"gbk": "gb18030", "gb2312": "gb18030", "utf8": "utf-8", "utf-8": "utf-8-sig"}.get(key, key)
+    return {"gbk": "gb18030", "gb2312": "gb18030", "utf8": "utf-8", "utf-8-sig": "utf-8"}.get(key, key)
 
 
 def _read_csv(path, encoding, profile):
