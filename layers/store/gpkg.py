@@ -13,11 +13,13 @@ import sqlite3
 import struct
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
 
+from gis.datums import STORAGE_CRS
 from layers.schema import LAYERS, conform
 from layers.store.base import Store, StoreError, empty_frame
 from layers.store.rtree import bulk_load
@@ -78,6 +80,9 @@ class GeoPackageStore(Store):
             if name not in present:
                 # An empty layer made by GDAL: its tables, triggers and metadata are what any reader expects.
                 self._replace(name, empty_frame(name))
+            elif LAYERS[name].geometry and not self._spatial(name):
+                # A table from before the schema gave it a geometry: rewritten once as a layer.
+                self._replace(name, self._read(name, []))
         conn = self._connect()
         try:
             with conn:  # one transaction: every layer of the batch, or none
@@ -185,6 +190,9 @@ class GeoPackageStore(Store):
                          "last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE table_name = ?",
                          (*extent, name))
 
+    def _spatial(self, name):
+        return any(str(row[0]) == name and row[1] is not None for row in pyogrio.list_layers(self.path))
+
     def _count(self, name):
         if name not in self._layers():
             return 0
@@ -205,6 +213,9 @@ class GeoPackageStore(Store):
             raise StoreError(f"cannot read layer {name!r} from {self.path}: {exc}") from exc
         if "geometry" in frame.columns and LAYERS[name].geometry is None:
             frame = pd.DataFrame(frame.drop(columns="geometry"))
+        if LAYERS[name].geometry and not isinstance(frame, gpd.GeoDataFrame):
+            frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), index=frame.index,
+                                                                   crs=STORAGE_CRS))
         return conform(name, frame)
 
 

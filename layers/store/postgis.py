@@ -73,10 +73,13 @@ class PostGISStore(Store):
                     sql.SQL(", ").join(map(sql.Identifier, layer.key))))
                 cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
                     self._table(layer.name), sql.SQL(", ").join(cols)))
-                # A store made before the schema gained a column gets it now.
+                # A store made before the schema gained a column (or a geometry) gets it now.
                 for c, t in layer.columns.items():
                     cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
                         self._table(layer.name), sql.Identifier(c), sql.SQL(_PG_TYPES[t])))
+                if layer.geometry:
+                    cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS geometry geometry({}, {})").format(
+                        self._table(layer.name), sql.SQL(layer.geometry), sql.Literal(_SRID)))
                 if layer.geometry:
                     cur.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geometry)").format(
                         sql.Identifier(f"{layer.name}_geometry_gist"), self._table(layer.name)))

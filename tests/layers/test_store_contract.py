@@ -88,3 +88,22 @@ def test_open_store_names_what_it_accepts():
         open_store("data/onemap.sqlite")
     with pytest.raises(StoreError, match="expected a .gpkg path or a postgresql:// URL"):
         open_store("mysql://x")
+
+
+def test_a_store_from_before_a_schema_change_is_brought_up_to_date(tmp_path):
+    """Issue 2's stores kept case_sources as a plain table with fewer columns."""
+    import pyogrio
+
+    from layers.store import open_store
+
+    path = tmp_path / "old.gpkg"
+    old = pd.DataFrame({"source": ["walk_in"], "source_id": ["1"], "case_id": ["walk_in:1"], "channel": ["walk_in"],
+                        "reported_at": [pd.Timestamp("2020-01-01")], "people": [2], "file": ["f.csv"], "row": [2],
+                        "merged": [False]})
+    pyogrio.write_dataframe(old, path, layer="case_sources", driver="GPKG")
+    with open_store(str(path)) as store:
+        assert store.read("case_sources")["people"].tolist() == [2]
+        new = store.read("case_sources").assign(source_id="2", case_id="walk_in:2", merge_reason="测试")
+        store.upsert("case_sources", new)
+        both = store.read("case_sources")
+    assert sorted(both["source_id"]) == ["1", "2"] and both["merge_reason"].tolist().count("测试") == 1
