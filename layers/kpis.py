@@ -95,3 +95,26 @@ def _cases_in_street(store, sources, code):
     ids = sorted(set(sources["case_id"]))
     cases = store.read("cases", [Condition("case_id", "in", ids), Condition("street_code", "=", code)])
     return sources["case_id"].isin(set(cases["case_id"]))
+
+
+def filtered_kpis(cases: pd.DataFrame, *, as_of=None) -> dict:
+    """The tiles of a filtered view, whatever kinds it holds.
+
+    ``first_petition_settled_rate`` (初信初访一次性化解率): of the petitions
+    that are a caller's first in the view, the share closed at the level that
+    received them. ``level_share``: where the closed cases were settled,
+    "小事不出村、大事不出街、难事不出区".
+    """
+    as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
+    group = _group(cases, as_of)
+    petitions = cases[cases["kind"] == "petition"].sort_values("reported_at", kind="stable")
+    phone = petitions["reporter_phone"].fillna("")
+    first = petitions[(phone == "") | ~phone.duplicated(keep="first")]
+    settled = first["resolved_in_place"].fillna(False).astype(bool)
+    closed = cases[cases["status"] == "closed"]
+    return {
+        **group,
+        "first_petitions": int(len(first)),
+        "first_petition_settled_rate": _rate(int(settled.sum()), len(first)),
+        "level_share": {lvl: _rate(int((closed["level"] == lvl).sum()), len(closed)) for lvl in LEVELS},
+    }

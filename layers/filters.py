@@ -1,0 +1,135 @@
+"""The case filter every view shares: what a URL query says, and how the store answers it.
+
+``/?from=2020-01-01&to=2020-12-31&street=330205003&category=邻里纠纷,物业纠纷&overdue=1``
+is a bookmarkable view; the dashboard, the wall screen and exports read the
+same filter. Dates are whole days, ``to`` inclusive; a preset (today, week,
+month, year) stands for the days up to today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+import pandas as pd
+
+from layers.schema import CASE_STATUSES, CHANNELS, LEVELS
+from layers.store import Condition, Store, period_filter
+
+PRESETS = {
+    "today": ("今天", "Today"),
+    "week": ("本周", "This week"),
+    "month": ("本月", "This month"),
+    "year": ("今年", "This year"),
+}
+_LISTS = ("categories", "channels", "statuses", "levels")
+_QUERY = {"categories": "category", "channels": "channel", "statuses": "status", "levels": "level"}
+
+
+def preset_period(preset: str, today: date) -> tuple[date, date]:
+    """The days a preset covers, ending today (weeks start on Monday)."""
+    if preset == "today":
+        return today, today
+    if preset == "week":
+        return today - timedelta(days=today.weekday()), today
+    if preset == "month":
+        return today.replace(day=1), today
+    if preset == "year":
+        return today.replace(month=1, day=1), today
+    raise ValueError(f"unknown period preset {preset!r}; presets: {', '.join(PRESETS)}")
+
+
+def _date(text):
+    try:
+        return date.fromisoformat(text) if text else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _words(text, allowed=None) -> tuple[str, ...]:
+    words = [w.strip() for w in str(text or "").split(",") if w.strip()]
+    if allowed is not None:
+        words = [w for w in words if w in allowed]
+    return tuple(dict.fromkeys(words))
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    start: date | None = None
+    end: date | None = None
+    street_code: str | None = None
+    community_code: str | None = None
+    grid_cell: str | None = None
+    categories: tuple[str, ...] = field(default=())
+    channels: tuple[str, ...] = field(default=())
+    statuses: tuple[str, ...] = field(default=())
+    levels: tuple[str, ...] = field(default=())
+    overdue_only: bool = False
+
+    @classmethod
+    def from_query(cls, query: dict, *, today: date | None = None) -> "CaseFilter":
+        """Read a URL query; a value that means nothing is dropped, never an error on a wall screen."""
+        today = today or date.today()
+        start, end = _date(query.get("from")), _date(query.get("to"))
+        if query.get("preset") in PRESETS:
+            start, end = preset_period(query["preset"], today)
+        if start is None and end is None:
+            start, end = preset_period("year", today)
+        return cls(
+            start=start, end=end,
+            street_code=query.get("street") or None, community_code=query.get("community") or None,
+            grid_cell=query.get("cell") or None,
+            categories=_words(query.get("category")), channels=_words(query.get("channel"), CHANNELS),
+            statuses=_words(query.get("status"), CASE_STATUSES), levels=_words(query.get("level"), LEVELS),
+            overdue_only=str(query.get("overdue", "")).lower() in ("1", "true", "yes"),
+        )
+
+    def to_query(self) -> dict:
+        """The URL query that gives this filter back (only what is set)."""
+        query = {"from": self.start.isoformat() if self.start else None,
+                 "to": self.end.isoformat() if self.end else None,
+                 "street": self.street_code, "community": self.community_code, "cell": self.grid_cell}
+        for name in _LISTS:
+            query[_QUERY[name]] = ",".join(getattr(self, name)) or None
+        query["overdue"] = "1" if self.overdue_only else None
+        return {k: v for k, v in query.items() if v}
+
+    def narrowed(self, **changes) -> "CaseFilter":
+        """The filter with some fields changed; choosing a street clears a community of another street."""
+        out = replace(self, **changes)
+        if out.community_code and out.street_code and not out.community_code.startswith(out.street_code):
+            out = replace(out, community_code=None, grid_cell=None)
+        if out.grid_cell and out.community_code and not out.grid_cell.startswith(out.community_code):
+            out = replace(out, grid_cell=None)
+        return out
+
+    def conditions(self) -> list[Condition]:
+        """What the store can filter on itself."""
+        terms = period_filter(self.start, self.end)
+        for column, value in (("street_code", self.street_code), ("community_code", self.community_code),
+                              ("grid_cell", self.grid_cell)):
+            if value:
+                terms.append(Condition(column, "=", value))
+        for column, values in (("category", self.categories), ("status", self.statuses), ("level", self.levels)):
+            if values:
+                terms.append(Condition(column, "in", list(values)))
+        return terms
+
+    def apply(self, cases: pd.DataFrame, *, as_of=None) -> pd.DataFrame:
+        """What is left to filter in memory: any channel that reported a case, and overdue."""
+        keep = pd.Series(True, index=cases.index)
+        if self.channels:
+            wanted = set(self.channels)
+            keep &= cases["channels"].fillna(cases["channel"]).str.split(";").map(lambda cs: bool(wanted & set(cs)))
+        if self.overdue_only:
+            keep &= overdue(cases, as_of)
+        return cases[keep]
+
+    def read_cases(self, store: Store, *, as_of=None) -> pd.DataFrame:
+        return self.apply(store.read("cases", self.conditions()), as_of=as_of)
+
+
+def overdue(cases: pd.DataFrame, as_of=None) -> pd.Series:
+    """Open past its deadline (超期未办结)."""
+    as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
+    return (cases["status"] != "closed") & (cases["due_at"] < as_of)
