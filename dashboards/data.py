@@ -2,19 +2,71 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
+from dashboards import charts
 from dashboards.figures import case_map
-from layers.kpis import kpis_from_store, street_code_for
-from layers.views import cell_choropleth
+from layers.filters import CaseFilter
+from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
+from layers.schema import CHANNELS
+from layers.store import Condition, period_filter
+from layers.views import count_per_cell
+
+# The case table's columns: (field, 中文, English).
+TABLE_COLUMNS = [("case_id", "编号", "Case"), ("reported_at", "受理时间", "Reported"), ("category", "类别", "Category"),
+                 ("channels", "渠道", "Channels"), ("status", "状态", "Status"), ("level", "层级", "Level"),
+                 ("responsible_unit", "责任单位", "Responsible unit"), ("due_at", "期限", "Due"),
+                 ("address", "地址", "Address")]
+STATUS_WORDS = {"reported": "呼 已受理", "dispatched": "分 已派单", "coordinated": "联 协调中", "closed": "销 已办结"}
+LEVEL_WORDS = {"community": "村社", "street": "街镇", "district": "区"}
+
+
+def view_data(store, f: CaseFilter, *, as_of=None) -> dict:
+    """Everything the overview shows for one filter: tiles, map, charts."""
+    cases = f.read_cases(store, as_of=as_of)
+    sources = store.read("case_sources", period_filter(f.start, f.end) + [Condition("channel", "=", "walk_in")])
+    sources = sources[sources["case_id"].isin(set(cases["case_id"]))]
+    kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
+    kpis["all"] = filtered_kpis(cases, as_of=as_of)
+    kpis["setback_areas"] = setback_summary(store.read("setback_areas"), street_code=f.street_code)
+    cells = store.read("grid_cells")
+    streets, communities = store.read("streets"), store.read("communities")
+    for column, value in (("street_code", f.street_code), ("community_code", f.community_code),
+                          ("grid_cell", f.grid_cell)):
+        if value:
+            cells = cells[cells[column] == value]
+            if column != "grid_cell":
+                communities = communities[communities[column] == value]
+            if column == "street_code":
+                streets = streets[streets[column] == value]
+    return {
+        "kpis": kpis,
+        "map": case_map(count_per_cell(cases, cells), streets, communities),
+        "charts": {"trend": charts.daily_trend(cases), "categories": charts.top_categories(cases),
+                   "channels": charts.channel_mix(cases), "levels": charts.level_split(cases)},
+        "cases": cases,
+    }
 
 
 def overview_data(store, *, start, end, street=None):
     """KPIs and the case map for one period and (optionally) one street."""
-    code = street_code_for(store, street)
-    kpis = kpis_from_store(store, start=start, end=end, street=code)
-    cells = cell_choropleth(store, start=start, end=end, street_code=code)
-    streets = store.read("streets")
-    communities = store.read("communities")
-    if code:
-        streets = streets[streets["street_code"] == code]
-        communities = communities[communities["street_code"] == code]
-    return kpis, case_map(cells, streets, communities)
+    data = view_data(store, CaseFilter(start=start, end=end, street_code=street_code_for(store, street)))
+    return data["kpis"], data["map"]
+
+
+def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: int = 15) -> tuple[list, int]:
+    """One page of the filtered cases as table rows, sorted on the server; and the number of pages."""
+    sort_by = sort_by or [{"column_id": "reported_at", "direction": "desc"}]
+    columns = [c for c, _, _ in TABLE_COLUMNS]
+    keys = [s["column_id"] for s in sort_by if s["column_id"] in columns]
+    ascending = [s["direction"] == "asc" for s in sort_by if s["column_id"] in columns]
+    ordered = cases.sort_values(keys + ["case_id"], ascending=ascending + [True], kind="stable") if keys else cases
+    pages = max(1, -(-len(ordered) // page_size))
+    rows = ordered.iloc[page * page_size:(page + 1) * page_size][columns].copy()
+    for column in ("reported_at", "due_at"):
+        rows[column] = pd.to_datetime(rows[column]).dt.strftime("%Y-%m-%d %H:%M")
+    rows["status"] = rows["status"].map(STATUS_WORDS)
+    rows["level"] = rows["level"].map(LEVEL_WORDS)
+    rows["channels"] = rows["channels"].fillna("").map(
+        lambda cs: "、".join(CHANNELS.get(c, (c,))[0] for c in cs.split(";") if c))
+    return rows.astype(object).where(rows.notna(), "").to_dict("records"), pages

@@ -43,13 +43,16 @@ def case_map(cells, streets, communities, *, title="网格案件数 Cases per gr
     minx, miny, maxx, maxy = (cells.total_bounds if len(cells) else (121.35, 29.85, 121.65, 30.06))
     fig.update_layout(
         map=dict(style=MAP_STYLE, center=dict(lon=(minx + maxx) / 2, lat=(miny + maxy) / 2),
-                 zoom=_zoom(maxx - minx, maxy - miny)),
+                 zoom=_zoom(maxx - minx, maxy - miny, lat=(miny + maxy) / 2)),
         margin=dict(l=0, r=0, t=30, b=0), title=dict(text=title, x=0.01, font=dict(size=14)),
         uirevision="case-map",
     )
     return fig
 
 
-def _zoom(width_deg, height_deg):
-    span = max(width_deg, height_deg * 1.3, 1e-3)
-    return float(np.clip(np.log2(360.0 / span) + 0.2, 8, 16))
+def _zoom(width_deg, height_deg, *, width_px=1200, height_px=460, lat=29.95):
+    """The web-map zoom that fits the extent into a map of about that many pixels."""
+    # At zoom z a 512-px tile spans 360/2^z degrees of longitude; latitude stretches by 1/cos(lat).
+    fit_w = np.log2(width_px * 360.0 / (512 * max(width_deg, 1e-4)))
+    fit_h = np.log2(height_px * 360.0 * np.cos(np.radians(lat)) / (512 * max(height_deg, 1e-4)))
+    return float(np.clip(min(fit_w, fit_h) - 0.15, 8, 17))

@@ -1,63 +1,167 @@
-"""The first page: outlines, per-cell case choropleth, KPI tiles for the chosen period."""
+"""The overview: filters, KPI tiles, the per-cell case map, four charts and the case table.
+
+Every filter can come from the URL query (``layers.filters.CaseFilter``), so a
+view is a link: the page shows the link of the view on screen. Callbacks are
+thin: they build a ``CaseFilter`` and call ``dashboards.data``.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dash_table, dcc, html
 
 from dashboards.app import store_from_request
-from dashboards.data import overview_data
+from dashboards.data import TABLE_COLUMNS, case_table, view_data
 from dashboards.tiles import kpi_tiles
+from layers.filters import PRESETS, CaseFilter, preset_period
+from layers.kpis import street_code_for
+from layers.schema import CASE_STATUSES, CHANNELS, LEVELS
 
 dash.register_page(__name__, path="/", name="一张图 Overview", title="社会治理一张图 · Overview")
 
+STATUS_LABELS = {"reported": "已受理 reported", "dispatched": "已派单 dispatched",
+                 "coordinated": "协调中 coordinated", "closed": "已办结 closed"}
+LEVEL_LABELS = {"community": "村社 community", "street": "街镇 street", "district": "区 district"}
+FILTER_INPUTS = [Input("overview-period", "start_date"), Input("overview-period", "end_date"),
+                 Input("overview-street", "value"), Input("overview-community", "value"),
+                 Input("overview-cell", "value"), Input("overview-category", "value"),
+                 Input("overview-channel", "value"), Input("overview-status", "value"),
+                 Input("overview-level", "value"), Input("overview-overdue", "value")]
 
-def _parse_date(text, default):
-    try:
-        return date.fromisoformat(text) if text else default
-    except ValueError:
-        return default
+
+def _filter(start, end, street, community, cell, categories, channels, statuses, levels, overdue) -> CaseFilter:
+    query = {"from": start and start[:10], "to": end and end[:10], "street": street, "community": community,
+             "cell": cell, "category": ",".join(categories or []), "channel": ",".join(channels or []),
+             "status": ",".join(statuses or []), "level": ",".join(levels or []),
+             "overdue": "1" if overdue else ""}
+    return CaseFilter.from_query(query).narrowed()
+
+
+def _dropdown(id_, options, value, placeholder, multi=False):
+    return dcc.Dropdown(id=id_, options=options, value=value, placeholder=placeholder, multi=multi,
+                        className="dd", clearable=True)
 
 
 def layout(**kwargs):
-    today = date.today()
-    start = _parse_date(kwargs.get("from"), date(today.year, 1, 1))
-    end = _parse_date(kwargs.get("to"), today)
     with store_from_request() as store:
-        streets = store.read("streets")
-    options = [{"label": "全区 Whole district", "value": ""}] + [
+        streets, communities, cells = store.read("streets"), store.read("communities"), store.read("grid_cells")
+        categories = sorted(set(store.read("responsibilities")["category"])) or []
+        if kwargs.get("street"):
+            kwargs["street"] = street_code_for(store, kwargs["street"])
+    f = CaseFilter.from_query(kwargs).narrowed()
+    street_options = [{"label": "全区 Whole district", "value": ""}] + [
         {"label": name, "value": code} for code, name in zip(streets["street_code"], streets["name"])]
     return html.Div([
         html.Div(className="header", children=[
             html.H1("江北区社会治理一张图"), html.Span("Jiangbei one map · 矛调中心", className="sub")]),
         html.Div(className="filters", children=[
             html.Span("时段 Period", className="label"),
-            dcc.DatePickerRange(id="overview-period", start_date=start, end_date=end,
+            dcc.RadioItems(id="overview-preset", value=kwargs.get("preset", ""), inline=True,
+                           options=[{"label": f" {zh} ", "value": key} for key, (zh, _) in PRESETS.items()]),
+            dcc.DatePickerRange(id="overview-period", start_date=f.start, end_date=f.end,
                                 display_format="YYYY-MM-DD", first_day_of_week=1),
-            html.Span("街道 Street", className="label"),
-            dcc.Dropdown(id="overview-street", options=options, value=kwargs.get("street", ""),
-                         clearable=False, style={"width": "220px"}),
+            html.Span("区域 Area", className="label"),
+            dcc.Dropdown(id="overview-street", options=street_options, value=f.street_code or "",
+                         clearable=False, style={"width": "200px"}),
+            _dropdown("overview-community", _community_options(communities, f.street_code), f.community_code,
+                      "社区 Community"),
+            _dropdown("overview-cell", _cell_options(cells, f.community_code), f.grid_cell, "网格 Grid cell"),
+        ]),
+        html.Div(className="filters", children=[
+            _dropdown("overview-category", [{"label": c, "value": c} for c in categories], list(f.categories),
+                      "类别 Category", multi=True),
+            _dropdown("overview-channel", [{"label": zh, "value": k} for k, (zh, _) in CHANNELS.items()],
+                      list(f.channels), "渠道 Channel", multi=True),
+            _dropdown("overview-status", [{"label": STATUS_LABELS[s], "value": s} for s in CASE_STATUSES],
+                      list(f.statuses), "状态 Status", multi=True),
+            _dropdown("overview-level", [{"label": LEVEL_LABELS[lv], "value": lv} for lv in LEVELS],
+                      list(f.levels), "层级 Level", multi=True),
+            dcc.Checklist(id="overview-overdue", options=[{"label": " 仅超期 Overdue only", "value": "1"}],
+                          value=["1"] if f.overdue_only else []),
+            html.A("本视图链接 Link to this view", id="overview-link", className="link", href="/"),
         ]),
         html.Div(id="overview-kpis", className="kpis"),
         html.Div(className="map-wrap", children=[
-            dcc.Loading(dcc.Graph(id="overview-map", style={"height": "72vh"},
+            dcc.Loading(dcc.Graph(id="overview-map", style={"height": "62vh"},
                                   config={"displaylogo": False, "scrollZoom": True})),
+        ]),
+        html.Div(className="charts", children=[
+            dcc.Graph(id=f"overview-chart-{name}", className="chart", config={"displayModeBar": False})
+            for name in ("trend", "categories", "channels", "levels")]),
+        html.Div(className="table-wrap", children=[
+            dash_table.DataTable(
+                id="overview-table", columns=[{"id": c, "name": f"{zh} {en}"} for c, zh, en in TABLE_COLUMNS],
+                page_current=0, page_size=15, page_action="custom", sort_action="custom", sort_mode="single",
+                sort_by=[{"column_id": "reported_at", "direction": "desc"}],
+                style_cell={"textAlign": "left", "maxWidth": "260px", "overflow": "hidden",
+                            "textOverflow": "ellipsis", "fontFamily": "inherit"},
+                style_header={"fontWeight": "600", "background": "#edf2f7"}),
         ]),
     ])
 
 
-@callback(
-    Output("overview-kpis", "children"),
-    Output("overview-map", "figure"),
-    Input("overview-period", "start_date"),
-    Input("overview-period", "end_date"),
-    Input("overview-street", "value"),
-)
-def update(start_date, end_date, street):
-    start = _parse_date(start_date, None)
-    end = _parse_date(end_date, None)
+def _community_options(communities, street_code):
+    if street_code:
+        communities = communities[communities["street_code"] == street_code]
+    return [{"label": n, "value": c} for c, n in zip(communities["community_code"], communities["name"])]
+
+
+def _cell_options(cells, community_code):
+    if not community_code:
+        return []
+    cells = cells[cells["community_code"] == community_code]
+    return [{"label": n, "value": c} for c, n in zip(cells["grid_cell"], cells["name"])]
+
+
+@callback(Output("overview-period", "start_date"), Output("overview-period", "end_date"),
+          Input("overview-preset", "value"), prevent_initial_call=True)
+def apply_preset(preset):
+    if not preset:
+        return dash.no_update, dash.no_update
+    from datetime import date
+
+    return preset_period(preset, date.today())
+
+
+@callback(Output("overview-community", "options"), Output("overview-community", "value"),
+          Input("overview-street", "value"), State("overview-community", "value"), prevent_initial_call=True)
+def cascade_street(street, community):
     with store_from_request() as store:
-        kpis, figure = overview_data(store, start=start, end=end, street=street or None)
-    return kpi_tiles(kpis), figure
+        options = _community_options(store.read("communities"), street or None)
+    keep = community if community in {o["value"] for o in options} else None
+    return options, keep
+
+
+@callback(Output("overview-cell", "options"), Output("overview-cell", "value"),
+          Input("overview-community", "value"), State("overview-cell", "value"), prevent_initial_call=True)
+def cascade_community(community, cell):
+    with store_from_request() as store:
+        options = _cell_options(store.read("grid_cells"), community)
+    keep = cell if cell in {o["value"] for o in options} else None
+    return options, keep
+
+
+@callback(Output("overview-kpis", "children"), Output("overview-map", "figure"),
+          Output("overview-chart-trend", "figure"), Output("overview-chart-categories", "figure"),
+          Output("overview-chart-channels", "figure"), Output("overview-chart-levels", "figure"),
+          Output("overview-link", "href"), Output("overview-table", "page_current"),
+          *FILTER_INPUTS)
+def update(*values):
+    f = _filter(*values)
+    with store_from_request() as store:
+        data = view_data(store, f)
+    c = data["charts"]
+    return (kpi_tiles(data["kpis"]), data["map"], c["trend"], c["categories"], c["channels"], c["levels"],
+            "/?" + urlencode(f.to_query()), 0)
+
+
+@callback(Output("overview-table", "data"), Output("overview-table", "page_count"),
+          Input("overview-table", "page_current"), Input("overview-table", "sort_by"), *FILTER_INPUTS)
+def table(page, sort_by, *values):
+    f = _filter(*values)
+    with store_from_request() as store:
+        cases = f.read_cases(store)
+    rows, pages = case_table(cases, sort_by=sort_by, page=page or 0, page_size=15)
+    return rows, pages

@@ -67,3 +67,38 @@ def test_overview_shows_map_and_the_2020_tiles(served, chromium_driver):
     assert drawn[0] > 300 and drawn[1] > 300
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "overview_2020.png"))
+
+
+@pytest.mark.browser
+def test_a_bookmarked_filter_narrows_tiles_map_and_table(served, chromium_driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from dashboards.data import view_data
+    from layers.filters import CaseFilter
+
+    url, path = served
+    query = "from=2020-01-01&to=2020-12-31&street=330205003&community=330205003002&category=邻里纠纷,物业纠纷"
+    with open_store(path) as store:
+        expected = view_data(store, CaseFilter.from_query(dict(p.split("=") for p in query.split("&"))))
+    driver = chromium_driver
+    driver.get(f"{url}/?{query}")
+    wait = WebDriverWait(driver, 60)
+    received = f"{expected['kpis']['disputes']['received']:,}"
+    wait.until(ec.text_to_be_present_in_element((By.ID, "overview-kpi-disputes-received"), received))
+    assert int(received.replace(",", "")) < 2377
+    locations = wait.until(lambda d: d.execute_script(
+        "const g = document.querySelector('#overview-map .js-plotly-plot');"
+        "return g && g._fullData ? g._fullData[0].locations : null;"))
+    assert locations and all(code.startswith("330205003002") for code in locations)
+    link = wait.until(lambda d: d.find_element(By.ID, "overview-link").get_attribute("href"))
+    assert "community=330205003002" in link and "street=330205003" in link
+    rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#overview-table tbody tr td") and
+                      d.find_elements(By.CSS_SELECTOR, "#overview-table tbody tr"))
+    assert 1 < len(rows) <= 16  # the header row and one page of cases
+    time.sleep(3)
+    driver.save_screenshot(str(SCREENSHOTS / "overview_community.png"))
+    driver.execute_script("document.querySelector('.charts').scrollIntoView();")
+    time.sleep(1)
+    driver.save_screenshot(str(SCREENSHOTS / "overview_charts.png"))

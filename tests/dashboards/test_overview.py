@@ -37,3 +37,25 @@ def test_tiles_use_chinese_number_conventions():
     values = {t.children[2].id: t.children[2].children for t in tiles if isinstance(t, html.Div)}
     assert values["overview-kpi-disputes-received"] == "2,377"
     assert values["overview-kpi-visits"] == "2,605 / 4,257"
+
+
+def test_view_data_follows_every_filter_and_the_table_pages_on_the_server(demo_gpkg):
+    from dashboards.data import case_table, view_data
+    from layers.filters import CaseFilter
+
+    year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
+    with open_store(demo_gpkg[0]) as store:
+        community = year.narrowed(street_code="330205003", community_code="330205003002")
+        data = view_data(store, community)
+        overdue = view_data(store, year.narrowed(overdue_only=True), as_of="2021-03-01")
+    assert all(code.startswith("330205003002") for code in data["map"].data[0].locations)
+    assert (data["cases"]["community_code"] == "330205003002").all()
+    assert overdue["kpis"]["all"]["received"] == 5 and overdue["kpis"]["all"]["overdue"] == 5
+    assert {fig.layout.title.text.split(" ")[0] for fig in data["charts"].values()} == {
+        "每日受理与办结", "高发类别", "渠道构成", "化解层级"}
+    rows, pages = case_table(data["cases"], sort_by=[{"column_id": "reported_at", "direction": "asc"}],
+                             page=1, page_size=10)
+    assert len(rows) == 10 and pages == -(-len(data["cases"]) // 10)
+    first, _ = case_table(data["cases"], sort_by=[{"column_id": "reported_at", "direction": "asc"}], page=0,
+                          page_size=10)
+    assert first[-1]["reported_at"] <= rows[0]["reported_at"]
