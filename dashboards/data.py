@@ -70,3 +70,21 @@ def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: i
     rows["channels"] = rows["channels"].fillna("").map(
         lambda cs: "、".join(CHANNELS.get(c, (c,))[0] for c in cs.split(";") if c))
     return rows.astype(object).where(rows.notna(), "").to_dict("records"), pages
+
+
+def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of=None) -> dict | None:
+    """A grid cell's figures under the filter, and its latest cases: what a click on the map opens."""
+    cells = store.read("grid_cells", [Condition("grid_cell", "=", grid_cell)])
+    if cells.empty:
+        return None
+    cell = cells.iloc[0]
+    cases = f.narrowed(grid_cell=grid_cell, community_code=cell["community_code"],
+                       street_code=cell["street_code"]).read_cases(store, as_of=as_of)
+    tiles = filtered_kpis(cases, as_of=as_of)
+    communities = store.read("communities", [Condition("community_code", "=", cell["community_code"])])
+    rows, _ = case_table(cases, page_size=latest)
+    return {"grid_cell": grid_cell, "name": cell["name"], "kind": cell["kind"],
+            "community": communities["name"].iat[0] if len(communities) else None,
+            "population": None if pd.isna(cell["population"]) else int(cell["population"]),
+            "received": tiles["received"], "closed": tiles["closed"], "overdue": tiles["overdue"],
+            "closure_rate": tiles["closure_rate"], "latest": rows}

@@ -13,8 +13,8 @@ import dash
 from dash import Input, Output, State, callback, dash_table, dcc, html
 
 from dashboards.app import store_from_request
-from dashboards.data import TABLE_COLUMNS, case_table, view_data
-from dashboards.tiles import kpi_tiles
+from dashboards.data import STATUS_WORDS, TABLE_COLUMNS, case_table, cell_details, view_data
+from dashboards.tiles import count, kpi_tiles, percent
 from layers.filters import PRESETS, CaseFilter, preset_period
 from layers.kpis import street_code_for
 from layers.schema import CASE_STATUSES, CHANNELS, LEVELS
@@ -86,6 +86,8 @@ def layout(**kwargs):
         html.Div(className="map-wrap", children=[
             dcc.Loading(dcc.Graph(id="overview-map", style={"height": "62vh"},
                                   config={"displaylogo": False, "scrollZoom": True})),
+            html.Div(id="overview-details", className="details",
+                     children=html.Div("点击地图上的网格查看详情 · Click a cell for its details", className="hint")),
         ]),
         html.Div(className="charts", children=[
             dcc.Graph(id=f"overview-chart-{name}", className="chart", config={"displayModeBar": False})
@@ -165,3 +167,27 @@ def table(page, sort_by, *values):
         cases = f.read_cases(store)
     rows, pages = case_table(cases, sort_by=sort_by, page=page or 0, page_size=15)
     return rows, pages
+
+
+@callback(Output("overview-details", "children"), Input("overview-map", "clickData"), *FILTER_INPUTS,
+          prevent_initial_call=True)
+def details(click, *values):
+    points = (click or {}).get("points") or []
+    cell = next((p.get("location") for p in points if p.get("location")), None)
+    if not cell:
+        return dash.no_update
+    with store_from_request() as store:
+        d = cell_details(store, _filter(*values), cell)
+    if d is None:
+        return html.Div("没有这个网格 · No such cell", className="hint")
+    return [
+        html.H3(d["name"], id="overview-details-name"),
+        html.Div(f"{d['community']} · {d['grid_cell']}" + (" · 专属网格 dedicated" if d["kind"] == "dedicated" else "")),
+        html.Div(className="details-figures", children=[
+            html.Span(f"受理 received {count(d['received'])}"), html.Span(f"办结 closed {count(d['closed'])}"),
+            html.Span(f"办结率 closure {percent(d['closure_rate'])}"), html.Span(f"超期 overdue {count(d['overdue'])}"),
+        ]),
+        html.H4("最新案件 Latest cases"),
+        html.Ul([html.Li(f"{r['reported_at']} {r['category']} · {r['status']} · {r['responsible_unit']}")
+                 for r in d["latest"]], id="overview-details-latest"),
+    ]

@@ -68,6 +68,16 @@ def test_overview_shows_map_and_the_2020_tiles(served, chromium_driver):
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "overview_2020.png"))
 
+    # A click on a cell opens its details: its name, its figures and its latest cases.
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    canvas = driver.find_element(By.CSS_SELECTOR, "#overview-map canvas.maplibregl-canvas")
+    ActionChains(driver).move_to_element_with_offset(canvas, 0, 0).click().perform()
+    name = wait.until(ec.visibility_of_element_located((By.ID, "overview-details-name"))).text
+    assert name.endswith("网格")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#overview-details-latest li")) > 0
+    driver.save_screenshot(str(SCREENSHOTS / "overview_cell_details.png"))
+
 
 @pytest.mark.browser
 def test_a_bookmarked_filter_narrows_tiles_map_and_table(served, chromium_driver):

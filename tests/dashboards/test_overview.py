@@ -59,3 +59,18 @@ def test_view_data_follows_every_filter_and_the_table_pages_on_the_server(demo_g
     first, _ = case_table(data["cases"], sort_by=[{"column_id": "reported_at", "direction": "asc"}], page=0,
                           page_size=10)
     assert first[-1]["reported_at"] <= rows[0]["reported_at"]
+
+
+def test_a_click_on_a_cell_gives_its_figures_and_latest_cases(demo_gpkg):
+    from dashboards.data import cell_details
+    from layers.filters import CaseFilter
+
+    year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
+    with open_store(demo_gpkg[0]) as store:
+        cases = year.read_cases(store)
+        busiest = cases["grid_cell"].value_counts().index[0]
+        d = cell_details(store, year, busiest)
+        assert cell_details(store, year, "no-such-cell") is None
+    assert d["received"] == (cases["grid_cell"] == busiest).sum() and d["name"].endswith("网格")
+    assert len(d["latest"]) == 5
+    assert d["latest"][0]["reported_at"] >= d["latest"][-1]["reported_at"]
