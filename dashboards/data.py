@@ -88,3 +88,29 @@ def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of
             "population": None if pd.isna(cell["population"]) else int(cell["population"]),
             "received": tiles["received"], "closed": tiles["closed"], "overdue": tiles["overdue"],
             "closure_rate": tiles["closure_rate"], "latest": rows}
+
+
+WALL_BACKGROUND = "#0b1426"
+
+
+def wall_views(streets: pd.DataFrame, *, rotate: bool) -> list[tuple[str | None, str]]:
+    """The views a wall screen shows in turn: the district, then each street (code, title)."""
+    views = [(None, "江北区 全区 Whole district")]
+    if rotate:
+        views += [(code, name) for code, name in sorted(zip(streets["street_code"], streets["name"]))]
+    return views
+
+
+def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None) -> dict:
+    """What the wall shows at its ``tick``-th refresh: the view's title, tiles and map."""
+    views = wall_views(store.read("streets"), rotate=rotate)
+    code, title = views[tick % len(views)]
+    data = view_data(store, f.narrowed(street_code=code, community_code=None, grid_cell=None), as_of=as_of)
+    # A dark blank basemap of its own: still nothing fetched from the network.
+    dark = {"version": 8, "sources": {}, "layers": [
+        {"id": "background", "type": "background", "paint": {"background-color": WALL_BACKGROUND}}]}
+    data["map"].update_layout(paper_bgcolor=WALL_BACKGROUND, font=dict(color="#e2e8f0"), map_style=dark,
+                              title=dict(text=f"{title} · 网格案件数 Cases per grid cell", font=dict(size=20)))
+    data["map"].update_traces(line_color="#a0aec0", selector=dict(type="scattermap"))
+    return {"title": title, "kpis": data["kpis"], "map": data["map"], "view": tick % len(views),
+            "views": len(views)}

@@ -36,7 +36,7 @@ def kpi_tiles(kpis: dict, *, prefix: str = "overview-kpi") -> list:
         html.Div(className="kpi-tile", children=[
             html.Div(zh, className="kpi-zh"),
             html.Div(en, className="kpi-en"),
-            html.Div(value, id=f"{prefix}-{tid}", className="kpi-value long" if len(value) > 12 else "kpi-value"),
+            html.Div(value, id=f"{prefix}-{tid}", className="kpi-value long" if len(value) > 8 else "kpi-value"),
         ])
         for tid, zh, en, value in tile_values(kpis)
     ]

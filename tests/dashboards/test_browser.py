@@ -112,3 +112,31 @@ def test_a_bookmarked_filter_narrows_tiles_map_and_table(served, chromium_driver
     driver.execute_script("document.querySelector('.charts').scrollIntoView();")
     time.sleep(1)
     driver.save_screenshot(str(SCREENSHOTS / "overview_charts.png"))
+
+
+@pytest.mark.browser
+def test_the_wall_refreshes_and_turns_by_itself(served, chromium_driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = served
+    driver = chromium_driver
+    driver.get(f"{url}/wall?from=2020-01-01&to=2020-12-31&rotate=1&interval=3")
+    wait = WebDriverWait(driver, 60)
+    first = wait.until(lambda d: d.find_element(By.ID, "wall-title").text)
+    assert first.startswith("江北区")
+    assert wait.until(lambda d: d.find_element(By.ID, "wall-kpi-disputes-received").text) == "2,377"
+    wait.until(lambda d: d.execute_script(
+        "const g = document.querySelector('#wall-map .js-plotly-plot'); return g && g._fullData && g._fullData.length;"))
+    time.sleep(1)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / "wall_district.png"))
+    # No reload: the same document turns to the first street on its own.
+    driver.execute_script("window.__sameDocument = true;")
+    second = wait.until(lambda d: (t := d.find_element(By.ID, "wall-title").text) != first and t)
+    assert second.endswith("2020-12-31") and not second.startswith("江北区")
+    assert driver.execute_script("return window.__sameDocument === true;")
+    background = driver.execute_script("return getComputedStyle(document.querySelector('.wall')).backgroundColor;")
+    assert background == "rgb(11, 20, 38)"
+    time.sleep(2)
+    driver.save_screenshot(str(SCREENSHOTS / "wall_street.png"))

@@ -1,0 +1,54 @@
+"""The command hall's wall screen: full screen, dark, large type, no controls.
+
+``/wall?preset=today&rotate=1&interval=60`` refreshes from the store every
+``interval`` seconds, in place (no reload), turning through the district and
+then each street when ``rotate`` is set. If the store cannot be reached the
+last good picture stays up under a banner that says since when.
+"""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboards.app import store_from_request
+from dashboards.wall import wall_refresh
+
+dash.register_page(__name__, path="/wall", name="大屏 Wall", title="社会治理一张图 · 大屏")
+
+DEFAULT_INTERVAL_S = 60
+
+
+def _interval(text) -> int:
+    try:
+        return min(3600, max(2, int(text)))
+    except (TypeError, ValueError):
+        return DEFAULT_INTERVAL_S
+
+
+def layout(**kwargs):
+    # Today's figures unless the link names a period.
+    query = dict(kwargs) if kwargs.get("from") or kwargs.get("to") or kwargs.get("preset") else {"preset": "today",
+                                                                                                **kwargs}
+    return html.Div(className="wall", children=[
+        dcc.Store(id="wall-query", data=query),
+        dcc.Store(id="wall-last-good"),
+        dcc.Interval(id="wall-tick", interval=_interval(kwargs.get("interval")) * 1000, n_intervals=0),
+        html.Div(className="wall-head", children=[
+            html.H1("江北区社会治理一张图"),
+            html.Span(id="wall-title", className="wall-title"),
+            html.Span(id="wall-refreshed", className="wall-refreshed"),
+        ]),
+        html.Div(id="wall-banner", className="wall-banner", style={"display": "none"}),
+        html.Div(id="wall-kpis", className="kpis wall-kpis"),
+        dcc.Graph(id="wall-map", className="wall-map", config={"displayModeBar": False, "staticPlot": False},
+                  style={"height": "74vh"}),
+    ])
+
+
+@callback(Output("wall-kpis", "children"), Output("wall-map", "figure"), Output("wall-title", "children"),
+          Output("wall-refreshed", "children"), Output("wall-banner", "children"), Output("wall-banner", "style"),
+          Output("wall-last-good", "data"),
+          Input("wall-tick", "n_intervals"), State("wall-query", "data"), State("wall-last-good", "data"))
+def refresh(tick, query, last_good):
+    return wall_refresh(store_from_request, query or {}, tick or 0, last_good)

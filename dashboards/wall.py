@@ -1,0 +1,29 @@
+"""The wall screen's refresh, as a plain function the page's one callback calls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import dash
+
+from dashboards.data import wall_data
+from dashboards.tiles import kpi_tiles
+from layers.filters import CaseFilter
+
+
+def wall_refresh(open_store, query: dict, tick: int, last_good: str | None, *, now=None):
+    """The wall's outputs for one tick; on a store failure, the last picture stays and a banner says so."""
+    now = now or datetime.now()
+    f = CaseFilter.from_query(query)
+    rotate = str(query.get("rotate", "")).lower() in ("1", "true", "yes")
+    try:
+        with open_store() as store:
+            data = wall_data(store, f, tick, rotate=rotate)
+    except Exception as exc:  # noqa: BLE001 — whatever broke, the wall must keep its picture up
+        since = last_good or "—"
+        banner = f"数据源暂时无法连接，显示的是 {since} 的数据 · Store unreachable, showing data of {since} ({type(exc).__name__})"
+        return dash.no_update, dash.no_update, dash.no_update, dash.no_update, banner, {"display": "block"}, last_good
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+    period = f"{f.start:%Y-%m-%d} → {f.end:%Y-%m-%d}" if f.start and f.end else ""
+    return (kpi_tiles(data["kpis"], prefix="wall-kpi"), data["map"], f"{data['title']}  {period}",
+            f"更新于 Refreshed {stamp}", "", {"display": "none"}, stamp)

@@ -1,0 +1,32 @@
+"""The wall screen's plain functions: what it shows each tick, and what it does when the store is gone."""
+
+from contextlib import contextmanager
+from datetime import datetime
+
+import dash
+
+from dashboards.wall import wall_refresh
+from layers.store import StoreError, open_store
+
+QUERY = {"from": "2020-01-01", "to": "2020-12-31", "rotate": "1"}
+
+
+def test_the_wall_turns_through_the_district_and_each_street(demo_gpkg):
+    titles = []
+    for tick in range(10):
+        out = wall_refresh(lambda: open_store(demo_gpkg[0]), QUERY, tick, None, now=datetime(2021, 3, 1, 9, 0))
+        titles.append(out[2].split("  ")[0])
+    assert titles[0].startswith("江北区") and titles[9] == titles[0]
+    assert titles[1:9] == sorted(titles[1:9], key=lambda t: t) or len(set(titles[1:9])) == 8
+    assert out[3] == "更新于 Refreshed 2021-03-01 09:00:00" and out[5] == {"display": "none"}
+
+
+def test_an_unreachable_store_keeps_the_last_picture_under_a_banner():
+    @contextmanager
+    def gone():
+        raise StoreError("cannot connect to postgresql://db/onemap")
+        yield
+
+    out = wall_refresh(gone, QUERY, 3, "2021-03-01 08:59:00")
+    assert out[:4] == (dash.no_update,) * 4  # tiles, map, title and time stay as they were
+    assert "2021-03-01 08:59:00" in out[4] and out[5] == {"display": "block"} and out[6] == "2021-03-01 08:59:00"
