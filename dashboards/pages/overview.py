@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, State, callback, dash_table, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html
 
 from dashboards.app import store_from_request
 from dashboards.data import STATUS_WORDS, TABLE_COLUMNS, case_table, cell_details, view_data
@@ -81,6 +81,7 @@ def layout(**kwargs):
             dcc.Checklist(id="overview-overdue", options=[{"label": " 仅超期 Overdue only", "value": "1"}],
                           value=["1"] if f.overdue_only else []),
             html.A("本视图链接 Link to this view", id="overview-link", className="link", href="/"),
+            html.Span(id="overview-url-written", style={"display": "none"}),
         ]),
         html.Div(id="overview-kpis", className="kpis"),
         html.Div(className="map-wrap", children=[
@@ -191,3 +192,17 @@ def details(click, *values):
         html.Ul([html.Li(f"{r['reported_at']} {r['category']} · {r['status']} · {r['responsible_unit']}")
                  for r in d["latest"]], id="overview-details-latest"),
     ]
+
+
+# The filter lives in the address bar: each change replaces the query in place (no reload, no
+# history entry per click), so the view can be bookmarked or put on a screen as it is.
+clientside_callback(
+    """function(href) {
+        if (href && window.location.pathname + window.location.search !== href) {
+            window.history.replaceState(window.history.state, "", href);
+        }
+        return href;
+    }""",
+    Output("overview-url-written", "children"),
+    Input("overview-link", "href"),
+)

@@ -107,6 +107,14 @@ def test_a_bookmarked_filter_narrows_tiles_map_and_table(served, chromium_driver
     rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#overview-table tbody tr td") and
                       d.find_elements(By.CSS_SELECTOR, "#overview-table tbody tr"))
     assert 1 < len(rows) <= 16  # the header row and one page of cases
+    # The filter lives in the address bar: ticking "overdue only" rewrites it in place.
+    assert "community=330205003002" in driver.execute_script("return window.location.search;")
+    driver.find_element(By.CSS_SELECTOR, "#overview-overdue input").click()
+    wait.until(lambda d: "overdue=1" in d.execute_script("return decodeURIComponent(window.location.search);"))
+    driver.refresh()
+    checked = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#overview-overdue input"))
+    assert checked[0].is_selected()  # the bookmark gives the same view back
+    driver.find_element(By.CSS_SELECTOR, "#overview-overdue input").click()
     time.sleep(3)
     driver.save_screenshot(str(SCREENSHOTS / "overview_community.png"))
     driver.execute_script("document.querySelector('.charts').scrollIntoView();")
