@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboards import charts
-from dashboards.figures import case_map
+from dashboards.figures import add_layers, case_map
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
 from layers.schema import CHANNELS
@@ -21,8 +21,14 @@ STATUS_WORDS = {"reported": "呼 已受理", "dispatched": "分 已派单", "coo
 LEVEL_WORDS = {"community": "村社", "street": "街镇", "district": "区"}
 
 
-def view_data(store, f: CaseFilter, *, as_of=None) -> dict:
-    """Everything the overview shows for one filter: tiles, map, charts."""
+# Above this many cases in view the map shows cells only: no more dots than a person can read.
+POINT_LIMIT = 3000
+LAYERS = {"cases": "案件点 Case points", "setback_areas": "退红空间 Setback areas", "estates": "老旧小区 Old estates",
+          "components": "城市部件 Components"}
+
+
+def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",)) -> dict:
+    """Everything the overview shows for one filter: tiles, map (with the chosen layers), charts."""
     cases = f.read_cases(store, as_of=as_of)
     sources = store.read("case_sources", period_filter(f.start, f.end) + [Condition("channel", "=", "walk_in")])
     sources = sources[sources["case_id"].isin(set(cases["case_id"]))]
@@ -39,9 +45,19 @@ def view_data(store, f: CaseFilter, *, as_of=None) -> dict:
                 communities = communities[communities[column] == value]
             if column == "street_code":
                 streets = streets[streets[column] == value]
+    figure = case_map(count_per_cell(cases, cells), streets, communities)
+    area = [Condition(c, "=", v) for c, v in (("street_code", f.street_code), ("community_code", f.community_code))
+            if v]
+    points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
+    cell_area = area + ([Condition("grid_cell", "=", f.grid_cell)] if f.grid_cell else [])
+    add_layers(figure, points=cases if points_shown else None,
+               setback_areas=store.read("setback_areas", area) if "setback_areas" in layers else None,
+               estates=store.read("estates", area) if "estates" in layers else None,
+               components=store.read("components", cell_area) if "components" in layers else None)
     return {
         "kpis": kpis,
-        "map": case_map(count_per_cell(cases, cells), streets, communities),
+        "map": figure,
+        "points_shown": points_shown,
         "charts": {"trend": charts.daily_trend(cases), "categories": charts.top_categories(cases),
                    "channels": charts.channel_mix(cases), "levels": charts.level_split(cases)},
         "cases": cases,

@@ -13,7 +13,7 @@ import dash
 from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html
 
 from dashboards.app import store_from_request
-from dashboards.data import STATUS_WORDS, TABLE_COLUMNS, case_table, cell_details, view_data
+from dashboards.data import LAYERS, POINT_LIMIT, TABLE_COLUMNS, case_table, cell_details, view_data
 from dashboards.tiles import count, kpi_tiles, percent
 from layers.filters import PRESETS, CaseFilter, preset_period
 from layers.kpis import street_code_for
@@ -83,6 +83,12 @@ def layout(**kwargs):
             html.A("本视图链接 Link to this view", id="overview-link", className="link", href="/"),
             html.Span(id="overview-url-written", style={"display": "none"}),
         ]),
+        html.Div(className="filters", children=[
+            html.Span("图层 Layers", className="label"),
+            dcc.Checklist(id="overview-layers", inline=True, value=["cases"],
+                          options=[{"label": f" {title} ", "value": key} for key, title in LAYERS.items()]),
+            html.Span(id="overview-points-note", className="label"),
+        ]),
         html.Div(id="overview-kpis", className="kpis"),
         html.Div(className="map-wrap", children=[
             dcc.Loading(dcc.Graph(id="overview-map", style={"height": "62vh"},
@@ -150,14 +156,19 @@ def cascade_community(community, cell):
           Output("overview-chart-trend", "figure"), Output("overview-chart-categories", "figure"),
           Output("overview-chart-channels", "figure"), Output("overview-chart-levels", "figure"),
           Output("overview-link", "href"), Output("overview-table", "page_current"),
-          *FILTER_INPUTS)
+          Output("overview-points-note", "children"),
+          *FILTER_INPUTS, Input("overview-layers", "value"))
 def update(*values):
-    f = _filter(*values)
+    f = _filter(*values[:-1])
+    layers = tuple(values[-1] or ())
     with store_from_request() as store:
-        data = view_data(store, f)
+        data = view_data(store, f, layers=layers)
     c = data["charts"]
+    note = "" if data["points_shown"] or "cases" not in layers else (
+        f"案件多于{POINT_LIMIT:,}件，地图只显示网格汇总；缩小范围可见案件点 · "
+        f"Over {POINT_LIMIT:,} cases: cells only, narrow the view to see points")
     return (kpi_tiles(data["kpis"]), data["map"], c["trend"], c["categories"], c["channels"], c["levels"],
-            "/?" + urlencode(f.to_query()), 0)
+            "/?" + urlencode(f.to_query()), 0, note)
 
 
 @callback(Output("overview-table", "data"), Output("overview-table", "page_count"),

@@ -74,3 +74,25 @@ def test_a_click_on_a_cell_gives_its_figures_and_latest_cases(demo_gpkg):
     assert d["received"] == (cases["grid_cell"] == busiest).sum() and d["name"].endswith("网格")
     assert len(d["latest"]) == 5
     assert d["latest"][0]["reported_at"] >= d["latest"][-1]["reported_at"]
+
+
+def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
+    from dashboards.data import POINT_LIMIT, view_data
+    from layers.filters import CaseFilter
+
+    year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
+    everything = ("cases", "setback_areas", "estates", "components")
+    with open_store(demo_gpkg[0]) as store:
+        district = view_data(store, year, layers=everything)
+        street = view_data(store, year.narrowed(street_code="330205001"), layers=everything)
+    assert len(district["cases"]) > POINT_LIMIT and not district["points_shown"]
+    assert street["points_shown"]
+    names = {t.name for t in street["map"].data}
+    assert {"已办结 closed", "失管退红空间 unmanaged setback", "已移交退红空间 handed-over setback",
+            "老旧小区 old estates", "城市部件 components"} <= names
+    from dashboards.figures import STATUS_COLOURS
+
+    statuses = {name for _, name in STATUS_COLOURS.values()}
+    shown = sum(len(t.lon) for t in street["map"].data if t.name in statuses)
+    located = street["cases"].geometry
+    assert shown == (located.notna() & ~located.is_empty).sum()
