@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -23,16 +22,31 @@ def _free_port():
 
 @pytest.fixture(scope="module")
 def served(demo_gpkg):
-    from waitress.server import create_server
+    """``onemap serve`` on the demo store, in its own process as in production.
 
-    from dashboards.app import create_app
+    In a process of its own, so the server's sockets never share descriptor
+    numbers with the test process's database connections.
+    """
+    import subprocess
+    import sys
+    import urllib.request
 
     path, _ = demo_gpkg
-    server = create_server(create_app(path).server, host="127.0.0.1", port=_free_port(), threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}", path
-    server.close()
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", path, "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/_dash-layout", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read().decode()) from None
+            time.sleep(0.5)
+    yield url, path
+    proc.terminate()
+    proc.wait(20)
 
 
 @pytest.mark.browser
