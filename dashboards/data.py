@@ -130,3 +130,27 @@ def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None) -> d
     data["map"].update_traces(line_color="#a0aec0", selector=dict(type="scattermap"))
     return {"title": title, "kpis": data["kpis"], "map": data["map"], "view": tick % len(views),
             "views": len(views)}
+
+
+def case_details(store, case_id: str) -> dict | None:
+    """One case as a click on its point opens it: lifecycle, level, unit, and every intake record behind it."""
+    found = store.read("cases", [Condition("case_id", "=", case_id)])
+    if found.empty:
+        return None
+    case = found.iloc[0]
+    records = store.read("case_sources", [Condition("case_id", "=", case_id)]).sort_values("reported_at")
+
+    def when(value):
+        return "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+    return {
+        "case_id": case_id, "category": case["category"], "status": STATUS_WORDS.get(case["status"], case["status"]),
+        "level": f"{LEVEL_WORDS.get(case['level_received'], '')} → {LEVEL_WORDS.get(case['level'], '')}",
+        "responsible_unit": case["responsible_unit"], "address": case["address"],
+        "precision": case["location_precision"],
+        "lifecycle": [("呼 受理 reported", when(case["reported_at"])), ("分 派单 dispatched", when(case["dispatched_at"])),
+                      ("销 办结 closed", when(case["closed_at"])), ("期限 due", when(case["due_at"]))],
+        "sources": [{"channel": CHANNELS.get(r.channel, (r.channel,))[0], "source_id": r.source_id,
+                     "reported_at": when(r.reported_at), "merge_reason": r.merge_reason if r.merged else None}
+                    for r in records.itertuples()],
+    }

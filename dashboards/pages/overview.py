@@ -13,7 +13,7 @@ import dash
 from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html
 
 from dashboards.app import store_from_request
-from dashboards.data import LAYERS, POINT_LIMIT, TABLE_COLUMNS, case_table, cell_details, view_data
+from dashboards.data import LAYERS, POINT_LIMIT, TABLE_COLUMNS, case_details, case_table, cell_details, view_data
 from dashboards.tiles import count, kpi_tiles, percent
 from layers.filters import PRESETS, CaseFilter, preset_period
 from layers.kpis import street_code_for
@@ -185,6 +185,9 @@ def table(page, sort_by, *values):
           prevent_initial_call=True)
 def details(click, *values):
     points = (click or {}).get("points") or []
+    case_id = next((p.get("customdata") for p in points if isinstance(p.get("customdata"), str)), None)
+    if case_id:
+        return _case_panel(case_id)
     cell = next((p.get("location") for p in points if p.get("location")), None)
     if not cell:
         return dash.no_update
@@ -217,3 +220,20 @@ clientside_callback(
     Output("overview-url-written", "children"),
     Input("overview-link", "href"),
 )
+
+
+def _case_panel(case_id):
+    with store_from_request() as store:
+        d = case_details(store, case_id)
+    if d is None:
+        return html.Div("没有这个案件 · No such case", className="hint")
+    return [
+        html.H3(f"{d['category']} · {d['status']}", id="overview-details-name"),
+        html.Div(d["case_id"]),
+        html.Div(f"层级 level {d['level']} · 责任单位 {d['responsible_unit'] or '未列明 none listed'}"),
+        html.Div(className="details-figures", children=[html.Span(f"{k} {v}") for k, v in d["lifecycle"]]),
+        html.H4("来源 Intake records"),
+        html.Ul([html.Li(f"{s['channel']} {s['source_id']} {s['reported_at']}"
+                         + (f" · 合并理由 {s['merge_reason']}" if s["merge_reason"] else ""))
+                 for s in d["sources"]], id="overview-details-latest"),
+    ]

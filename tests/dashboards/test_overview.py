@@ -96,3 +96,16 @@ def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
     shown = sum(len(t.lon) for t in street["map"].data if t.name in statuses)
     located = street["cases"].geometry
     assert shown == (located.notna() & ~located.is_empty).sum()
+
+
+def test_a_click_on_a_case_shows_its_lifecycle_and_every_channel_that_reported_it(demo_gpkg):
+    from dashboards.data import case_details
+
+    with open_store(demo_gpkg[0]) as store:
+        cases = store.read("cases")
+        merged = cases[cases["channels"].str.contains(";")].iloc[0]
+        d = case_details(store, merged["case_id"])
+        assert case_details(store, "nothing:0") is None
+    assert len(d["sources"]) == len(merged["channels"].split(";"))
+    assert sum(1 for s in d["sources"] if s["merge_reason"]) == len(d["sources"]) - 1
+    assert d["lifecycle"][0][1] == merged["reported_at"].strftime("%Y-%m-%d %H:%M")
