@@ -242,7 +242,6 @@ def _smart_city(rows, out, ctx):
 
 
 def _walk_in(rows, out, ctx):
-    rng = ctx["rng"]
     status = {"reported": "登记", "dispatched": "交办", "coordinated": "化解中", "closed": "已化解"}
     kind = {"dispute": "矛盾纠纷", "petition": "信访诉求"}
     df = pd.DataFrame({

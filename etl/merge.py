@@ -31,7 +31,7 @@ def _phone(values: pd.Series) -> pd.Series:
     return digits.where(digits.str.len() >= 7, "")
 
 
-def _pool(frame, order, precision_column="location_precision"):
+def _pool(frame, order):
     """The fields the rules compare, with metric coordinates where the place is a building."""
     out = pd.DataFrame({
         "case_id": frame["case_id"].to_numpy(), "kind": frame["kind"].to_numpy(),
@@ -43,8 +43,8 @@ def _pool(frame, order, precision_column="location_precision"):
     })
     out["x"] = np.nan
     out["y"] = np.nan
-    if "geometry" in frame and precision_column in frame and len(frame):
-        at_building = (frame[precision_column] == "building").to_numpy() & frame.geometry.notna().to_numpy()
+    if "geometry" in frame and "location_precision" in frame and len(frame):
+        at_building = (frame["location_precision"] == "building").to_numpy() & frame.geometry.notna().to_numpy()
         if at_building.any():
             metric = frame.geometry[at_building].to_crs(METRIC_CRS)
             out.loc[at_building, "x"] = metric.x.to_numpy()
@@ -177,11 +177,9 @@ def merge_duplicates(records: pd.DataFrame, known_sources: pd.DataFrame, existin
     pairs = candidate_pairs(pool, window=window, near=near, similarity=similarity)
     if pairs.empty:
         return out
-    pairs = pairs.assign(at_a=pool["reported_at"].to_numpy()[pairs["row_a"]],
-                         order_a=pool["order"].to_numpy()[pairs["row_a"]],
-                         at_b=pool["reported_at"].to_numpy()[pairs["row_b"]],
+    pairs = pairs.assign(order_a=pool["order"].to_numpy()[pairs["row_a"]],
                          order_b=pool["order"].to_numpy()[pairs["row_b"]])
-    pairs = pairs.sort_values(["at_b", "order_b", "at_a", "order_a", "rule"], kind="stable")
+    pairs = pairs.sort_values(["reported_at_b", "order_b", "reported_at_a", "order_a", "rule"], kind="stable")
     case_ids = out["case_id"].to_numpy(dtype=object).copy()
     merged = out["merged"].to_numpy(dtype=bool).copy()
     reasons = out["merge_reason"].to_numpy(dtype=object).copy()

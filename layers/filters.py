@@ -22,7 +22,7 @@ PRESETS = {
     "month": ("本月", "This month"),
     "year": ("今年", "This year"),
 }
-_LISTS = ("categories", "channels", "statuses", "levels")
+# The list fields and the URL parameter each one is written as.
 _QUERY = {"categories": "category", "channels": "channel", "statuses": "status", "levels": "level"}
 
 
@@ -89,8 +89,8 @@ class CaseFilter:
         query = {"from": self.start.isoformat() if self.start else None,
                  "to": self.end.isoformat() if self.end else None,
                  "street": self.street_code, "community": self.community_code, "cell": self.grid_cell}
-        for name in _LISTS:
-            query[_QUERY[name]] = ",".join(getattr(self, name)) or None
+        for name, parameter in _QUERY.items():
+            query[parameter] = ",".join(getattr(self, name)) or None
         query["overdue"] = "1" if self.overdue_only else None
         return {k: v for k, v in query.items() if v}
 

@@ -164,11 +164,10 @@ class GeoPackageStore(Store):
         rows = frame if indexed_before else frame[placed]
         bounds = bounds if indexed_before else bounds[placed]
         placed = placed if indexed_before else placed[placed]
-        conn.execute(f"CREATE TEMP TABLE _batch ({', '.join(map(_quote, key))}, minx, maxx, miny, maxy, z)")
+        conn.execute(f"CREATE TEMP TABLE _batch ({', '.join(map(_quote, key))}, minx, maxx, miny, maxy)")
         keys = [_sqlite_values(rows[c], layer.columns[c]) for c in key]
-        conn.executemany(f"INSERT INTO temp._batch VALUES ({', '.join('?' * (len(key) + 5))})",
-                         zip(*keys, *(np.where(placed, bounds[:, i], None).tolist() for i in (0, 2, 1, 3)),
-                             _z_order(bounds).tolist()))
+        conn.executemany(f"INSERT INTO temp._batch VALUES ({', '.join('?' * (len(key) + 4))})",
+                         zip(*keys, *(np.where(placed, bounds[:, i], None).tolist() for i in (0, 2, 1, 3))))
         join = " AND ".join(f"t.{_quote(c)} = b.{_quote(c)}" for c in key)
         # A row whose geometry became empty leaves the index; every other row is (re)entered.
         conn.execute(f"DELETE FROM {rtree} WHERE id IN (SELECT t.fid FROM {_quote(name)} t JOIN temp._batch b "
@@ -181,8 +180,8 @@ class GeoPackageStore(Store):
         else:
             conn.execute(f"INSERT OR REPLACE INTO {rtree} SELECT t.fid, b.minx, b.maxx, b.miny, b.maxy "
                          f"FROM {_quote(name)} t JOIN temp._batch b ON {join} WHERE b.minx IS NOT NULL "
-                         # An R-tree fills fastest from neighbouring boxes, so feed it in space order.
-                         "ORDER BY b.z")
+                         # An R-tree fills fastest from neighbouring boxes: feed it strip by strip.
+                         "ORDER BY round(b.minx, 3), b.miny")
         conn.execute("DROP TABLE temp._batch")
         extent = conn.execute(f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {rtree}").fetchone()
         if extent[0] is not None:
@@ -257,22 +256,6 @@ def _gpkg_blobs(geoms) -> list:
     empty = np.zeros(len(geoms), dtype=bool)
     empty[present] = shapely.is_empty(geoms[present])
     return [None if w is None else (_HEADER_EMPTY if e else _HEADER) + w for w, e in zip(wkb, empty)]
-
-
-def _z_order(bounds) -> np.ndarray:
-    """Morton (Z-order) code of each box's corner on a 2^16 grid over the boxes' extent; 0 for none."""
-    x, y = bounds[:, 0], bounds[:, 1]
-    if not np.isfinite(x).any():
-        return np.zeros(len(x), dtype=np.int64)
-    def grid(v):
-        lo, hi = np.nanmin(v), np.nanmax(v)
-        return np.nan_to_num((v - lo) / ((hi - lo) or 1.0) * 65535).astype(np.uint64)
-    code = np.zeros(len(x), dtype=np.uint64)
-    gx, gy = grid(x), grid(y)
-    for bit in range(16):
-        code |= ((gx >> np.uint64(bit)) & np.uint64(1)) << np.uint64(2 * bit)
-        code |= ((gy >> np.uint64(bit)) & np.uint64(1)) << np.uint64(2 * bit + 1)
-    return code.astype(np.int64)
 
 
 def _header_size(blob) -> int:

@@ -1,7 +1,5 @@
 from datetime import date
 
-import pandas as pd
-
 from layers.filters import CaseFilter, preset_period
 from layers.kpis import filtered_kpis
 from layers.store import open_store
