@@ -7,6 +7,7 @@ from pathlib import Path
 import dash
 from flask import current_app
 
+from dashboards import auth
 from layers.store import Store, open_store
 
 _HERE = Path(__file__).parent
@@ -24,6 +25,7 @@ def create_app(store_spec: str) -> dash.Dash:
     )
     app.server.config["ONEMAP_STORE"] = str(store_spec)
     app.layout = dash.page_container
+    auth.install(app, str(store_spec))
     return app
 
 

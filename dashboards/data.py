@@ -6,9 +6,10 @@ import pandas as pd
 
 from dashboards import charts
 from dashboards.figures import add_layers, case_map
+from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
-from layers.schema import CHANNELS
+from layers.schema import CHANNELS, LAYERS
 from layers.store import Condition, period_filter
 from layers.views import count_per_cell
 
@@ -23,7 +24,7 @@ LEVEL_WORDS = {"community": "村社", "street": "街镇", "district": "区"}
 
 # Above this many cases in view the map shows cells only: no more dots than a person can read.
 POINT_LIMIT = 3000
-LAYERS = {"cases": "案件点 Case points", "setback_areas": "退红空间 Setback areas", "estates": "老旧小区 Old estates",
+MAP_LAYERS = {"cases": "案件点 Case points", "setback_areas": "退红空间 Setback areas", "estates": "老旧小区 Old estates",
           "components": "城市部件 Components"}
 
 
@@ -34,26 +35,14 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",)) -> dict:
     sources = sources[sources["case_id"].isin(set(cases["case_id"]))]
     kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
     kpis["all"] = filtered_kpis(cases, as_of=as_of)
-    kpis["setback_areas"] = setback_summary(store.read("setback_areas"), street_code=f.street_code)
-    cells = store.read("grid_cells")
-    streets, communities = store.read("streets"), store.read("communities")
-    for column, value in (("street_code", f.street_code), ("community_code", f.community_code),
-                          ("grid_cell", f.grid_cell)):
-        if value:
-            cells = cells[cells[column] == value]
-            if column != "grid_cell":
-                communities = communities[communities[column] == value]
-            if column == "street_code":
-                streets = streets[streets[column] == value]
-    figure = case_map(count_per_cell(cases, cells), streets, communities)
-    area = [Condition(c, "=", v) for c, v in (("street_code", f.street_code), ("community_code", f.community_code))
-            if v]
+    kpis["setback_areas"] = setback_summary(read_places(store, f.narrowed(community_code=None, grid_cell=None),
+                                                        "setback_areas"), street_code=f.street_code)
+    figure = case_map(count_per_cell(cases, read_places(store, f, "grid_cells")), read_places(store, f, "streets"),
+                      read_places(store, f, "communities"))
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
-    cell_area = area + ([Condition("grid_cell", "=", f.grid_cell)] if f.grid_cell else [])
     add_layers(figure, points=cases if points_shown else None,
-               setback_areas=store.read("setback_areas", area) if "setback_areas" in layers else None,
-               estates=store.read("estates", area) if "estates" in layers else None,
-               components=store.read("components", cell_area) if "components" in layers else None)
+               **{layer: read_places(store, f, layer) if layer in layers else None
+                  for layer in ("setback_areas", "estates", "components")})
     return {
         "kpis": kpis,
         "map": figure,
@@ -62,6 +51,26 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",)) -> dict:
                    "channels": charts.channel_mix(cases), "levels": charts.level_split(cases)},
         "cases": cases,
     }
+
+
+def read_places(store, f: CaseFilter, layer: str):
+    """A geography layer within the filter's street, community and cell, and within the viewer's area."""
+    columns = LAYERS[layer].columns
+    terms = [Condition(column, "=", value) for column, value in
+             (("street_code", f.street_code), ("community_code", f.community_code), ("grid_cell", f.grid_cell))
+             if value and column in columns]
+    return store.read(layer, terms + f.area.conditions(layer))
+
+
+def area_title(store, area: Area) -> str:
+    """What a person calls an area: 江北区, a street's or a community's name, or a community's cells."""
+    if area.is_district:
+        return "江北区 全区 Whole district"
+    layer, column = {"street": ("streets", "street_code"), "community": ("communities", "community_code"),
+                     "cells": ("communities", "community_code")}[area.kind]
+    codes = [c[:COMMUNITY_DIGITS] for c in area.codes] if area.kind == "cells" else list(area.codes)
+    names = "、".join(store.read(layer, [Condition(column, "in", sorted(set(codes)))])["name"])
+    return f"{names} {len(area.codes)}个网格" if area.kind == "cells" else names
 
 
 def overview_data(store, *, start, end, street=None):
@@ -90,7 +99,7 @@ def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: i
 
 def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of=None) -> dict | None:
     """A grid cell's figures under the filter, and its latest cases: what a click on the map opens."""
-    cells = store.read("grid_cells", [Condition("grid_cell", "=", grid_cell)])
+    cells = store.read("grid_cells", [Condition("grid_cell", "=", grid_cell)] + f.area.conditions("grid_cells"))
     if cells.empty:
         return None
     cell = cells.iloc[0]
@@ -109,17 +118,19 @@ def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of
 WALL_BACKGROUND = "#0b1426"
 
 
-def wall_views(streets: pd.DataFrame, *, rotate: bool) -> list[tuple[str | None, str]]:
-    """The views a wall screen shows in turn: the district, then each street (code, title)."""
-    views = [(None, "江北区 全区 Whole district")]
-    if rotate:
+def wall_views(streets: pd.DataFrame, *, rotate: bool, title: str = "江北区 全区 Whole district"
+               ) -> list[tuple[str | None, str]]:
+    """The views a wall screen shows in turn: its whole area, then each of the area's streets (code, title)."""
+    views = [(None, title)]
+    if rotate and len(streets) > 1:
         views += [(code, name) for code, name in sorted(zip(streets["street_code"], streets["name"]))]
     return views
 
 
 def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None) -> dict:
     """What the wall shows at its ``tick``-th refresh: the view's title, tiles and map."""
-    views = wall_views(store.read("streets"), rotate=rotate)
+    views = wall_views(store.read("streets", f.area.conditions("streets")), rotate=rotate,
+                       title=area_title(store, f.area))
     code, title = views[tick % len(views)]
     data = view_data(store, f.narrowed(street_code=code, community_code=None, grid_cell=None), as_of=as_of)
     # A dark blank basemap of its own: still nothing fetched from the network.
@@ -132,9 +143,12 @@ def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None) -> d
             "views": len(views)}
 
 
-def case_details(store, case_id: str) -> dict | None:
-    """One case as a click on its point opens it: lifecycle, level, unit, and every intake record behind it."""
-    found = store.read("cases", [Condition("case_id", "=", case_id)])
+def case_details(store, case_id: str, area: Area = DISTRICT) -> dict | None:
+    """One case as a click on its point opens it: lifecycle, level, unit, and every intake record behind it.
+
+    None for a case outside ``area``, as for one that does not exist.
+    """
+    found = store.read("cases", [Condition("case_id", "=", case_id)] + area.conditions("cases"))
     if found.empty:
         return None
     case = found.iloc[0]

@@ -8,13 +8,14 @@ import dash
 
 from dashboards.data import wall_data
 from dashboards.tiles import kpi_tiles
+from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
 
 
-def wall_refresh(open_store, query: dict, tick: int, last_good: str | None, *, now=None):
-    """The wall's outputs for one tick; on a store failure, the last picture stays and a banner says so."""
+def wall_refresh(open_store, query: dict, tick: int, last_good: str | None, *, area: Area = DISTRICT, now=None):
+    """The wall's outputs for one tick, inside ``area``; on a store failure the last picture stays under a banner."""
     now = now or datetime.now()
-    f = CaseFilter.from_query(query)
+    f = CaseFilter.from_query(query).narrowed(area=area)
     rotate = str(query.get("rotate", "")).lower() in ("1", "true", "yes")
     try:
         with open_store() as store:

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from layers.areas import DISTRICT, Area
 from layers.schema import CASE_STATUSES, CHANNELS, LEVELS
 from layers.store import Condition, Store, period_filter
 
@@ -65,6 +66,8 @@ class CaseFilter:
     statuses: tuple[str, ...] = field(default=())
     levels: tuple[str, ...] = field(default=())
     overdue_only: bool = False
+    # Whose view this is: never read from a URL, set by the server from the user's area.
+    area: Area = DISTRICT
 
     @classmethod
     def from_query(cls, query: dict, *, today: date | None = None) -> "CaseFilter":
@@ -113,7 +116,7 @@ class CaseFilter:
         for column, values in (("category", self.categories), ("status", self.statuses), ("level", self.levels)):
             if values:
                 terms.append(Condition(column, "in", list(values)))
-        return terms
+        return terms + self.area.conditions("cases")
 
     def apply(self, cases: pd.DataFrame, *, as_of=None) -> pd.DataFrame:
         """What is left to filter in memory: any channel that reported a case, and overdue."""

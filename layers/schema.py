@@ -100,6 +100,17 @@ LAYERS = {
               {"source": "str", "source_id": "str", "case_id": "str", **_RECORD, "file": "str", "row": "int",
                "merged": "bool", "merge_reason": "str"},
               "Point", not_null=("source", "source_id", "case_id")),
+        # Who may log in, in which role, over which area (layers.areas spec); passwords as slow hashes.
+        Layer("users", ("user_name",),
+              {"user_name": "str", "display_name": "str", "role": "str", "area": "str", "password_hash": "str",
+               "created_at": "datetime", "disabled": "bool"},
+              None, not_null=("user_name", "role", "area", "password_hash")),
+        # Kiosk links for wall screens: only a hash of the token is kept; revoked_at ends a link.
+        Layer("kiosks", ("kiosk_id",),
+              {"kiosk_id": "str", "token_hash": "str", "label": "str", "area": "str", "view": "str",
+               "created_at": "datetime", "revoked_at": "datetime"},
+              None, not_null=("kiosk_id", "token_hash", "area")),
+        Layer("settings", ("name",), {"name": "str", "value": "str"}, None, not_null=("name",)),
         Layer("quarantine", ("source", "file", "row"),
               {"source": "str", "file": "str", "row": "int", "fields": "str",
                "reasons": "str", "message": "str", "raw": "str"},

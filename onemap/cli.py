@@ -57,8 +57,17 @@ def cmd_demo(args):
     finally:
         bar.close()
     _print_report(report, False)
+    from demo.users import create_demo_users
+
+    people = create_demo_users(store)
     print(f"store {store.url} ready in {time.perf_counter() - started:.1f} s")
     store.close()
+    base = f"http://127.0.0.1:{args.port}"
+    print(f"\nOpen {base}/ and log in as one of the demo users (user / password, role, area):")
+    for u in people["users"]:
+        print(f"  {u['user']:<10} {u['password']:<16} {u['role']:<13} {u['area']}  {u['display_name']}")
+    print(f"The wall screen needs no login, only its kiosk link (revoke: onemap kiosk revoke {people['kiosk_id']}):")
+    print(f"  {base}/wall?kiosk={people['kiosk_token']}\n")
     if not args.no_serve:
         cmd_serve(args)
 
@@ -130,6 +139,52 @@ def cmd_kpis(args):
     print(f"visits: {result['visits']['batches']} batches, {result['visits']['people']} people")
 
 
+def cmd_user(args):
+    import getpass
+
+    from layers.areas import Area
+    from layers.users import add_user, disable_user, list_users
+
+    if args.action != "list" and not args.name:
+        raise ValueError(f"onemap user {args.action} needs a user name")
+    with open_store(args.store) as store:
+        if args.action == "add":
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(
+                f"password for {args.name}: ")
+            user = add_user(store, args.name, role=args.role, area=Area.parse(args.area), password=password,
+                            display_name=args.display_name or "")
+            print(f"user {user.name}: role {user.role}, area {user.area.spec()}")
+        elif args.action == "list":
+            for row in list_users(store).itertuples():
+                state = " (disabled)" if row.disabled else ""
+                print(f"{row.user_name:<16} {row.role:<13} {row.area:<30} {row.display_name}{state}")
+        elif args.action == "disable":
+            if not disable_user(store, args.name):
+                raise ValueError(f"no user {args.name!r}")
+            print(f"user {args.name} disabled")
+
+
+def cmd_kiosk(args):
+    from layers.areas import Area
+    from layers.users import add_kiosk, list_kiosks, revoke_kiosk
+
+    if args.action == "revoke" and not args.kiosk_id:
+        raise ValueError("onemap kiosk revoke needs the kiosk's id (onemap kiosk list)")
+    with open_store(args.store) as store:
+        if args.action == "add":
+            kiosk_id, token = add_kiosk(store, area=Area.parse(args.area), label=args.label, view=args.view)
+            print(f"kiosk {kiosk_id}: {args.base_url.rstrip('/')}/wall?kiosk={token}")
+            print("the link is shown once; keep it on the wall screen's machine only")
+        elif args.action == "list":
+            for row in list_kiosks(store).itertuples():
+                state = f" revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at == row.revoked_at else ""
+                print(f"{row.kiosk_id}  {row.area:<30} {row.view:<24} {row.label}{state}")
+        elif args.action == "revoke":
+            if not revoke_kiosk(store, args.kiosk_id):
+                raise ValueError(f"no kiosk {args.kiosk_id!r}")
+            print(f"kiosk {args.kiosk_id} revoked")
+
+
 def cmd_serve(args):
     from dashboards.app import serve
 
@@ -178,6 +233,27 @@ def build_parser():
     p.add_argument("--street")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_kpis)
+
+    area_help = "district | street:CODE | community:CODE | cells:CODE,CODE,..."
+    p = sub.add_parser("user", help="manage users: add, list, disable")
+    p.add_argument("action", choices=["add", "list", "disable"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", help="commander, street_staff, grid_leader, planner or admin")
+    p.add_argument("--area", default="district", help=area_help)
+    p.add_argument("--display-name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument("--store", help=store_help)
+    p.set_defaults(func=cmd_user)
+
+    p = sub.add_parser("kiosk", help="kiosk links for wall screens: add, list, revoke")
+    p.add_argument("action", choices=["add", "list", "revoke"])
+    p.add_argument("kiosk_id", nargs="?")
+    p.add_argument("--area", default="district", help=area_help)
+    p.add_argument("--label", default="")
+    p.add_argument("--view", default="rotate=1&interval=60", help="the wall's query, e.g. rotate=1&interval=60")
+    p.add_argument("--base-url", default="http://127.0.0.1:8050")
+    p.add_argument("--store", help=store_help)
+    p.set_defaults(func=cmd_kiosk)
 
     p = sub.add_parser("serve", help="serve the dashboard")
     p.add_argument("--store", help=store_help)

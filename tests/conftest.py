@@ -75,9 +75,12 @@ def demo_gpkg(demo_build, tmp_path_factory):
     """A GeoPackage store holding the ingested demo; its path and the ingest report."""
     from layers.store import open_store
 
+    from demo.users import create_demo_users
+
     path = tmp_path_factory.mktemp("store") / "demo.gpkg"
     with open_store(str(path)) as store:
         report = ingest_demo(demo_build, store)
+        create_demo_users(store)
     return str(path), report
 
 

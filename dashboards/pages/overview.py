@@ -13,7 +13,9 @@ import dash
 from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html
 
 from dashboards.app import store_from_request
-from dashboards.data import LAYERS, POINT_LIMIT, TABLE_COLUMNS, case_details, case_table, cell_details, view_data
+from dashboards.auth import principal
+from dashboards.data import (MAP_LAYERS, POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, case_table,
+                             cell_details, view_data)
 from dashboards.tiles import count, kpi_tiles, percent
 from layers.filters import PRESETS, CaseFilter, preset_period
 from layers.kpis import street_code_for
@@ -36,7 +38,15 @@ def _filter(start, end, street, community, cell, categories, channels, statuses,
              "cell": cell, "category": ",".join(categories or []), "channel": ",".join(channels or []),
              "status": ",".join(statuses or []), "level": ",".join(levels or []),
              "overdue": "1" if overdue else ""}
-    return CaseFilter.from_query(query).narrowed()
+    return CaseFilter.from_query(query).narrowed(area=_area())
+
+
+def _area():
+    # The gate lets no request without a principal this far; this is the second lock.
+    who = principal()
+    if who is None or who.kind != "user":
+        raise PermissionError("no user for this request")
+    return who.area
 
 
 def _dropdown(id_, options, value, placeholder, multi=False):
@@ -45,17 +55,27 @@ def _dropdown(id_, options, value, placeholder, multi=False):
 
 
 def layout(**kwargs):
+    area = _area()
     with store_from_request() as store:
-        streets, communities, cells = store.read("streets"), store.read("communities"), store.read("grid_cells")
+        streets = store.read("streets", area.conditions("streets"))
+        communities = store.read("communities", area.conditions("communities"))
+        cells = store.read("grid_cells", area.conditions("grid_cells"))
         categories = sorted(set(store.read("responsibilities")["category"])) or []
         if kwargs.get("street"):
             kwargs["street"] = street_code_for(store, kwargs["street"])
+        whole = area_title(store, area)
+    # A link to a place outside the user's area opens the user's whole area instead.
+    kwargs.update({k: None for k in ("street", "community", "cell") if not area.overlaps(kwargs.get(k))})
     f = CaseFilter.from_query(kwargs).narrowed()
-    street_options = [{"label": "全区 Whole district", "value": ""}] + [
+    street_options = [{"label": whole, "value": ""}] + [
         {"label": name, "value": code} for code, name in zip(streets["street_code"], streets["name"])]
+    who = principal()
     return html.Div([
         html.Div(className="header", children=[
-            html.H1("江北区社会治理一张图"), html.Span("Jiangbei one map · 矛调中心", className="sub")]),
+            html.H1("江北区社会治理一张图"), html.Span("Jiangbei one map · 矛调中心", className="sub"),
+            html.Span(className="who", children=[
+                html.Span(f"{who.label} · {whole}", id="overview-who"),
+                html.A("退出 Log out", href="/logout", className="link")])]),
         html.Div(className="filters", children=[
             html.Span("时段 Period", className="label"),
             dcc.RadioItems(id="overview-preset", value=kwargs.get("preset", ""), inline=True,
@@ -86,7 +106,7 @@ def layout(**kwargs):
         html.Div(className="filters", children=[
             html.Span("图层 Layers", className="label"),
             dcc.Checklist(id="overview-layers", inline=True, value=["cases"],
-                          options=[{"label": f" {title} ", "value": key} for key, title in LAYERS.items()]),
+                          options=[{"label": f" {title} ", "value": key} for key, title in MAP_LAYERS.items()]),
             html.Span(id="overview-points-note", className="label"),
         ]),
         html.Div(id="overview-kpis", className="kpis"),
@@ -137,8 +157,9 @@ def apply_preset(preset):
 @callback(Output("overview-community", "options"), Output("overview-community", "value"),
           Input("overview-street", "value"), State("overview-community", "value"), prevent_initial_call=True)
 def cascade_street(street, community):
+    area = _area()
     with store_from_request() as store:
-        options = _community_options(store.read("communities"), street or None)
+        options = _community_options(store.read("communities", area.conditions("communities")), street or None)
     keep = community if community in {o["value"] for o in options} else None
     return options, keep
 
@@ -146,8 +167,9 @@ def cascade_street(street, community):
 @callback(Output("overview-cell", "options"), Output("overview-cell", "value"),
           Input("overview-community", "value"), State("overview-cell", "value"), prevent_initial_call=True)
 def cascade_community(community, cell):
+    area = _area()
     with store_from_request() as store:
-        options = _cell_options(store.read("grid_cells"), community)
+        options = _cell_options(store.read("grid_cells", area.conditions("grid_cells")), community)
     keep = cell if cell in {o["value"] for o in options} else None
     return options, keep
 
@@ -187,7 +209,7 @@ def details(click, *values):
     points = (click or {}).get("points") or []
     case_id = next((p.get("customdata") for p in points if isinstance(p.get("customdata"), str)), None)
     if case_id:
-        return _case_panel(case_id)
+        return _case_panel(case_id, _area())
     cell = next((p.get("location") for p in points if p.get("location")), None)
     if not cell:
         return dash.no_update
@@ -222,9 +244,9 @@ clientside_callback(
 )
 
 
-def _case_panel(case_id):
+def _case_panel(case_id, area):
     with store_from_request() as store:
-        d = case_details(store, case_id)
+        d = case_details(store, case_id, area)
     if d is None:
         return html.Div("没有这个案件 · No such case", className="hint")
     return [

@@ -1,6 +1,7 @@
 """The command hall's wall screen: full screen, dark, large type, no controls.
 
-``/wall?preset=today&rotate=1&interval=60`` refreshes from the store every
+``/wall?preset=today&rotate=1&interval=60`` (or a kiosk link, ``/wall?kiosk=TOKEN``,
+which carries its own view and area) refreshes from the store every
 ``interval`` seconds, in place (no reload), turning through the district and
 then each street when ``rotate`` is set. If the store cannot be reached the
 last good picture stays up under a banner that says since when.
@@ -12,6 +13,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboards.app import store_from_request
+from dashboards.auth import principal
 from dashboards.wall import wall_refresh
 
 dash.register_page(__name__, path="/wall", name="大屏 Wall", title="社会治理一张图 · 大屏")
@@ -27,6 +29,9 @@ def _interval(text) -> int:
 
 
 def layout(**kwargs):
+    who = principal()
+    # A kiosk shows the view it was made for; a person may pass the view in the link.
+    kwargs = dict(who.view) if who.kind == "kiosk" else {k: v for k, v in kwargs.items() if k != "kiosk"}
     # Today's figures unless the link names a period.
     query = dict(kwargs) if kwargs.get("from") or kwargs.get("to") or kwargs.get("preset") else {"preset": "today",
                                                                                                 **kwargs}
@@ -51,4 +56,7 @@ def layout(**kwargs):
           Output("wall-last-good", "data"),
           Input("wall-tick", "n_intervals"), State("wall-query", "data"), State("wall-last-good", "data"))
 def refresh(tick, query, last_good):
-    return wall_refresh(store_from_request, query or {}, tick or 0, last_good)
+    who = principal()
+    if who is None:
+        raise PermissionError("no user or kiosk for this request")
+    return wall_refresh(store_from_request, query or {}, tick or 0, last_good, area=who.area)

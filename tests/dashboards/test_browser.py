@@ -38,7 +38,7 @@ def served(demo_gpkg):
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
-            urllib.request.urlopen(url + "/_dash-layout", timeout=2)
+            urllib.request.urlopen(url + "/login", timeout=2)
             break
         except OSError:
             if proc.poll() is not None:
@@ -47,6 +47,21 @@ def served(demo_gpkg):
     yield url, path
     proc.terminate()
     proc.wait(20)
+
+
+def log_in(driver, url, name):
+    """Log in through the login form, as a person would."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from demo.users import demo_password
+
+    driver.get(f"{url}/logout")
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.NAME, "user"))
+    driver.find_element(By.NAME, "user").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(demo_password(name))
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
 
 
 @pytest.mark.browser
@@ -59,6 +74,7 @@ def test_overview_shows_map_and_the_2020_tiles(served, chromium_driver):
     with open_store(path) as store:
         expected = kpis_from_store(store, start="2020-01-01", end="2020-12-31")
     driver = chromium_driver
+    log_in(driver, url, "commander")
     driver.get(f"{url}/?from=2020-01-01&to=2020-12-31")
     wait = WebDriverWait(driver, 60)
     wait.until(ec.text_to_be_present_in_element((By.ID, "overview-kpi-disputes-received"),
@@ -107,6 +123,7 @@ def test_a_bookmarked_filter_narrows_tiles_map_and_table(served, chromium_driver
     with open_store(path) as store:
         expected = view_data(store, CaseFilter.from_query(dict(p.split("=") for p in query.split("&"))))
     driver = chromium_driver
+    log_in(driver, url, "commander")
     driver.get(f"{url}/?{query}")
     wait = WebDriverWait(driver, 60)
     received = f"{expected['kpis']['disputes']['received']:,}"
@@ -141,9 +158,15 @@ def test_the_wall_refreshes_and_turns_by_itself(served, chromium_driver):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, _ = served
+    from layers.areas import Area
+    from layers.users import add_kiosk
+
+    url, path = served
+    with open_store(path) as store:
+        _, token = add_kiosk(store, area=Area.parse("district"), view="from=2020-01-01&to=2020-12-31&rotate=1&interval=3")
     driver = chromium_driver
-    driver.get(f"{url}/wall?from=2020-01-01&to=2020-12-31&rotate=1&interval=3")
+    driver.get(f"{url}/logout")
+    driver.get(f"{url}/wall?kiosk={token}")  # no password: the kiosk link is the key
     wait = WebDriverWait(driver, 60)
     first = wait.until(lambda d: d.find_element(By.ID, "wall-title").text)
     assert first.startswith("江北区")
@@ -162,3 +185,42 @@ def test_the_wall_refreshes_and_turns_by_itself(served, chromium_driver):
     assert background == "rgb(11, 20, 38)"
     time.sleep(2)
     driver.save_screenshot(str(SCREENSHOTS / "wall_street.png"))
+
+
+@pytest.mark.browser
+def test_a_grid_leader_cannot_see_another_area(served, chromium_driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from dashboards.data import view_data
+    from layers.areas import Area
+    from layers.filters import CaseFilter
+
+    url, path = served
+    own = Area.parse("cells:33020500300201,33020500300202")
+    with open_store(path) as store:
+        year = CaseFilter.from_query({"from": "2020-01-01", "to": "2020-12-31"})
+        expected = view_data(store, year.narrowed(area=own))["kpis"]["disputes"]["received"]
+        district = view_data(store, year)["kpis"]["disputes"]["received"]
+    driver = chromium_driver
+    log_in(driver, url, "hongmei")
+    # A link to another street (外滩街道) opens the leader's own cells and nothing else.
+    driver.get(f"{url}/?from=2020-01-01&to=2020-12-31&street=330205001")
+    wait = WebDriverWait(driver, 60)
+    wait.until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text == f"{expected:,}")
+    assert expected < district
+    locations = wait.until(lambda d: d.execute_script(
+        "const g = document.querySelector('#overview-map .js-plotly-plot');"
+        "return g && g._fullData ? g._fullData[0].locations : null;"))
+    assert sorted(locations) == ["33020500300201", "33020500300202"]
+    assert "红梅社区网格长" in driver.find_element(By.ID, "overview-who").text
+    # The street list offers the leader's own area only.
+    driver.find_element(By.CSS_SELECTOR, "#overview-street").click()
+    offered = wait.until(lambda d: [o.get_attribute("value") for o in
+                                    d.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option input")])
+    assert offered == ["", "330205003"]  # the leader's whole area, and the street it lies in
+    time.sleep(2)
+    driver.save_screenshot(str(SCREENSHOTS / "overview_grid_leader.png"))
+    # The wall for a person is held to the same area.
+    driver.get(f"{url}/wall?from=2020-01-01&to=2020-12-31&rotate=1")
+    assert wait.until(lambda d: d.find_element(By.ID, "wall-kpi-disputes-received").text) == f"{expected:,}"

@@ -1,0 +1,197 @@
+"""Who is asking: login, sessions, kiosk links, and the gate every request passes.
+
+The gate runs before every request the server answers. A page or a callback
+without a valid session gets the login page or a 401; a kiosk session may
+open the wall and run the wall's callbacks, nothing else. Each request
+re-reads its user or kiosk from the store, so disabling a user or revoking a
+kiosk link takes effect at the next click or refresh. The area scoping itself
+is in the data functions: every callback passes ``principal().area`` down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import timedelta
+from html import escape
+
+import flask
+
+from layers.areas import Area
+from layers.users import ROLES, authenticate, get_user, kiosk_by_id, kiosk_for_token, server_secret
+
+SESSION_HOURS = 12
+KIOSK_DAYS = 400
+FAILED_LOGINS, LOCKOUT_S = 5, 15 * 60
+# What anybody may fetch: the login page and the static files every page needs.
+_PUBLIC = ("/login", "/logout", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The user or the kiosk a request comes from."""
+
+    kind: str  # "user" or "kiosk"
+    name: str
+    role: str
+    area: Area
+    view: dict
+    display_name: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.kind == "kiosk":
+            return f"大屏 {self.name}"
+        return f"{self.display_name or self.name} · {ROLES.get(self.role, (self.role,))[0]}"
+
+
+class LoginLimiter:
+    """At most ``FAILED_LOGINS`` failures per user name within ``LOCKOUT_S``; then the name is locked that long."""
+
+    def __init__(self, limit=FAILED_LOGINS, window_s=LOCKOUT_S, clock=time.monotonic):
+        self.limit, self.window_s, self.clock = limit, window_s, clock
+        self.failures: dict[str, deque] = defaultdict(deque)
+
+    def locked(self, name: str) -> bool:
+        recent = self.failures[name]
+        while recent and self.clock() - recent[0] > self.window_s:
+            recent.popleft()
+        return len(recent) >= self.limit
+
+    def failed(self, name: str):
+        self.failures[name].append(self.clock())
+
+    def succeeded(self, name: str):
+        self.failures.pop(name, None)
+
+
+def principal() -> Principal | None:
+    """The principal of the current request (looked up once per request)."""
+    if "onemap_principal" not in flask.g:
+        flask.g.onemap_principal = _lookup()
+    return flask.g.onemap_principal
+
+
+def _lookup() -> Principal | None:
+    from dashboards.app import store_from_request
+
+    session = flask.session
+    if not session.get("user") and not session.get("kiosk"):
+        return None
+    with store_from_request() as store:
+        if session.get("user"):
+            if time.time() - session.get("since", 0) > SESSION_HOURS * 3600:
+                return None
+            user = get_user(store, session["user"])
+            return user and Principal("user", user.name, user.role, user.area, {}, user.display_name)
+        kiosk = kiosk_by_id(store, session["kiosk"])
+        return kiosk and Principal("kiosk", kiosk.label or kiosk.kiosk_id, "kiosk", kiosk.area, kiosk.view)
+
+
+def _kiosk_may_call(request) -> bool:
+    """A kiosk may run the wall's callbacks, and the page router only to open the wall."""
+    body = request.get_json(silent=True) or {}
+    outputs = [o.rsplit(".", 1)[0] for o in str(body.get("output", "")).strip(".").split("...")]
+    if all(o.startswith("wall-") for o in outputs):
+        return True
+    pathname = [i.get("value") for i in body.get("inputs", []) if isinstance(i, dict) and i.get("property") == "pathname"]
+    return outputs[0] == "_pages_content" and pathname == ["/wall"]
+
+
+def _gate():
+    request = flask.request
+    if request.path.startswith(_PUBLIC):
+        return None
+    token = request.args.get("kiosk")
+    if token and request.path == "/wall":
+        from dashboards.app import store_from_request
+
+        with store_from_request() as store:
+            kiosk = kiosk_for_token(store, token)
+        if kiosk is None:
+            return _login_page("这个大屏链接无效或已撤销 · This kiosk link is invalid or revoked", status=403)
+        flask.session.clear()
+        flask.session.permanent = True
+        flask.session["kiosk"] = kiosk.kiosk_id
+        flask.g.pop("onemap_principal", None)
+    who = principal()
+    is_callback = request.path.startswith("/_dash-")
+    if who is None:
+        if is_callback:
+            return flask.jsonify({"error": "not logged in"}), 401
+        return flask.redirect("/login?next=" + flask.request.full_path.rstrip("?"))
+    if who.kind == "kiosk":
+        allowed = request.path in ("/wall", "/_dash-layout", "/_dash-dependencies") or (
+            request.path == "/_dash-update-component" and _kiosk_may_call(request))
+        if not allowed:
+            return flask.jsonify({"error": "a kiosk link opens the wall view only"}), 403
+    return None
+
+
+_LOGIN_HTML = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>登录 · 社会治理一张图</title><link rel="stylesheet" href="/assets/style.css"></head>
+<body class="login"><form method="post" class="login-box">
+<h1>江北区社会治理一张图</h1><div class="sub">登录 · Log in</div>{message}
+<label>用户名 User name<input name="user" autocomplete="username" value="{user}" autofocus></label>
+<label>密码 Password<input name="password" type="password" autocomplete="current-password"></label>
+<input type="hidden" name="next" value="{next}"><button type="submit">登录 Log in</button>
+</form></body></html>"""
+
+
+def _login_page(message="", *, user="", next_="/", status=200):
+    note = f'<div class="login-error" id="login-error">{escape(message)}</div>' if message else ""
+    return flask.Response(_LOGIN_HTML.format(message=note, user=escape(user), next=escape(next_)), status=status,
+                          mimetype="text/html")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this server: never a redirect to another site.
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+def install(app, store_spec: str):
+    """Sessions, the login and logout routes and the gate, on the Dash app's Flask server."""
+    from layers.store import open_store
+
+    server = app.server
+    with open_store(store_spec) as store:
+        server.secret_key = server_secret(store)
+    # The cookie may live as long as a kiosk link; a person's session ends SESSION_HOURS after login (_lookup).
+    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                         PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_DAYS))
+    limiter = LoginLimiter()
+
+    @server.route("/login", methods=["GET", "POST"])
+    def login():
+        request = flask.request
+        next_ = _safe_next(request.values.get("next"))
+        if request.method == "GET":
+            return _login_page(next_=next_)
+        name, password = request.form.get("user", "").strip(), request.form.get("password", "")
+        if limiter.locked(name):
+            return _login_page("尝试次数过多，请15分钟后再试 · Too many attempts, try again in 15 minutes",
+                               user=name, next_=next_, status=429)
+        with open_store(store_spec) as store:
+            user = authenticate(store, name, password)
+        if user is None:
+            limiter.failed(name)
+            return _login_page("用户名或密码不正确 · Wrong user name or password", user=name, next_=next_,
+                               status=401)
+        limiter.succeeded(name)
+        flask.session.clear()
+        flask.session.permanent = True
+        flask.session["user"] = user.name
+        flask.session["since"] = time.time()
+        return flask.redirect(next_)
+
+    @server.route("/logout")
+    def logout():
+        flask.session.clear()
+        return flask.redirect("/login")
+
+    @server.before_request
+    def gate():
+        return _gate()
+
+    return limiter

@@ -1,0 +1,87 @@
+"""A user's area: the district, a street, a community or a set of grid cells.
+
+Codes nest (a community's 12-digit code starts with its street's 9 digits, a
+grid cell's code with its community's), so an area turns into plain filter
+terms for any layer: the terms are ANDed onto whatever else a request asks
+for, and a request for a place outside the area comes back empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from layers.schema import LAYERS
+from layers.store import Condition
+
+AREA_KINDS = {"district": ("全区", "District"), "street": ("街道", "Street"),
+              "community": ("社区", "Community"), "cells": ("网格", "Grid cells")}
+# How long each level's code is; a grid cell's code is longer than its community's.
+STREET_DIGITS, COMMUNITY_DIGITS = 9, 12
+
+
+class AreaError(ValueError):
+    """An area that cannot be read or does not exist."""
+
+
+@dataclass(frozen=True)
+class Area:
+    kind: str = "district"
+    codes: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, spec: str) -> "Area":
+        """``district``, ``street:330205003``, ``community:330205003001`` or ``cells:CODE,CODE,...``."""
+        kind, _, rest = str(spec or "").strip().partition(":")
+        codes = tuple(dict.fromkeys(c.strip() for c in rest.replace(";", ",").split(",") if c.strip()))
+        if kind not in AREA_KINDS:
+            raise AreaError(f"area {spec!r}: kind must be one of {', '.join(AREA_KINDS)}")
+        if kind == "district" and codes:
+            raise AreaError(f"area {spec!r}: the district takes no code")
+        if kind in ("street", "community") and len(codes) != 1:
+            raise AreaError(f"area {spec!r}: a {kind} area names exactly one code")
+        if kind == "cells" and not codes:
+            raise AreaError(f"area {spec!r}: name at least one grid cell")
+        return cls(kind, codes)
+
+    def spec(self) -> str:
+        return self.kind if self.kind == "district" else f"{self.kind}:{','.join(self.codes)}"
+
+    @property
+    def is_district(self) -> bool:
+        return self.kind == "district"
+
+    def conditions(self, layer: str) -> list[Condition]:
+        """The filter terms that keep ``layer`` inside the area.
+
+        A layer without a grid cell column (estates, setback areas) is kept to
+        the cells' communities: an estate straddles cells, and its leader needs it whole.
+        A layer with no area column at all (the district outline) is not narrowed.
+        """
+        if self.is_district:
+            return []
+        columns = LAYERS[layer].columns
+        by_level = [("grid_cell", None), ("community_code", COMMUNITY_DIGITS), ("street_code", STREET_DIGITS)]
+        if self.kind == "street":
+            by_level = by_level[2:]
+        elif self.kind == "community":
+            by_level = [("community_code", None), ("street_code", STREET_DIGITS)]
+        for column, digits in by_level:
+            if column in columns:
+                values = sorted({c[:digits] if digits else c for c in self.codes})
+                return [Condition(column, "=", values[0]) if len(values) == 1 else Condition(column, "in", values)]
+        return []
+
+    def overlaps(self, code: str | None) -> bool:
+        """Whether a street, community or cell code shares ground with the area (no code: the whole area)."""
+        if not code or self.is_district:
+            return True
+        return any(a.startswith(code) or code.startswith(a) for a in self.codes)
+
+    def contains(self, code: str | None) -> bool:
+        """Whether the place with this code lies wholly inside the area."""
+        if self.is_district:
+            return True
+        return bool(code) and any(code.startswith(a) for a in self.codes)
+
+
+DISTRICT = Area()

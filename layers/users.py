@@ -1,0 +1,167 @@
+"""Users, roles and kiosk links, kept in the store beside the data they open.
+
+A user logs in with a password (stored as a scrypt hash, slow on purpose)
+and sees one area. A wall screen has no one to type a password: it opens
+with a kiosk link, a long random token bound to an area and to the wall
+view, of which the store keeps only a hash; revoking it ends the link at the
+wall's next refresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+import pandas as pd
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from layers.areas import Area, AreaError
+from layers.store import Condition, Store
+
+ROLES = {
+    "commander": ("指挥长", "Commander"),
+    "street_staff": ("街道工作人员", "Street staff"),
+    "grid_leader": ("网格长", "Grid leader"),
+    "planner": ("规划人员", "Planner"),
+    "admin": ("系统管理员", "Administrator"),
+}
+MIN_PASSWORD = 8
+# A hash to check against when the user does not exist, so a wrong name costs as long as a wrong password.
+_NOBODY = generate_password_hash("nobody-has-this-password")
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    area: Area
+    display_name: str
+
+
+@dataclass(frozen=True)
+class Kiosk:
+    kiosk_id: str
+    area: Area
+    view: dict
+    label: str
+
+
+def check_area(store: Store, area: Area) -> Area:
+    """The area if every code in it exists in the store's geography; else an error naming the missing ones."""
+    layer, column = {"street": ("streets", "street_code"), "community": ("communities", "community_code"),
+                     "cells": ("grid_cells", "grid_cell")}.get(area.kind, (None, None))
+    if layer:
+        found = set(store.read(layer, [Condition(column, "in", list(area.codes))])[column])
+        missing = [c for c in area.codes if c not in found]
+        if missing:
+            raise AreaError(f"area {area.spec()}: no {column} {', '.join(missing)} in the store")
+    return area
+
+
+def add_user(store: Store, name: str, *, role: str, area: Area, password: str, display_name: str = "",
+             now=None) -> User:
+    """Create or replace a user (a replaced user gets the new password, role and area)."""
+    if role not in ROLES:
+        raise ValueError(f"role {role!r}: roles are {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"the password for {name!r} is shorter than {MIN_PASSWORD} characters")
+    check_area(store, area)
+    store.upsert("users", pd.DataFrame([{
+        "user_name": name, "display_name": display_name or name, "role": role, "area": area.spec(),
+        "password_hash": generate_password_hash(password), "created_at": pd.Timestamp(now or pd.Timestamp.now()),
+        "disabled": False}]))
+    return User(name, role, area, display_name or name)
+
+
+def _user(row) -> User:
+    return User(row["user_name"], row["role"], Area.parse(row["area"]), row["display_name"] or row["user_name"])
+
+
+def get_user(store: Store, name: str) -> User | None:
+    """The user if it exists and is not disabled."""
+    rows = store.read("users", [Condition("user_name", "=", name)])
+    if rows.empty or bool(rows["disabled"].iat[0]):
+        return None
+    return _user(rows.iloc[0])
+
+
+def authenticate(store: Store, name: str, password: str) -> User | None:
+    rows = store.read("users", [Condition("user_name", "=", name)])
+    if rows.empty:
+        check_password_hash(_NOBODY, password)
+        return None
+    row = rows.iloc[0]
+    if not check_password_hash(row["password_hash"], password) or bool(row["disabled"]):
+        return None
+    return _user(row)
+
+
+def list_users(store: Store) -> pd.DataFrame:
+    return store.read("users").drop(columns="password_hash").sort_values("user_name")
+
+
+def disable_user(store: Store, name: str) -> bool:
+    """Disable a user (kept, for the record of who did what); False if there is no such user."""
+    rows = store.read("users", [Condition("user_name", "=", name)])
+    if rows.empty:
+        return False
+    rows["disabled"] = True
+    store.upsert("users", rows)
+    return True
+
+
+def _token_hash(token: str) -> str:
+    # The token is 256 random bits, so a plain digest is enough: nothing to guess, only to look up.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_kiosk(store: Store, *, area: Area, label: str = "", view: str = "rotate=1", now=None) -> tuple[str, str]:
+    """A new kiosk link's id and token; the token is shown once and only its hash is kept."""
+    check_area(store, area)
+    token = secrets.token_urlsafe(32)
+    digest = _token_hash(token)
+    store.upsert("kiosks", pd.DataFrame([{
+        "kiosk_id": digest[:12], "token_hash": digest, "label": label, "area": area.spec(), "view": view,
+        "created_at": pd.Timestamp(now or pd.Timestamp.now()), "revoked_at": pd.NaT}]))
+    return digest[:12], token
+
+
+def _kiosk(rows) -> Kiosk | None:
+    if rows.empty or pd.notna(rows["revoked_at"].iat[0]):
+        return None
+    row = rows.iloc[0]
+    return Kiosk(row["kiosk_id"], Area.parse(row["area"]), dict(parse_qsl(row["view"] or "")), row["label"] or "")
+
+
+def kiosk_for_token(store: Store, token: str) -> Kiosk | None:
+    """The kiosk a token opens, if it exists and is not revoked."""
+    return _kiosk(store.read("kiosks", [Condition("token_hash", "=", _token_hash(token or ""))]))
+
+
+def kiosk_by_id(store: Store, kiosk_id: str) -> Kiosk | None:
+    return _kiosk(store.read("kiosks", [Condition("kiosk_id", "=", kiosk_id)]))
+
+
+def list_kiosks(store: Store) -> pd.DataFrame:
+    return store.read("kiosks").drop(columns="token_hash").sort_values("created_at")
+
+
+def revoke_kiosk(store: Store, kiosk_id: str, *, now=None) -> bool:
+    rows = store.read("kiosks", [Condition("kiosk_id", "=", kiosk_id)])
+    if rows.empty:
+        return False
+    rows["revoked_at"] = pd.Timestamp(now or pd.Timestamp.now())
+    store.upsert("kiosks", rows)
+    return True
+
+
+def server_secret(store: Store) -> str:
+    """The key that signs session cookies: made once per store, so every server process agrees on it."""
+    rows = store.read("settings", [Condition("name", "=", "session_secret")])
+    if not rows.empty:
+        return rows["value"].iat[0]
+    secret = secrets.token_hex(32)
+    store.upsert("settings", pd.DataFrame([{"name": "session_secret", "value": secret}]))
+    return secret
