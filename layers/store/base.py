@@ -6,6 +6,7 @@ upsert semantics, filters) lives here.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -55,6 +56,7 @@ class Store:
     def write_layer(self, name: str, frame) -> int:
         frame = conform(name, frame)
         self._replace(name, frame)
+        self._upsert_many({"settings": _versions([name])})
         return len(frame)
 
     def upsert(self, name: str, frame) -> int:
@@ -76,6 +78,10 @@ class Store:
             ready[name] = frame
         batch = {name: frame for name, frame in ready.items() if len(frame)}
         if batch:
+            changed = [name for name in batch if name != "settings"]
+            if changed:
+                versions = _versions(changed)
+                batch["settings"] = pd.concat([batch["settings"], versions]) if "settings" in batch else versions
             self._upsert_many(batch)
         return {name: len(frame) for name, frame in ready.items()}
 
@@ -88,6 +94,11 @@ class Store:
             if term.op not in ("=", ">=", "<", "in"):
                 raise StoreError(f"unsupported filter operator {term.op!r}")
         return self._read(name, where or [])
+
+    def data_version(self, name: str) -> str | None:
+        """A stamp that changes with every write to the layer: what a cache of it checks before it trusts itself."""
+        rows = self._read("settings", [Condition("name", "=", f"version:{name}")])
+        return rows["value"].iat[0] if len(rows) else None
 
     def count(self, name: str) -> int:
         if name not in LAYERS:
@@ -119,6 +130,11 @@ class Store:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _versions(names) -> pd.DataFrame:
+    stamp = uuid.uuid4().hex
+    return conform("settings", pd.DataFrame({"name": [f"version:{n}" for n in names], "value": stamp}))
 
 
 def empty_frame(name: str):
