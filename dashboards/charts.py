@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pandas as pd
 import plotly.graph_objects as go
 
+from layers.filters import channel_lists
 from layers.schema import CHANNELS
 
 LEVEL_WORDS = {"community": "村社 community", "street": "街镇 street", "district": "区 district"}
@@ -31,14 +34,19 @@ def daily_trend(cases: pd.DataFrame) -> go.Figure:
 
 
 def top_categories(cases: pd.DataFrame, n: int = 8) -> go.Figure:
-    counts = cases["category"].value_counts().head(n).iloc[::-1]
+    counts = cases["category"].value_counts()
+    counts = counts[counts > 0].head(n).iloc[::-1]  # a categorical column counts absent categories as 0
     fig = go.Figure(go.Bar(x=counts.values, y=counts.index, orientation="h", marker_color="#dd6b20"))
     return _titled(fig, "高发类别 Top categories")
 
 
 def channel_mix(cases: pd.DataFrame) -> go.Figure:
     """Cases per channel that reported them; a case two channels reported counts for both."""
-    channels = cases["channels"].fillna(cases["channel"]).str.split(";").explode().value_counts()
+    counts = Counter()
+    for names, n in channel_lists(cases).value_counts().items():
+        for name in names.split(";"):
+            counts[name] += int(n)
+    channels = pd.Series(counts, dtype=int).sort_values(ascending=False)
     labels = [CHANNELS.get(c, (c,))[0] for c in channels.index]
     fig = go.Figure(go.Bar(x=labels, y=channels.values, marker_color="#3182ce"))
     return _titled(fig, "渠道构成 Channel mix")

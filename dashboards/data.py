@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from dashboards import charts
+from dashboards.cache import CASES
 from dashboards.figures import add_layers, case_map
 from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
 from layers.schema import CHANNELS, LAYERS
-from layers.store import Condition, period_filter
+from layers.store import Condition, matches, period_filter
 from layers.views import count_per_cell
 
 # The case table's columns: (field, 中文, English).
@@ -30,9 +32,7 @@ MAP_LAYERS = {"cases": "案件点 Case points", "setback_areas": "退红空间 S
 
 def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",)) -> dict:
     """Everything the overview shows for one filter: tiles, map (with the chosen layers), charts."""
-    cases = f.read_cases(store, as_of=as_of)
-    sources = store.read("case_sources", period_filter(f.start, f.end) + [Condition("channel", "=", "walk_in")])
-    sources = sources[sources["case_id"].isin(set(cases["case_id"]))]
+    cases, sources = filtered_cases(store, f, as_of=as_of)
     kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
     kpis["all"] = filtered_kpis(cases, as_of=as_of)
     kpis["setback_areas"] = setback_summary(read_places(store, f.narrowed(community_code=None, grid_cell=None),
@@ -51,6 +51,16 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",)) -> dict:
                    "channels": charts.channel_mix(cases), "levels": charts.level_split(cases)},
         "cases": cases,
     }
+
+
+def filtered_cases(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cases the filter keeps, from the server's copy of the store, and the walk-in visits behind them."""
+    every_case, visits = CASES.get(store)
+    cases = f.select(every_case, as_of=as_of)
+    chosen = np.zeros(len(every_case), dtype=bool)
+    chosen[cases.index.to_numpy()] = True
+    visits = visits[matches(visits, period_filter(f.start, f.end))]
+    return cases, visits[chosen[visits["case_row"].to_numpy()]]
 
 
 def read_places(store, f: CaseFilter, layer: str):
@@ -80,14 +90,18 @@ def overview_data(store, *, start, end, street=None):
 
 
 def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: int = 15) -> tuple[list, int]:
-    """One page of the filtered cases as table rows, sorted on the server; and the number of pages."""
+    """One page of the filtered cases as table rows, sorted on the server; and the number of pages.
+
+    Only the page's rows are taken out of the frame: sorting a million cases is one argsort per sort column.
+    """
     sort_by = sort_by or [{"column_id": "reported_at", "direction": "desc"}]
     columns = [c for c, _, _ in TABLE_COLUMNS]
-    keys = [s["column_id"] for s in sort_by if s["column_id"] in columns]
-    ascending = [s["direction"] == "asc" for s in sort_by if s["column_id"] in columns]
-    ordered = cases.sort_values(keys + ["case_id"], ascending=ascending + [True], kind="stable") if keys else cases
-    pages = max(1, -(-len(ordered) // page_size))
-    rows = ordered.iloc[page * page_size:(page + 1) * page_size][columns].copy()
+    order = np.arange(len(cases))  # cases come in case-id order (the cache's): ties fall to the case id
+    for term in reversed([t for t in sort_by if t["column_id"] in columns]):
+        key = _sort_key(cases[term["column_id"]])[order]
+        order = order[np.argsort(key if term["direction"] == "asc" else -key, kind="stable")]
+    pages = max(1, -(-len(cases) // page_size))
+    rows = cases.iloc[order[page * page_size:(page + 1) * page_size]][columns].astype(object)
     for column in ("reported_at", "due_at"):
         rows[column] = pd.to_datetime(rows[column]).dt.strftime("%Y-%m-%d %H:%M")
     rows["status"] = rows["status"].map(STATUS_WORDS)
@@ -97,14 +111,23 @@ def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: i
     return rows.astype(object).where(rows.notna(), "").to_dict("records"), pages
 
 
+def _sort_key(column: pd.Series) -> np.ndarray:
+    """Integers that sort as the column does, missing values first."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy().astype(np.int64)  # categories are kept sorted; missing is -1
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.to_numpy("datetime64[ms]").astype(np.int64)  # NaT is the smallest
+    return pd.factorize(column, sort=True)[0].astype(np.int64)
+
+
 def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of=None) -> dict | None:
     """A grid cell's figures under the filter, and its latest cases: what a click on the map opens."""
     cells = store.read("grid_cells", [Condition("grid_cell", "=", grid_cell)] + f.area.conditions("grid_cells"))
     if cells.empty:
         return None
     cell = cells.iloc[0]
-    cases = f.narrowed(grid_cell=grid_cell, community_code=cell["community_code"],
-                       street_code=cell["street_code"]).read_cases(store, as_of=as_of)
+    cases, _ = filtered_cases(store, f.narrowed(grid_cell=grid_cell, community_code=cell["community_code"],
+                                                street_code=cell["street_code"]), as_of=as_of)
     tiles = filtered_kpis(cases, as_of=as_of)
     communities = store.read("communities", [Condition("community_code", "=", cell["community_code"])])
     rows, _ = case_table(cases, page_size=latest)

@@ -95,6 +95,6 @@ def add_layers(fig: go.Figure, *, points=None, setback_areas=None, estates=None,
                 fig.add_trace(go.Scattermap(
                     lon=part.geometry.x.round(6), lat=part.geometry.y.round(6), mode="markers",
                     marker=dict(size=7, color=colour), name=name, customdata=part["case_id"],
-                    hovertext=part["category"] + " " + part["case_id"], hoverinfo="text"))
+                    hovertext=part["category"].astype(str) + " " + part["case_id"], hoverinfo="text"))
     fig.update_layout(showlegend=True, legend=dict(x=0.01, y=0.01, bgcolor="rgba(255,255,255,0.85)"))
     return fig

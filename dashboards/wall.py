@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import dash
@@ -10,6 +11,8 @@ from dashboards.data import wall_data
 from dashboards.tiles import kpi_tiles
 from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
+
+log = logging.getLogger(__name__)
 
 
 def wall_refresh(open_store, query: dict, tick: int, last_good: str | None, *, area: Area = DISTRICT, now=None):
@@ -21,6 +24,7 @@ def wall_refresh(open_store, query: dict, tick: int, last_good: str | None, *, a
         with open_store() as store:
             data = wall_data(store, f, tick, rotate=rotate)
     except Exception as exc:  # noqa: BLE001 — whatever broke, the wall must keep its picture up
+        log.warning("wall refresh failed, keeping the last picture", exc_info=True)
         since = last_good or "—"
         banner = f"数据源暂时无法连接，显示的是 {since} 的数据 · Store unreachable, showing data of {since} ({type(exc).__name__})"
         return dash.no_update, dash.no_update, dash.no_update, dash.no_update, banner, {"display": "block"}, last_good

@@ -15,7 +15,7 @@ import pandas as pd
 
 from layers.areas import DISTRICT, Area
 from layers.schema import CASE_STATUSES, CHANNELS, LEVELS
-from layers.store import Condition, Store, period_filter
+from layers.store import Condition, Store, matches, period_filter
 
 PRESETS = {
     "today": ("今天", "Today"),
@@ -122,14 +122,25 @@ class CaseFilter:
         """What is left to filter in memory: any channel that reported a case, and overdue."""
         keep = pd.Series(True, index=cases.index)
         if self.channels:
+            # Decided once per distinct channel list, not once per case.
+            combos = channel_lists(cases)
             wanted = set(self.channels)
-            keep &= cases["channels"].fillna(cases["channel"]).str.split(";").map(lambda cs: bool(wanted & set(cs)))
+            keep &= combos.isin([c for c in combos.unique() if wanted & set(c.split(";"))])
         if self.overdue_only:
             keep &= overdue(cases, as_of)
         return cases[keep]
 
     def read_cases(self, store: Store, *, as_of=None) -> pd.DataFrame:
         return self.apply(store.read("cases", self.conditions()), as_of=as_of)
+
+    def select(self, cases: pd.DataFrame, *, as_of=None) -> pd.DataFrame:
+        """The same filter over cases already in memory (the dashboard's cache of the store)."""
+        return self.apply(cases[matches(cases, self.conditions())], as_of=as_of)
+
+
+def channel_lists(cases: pd.DataFrame) -> pd.Series:
+    """Each case's channels as written (``e_ningbo;hotline_12345``); a case from one channel has its channel."""
+    return cases["channels"].astype(object).where(cases["channels"].notna(), cases["channel"].astype(object))
 
 
 def overdue(cases: pd.DataFrame, as_of=None) -> pd.Series:

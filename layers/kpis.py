@@ -53,7 +53,7 @@ def compute_kpis(cases: pd.DataFrame, sources: pd.DataFrame, *, start=None, end=
         "events": _group(cases[cases["kind"] == "event"], as_of),
         "petitions": _group(cases[cases["kind"] == "petition"], as_of),
         "visits": {"batches": int(len(walk)), "people": int(walk["people"].fillna(1).sum())},
-        "by_channel": {str(k): int(v) for k, v in cases["channel"].value_counts().sort_index().items()},
+        "by_channel": {str(k): int(v) for k, v in cases["channel"].value_counts().sort_index().items() if v},
     }
 
 

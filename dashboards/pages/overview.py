@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, clientside_callback, dash_table
 from dashboards.app import store_from_request
 from dashboards.auth import principal
 from dashboards.data import (MAP_LAYERS, POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, case_table,
-                             cell_details, view_data)
+                             cell_details, filtered_cases, view_data)
 from dashboards.tiles import count, kpi_tiles, percent
 from layers.filters import PRESETS, CaseFilter, preset_period
 from layers.kpis import street_code_for
@@ -198,7 +198,7 @@ def update(*values):
 def table(page, sort_by, *values):
     f = _filter(*values)
     with store_from_request() as store:
-        cases = f.read_cases(store)
+        cases, _ = filtered_cases(store, f)
     rows, pages = case_table(cases, sort_by=sort_by, page=page or 0, page_size=15)
     return rows, pages
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from layers.store.base import Condition, Store, StoreError, period_filter
+from layers.store.base import Condition, Store, StoreError, matches, period_filter
 
 DEFAULT_STORE = "data/onemap.gpkg"
 
-__all__ = ["Condition", "Store", "StoreError", "default_store", "open_store", "period_filter"]
+__all__ = ["Condition", "Store", "StoreError", "default_store", "matches", "open_store", "period_filter"]
 
 
 def default_store() -> str:

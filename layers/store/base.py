@@ -29,6 +29,24 @@ class Condition:
     value: Any
 
 
+def matches(frame: pd.DataFrame, terms: list[Condition]) -> pd.Series:
+    """The rows of a frame already in memory that the terms keep, as a store would filter them."""
+    keep = pd.Series(True, index=frame.index)
+    for term in terms:
+        column = frame[term.column]
+        if term.op == "=":
+            keep &= column == term.value
+        elif term.op == ">=":
+            keep &= column >= term.value
+        elif term.op == "<":
+            keep &= column < term.value
+        elif term.op == "in":
+            keep &= column.isin(list(term.value))
+        else:
+            raise StoreError(f"unsupported filter operator {term.op!r}")
+    return keep.fillna(False).astype(bool)
+
+
 def period_filter(start: date | None = None, end: date | None = None, *,
                   column: str = "reported_at", street_code: str | None = None):
     """Filter terms for a period (``end`` inclusive, whole days) and optionally a street."""
