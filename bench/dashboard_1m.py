@@ -18,7 +18,6 @@ from navigation to tiles and drawn map.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -32,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_1m import synthetic_export  # noqa: E402
 
 from dashboards.app import create_app  # noqa: E402
-from dashboards.cache import CASES  # noqa: E402
+from dashboards.cache import CACHE  # noqa: E402
+from dashboards.client import for_app  # noqa: E402
 from demo.users import create_demo_users, demo_password  # noqa: E402
 from layers.filters import CaseFilter  # noqa: E402
 from layers.store import open_store  # noqa: E402
@@ -80,6 +80,86 @@ def build_store(path: Path, rows: int) -> Path:
     return path
 
 
+def time_changes(client, repeat):
+    """Median server time and bytes of each filter change: the overview's update plus its table page."""
+    results = []
+    for name, change in CHANGES:
+        values = {**YEARS, "overview-layers.value": ["cases"], **change}
+        times, sizes = [], []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            update = client.call("overview-kpis", values)
+            table = client.call("overview-table", {**values, "overview-table.page_current": 0})
+            times.append(time.perf_counter() - t)
+            assert update.status_code == table.status_code == 200, (update.status_code, table.status_code)
+            sizes.append(len(update.data) + len(table.data))
+        results.append((name, statistics.median(times), times, max(sizes)))
+    return results
+
+
+def time_raw_points(store, repeat):
+    """The baseline: each filter answered with every case as a point, as a map without aggregation sends it."""
+    from dashboards.data import filtered_cases
+
+    results = []
+    for name, change in CHANGES:
+        query = {"from": YEARS["overview-period.start_date"], "to": YEARS["overview-period.end_date"]}
+        for key, value in change.items():
+            field = {"overview-period.start_date": "from", "overview-period.end_date": "to",
+                     "overview-street.value": "street", "overview-community.value": "community",
+                     "overview-cell.value": "cell", "overview-category.value": "category",
+                     "overview-status.value": "status", "overview-overdue.value": "overdue",
+                     "overview-channel.value": "channel"}[key]
+            query[field] = ",".join(value) if isinstance(value, list) else value
+        times, size = [], 0
+        for _ in range(repeat):
+            t = time.perf_counter()
+            cases, _ = filtered_cases(store, CaseFilter.from_query(query))
+            fig = go.Figure(go.Scattermap(lon=cases.geometry.x.round(6), lat=cases.geometry.y.round(6),
+                                          mode="markers", customdata=cases["case_id"]))
+            size = len(fig.to_json())
+            times.append(time.perf_counter() - t)
+        results.append((name, statistics.median(times), times, size, len(cases)))
+    return results
+
+
+def time_initial_page(url, repeat):
+    """Headless Chromium: from navigation to the tiles filled and the map drawn, logged in as the commander."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
+                "--enable-unsafe-swiftshader", "--window-size=1600,1000"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    times = []
+    try:
+        driver.get(f"{url}/login")
+        driver.find_element(By.NAME, "user").send_keys("commander")
+        driver.find_element(By.NAME, "password").send_keys(demo_password("commander"))
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(driver, 60).until(lambda d: "/login" not in d.current_url)
+        for _ in range(repeat + 1):  # the first load warms the server's copy of the store
+            driver.get("about:blank")
+            t = time.perf_counter()
+            driver.get(f"{url}/?from=2020-01-01&to=2024-12-31")
+            WebDriverWait(driver, 120).until(lambda d: d.execute_script(
+                "const k = document.getElementById('overview-kpi-events-received');"
+                "const g = document.querySelector('#overview-map .js-plotly-plot');"
+                "return k && k.textContent.trim() !== '' && g && g._fullData && g._fullData.length > 0 &&"
+                " document.querySelector('#overview-map canvas.maplibregl-canvas') !== null;"))
+            times.append(time.perf_counter() - t)
+    finally:
+        driver.quit()
+    return times[1:]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -87,7 +167,40 @@ def main():
     parser.add_argument("--browser", action="store_true")
     args = parser.parse_args()
     path = build_store(OUT / "dashboard_1m.gpkg", args.rows)
-    print(f"store {path}")
+    app = create_app(str(path))
+    client = for_app(app)
+    client.log_in("commander", demo_password("commander"))
+    t = time.perf_counter()
+    with open_store(str(path)) as store:
+        every_case, _ = CACHE.cases(store)
+    print(f"store {path}: {len(every_case):,} cases; server copy loaded in {time.perf_counter() - t:.1f} s, "
+          f"{every_case.memory_usage(deep=True).sum() / 1e6:.0f} MB")
+    with open_store(str(path)) as store:
+        raw = {name: rest for name, *rest in time_raw_points(store, args.repeat)}
+    print(f"{'filter change':26s} {'cases':>9s} {'server ms':>10s} {'bytes':>10s} | {'raw points ms':>13s} "
+          f"{'raw bytes':>11s}")
+    served = time_changes(client, args.repeat)
+    for name, median, _, size in served:
+        raw_median, _, raw_size, n = raw[name]
+        print(f"{name:26s} {n:9,d} {median * 1000:10.0f} {size:10,d} | {raw_median * 1000:13.0f} {raw_size:11,d}")
+    medians = [m for _, m, _, _ in served]
+    print(f"median over changes {statistics.median(medians) * 1000:.0f} ms, slowest {max(medians) * 1000:.0f} ms, "
+          f"largest response {max(s for *_, s in served):,} bytes; raw points: median "
+          f"{statistics.median([r[0] for r in raw.values()]) * 1000:.0f} ms, largest "
+          f"{max(r[2] for r in raw.values()):,} bytes")
+    if args.browser:
+        import subprocess
+
+        port = 8093
+        proc = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", str(path), "--port",
+                                 str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(5)
+            times = time_initial_page(f"http://127.0.0.1:{port}", args.repeat)
+            print(f"initial page in Chromium: median {statistics.median(times):.2f} s, runs "
+                  f"{[round(t, 2) for t in times]}")
+        finally:
+            proc.terminate()
 
 
 if __name__ == "__main__":

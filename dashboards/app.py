@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
+import plotly.io as pio
 from flask import current_app
 
-from dashboards import auth
+from dashboards import auth, figures, geo
 from layers.store import Store, open_store
 
 _HERE = Path(__file__).parent
@@ -19,6 +20,7 @@ def store_from_request() -> Store:
 
 
 def create_app(store_spec: str) -> dash.Dash:
+    pio.templates.default = figures.TEMPLATE_NAME
     app = dash.Dash(
         __name__, use_pages=True, pages_folder=str(_HERE / "pages"), assets_folder=str(_HERE / "assets"),
         title="社会治理一张图 · One map", suppress_callback_exceptions=True,
@@ -26,6 +28,7 @@ def create_app(store_spec: str) -> dash.Dash:
     app.server.config["ONEMAP_STORE"] = str(store_spec)
     app.layout = dash.page_container
     auth.install(app, str(store_spec))
+    geo.install(app)
     return app
 
 

@@ -18,8 +18,9 @@ from html import escape
 
 import flask
 
+from dashboards.cache import CACHE
 from layers.areas import Area
-from layers.users import ROLES, authenticate, get_user, kiosk_by_id, kiosk_for_token, server_secret
+from layers.users import ROLES, authenticate, find_kiosk, find_user, kiosk_for_token, server_secret
 
 SESSION_HOURS = 12
 KIOSK_DAYS = 400
@@ -79,13 +80,14 @@ def _lookup() -> Principal | None:
     session = flask.session
     if not session.get("user") and not session.get("kiosk"):
         return None
+    # Users and kiosks as the server holds them, re-read whenever the store's copy changes.
     with store_from_request() as store:
         if session.get("user"):
             if time.time() - session.get("since", 0) > SESSION_HOURS * 3600:
                 return None
-            user = get_user(store, session["user"])
+            user = find_user(CACHE.layer(store, "users"), session["user"])
             return user and Principal("user", user.name, user.role, user.area, {}, user.display_name)
-        kiosk = kiosk_by_id(store, session["kiosk"])
+        kiosk = find_kiosk(CACHE.layer(store, "kiosks"), session["kiosk"])
         return kiosk and Principal("kiosk", kiosk.label or kiosk.kiosk_id, "kiosk", kiosk.area, kiosk.view)
 
 
@@ -123,6 +125,7 @@ def _gate():
         return flask.redirect("/login?next=" + flask.request.full_path.rstrip("?"))
     if who.kind == "kiosk":
         allowed = request.path in ("/wall", "/_dash-layout", "/_dash-dependencies") or (
+            request.path.startswith("/geo/")) or (  # outlines, scoped to the kiosk's area like the rest
             request.path == "/_dash-update-component" and _kiosk_may_call(request))
         if not allowed:
             return flask.jsonify({"error": "a kiosk link opens the wall view only"}), 403

@@ -1,47 +1,82 @@
-"""The store's cases held in memory by the dashboard server, and kept true to the store.
+"""What the dashboard server holds in memory of each store, and how it stays true to the store.
 
 A filter change must answer in well under a second over a million cases, so
 the server does not read them again for every click: it keeps one compact
-copy per store (text columns as categoricals, the long description left
-out) and asks the store, on every request, for the cases' data version, a
-one-row read. A write anywhere (an ingest, an unmerge, another server)
-changes the version and the next request reloads. If the store cannot be
-reached that one-row read fails, so a wall still shows its banner.
+copy of the cases per store (text columns as categoricals, the long
+description left out), the walk-in visits, and the geography layers. Before
+it answers from them it asks the store for its data versions (one small
+read, at most once per ``CHECK_S``); a write anywhere (an ingest, an
+unmerge, another server) changes a version and the layers it touched are
+read again. If the store cannot be reached that read fails, so the wall
+still shows its banner.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pandas as pd
 
+from gis.datums import METRIC_CRS
 from layers.store import Condition, Store
 
+CHECK_S = 1.0
 # Left out of the copy: long free text nobody filters or aggregates on the map.
 _DROPPED = ("description",)
 _CATEGORICAL = ("kind", "category", "channel", "channels", "status", "level_received", "level", "location_precision",
                 "grid_cell", "community_code", "street_code", "estate_id", "setback_area", "responsible_unit")
 
 
-class CaseCache:
-    def __init__(self):
+class StoreCache:
+    def __init__(self, check_s: float = CHECK_S):
+        self.check_s = check_s
         self._lock = threading.Lock()
-        self._held: dict[str, tuple] = {}
+        self._versions: dict[str, tuple[float, dict]] = {}  # store url → (checked at, versions)
+        self._held: dict[tuple[str, str], tuple] = {}  # (store url, what) → (version, value)
 
-    def get(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The store's cases and walk-in visit records, current as of this call."""
-        version = (store.data_version("cases"), store.data_version("case_sources"))
-        held = self._held.get(store.url)
+    def cases(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The store's cases (in case-id order) and their walk-in visit records."""
+        versions = self._current(store)
+        return self._get(store, "cases", (versions.get("cases"), versions.get("case_sources")), _load_cases)
+
+    def layer(self, store: Store, name: str) -> pd.DataFrame:
+        """A geography layer as stored; grid cells carry their area in km² (``area_km2``)."""
+        return self._get(store, name, self._current(store).get(name), lambda s: _load_layer(s, name))
+
+    def derived(self, store: Store, key: tuple, make):
+        """``make(cases)`` over the held cases, made once per version of them (a sort order, say)."""
+        versions = self._current(store)
+        version = (versions.get("cases"), versions.get("case_sources"))
+        return self._get(store, key, version, lambda s: make(self.cases(s)[0]))
+
+    def derived_layer(self, store: Store, name: str, key: tuple, make):
+        """``make()`` for a layer, made once per version of the layer and ``key`` (the cells' GeoJSON, say)."""
+        return self._get(store, (name, key), self._current(store).get(name), lambda s: make())
+
+    def version(self, store: Store, name: str) -> str | None:
+        return self._current(store).get(name)
+
+    def _current(self, store):
+        checked = self._versions.get(store.url)
+        if checked is None or time.monotonic() - checked[0] > self.check_s:
+            checked = (time.monotonic(), store.data_versions())
+            self._versions[store.url] = checked
+        return checked[1]
+
+    def _get(self, store, what, version, load):
+        key = (store.url, what)
+        held = self._held.get(key)
         if held is None or held[0] != version:
-            with self._lock:  # one reload at a time; a second request waiting here finds it done
-                held = self._held.get(store.url)
+            with self._lock:  # one reload at a time; a request waiting here finds it done
+                held = self._held.get(key)
                 if held is None or held[0] != version:
-                    held = (version, *_load(store))
-                    self._held[store.url] = held
-        return held[1], held[2]
+                    held = (version, load(store))
+                    self._held[key] = held
+        return held[1]
 
 
-def _load(store: Store):
+def _load_cases(store: Store):
     # In case-id order, so a stable sort on any column breaks its ties by case id (dashboards.data.case_table).
     cases = store.read("cases").drop(columns=list(_DROPPED)).sort_values("case_id", ignore_index=True)
     for column in _CATEGORICAL:
@@ -53,4 +88,11 @@ def _load(store: Store):
     return cases, visits[visits["case_row"] >= 0].reset_index(drop=True)
 
 
-CASES = CaseCache()
+def _load_layer(store: Store, name: str):
+    frame = store.read(name)
+    if name == "grid_cells":
+        frame["area_km2"] = frame.to_crs(METRIC_CRS).area / 1e6
+    return frame
+
+
+CACHE = StoreCache()

@@ -1,13 +1,14 @@
-"""The overview's small charts: daily trend, top categories, channel mix, level split. Frames in, figures out."""
+"""The overview's small charts: daily trend, top categories, channel mix, level split.
+
+Frames in, Plotly figures out as plain dicts (what Dash sends anyway).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-
+import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
-from layers.filters import channel_lists
+from layers.filters import channel_counts
 from layers.schema import CHANNELS
 
 LEVEL_WORDS = {"community": "村社 community", "street": "街镇 street", "district": "区 district"}
@@ -15,46 +16,58 @@ _LAYOUT = dict(margin=dict(l=8, r=8, t=34, b=8), height=240, showlegend=False, p
                paper_bgcolor="#fff", font=dict(size=11))
 
 
-def _titled(fig, title):
-    fig.update_layout(title=dict(text=title, x=0.02, font=dict(size=13)), **_LAYOUT)
+def _figure(traces: list, title: str) -> dict:
+    # Plain dicts, not plotly objects: building and checking these is most of a filter change's time.
+    return {"data": traces, "layout": {"title": {"text": title, "x": 0.02, "font": {"size": 13}}, **_LAYOUT}}
+
+
+def _trace(kind: str, **properties) -> dict:
+    return {"type": kind, **properties}
+
+
+def _days(counts: pd.Series) -> list[str]:
+    return [d.strftime("%Y-%m-%d") for d in counts.index]
+
+
+def _per_day(stamps: pd.Series) -> pd.Series:
+    """How many stamps fall on each day, days without any left out: one bincount over day numbers."""
+    days = stamps.to_numpy("datetime64[ms]").astype("datetime64[D]")
+    days = days[~np.isnat(days)].astype(np.int64)
+    if not len(days):
+        return pd.Series(dtype=int)
+    counts = np.bincount(days - days.min())
+    present = np.flatnonzero(counts)
+    return pd.Series(counts[present], index=pd.to_datetime(present + days.min(), unit="D"))
+
+
+def daily_trend(cases: pd.DataFrame) -> dict:
+    days, closed = _per_day(cases["reported_at"]), _per_day(cases["closed_at"])
+    fig = _figure([_trace("scatter", x=_days(days), y=days.to_numpy().tolist(), name="受理 received", mode="lines",
+                          line=dict(color="#1f3b73", width=1.5)),
+                   _trace("scatter", x=_days(closed), y=closed.to_numpy().tolist(), name="办结 closed", mode="lines",
+                          line=dict(color="#38a169", width=1))], "每日受理与办结 Daily received / closed")
+    fig["layout"].update(showlegend=True, margin=dict(l=8, r=8, t=34, b=40),
+                         legend=dict(orientation="h", y=-0.15, x=0.5, xanchor="center", yanchor="top"))
     return fig
 
 
-def daily_trend(cases: pd.DataFrame) -> go.Figure:
-    days = pd.to_datetime(cases["reported_at"]).dt.normalize().value_counts().sort_index()
-    closed = pd.to_datetime(cases["closed_at"].dropna()).dt.normalize().value_counts().sort_index()
-    fig = go.Figure([go.Scatter(x=days.index, y=days.values, name="受理 received", mode="lines",
-                                line=dict(color="#1f3b73", width=1.5)),
-                     go.Scatter(x=closed.index, y=closed.values, name="办结 closed", mode="lines",
-                                line=dict(color="#38a169", width=1))])
-    fig = _titled(fig, "每日受理与办结 Daily received / closed")
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.15, x=0.5, xanchor="center", yanchor="top"),
-                      margin=dict(l=8, r=8, t=34, b=40))
-    return fig
-
-
-def top_categories(cases: pd.DataFrame, n: int = 8) -> go.Figure:
+def top_categories(cases: pd.DataFrame, n: int = 8) -> dict:
     counts = cases["category"].value_counts()
     counts = counts[counts > 0].head(n).iloc[::-1]  # a categorical column counts absent categories as 0
-    fig = go.Figure(go.Bar(x=counts.values, y=counts.index, orientation="h", marker_color="#dd6b20"))
-    return _titled(fig, "高发类别 Top categories")
+    return _figure([_trace("bar", x=counts.to_numpy().tolist(), y=[str(c) for c in counts.index], orientation="h",
+                           marker=dict(color="#dd6b20"))], "高发类别 Top categories")
 
 
-def channel_mix(cases: pd.DataFrame) -> go.Figure:
+def channel_mix(cases: pd.DataFrame) -> dict:
     """Cases per channel that reported them; a case two channels reported counts for both."""
-    counts = Counter()
-    for names, n in channel_lists(cases).value_counts().items():
-        for name in names.split(";"):
-            counts[name] += int(n)
-    channels = pd.Series(counts, dtype=int).sort_values(ascending=False)
+    channels = pd.Series(channel_counts(cases), dtype=int).sort_values(ascending=False)
     labels = [CHANNELS.get(c, (c,))[0] for c in channels.index]
-    fig = go.Figure(go.Bar(x=labels, y=channels.values, marker_color="#3182ce"))
-    return _titled(fig, "渠道构成 Channel mix")
+    return _figure([_trace("bar", x=labels, y=channels.to_numpy().tolist(), marker=dict(color="#3182ce"))],
+                   "渠道构成 Channel mix")
 
 
-def level_split(cases: pd.DataFrame) -> go.Figure:
-    closed = cases[cases["status"] == "closed"]
-    counts = closed["level"].value_counts().reindex(list(LEVEL_WORDS), fill_value=0)
-    fig = go.Figure(go.Bar(x=[LEVEL_WORDS[k] for k in counts.index], y=counts.values,
-                           marker_color=["#38a169", "#d69e2e", "#e53e3e"]))
-    return _titled(fig, "化解层级 Settled at (小事不出村·大事不出街·难事不出区)")
+def level_split(cases: pd.DataFrame) -> dict:
+    counts = cases["level"][cases["status"] == "closed"].value_counts().reindex(list(LEVEL_WORDS), fill_value=0)
+    return _figure([_trace("bar", x=[LEVEL_WORDS[k] for k in counts.index], y=counts.to_numpy().tolist(),
+                           marker=dict(color=["#38a169", "#d69e2e", "#e53e3e"]))],
+                   "化解层级 Settled at (小事不出村·大事不出街·难事不出区)")

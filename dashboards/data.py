@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 
 from dashboards import charts
-from dashboards.cache import CASES
-from dashboards.figures import add_layers, case_map
+from dashboards.cache import CACHE
+from dashboards.figures import add_layers, case_map, cells_geojson
+from dashboards.geo import geojson_url
 from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
@@ -24,21 +25,26 @@ STATUS_WORDS = {"reported": "呼 已受理", "dispatched": "分 已派单", "coo
 LEVEL_WORDS = {"community": "村社", "street": "街镇", "district": "区"}
 
 
+DEFAULT_SORT = [{"column_id": "reported_at", "direction": "desc"}]
+
 # Above this many cases in view the map shows cells only: no more dots than a person can read.
 POINT_LIMIT = 3000
 MAP_LAYERS = {"cases": "案件点 Case points", "setback_areas": "退红空间 Setback areas", "estates": "老旧小区 Old estates",
           "components": "城市部件 Components"}
 
 
-def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",)) -> dict:
+def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), outline_colour=None) -> dict:
     """Everything the overview shows for one filter: tiles, map (with the chosen layers), charts."""
     cases, sources = filtered_cases(store, f, as_of=as_of)
     kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
     kpis["all"] = filtered_kpis(cases, as_of=as_of)
     kpis["setback_areas"] = setback_summary(read_places(store, f.narrowed(community_code=None, grid_cell=None),
                                                         "setback_areas"), street_code=f.street_code)
-    figure = case_map(count_per_cell(cases, read_places(store, f, "grid_cells")), read_places(store, f, "streets"),
-                      read_places(store, f, "communities"))
+    cells = count_per_cell(cases, read_places(store, f, "grid_cells"))
+    figure = case_map(cells, cells_geojson=CACHE.derived_layer(store, "grid_cells", tuple(cells["grid_cell"]),
+                                                               lambda: cells_geojson(cells)),
+                      outlines={layer: geojson_url(store, layer) for layer in ("communities", "streets")},
+                      outline_colour=outline_colour, place=f.grid_cell or f.community_code or f.street_code or "")
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
     add_layers(figure, points=cases if points_shown else None,
                **{layer: read_places(store, f, layer) if layer in layers else None
@@ -55,7 +61,7 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",)) -> dict:
 
 def filtered_cases(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cases the filter keeps, from the server's copy of the store, and the walk-in visits behind them."""
-    every_case, visits = CASES.get(store)
+    every_case, visits = CACHE.cases(store)
     cases = f.select(every_case, as_of=as_of)
     chosen = np.zeros(len(every_case), dtype=bool)
     chosen[cases.index.to_numpy()] = True
@@ -69,7 +75,8 @@ def read_places(store, f: CaseFilter, layer: str):
     terms = [Condition(column, "=", value) for column, value in
              (("street_code", f.street_code), ("community_code", f.community_code), ("grid_cell", f.grid_cell))
              if value and column in columns]
-    return store.read(layer, terms + f.area.conditions(layer))
+    frame = CACHE.layer(store, layer)
+    return frame[matches(frame, terms + f.area.conditions(layer))]
 
 
 def area_title(store, area: Area) -> str:
@@ -89,19 +96,24 @@ def overview_data(store, *, start, end, street=None):
     return data["kpis"], data["map"]
 
 
-def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: int = 15) -> tuple[list, int]:
+def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: int = 15,
+               sorted_rows: np.ndarray | None = None) -> tuple[list, int]:
     """One page of the filtered cases as table rows, sorted on the server; and the number of pages.
 
-    Only the page's rows are taken out of the frame: sorting a million cases is one argsort per sort column.
+    ``sorted_rows``: when ``cases`` were picked from a larger frame (their index being its row
+    numbers) whose order under ``sort_by`` is known already, those row numbers in that order;
+    a page of a million cases then costs no sort.
     """
-    sort_by = sort_by or [{"column_id": "reported_at", "direction": "desc"}]
+    sort_by = sort_by or DEFAULT_SORT
     columns = [c for c, _, _ in TABLE_COLUMNS]
-    order = np.arange(len(cases))  # cases come in case-id order (the cache's): ties fall to the case id
-    for term in reversed([t for t in sort_by if t["column_id"] in columns]):
-        key = _sort_key(cases[term["column_id"]])[order]
-        order = order[np.argsort(key if term["direction"] == "asc" else -key, kind="stable")]
+    if sorted_rows is None:
+        picked = cases.iloc[sort_order(cases, sort_by)[page * page_size:(page + 1) * page_size]]
+    else:
+        chosen = np.zeros(len(sorted_rows), dtype=bool)
+        chosen[cases.index.to_numpy()] = True
+        picked = cases.loc[sorted_rows[chosen[sorted_rows]][page * page_size:(page + 1) * page_size]]
     pages = max(1, -(-len(cases) // page_size))
-    rows = cases.iloc[order[page * page_size:(page + 1) * page_size]][columns].astype(object)
+    rows = picked[columns].astype(object)
     for column in ("reported_at", "due_at"):
         rows[column] = pd.to_datetime(rows[column]).dt.strftime("%Y-%m-%d %H:%M")
     rows["status"] = rows["status"].map(STATUS_WORDS)
@@ -109,6 +121,25 @@ def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: i
     rows["channels"] = rows["channels"].fillna("").map(
         lambda cs: "、".join(CHANNELS.get(c, (c,))[0] for c in cs.split(";") if c))
     return rows.astype(object).where(rows.notna(), "").to_dict("records"), pages
+
+
+def table_page(store, f: CaseFilter, *, sort_by=None, page: int = 0, page_size: int = 15) -> tuple[list, int]:
+    """The case table's page for a filter, sorted by the server's held sort order of all its cases."""
+    sort_by = [t for t in (sort_by or DEFAULT_SORT) if t["column_id"] in {c for c, _, _ in TABLE_COLUMNS}]
+    cases, _ = filtered_cases(store, f)
+    key = ("sorted", tuple((t["column_id"], t["direction"]) for t in sort_by))
+    return case_table(cases, sort_by=sort_by, page=page, page_size=page_size,
+                      sorted_rows=CACHE.derived(store, key, lambda every: sort_order(every, sort_by)))
+
+
+def sort_order(cases: pd.DataFrame, sort_by) -> np.ndarray:
+    """Row numbers of ``cases`` in the table's order; ties keep the frame's order (the cache's: case id)."""
+    columns = {c for c, _, _ in TABLE_COLUMNS}
+    order = np.arange(len(cases))
+    for term in reversed([t for t in sort_by if t["column_id"] in columns]):
+        key = _sort_key(cases[term["column_id"]])[order]
+        order = order[np.argsort(key if term["direction"] == "asc" else -key, kind="stable")]
+    return order
 
 
 def _sort_key(column: pd.Series) -> np.ndarray:
@@ -139,6 +170,9 @@ def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of
 
 
 WALL_BACKGROUND = "#0b1426"
+WALL_BACKDROP = dict(sourcetype="geojson", type="fill", color=WALL_BACKGROUND, below="traces", source={
+    "type": "Feature", "properties": {},
+    "geometry": {"type": "Polygon", "coordinates": [[[-180, -85], [180, -85], [180, 85], [-180, 85], [-180, -85]]]}})
 
 
 def wall_views(streets: pd.DataFrame, *, rotate: bool, title: str = "江北区 全区 Whole district"
@@ -155,13 +189,16 @@ def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None) -> d
     views = wall_views(store.read("streets", f.area.conditions("streets")), rotate=rotate,
                        title=area_title(store, f.area))
     code, title = views[tick % len(views)]
-    data = view_data(store, f.narrowed(street_code=code, community_code=None, grid_cell=None), as_of=as_of)
-    # A dark blank basemap of its own: still nothing fetched from the network.
-    dark = {"version": 8, "sources": {}, "layers": [
-        {"id": "background", "type": "background", "paint": {"background-color": WALL_BACKGROUND}}]}
-    data["map"].update_layout(paper_bgcolor=WALL_BACKGROUND, font=dict(color="#e2e8f0"), map_style=dark,
-                              title=dict(text=f"{title} · 网格案件数 Cases per grid cell", font=dict(size=20)))
-    data["map"].update_traces(line_color="#a0aec0", selector=dict(type="scattermap"))
+    data = view_data(store, f.narrowed(street_code=code, community_code=None, grid_cell=None), as_of=as_of,
+                     outline_colour="#a0aec0")
+    # Dark under the cells: a fill below the traces on the blank style. (A style object of its
+    # own would be set anew at every refresh, and MapLibre then keeps the old picture.)
+    layout = data["map"]["layout"]
+    layout["map"]["layers"] = [WALL_BACKDROP] + layout["map"]["layers"]
+    layout.update(paper_bgcolor=WALL_BACKGROUND, font=dict(color="#e2e8f0"),
+                  legend=dict(layout.get("legend", {}), bgcolor="rgba(11,20,38,0.85)",
+                              font=dict(color="#e2e8f0", size=14)),
+                  title=dict(text=f"{title} · 网格案件数 Cases per grid cell", font=dict(size=20)))
     return {"title": title, "kpis": data["kpis"], "map": data["map"], "view": tick % len(views),
             "views": len(views)}
 

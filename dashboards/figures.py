@@ -1,4 +1,4 @@
-"""Plain functions that turn frames into Plotly figures; no Dash, no store."""
+"""Plain functions that turn frames into Plotly figures (plain dicts); no Dash, no store."""
 
 from __future__ import annotations
 
@@ -6,48 +6,55 @@ import json
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly import colors
+import plotly.io as pio
+
+# A small template of our own: plotly's default one is 6 KB of JSON in every figure of every response.
+TEMPLATE = go.layout.Template(layout=dict(
+    font=dict(family="Noto Sans CJK SC, Microsoft YaHei, sans-serif", color="#1b2433"),
+    xaxis=dict(gridcolor="#edf2f7", zeroline=False), yaxis=dict(gridcolor="#edf2f7", zeroline=False)))
+TEMPLATE_NAME = "onemap"
+pio.templates[TEMPLATE_NAME] = TEMPLATE
 
 # The district's own outlines are the basemap: nothing is fetched, so the map works offline.
 MAP_STYLE = "white-bg"
 
 
-def _outline_xy(frame, tolerance=0.0002):
-    """Lon/lat arrays of every ring's boundary, rings separated by None (one line trace)."""
-    lons, lats = [], []
-    for geom in frame.geometry.simplify(tolerance):
-        for line in getattr(geom.boundary, "geoms", [geom.boundary]):
-            xs, ys = line.xy
-            lons.extend(np.round(xs, 6).tolist() + [None])
-            lats.extend(np.round(ys, 6).tolist() + [None])
-    return lons, lats
+# Few cases pale yellow, many dark red (plotly.js reads the name "YlOrRd" the other way round).
+CASE_COLOURS = [[i / (len(colors.sequential.YlOrRd) - 1), c] for i, c in enumerate(colors.sequential.YlOrRd)]
+OUTLINE_STYLES = {"communities": (1.2, "#4a5568"), "streets": (2.0, "#1f3b73")}
 
 
-def case_map(cells, streets, communities, *, title="网格案件数 Cases per grid cell") -> go.Figure:
-    """Per-cell case choropleth with community and street outlines on a blank basemap."""
-    geojson = json.loads(cells[["grid_cell", "geometry"]].assign(
-        geometry=cells.geometry.simplify(0.00005)).to_json())
-    fig = go.Figure()
-    fig.add_trace(go.Choroplethmap(
-        geojson=geojson, featureidkey="properties.grid_cell",
-        locations=cells["grid_cell"], z=cells["cases"],
-        customdata=np.column_stack([cells["name"], cells["cases_per_km2"]]),
+def case_map(cells, *, cells_geojson, outlines: dict, title="网格案件数 Cases per grid cell",
+             outline_colour=None, place: str = "") -> dict:
+    """Per-cell case choropleth with community and street outlines on a blank basemap, as a plain figure dict.
+
+    Plain dicts, not plotly objects: checking a figure with 600 polygons in it costs more than
+    everything else in a filter change. ``outlines`` (layer → GeoJSON) may be URLs the browser
+    fetches once (the dashboard's ``/geo/…``); they do not change with the filter.
+    The map fits the cells shown when ``place`` changes, and keeps the user's pan and zoom otherwise.
+    """
+    choropleth = dict(
+        type="choroplethmap", geojson=cells_geojson, featureidkey="properties.grid_cell",
+        locations=cells["grid_cell"].tolist(), z=cells["cases"].tolist(),
+        customdata=np.column_stack([cells["name"], cells["cases_per_km2"]]).tolist(),
         hovertemplate="%{customdata[0]}<br>案件 cases: %{z}<br>每平方公里 per km²: %{customdata[1]}<extra></extra>",
-        colorscale="YlOrRd", marker_line_width=0.2, marker_line_color="#999",
-        colorbar=dict(title=dict(text="案件<br>cases"), thickness=12),
-        name="grid_cells",
-    ))
-    for frame, width, color, name in ((communities, 1.2, "#4a5568", "communities"), (streets, 2.0, "#1f3b73", "streets")):
-        lon, lat = _outline_xy(frame)
-        fig.add_trace(go.Scattermap(lon=lon, lat=lat, mode="lines", line=dict(width=width, color=color),
-                                    hoverinfo="skip", name=name, showlegend=False))
+        colorscale=CASE_COLOURS, marker=dict(line=dict(width=0.2, color="#999")),
+        colorbar=dict(title=dict(text="案件<br>cases"), thickness=12), name="grid_cells")
+    layers = [dict(sourcetype="geojson", source=source, type="line", color=outline_colour or OUTLINE_STYLES[name][1],
+                   line=dict(width=OUTLINE_STYLES[name][0]), name=name) for name, source in outlines.items()]
     minx, miny, maxx, maxy = (cells.total_bounds if len(cells) else (121.35, 29.85, 121.65, 30.06))
-    fig.update_layout(
+    return {"data": [choropleth], "layout": dict(
         map=dict(style=MAP_STYLE, center=dict(lon=(minx + maxx) / 2, lat=(miny + maxy) / 2),
-                 zoom=_zoom(maxx - minx, maxy - miny, lat=(miny + maxy) / 2)),
+                 zoom=_zoom(maxx - minx, maxy - miny, lat=(miny + maxy) / 2), layers=layers),
         margin=dict(l=0, r=0, t=30, b=0), title=dict(text=title, x=0.01, font=dict(size=14)),
-        uirevision="case-map",
-    )
-    return fig
+        uirevision=f"case-map {place}")}
+
+
+def cells_geojson(cells) -> dict:
+    """The cells' outlines, simplified to about 5 m, as a GeoJSON dict keyed by ``grid_cell``."""
+    return json.loads(cells[["grid_cell", "geometry"]].assign(geometry=cells.geometry.simplify(0.00005)).to_json(
+        drop_id=True))
 
 
 def _zoom(width_deg, height_deg, *, width_px=1200, height_px=460, lat=29.95):
@@ -65,14 +72,23 @@ SETBACK_COLOURS = {"unmanaged": ("#c53030", "失管退红空间 unmanaged setbac
 
 
 def _polygons(fig, frame, key, colour, name, hover):
-    geojson = json.loads(frame[[key, "geometry"]].to_json())
-    fig.add_trace(go.Choroplethmap(
-        geojson=geojson, featureidkey=f"properties.{key}", locations=frame[key], z=np.ones(len(frame)),
-        colorscale=[[0, colour], [1, colour]], showscale=False, marker_opacity=0.75, marker_line_width=0.5,
-        marker_line_color=colour, name=name, showlegend=True, hovertext=hover, hoverinfo="text"))
+    fig["data"].append(dict(
+        type="choroplethmap", geojson=json.loads(frame[[key, "geometry"]].to_json(drop_id=True)),
+        featureidkey=f"properties.{key}", locations=frame[key].tolist(), z=[1] * len(frame),
+        colorscale=[[0, colour], [1, colour]], showscale=False, marker=dict(opacity=0.75, line=dict(width=0.5, color=colour)),
+        name=name, showlegend=True, hovertext=hover.tolist(), hoverinfo="text"))
 
 
-def add_layers(fig: go.Figure, *, points=None, setback_areas=None, estates=None, components=None) -> go.Figure:
+def _points(fig, frame, *, name, colour, size, hover, ids=None):
+    trace = dict(type="scattermap", lon=frame.geometry.x.round(6).tolist(), lat=frame.geometry.y.round(6).tolist(),
+                 mode="markers", marker=dict(size=size, color=colour), name=name, hovertext=hover.tolist(),
+                 hoverinfo="text")
+    if ids is not None:
+        trace["customdata"] = ids.tolist()
+    fig["data"].append(trace)
+
+
+def add_layers(fig: dict, *, points=None, setback_areas=None, estates=None, components=None) -> dict:
     """Optional layers over the case map, each with its own legend entry."""
     if estates is not None and len(estates):
         _polygons(fig, estates, "estate_id", "#805ad5", "老旧小区 old estates", estates["name"])
@@ -83,18 +99,14 @@ def add_layers(fig: go.Figure, *, points=None, setback_areas=None, estates=None,
                 _polygons(fig, part, "setback_area", colour, name,
                           part["name"] + "<br>" + part["managing_unit"].fillna("无管理单位 no managing unit"))
     if components is not None and len(components):
-        fig.add_trace(go.Scattermap(
-            lon=components.geometry.x.round(6), lat=components.geometry.y.round(6), mode="markers",
-            marker=dict(size=5, color="#2b6cb0"), name="城市部件 components",
-            hovertext=components["class_name"] + " " + components["component_id"], hoverinfo="text"))
+        _points(fig, components, name="城市部件 components", colour="#2b6cb0", size=5,
+                hover=components["class_name"] + " " + components["component_id"])
     if points is not None and len(points):
         located = points[points.geometry.notna() & ~points.geometry.is_empty]
         for status, (colour, name) in STATUS_COLOURS.items():
             part = located[located["status"] == status]
             if len(part):
-                fig.add_trace(go.Scattermap(
-                    lon=part.geometry.x.round(6), lat=part.geometry.y.round(6), mode="markers",
-                    marker=dict(size=7, color=colour), name=name, customdata=part["case_id"],
-                    hovertext=part["category"].astype(str) + " " + part["case_id"], hoverinfo="text"))
-    fig.update_layout(showlegend=True, legend=dict(x=0.01, y=0.01, bgcolor="rgba(255,255,255,0.85)"))
+                _points(fig, part, name=name, colour=colour, size=7, ids=part["case_id"],
+                        hover=part["category"].astype(str) + " " + part["case_id"])
+    fig["layout"].update(showlegend=True, legend=dict(x=0.01, y=0.01, bgcolor="rgba(255,255,255,0.85)"))
     return fig

@@ -8,6 +8,7 @@ month, year) stands for the days up to today.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
@@ -120,12 +121,14 @@ class CaseFilter:
 
     def apply(self, cases: pd.DataFrame, *, as_of=None) -> pd.DataFrame:
         """What is left to filter in memory: any channel that reported a case, and overdue."""
+        if not self.channels and not self.overdue_only:
+            return cases
         keep = pd.Series(True, index=cases.index)
         if self.channels:
             # Decided once per distinct channel list, not once per case.
-            combos = channel_lists(cases)
             wanted = set(self.channels)
-            keep &= combos.isin([c for c in combos.unique() if wanted & set(c.split(";"))])
+            lists = [c for c in _distinct(cases["channels"]) if wanted & set(c.split(";"))]
+            keep &= cases["channels"].isin(lists) | (cases["channels"].isna() & cases["channel"].isin(wanted))
         if self.overdue_only:
             keep &= overdue(cases, as_of)
         return cases[keep]
@@ -135,12 +138,30 @@ class CaseFilter:
 
     def select(self, cases: pd.DataFrame, *, as_of=None) -> pd.DataFrame:
         """The same filter over cases already in memory (the dashboard's cache of the store)."""
-        return self.apply(cases[matches(cases, self.conditions())], as_of=as_of)
+        keep = matches(cases, self.conditions())
+        # The whole district over all time is the commonest view: no copy of a million rows for it.
+        return self.apply(cases if keep.all() else cases[keep], as_of=as_of)
 
 
-def channel_lists(cases: pd.DataFrame) -> pd.Series:
-    """Each case's channels as written (``e_ningbo;hotline_12345``); a case from one channel has its channel."""
-    return cases["channels"].astype(object).where(cases["channels"].notna(), cases["channel"].astype(object))
+def channel_counts(cases: pd.DataFrame) -> Counter:
+    """Cases per channel that reported them: a case two channels reported counts for both.
+
+    ``channels`` lists a merged case's channels (``e_ningbo;hotline_12345``); a case from one
+    channel has only its ``channel``. Counted per distinct list, not per case.
+    """
+    counts = Counter()
+    for names, n in cases["channels"].value_counts().items():
+        for name in str(names).split(";"):
+            counts[name] += int(n)
+    for name, n in cases.loc[cases["channels"].isna(), "channel"].value_counts().items():
+        counts[str(name)] += int(n)
+    return Counter({name: n for name, n in counts.items() if n})
+
+
+def _distinct(column: pd.Series) -> list:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return list(column.cat.categories)
+    return list(column.dropna().unique())
 
 
 def overdue(cases: pd.DataFrame, as_of=None) -> pd.Series:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from layers.schema import LEVELS
@@ -20,20 +21,28 @@ def _rate(num, den):
     return round(num / den, 4) if den else None
 
 
-def _group(cases: pd.DataFrame, as_of: pd.Timestamp) -> dict:
-    closed = cases["status"] == "closed"
-    due = closed | (cases["due_at"] <= as_of)
-    overdue = ~closed & (cases["due_at"] < as_of)
-    in_place = cases["resolved_in_place"].fillna(False).astype(bool)
+def _flags(cases: pd.DataFrame, as_of: pd.Timestamp) -> dict:
+    """Each case's standing as arrays, worked out once and summed per group (no copies of the frame)."""
+    as_of = np.datetime64(as_of.to_datetime64(), "ms")
+    due_at = cases["due_at"].to_numpy("datetime64[ms]")
+    closed = (cases["status"] == "closed").to_numpy(dtype=bool)
+    return {"closed": closed, "due": closed | (due_at <= as_of), "overdue": ~closed & (due_at < as_of),
+            "in_place": cases["resolved_in_place"].fillna(False).to_numpy(dtype=bool),
+            "level": {lvl: (cases["level"] == lvl).to_numpy(dtype=bool) for lvl in LEVELS}}
+
+
+def _group(flags: dict, within: np.ndarray) -> dict:
+    received, closed, due = int(within.sum()), int((flags["closed"] & within).sum()), int((flags["due"] & within).sum())
+    in_place = int((flags["in_place"] & within).sum())
     return {
-        "received": int(len(cases)),
-        "closed": int(closed.sum()),
-        "due": int(due.sum()),
-        "closure_rate": _rate(int(closed.sum()), int(due.sum())),
-        "resolved_in_place": int(in_place.sum()),
-        "resolved_in_place_rate": _rate(int(in_place.sum()), len(cases)),
-        "overdue": int(overdue.sum()),
-        "by_level": {lvl: int((cases["level"] == lvl).sum()) for lvl in LEVELS},
+        "received": received,
+        "closed": closed,
+        "due": due,
+        "closure_rate": _rate(closed, due),
+        "resolved_in_place": in_place,
+        "resolved_in_place_rate": _rate(in_place, received),
+        "overdue": int((flags["overdue"] & within).sum()),
+        "by_level": {lvl: int((flags["level"][lvl] & within).sum()) for lvl in LEVELS},
     }
 
 
@@ -47,11 +56,13 @@ def compute_kpis(cases: pd.DataFrame, sources: pd.DataFrame, *, start=None, end=
     if end is not None:
         as_of = min(as_of, pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
     walk = sources[sources["channel"] == "walk_in"]
+    flags = _flags(cases, as_of)
+    kind = {k: (cases["kind"] == k).to_numpy(dtype=bool) for k in ("dispute", "event", "petition")}
     return {
         "period": {"from": str(start) if start else None, "to": str(end) if end else None},
-        "disputes": _group(cases[cases["kind"] == "dispute"], as_of),
-        "events": _group(cases[cases["kind"] == "event"], as_of),
-        "petitions": _group(cases[cases["kind"] == "petition"], as_of),
+        "disputes": _group(flags, kind["dispute"]),
+        "events": _group(flags, kind["event"]),
+        "petitions": _group(flags, kind["petition"]),
         "visits": {"batches": int(len(walk)), "people": int(walk["people"].fillna(1).sum())},
         "by_channel": {str(k): int(v) for k, v in cases["channel"].value_counts().sort_index().items() if v},
     }
@@ -106,15 +117,16 @@ def filtered_kpis(cases: pd.DataFrame, *, as_of=None) -> dict:
     "小事不出村、大事不出街、难事不出区".
     """
     as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
-    group = _group(cases, as_of)
-    petitions = cases[cases["kind"] == "petition"].sort_values("reported_at", kind="stable")
+    flags = _flags(cases, as_of)
+    group = _group(flags, np.ones(len(cases), dtype=bool))
+    petitions = cases[(cases["kind"] == "petition").to_numpy(dtype=bool)].sort_values("reported_at", kind="stable")
     phone = petitions["reporter_phone"].fillna("")
     first = petitions[(phone == "") | ~phone.duplicated(keep="first")]
     settled = first["resolved_in_place"].fillna(False).astype(bool)
-    closed = cases[cases["status"] == "closed"]
     return {
         **group,
         "first_petitions": int(len(first)),
         "first_petition_settled_rate": _rate(int(settled.sum()), len(first)),
-        "level_share": {lvl: _rate(int((closed["level"] == lvl).sum()), len(closed)) for lvl in LEVELS},
+        "level_share": {lvl: _rate(int((flags["level"][lvl] & flags["closed"]).sum()), group["closed"])
+                        for lvl in LEVELS},
     }

@@ -81,7 +81,12 @@ def _user(row) -> User:
 
 def get_user(store: Store, name: str) -> User | None:
     """The user if it exists and is not disabled."""
-    rows = store.read("users", [Condition("user_name", "=", name)])
+    return find_user(store.read("users", [Condition("user_name", "=", name)]), name)
+
+
+def find_user(users: pd.DataFrame, name: str) -> User | None:
+    """The user of that name in a frame of users (all of them, say, held by a server), unless disabled."""
+    rows = users[users["user_name"] == name]
     if rows.empty or bool(rows["disabled"].iat[0]):
         return None
     return _user(rows.iloc[0])
@@ -140,8 +145,9 @@ def kiosk_for_token(store: Store, token: str) -> Kiosk | None:
     return _kiosk(store.read("kiosks", [Condition("token_hash", "=", _token_hash(token or ""))]))
 
 
-def kiosk_by_id(store: Store, kiosk_id: str) -> Kiosk | None:
-    return _kiosk(store.read("kiosks", [Condition("kiosk_id", "=", kiosk_id)]))
+def find_kiosk(kiosks: pd.DataFrame, kiosk_id: str) -> Kiosk | None:
+    """The kiosk of that id in a frame of kiosks, unless revoked."""
+    return _kiosk(kiosks[kiosks["kiosk_id"] == kiosk_id])
 
 
 def list_kiosks(store: Store) -> pd.DataFrame:

@@ -10,11 +10,14 @@ from layers.store import Store, period_filter
 
 
 def count_per_cell(cases: pd.DataFrame, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Cells with ``cases`` (count) and ``cases_per_km2``; cells without cases show 0."""
-    counts = cases.dropna(subset=["grid_cell"]).groupby("grid_cell").size()
+    """Cells with ``cases`` (count) and ``cases_per_km2``; cells without cases show 0.
+
+    Cells that already carry ``area_km2`` (the dashboard's cached layer) are not projected again.
+    """
+    counts = cases["grid_cell"].value_counts()
     out = cells.copy()
     out["cases"] = out["grid_cell"].map(counts).fillna(0).astype(int)
-    area_km2 = out.to_crs(METRIC_CRS).area / 1e6
+    area_km2 = out["area_km2"] if "area_km2" in out else out.to_crs(METRIC_CRS).area / 1e6
     out["cases_per_km2"] = (out["cases"] / area_km2).round(1)
     return out
 

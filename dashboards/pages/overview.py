@@ -14,8 +14,8 @@ from dash import Input, Output, State, callback, clientside_callback, dash_table
 
 from dashboards.app import store_from_request
 from dashboards.auth import principal
-from dashboards.data import (MAP_LAYERS, POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, case_table,
-                             cell_details, filtered_cases, view_data)
+from dashboards.data import (MAP_LAYERS, POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, cell_details,
+                             read_places, table_page, view_data)
 from dashboards.tiles import count, kpi_tiles, percent
 from layers.filters import PRESETS, CaseFilter, preset_period
 from layers.kpis import street_code_for
@@ -57,9 +57,9 @@ def _dropdown(id_, options, value, placeholder, multi=False):
 def layout(**kwargs):
     area = _area()
     with store_from_request() as store:
-        streets = store.read("streets", area.conditions("streets"))
-        communities = store.read("communities", area.conditions("communities"))
-        cells = store.read("grid_cells", area.conditions("grid_cells"))
+        mine = CaseFilter(area=area)
+        streets, communities, cells = (read_places(store, mine, layer)
+                                       for layer in ("streets", "communities", "grid_cells"))
         categories = sorted(set(store.read("responsibilities")["category"])) or []
         if kwargs.get("street"):
             kwargs["street"] = street_code_for(store, kwargs["street"])
@@ -159,7 +159,7 @@ def apply_preset(preset):
 def cascade_street(street, community):
     area = _area()
     with store_from_request() as store:
-        options = _community_options(store.read("communities", area.conditions("communities")), street or None)
+        options = _community_options(read_places(store, CaseFilter(area=area), "communities"), street or None)
     keep = community if community in {o["value"] for o in options} else None
     return options, keep
 
@@ -169,7 +169,7 @@ def cascade_street(street, community):
 def cascade_community(community, cell):
     area = _area()
     with store_from_request() as store:
-        options = _cell_options(store.read("grid_cells", area.conditions("grid_cells")), community)
+        options = _cell_options(read_places(store, CaseFilter(area=area), "grid_cells"), community)
     keep = cell if cell in {o["value"] for o in options} else None
     return options, keep
 
@@ -198,9 +198,7 @@ def update(*values):
 def table(page, sort_by, *values):
     f = _filter(*values)
     with store_from_request() as store:
-        cases, _ = filtered_cases(store, f)
-    rows, pages = case_table(cases, sort_by=sort_by, page=page or 0, page_size=15)
-    return rows, pages
+        return table_page(store, f, sort_by=sort_by, page=page or 0, page_size=15)
 
 
 @callback(Output("overview-details", "children"), Input("overview-map", "clickData"), *FILTER_INPUTS,

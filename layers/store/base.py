@@ -113,10 +113,10 @@ class Store:
                 raise StoreError(f"unsupported filter operator {term.op!r}")
         return self._read(name, where or [])
 
-    def data_version(self, name: str) -> str | None:
-        """A stamp that changes with every write to the layer: what a cache of it checks before it trusts itself."""
-        rows = self._read("settings", [Condition("name", "=", f"version:{name}")])
-        return rows["value"].iat[0] if len(rows) else None
+    def data_versions(self) -> dict[str, str]:
+        """Layer → a stamp that changes with every write to it: what a cache checks before it trusts itself."""
+        rows = self._read("settings", [])
+        return {n[len("version:"):]: v for n, v in zip(rows["name"], rows["value"]) if n.startswith("version:")}
 
     def count(self, name: str) -> int:
         if name not in LAYERS:

@@ -192,6 +192,19 @@ class GeoPackageStore(Store):
     def _spatial(self, name):
         return any(str(row[0]) == name and row[1] is not None for row in pyogrio.list_layers(self.path))
 
+    def data_versions(self):
+        # Asked on every dashboard request: straight to SQLite, without opening the file through GDAL.
+        if not self.path.exists():
+            return {}
+        conn = self._connect()
+        try:
+            rows = conn.execute("SELECT name, value FROM settings WHERE name LIKE 'version:%'").fetchall()
+        except sqlite3.OperationalError:
+            return {}  # no settings table yet: nothing was ever written
+        finally:
+            conn.close()
+        return {name[len("version:"):]: value for name, value in rows}
+
     def _count(self, name):
         if name not in self._layers():
             return 0

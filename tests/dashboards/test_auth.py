@@ -13,6 +13,7 @@ import time
 import pytest
 
 from dashboards.app import create_app
+from dashboards.client import for_app
 from demo.users import demo_password
 from layers.store import Condition, open_store
 from layers.users import add_kiosk, revoke_kiosk
@@ -24,7 +25,12 @@ WAITAN, HONGMEI = "330205001", "330205003002"  # a street the grid leader does n
 
 @pytest.fixture(scope="module")
 def app(demo_gpkg):
-    return create_app(demo_gpkg[0])
+    from dashboards.cache import CACHE
+
+    # The server checks the store for changes at most once a second; here, at every request.
+    CACHE.check_s, before = 0, CACHE.check_s
+    yield create_app(demo_gpkg[0])
+    CACHE.check_s = before
 
 
 def login(client, name, password=None):
@@ -33,20 +39,7 @@ def login(client, name, password=None):
 
 def callback(client, app, output_id, values=None, state=None):
     """POST the callback whose first output is ``output_id`` as the browser would, with these values."""
-    client.get("/_dash-layout")  # the first request registers the pages' callbacks
-    key = next(k for k in app.callback_map if k.strip(".").split("...")[0].rsplit(".", 1)[0] == output_id)
-    spec = app.callback_map[key]
-    values, state = values or {}, state or {}
-
-    def fill(items, given):
-        return [{"id": i["id"], "property": i["property"], "value": given.get(f"{i['id']}.{i['property']}")}
-                for i in items]
-
-    outputs = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in key.strip(".").split("...")]
-    body = {"output": key, "outputs": outputs if len(outputs) > 1 else outputs[0],
-            "inputs": fill(spec["inputs"], values), "state": fill(spec["state"], state),
-            "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]]}
-    return client.post("/_dash-update-component", json=body)
+    return for_app(app, client).call(output_id, values, state)
 
 
 def tile(tree, id_):

@@ -87,7 +87,13 @@ def test_overview_shows_map_and_the_2020_tiles(served, chromium_driver):
     traces = wait.until(lambda d: d.execute_script(
         "const g = document.querySelector('#overview-map .js-plotly-plot');"
         "return g && g._fullData ? g._fullData.map(t => t.type) : null;"))
-    assert traces == ["choroplethmap", "scattermap", "scattermap"]
+    assert traces == ["choroplethmap"]
+    # The outlines come once as GeoJSON from the server, scoped like the callbacks.
+    features = driver.execute_async_script(
+        "const done = arguments[0]; const g = document.querySelector('#overview-map .js-plotly-plot');"
+        "const urls = g.layout.map.layers.map(l => l.source);"
+        "Promise.all(urls.map(u => fetch(u).then(r => r.json()))).then(gs => done(gs.map(x => x.features.length)));")
+    assert features == [152, 8]
     time.sleep(3)  # let MapLibre finish painting before the picture
     drawn = driver.execute_script(
         "const c = document.querySelector('#overview-map canvas.maplibregl-canvas');"
@@ -181,6 +187,13 @@ def test_the_wall_refreshes_and_turns_by_itself(served, chromium_driver):
     second = wait.until(lambda d: (t := d.find_element(By.ID, "wall-title").text) != first and t)
     assert second.endswith("2020-12-31") and not second.startswith("江北区")
     assert driver.execute_script("return window.__sameDocument === true;")
+    # The street's cells alone are drawn, and the outlines reached the wall (a kiosk fetches them too).
+    locations = driver.execute_script("return document.querySelector('#wall-map .js-plotly-plot').data[0].locations;")
+    assert locations and len({code[:9] for code in locations}) == 1
+    features = driver.execute_async_script(
+        "const done = arguments[0]; const g = document.querySelector('#wall-map .js-plotly-plot');"
+        "fetch(g.layout.map.layers[2].source).then(r => r.json()).then(x => done(x.features.length));")
+    assert features == 8
     background = driver.execute_script("return getComputedStyle(document.querySelector('.wall')).backgroundColor;")
     assert background == "rgb(11, 20, 38)"
     time.sleep(2)

@@ -13,10 +13,13 @@ def test_overview_data_gives_tiles_and_a_choropleth_of_the_period(demo_gpkg):
     with open_store(demo_gpkg[0]) as store:
         kpis, fig = overview_data(store, start=date(2020, 1, 1), end=date(2020, 12, 31))
     assert kpis["disputes"]["received"] == 2377
-    choropleth = fig.data[0]
-    assert choropleth.type == "choroplethmap" and len(choropleth.locations) == 596
-    assert sum(choropleth.z) > 0.9 * (kpis["disputes"]["received"] + kpis["events"]["received"]) * 0.7
-    assert fig.layout.map.style == "white-bg"
+    choropleth = fig["data"][0]
+    assert choropleth["type"] == "choroplethmap" and len(choropleth["locations"]) == 596
+    assert len(choropleth["geojson"]["features"]) == 596
+    assert sum(choropleth["z"]) > 0.9 * (kpis["disputes"]["received"] + kpis["events"]["received"]) * 0.7
+    assert fig["layout"]["map"]["style"] == "white-bg"
+    assert [layer["source"].split("?")[0] for layer in fig["layout"]["map"]["layers"]] == [
+        "/geo/communities.geojson", "/geo/streets.geojson"]
 
 
 def test_a_street_filter_narrows_map_and_numbers(demo_gpkg):
@@ -24,7 +27,7 @@ def test_a_street_filter_narrows_map_and_numbers(demo_gpkg):
         whole, _ = overview_data(store, start=date(2020, 1, 1), end=date(2020, 12, 31))
         kongpu, fig = overview_data(store, start=date(2020, 1, 1), end=date(2020, 12, 31), street="孔浦街道")
     assert 0 < kongpu["disputes"]["received"] < whole["disputes"]["received"]
-    assert all(code.startswith("330205003") for code in fig.data[0].locations)
+    assert all(code.startswith("330205003") for code in fig["data"][0]["locations"])
 
 
 def test_tiles_use_chinese_number_conventions():
@@ -48,10 +51,10 @@ def test_view_data_follows_every_filter_and_the_table_pages_on_the_server(demo_g
         community = year.narrowed(street_code="330205003", community_code="330205003002")
         data = view_data(store, community)
         overdue = view_data(store, year.narrowed(overdue_only=True), as_of="2021-03-01")
-    assert all(code.startswith("330205003002") for code in data["map"].data[0].locations)
+    assert all(code.startswith("330205003002") for code in data["map"]["data"][0]["locations"])
     assert (data["cases"]["community_code"] == "330205003002").all()
     assert overdue["kpis"]["all"]["received"] == 5 and overdue["kpis"]["all"]["overdue"] == 5
-    assert {fig.layout.title.text.split(" ")[0] for fig in data["charts"].values()} == {
+    assert {fig["layout"]["title"]["text"].split(" ")[0] for fig in data["charts"].values()} == {
         "每日受理与办结", "高发类别", "渠道构成", "化解层级"}
     rows, pages = case_table(data["cases"], sort_by=[{"column_id": "reported_at", "direction": "asc"}],
                              page=1, page_size=10)
@@ -87,13 +90,13 @@ def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
         street = view_data(store, year.narrowed(street_code="330205001"), layers=everything)
     assert len(district["cases"]) > POINT_LIMIT and not district["points_shown"]
     assert street["points_shown"]
-    names = {t.name for t in street["map"].data}
+    names = {t["name"] for t in street["map"]["data"]}
     assert {"已办结 closed", "失管退红空间 unmanaged setback", "已移交退红空间 handed-over setback",
             "老旧小区 old estates", "城市部件 components"} <= names
     from dashboards.figures import STATUS_COLOURS
 
     statuses = {name for _, name in STATUS_COLOURS.values()}
-    shown = sum(len(t.lon) for t in street["map"].data if t.name in statuses)
+    shown = sum(len(t["lon"]) for t in street["map"]["data"] if t["name"] in statuses)
     located = street["cases"].geometry
     assert shown == (located.notna() & ~located.is_empty).sum()
 

@@ -1,5 +1,7 @@
 from datetime import date
 
+import pandas as pd
+
 from layers.filters import CaseFilter, preset_period
 from layers.kpis import filtered_kpis
 from layers.store import open_store
@@ -44,3 +46,16 @@ def test_a_filter_narrows_the_demo_cases_and_their_tiles(demo_gpkg):
     petitions = filtered_kpis(everything[everything["kind"] == "petition"], as_of="2021-01-01")
     assert petitions["first_petitions"] > 0 and petitions["first_petition_settled_rate"] > 0.9
     assert abs(sum(tiles["level_share"].values()) - 1) < 1e-3
+
+
+def test_channel_counts_count_a_merged_case_for_each_of_its_channels():
+    from layers.filters import channel_counts
+
+    cases = pd.DataFrame({"channel": ["e_ningbo", "hotline_12345", "walk_in", "walk_in"],
+                          "channels": ["e_ningbo;hotline_12345", None, None, "walk_in;e_ningbo"]})
+    expected = {"e_ningbo": 2, "hotline_12345": 2, "walk_in": 2}
+    assert channel_counts(cases) == expected
+    assert channel_counts(cases.astype("category")) == expected  # as the dashboard holds them
+    picked = CaseFilter(channels=("hotline_12345",)).apply(cases.astype("category").assign(
+        status="closed", due_at=pd.Timestamp("2020-01-01")))
+    assert list(picked.index) == [0, 1]

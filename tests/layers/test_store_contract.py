@@ -110,13 +110,13 @@ def test_a_store_from_before_a_schema_change_is_brought_up_to_date(tmp_path):
 
 
 def test_every_write_changes_the_layers_data_version(store):
-    assert store.data_version("streets") is None
+    assert store.data_versions().get("streets") is None
     streets = gpd.GeoDataFrame({"street_code": ["330205003"], "name": ["孔浦街道"]}, geometry=[box(0, 0, 1, 1)],
                                crs=4490)
     store.write_layer("streets", streets)
-    first = store.data_version("streets")
+    first = store.data_versions()["streets"]
     store.upsert("streets", streets.assign(name="孔浦"))
-    second = store.data_version("streets")
+    second = store.data_versions()["streets"]
     assert first and second and first != second
     store.upsert("settings", pd.DataFrame([{"name": "anything", "value": "1"}]))
-    assert store.data_version("streets") == second and store.data_version("cases") is None
+    assert store.data_versions()["streets"] == second and "cases" not in store.data_versions()

@@ -1,0 +1,58 @@
+"""The outlines the map draws, served as GeoJSON the browser fetches once and keeps.
+
+A filter change then sends only numbers (each cell's count), not the cells'
+shapes again: the map draws the cells it has a number for. ``/geo/grid_cells.geojson?v=...``
+answers with the layer inside the user's area (the same scoping as every
+callback); ``v`` is the layer's data version, so a browser keeps one copy
+per area until the geography changes.
+"""
+
+from __future__ import annotations
+
+import flask
+
+from dashboards.cache import CACHE
+from layers.filters import CaseFilter
+
+# Layer → the key its features are named by; simplification tolerance in degrees (≈5 m and ≈20 m).
+GEO_LAYERS = {"grid_cells": ("grid_cell", 0.00005), "communities": ("community_code", 0.0002),
+              "streets": ("street_code", 0.0002)}
+
+
+def geojson_url(store, layer: str) -> str:
+    return f"/geo/{layer}.geojson?v={CACHE.version(store, layer) or '0'}"
+
+
+def to_geojson(frame, layer: str) -> str:
+    key, tolerance = GEO_LAYERS[layer]
+    return frame[[key, "geometry"]].assign(geometry=frame.geometry.simplify(tolerance)).to_json(
+        drop_id=True, ensure_ascii=False)
+
+
+# (store, layer, version, codes) → GeoJSON text: made once per place a user opens.
+_TEXTS: dict[tuple, str] = {}
+
+
+def install(app):
+    from dashboards.app import store_from_request
+    from dashboards.auth import principal
+    from dashboards.data import read_places
+
+    @app.server.route("/geo/<layer>.geojson")
+    def geo(layer):
+        who = principal()
+        if layer not in GEO_LAYERS or who is None:
+            flask.abort(404)
+        f = CaseFilter(area=who.area)
+        key = GEO_LAYERS[layer][0]
+        with store_from_request() as store:
+            places = read_places(store, f, layer)
+            memo = (store.url, layer, CACHE.version(store, layer), tuple(places[key]))
+            if memo not in _TEXTS:
+                if len(_TEXTS) > 256:
+                    _TEXTS.clear()
+                _TEXTS[memo] = to_geojson(places, layer)
+            body = _TEXTS[memo]
+        response = flask.Response(body, mimetype="application/geo+json")
+        response.headers["Cache-Control"] = "private, max-age=86400"
+        return response
