@@ -16,9 +16,11 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pandas as pd
 
 from gis.datums import METRIC_CRS
+from gis.heat import to_metric
 from layers.store import Condition, Store
 
 CHECK_S = 1.0
@@ -81,6 +83,11 @@ def _load_cases(store: Store):
     cases = store.read("cases").drop(columns=list(_DROPPED)).sort_values("case_id", ignore_index=True)
     for column in _CATEGORICAL:
         cases[column] = cases[column].astype("category")
+    # Metres in the metric CRS, worked out once: the heat layer bins them at every filter change.
+    located = cases.geometry.notna() & ~cases.geometry.is_empty
+    cases["x_m"], cases["y_m"] = np.nan, np.nan
+    x, y = to_metric(cases.geometry[located].x, cases.geometry[located].y)
+    cases.loc[located, "x_m"], cases.loc[located, "y_m"] = x, y
     visits = store.read("case_sources", [Condition("channel", "=", "walk_in")])
     visits = pd.DataFrame(visits[["case_id", "channel", "reported_at", "people"]])
     # Each visit's case as a row number of the copy: which visits a filter keeps is then one lookup.

@@ -7,8 +7,9 @@ import pandas as pd
 
 from dashboards import charts
 from dashboards.cache import CACHE
-from dashboards.figures import add_layers, case_map, cells_geojson
+from dashboards.figures import add_heat, add_layers, case_map, cells_geojson
 from dashboards.geo import geojson_url
+from gis.heat import Heat, kernel_density, to_metric
 from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
@@ -29,11 +30,11 @@ DEFAULT_SORT = [{"column_id": "reported_at", "direction": "desc"}]
 
 # Above this many cases in view the map shows cells only: no more dots than a person can read.
 POINT_LIMIT = 3000
-MAP_LAYERS = {"cases": "案件点 Case points", "setback_areas": "退红空间 Setback areas", "estates": "老旧小区 Old estates",
+MAP_LAYERS = {"heat": "案件热力 Case heat", "cases": "案件点 Case points", "setback_areas": "退红空间 Setback areas", "estates": "老旧小区 Old estates",
           "components": "城市部件 Components"}
 
 
-def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), outline_colour=None) -> dict:
+def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None) -> dict:
     """Everything the overview shows for one filter: tiles, map (with the chosen layers), charts."""
     cases, sources = filtered_cases(store, f, as_of=as_of)
     kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
@@ -44,7 +45,9 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), outline_co
     figure = case_map(cells, cells_geojson=CACHE.derived_layer(store, "grid_cells", tuple(cells["grid_cell"]),
                                                                lambda: cells_geojson(cells)),
                       outlines={layer: geojson_url(store, layer) for layer in ("communities", "streets")},
-                      outline_colour=outline_colour, place=f.grid_cell or f.community_code or f.street_code or "")
+                      measure=measure, outline_colour=outline_colour, place=f.grid_cell or f.community_code or f.street_code or "")
+    if "heat" in layers:
+        add_heat(figure, case_heat(cases, cells))
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
     add_layers(figure, points=cases if points_shown else None,
                **{layer: read_places(store, f, layer) if layer in layers else None
@@ -57,6 +60,17 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), outline_co
                    "channels": charts.channel_mix(cases), "levels": charts.level_split(cases)},
         "cases": cases,
     }
+
+
+def case_heat(cases: pd.DataFrame, cells) -> Heat:
+    """Kernel density of the located cases over the cells in view (bandwidth 300 m, about 400 pixels across)."""
+    minx, miny, maxx, maxy = cells.total_bounds if len(cells) else (121.35, 29.85, 121.65, 30.06)
+    xs, ys = to_metric([minx, maxx], [miny, maxy])
+    bounds = (min(xs), min(ys), max(xs), max(ys))
+    cell_m = max(25.0, max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / 400)
+    located = np.isfinite(cases["x_m"].to_numpy()) if "x_m" in cases else np.zeros(len(cases), bool)
+    return kernel_density(cases["x_m"].to_numpy()[located], cases["y_m"].to_numpy()[located], bounds,
+                          cell_m=cell_m)
 
 
 def filtered_cases(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -198,7 +212,7 @@ def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None) -> d
     layout.update(paper_bgcolor=WALL_BACKGROUND, font=dict(color="#e2e8f0"),
                   legend=dict(layout.get("legend", {}), bgcolor="rgba(11,20,38,0.85)",
                               font=dict(color="#e2e8f0", size=14)),
-                  title=dict(text=f"{title} · 网格案件数 Cases per grid cell", font=dict(size=20)))
+                  title=dict(text=f"{title} · {layout['title']['text']}", font=dict(size=20)))
     return {"title": title, "kpis": data["kpis"], "map": data["map"], "view": tick % len(views),
             "views": len(views)}
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import warnings
 
 import numpy as np
 import plotly.graph_objects as go
@@ -25,8 +27,14 @@ CASE_COLOURS = [[i / (len(colors.sequential.YlOrRd) - 1), c] for i, c in enumera
 OUTLINE_STYLES = {"communities": (1.2, "#4a5568"), "streets": (2.0, "#1f3b73")}
 
 
-def case_map(cells, *, cells_geojson, outlines: dict, title="网格案件数 Cases per grid cell",
-             outline_colour=None, place: str = "") -> dict:
+# What the cells are coloured by: column, legend title, map title.
+MEASURES = {"cases": ("cases", "案件<br>cases", "网格案件数 Cases per grid cell"),
+            "per_km2": ("cases_per_km2", "件/km²<br>per km²", "每平方公里案件数 Cases per km²"),
+            "per_1000": ("cases_per_1000", "件/千人<br>per 1,000", "每千名居民案件数 Cases per 1,000 residents")}
+
+
+def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", outline_colour=None,
+             place: str = "") -> dict:
     """Per-cell case choropleth with community and street outlines on a blank basemap, as a plain figure dict.
 
     Plain dicts, not plotly objects: checking a figure with 600 polygons in it costs more than
@@ -34,13 +42,17 @@ def case_map(cells, *, cells_geojson, outlines: dict, title="网格案件数 Cas
     fetches once (the dashboard's ``/geo/…``); they do not change with the filter.
     The map fits the cells shown when ``place`` changes, and keeps the user's pan and zoom otherwise.
     """
+    column, legend, title = MEASURES[measure]
     choropleth = dict(
         type="choroplethmap", geojson=cells_geojson, featureidkey="properties.grid_cell",
-        locations=cells["grid_cell"].tolist(), z=cells["cases"].tolist(),
-        customdata=np.column_stack([cells["name"], cells["cases_per_km2"]]).tolist(),
-        hovertemplate="%{customdata[0]}<br>案件 cases: %{z}<br>每平方公里 per km²: %{customdata[1]}<extra></extra>",
+        locations=cells["grid_cell"].tolist(), z=cells[column].astype(float).fillna(0).tolist(),
+        customdata=np.column_stack([cells["name"], cells["cases"], cells["cases_per_km2"],
+                                    cells["cases_per_1000"].astype(object).where(cells["cases_per_1000"].notna(), "—")
+                                    ]).tolist(),
+        hovertemplate="%{customdata[0]}<br>案件 cases: %{customdata[1]}<br>每平方公里 per km²: %{customdata[2]}"
+                      "<br>每千人 per 1,000 residents: %{customdata[3]}<extra></extra>",
         colorscale=CASE_COLOURS, marker=dict(line=dict(width=0.2, color="#999")),
-        colorbar=dict(title=dict(text="案件<br>cases"), thickness=12), name="grid_cells")
+        colorbar=dict(title=dict(text=legend), thickness=12), name="grid_cells")
     layers = [dict(sourcetype="geojson", source=source, type="line", color=outline_colour or OUTLINE_STYLES[name][1],
                    line=dict(width=OUTLINE_STYLES[name][0]), name=name) for name, source in outlines.items()]
     minx, miny, maxx, maxy = (cells.total_bounds if len(cells) else (121.35, 29.85, 121.65, 30.06))
@@ -110,3 +122,39 @@ def add_layers(fig: dict, *, points=None, setback_areas=None, estates=None, comp
                         hover=part["category"].astype(str) + " " + part["case_id"])
     fig["layout"].update(showlegend=True, legend=dict(x=0.01, y=0.01, bgcolor="rgba(255,255,255,0.85)"))
     return fig
+
+
+HEAT_COLOURS = colors.sample_colorscale(colors.sequential.YlOrRd, np.linspace(0, 1, 256), colortype="tuple")
+_HEAT_LUT = np.array([[round(c * 255) for c in rgb] for rgb in HEAT_COLOURS], dtype=np.uint8)
+
+
+def add_heat(fig: dict, heat, *, name="案件热力 Case heat") -> dict:
+    """The kernel density as a picture on the map, under the traces, with a legend entry that states it."""
+    peak = float(heat.density.max())
+    level = np.clip(heat.density / peak, 0, 1) if peak > 0 else np.zeros_like(heat.density)
+    index = (level * 255).astype(np.uint8)
+    rgba = np.concatenate([_HEAT_LUT[index].transpose(2, 0, 1),
+                           (np.sqrt(level) * 210).astype(np.uint8)[None]], axis=0)  # faint where thin
+    # The cells step back to outlines (still there to click), so the heat shows through them.
+    for trace in fig["data"]:
+        if trace.get("name") == "grid_cells":
+            trace.update(showscale=False, marker=dict(trace.get("marker", {}), opacity=0.08))
+    fig["layout"]["map"]["layers"].insert(0, dict(
+        sourcetype="image", source="data:image/png;base64," + base64.b64encode(_png(rgba)).decode(),
+        coordinates=heat.corners_lonlat(), below="traces", opacity=0.85, name="heat"))
+    fig["data"].append(dict(type="scattermap", lon=[None], lat=[None], mode="markers", showlegend=True,
+                            marker=dict(size=12, color="rgb(189,0,38)"),
+                            name=f"{name} · 核密度 {heat.bandwidth_m:.0f} m · 峰值 peak {peak:,.0f}/km²"))
+    return fig
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a picture, placed by its corners
+        with MemoryFile() as memory:
+            with memory.open(driver="PNG", width=rgba.shape[2], height=rgba.shape[1], count=4, dtype="uint8") as png:
+                png.write(rgba)
+            return memory.read()

@@ -10,7 +10,8 @@ from layers.store import Store, period_filter
 
 
 def count_per_cell(cases: pd.DataFrame, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Cells with ``cases`` (count) and ``cases_per_km2``; cells without cases show 0.
+    """Cells with ``cases`` (count), ``cases_per_km2`` and ``cases_per_1000`` residents (empty where
+    the population is not known); cells without cases show 0.
 
     Cells that already carry ``area_km2`` (the dashboard's cached layer) are not projected again.
     """
@@ -19,6 +20,8 @@ def count_per_cell(cases: pd.DataFrame, cells: gpd.GeoDataFrame) -> gpd.GeoDataF
     out["cases"] = out["grid_cell"].map(counts).fillna(0).astype(int)
     area_km2 = out["area_km2"] if "area_km2" in out else out.to_crs(METRIC_CRS).area / 1e6
     out["cases_per_km2"] = (out["cases"] / area_km2).round(1)
+    population = pd.to_numeric(out["population"], errors="coerce").astype(float)
+    out["cases_per_1000"] = (out["cases"] / population.where(population > 0) * 1000).round(2)
     return out
 
 

@@ -16,6 +16,7 @@ from dashboards.app import store_from_request
 from dashboards.auth import principal
 from dashboards.data import (MAP_LAYERS, POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, cell_details,
                              read_places, table_page, view_data)
+from dashboards.figures import MEASURES
 from dashboards.tiles import count, kpi_tiles, percent
 from layers.filters import PRESETS, CaseFilter, preset_period
 from layers.kpis import street_code_for
@@ -26,6 +27,8 @@ dash.register_page(__name__, path="/", name="一张图 Overview", title="社会�
 STATUS_LABELS = {"reported": "已受理 reported", "dispatched": "已派单 dispatched",
                  "coordinated": "协调中 coordinated", "closed": "已办结 closed"}
 LEVEL_LABELS = {"community": "村社 community", "street": "街镇 street", "district": "区 district"}
+DEFAULT_LAYERS = "cases"
+MEASURE_LABELS = {"cases": "案件数 count", "per_km2": "每平方公里 per km²", "per_1000": "每千人 per 1,000 residents"}
 FILTER_INPUTS = [Input("overview-period", "start_date"), Input("overview-period", "end_date"),
                  Input("overview-street", "value"), Input("overview-community", "value"),
                  Input("overview-cell", "value"), Input("overview-category", "value"),
@@ -105,8 +108,13 @@ def layout(**kwargs):
         ]),
         html.Div(className="filters", children=[
             html.Span("图层 Layers", className="label"),
-            dcc.Checklist(id="overview-layers", inline=True, value=["cases"],
+            dcc.Checklist(id="overview-layers", inline=True,
+                          value=[k for k in str(kwargs.get("layers") or DEFAULT_LAYERS).split(",") if k in MAP_LAYERS],
                           options=[{"label": f" {title} ", "value": key} for key, title in MAP_LAYERS.items()]),
+            html.Span("网格着色 Cells by", className="label"),
+            dcc.RadioItems(id="overview-measure", inline=True,
+                           value=kwargs.get("measure") if kwargs.get("measure") in MEASURES else "cases",
+                           options=[{"label": f" {label} ", "value": key} for key, label in MEASURE_LABELS.items()]),
             html.Span(id="overview-points-note", className="label"),
         ]),
         html.Div(id="overview-kpis", className="kpis"),
@@ -179,18 +187,18 @@ def cascade_community(community, cell):
           Output("overview-chart-channels", "figure"), Output("overview-chart-levels", "figure"),
           Output("overview-link", "href"), Output("overview-table", "page_current"),
           Output("overview-points-note", "children"),
-          *FILTER_INPUTS, Input("overview-layers", "value"))
+          *FILTER_INPUTS, Input("overview-layers", "value"), Input("overview-measure", "value"))
 def update(*values):
-    f = _filter(*values[:-1])
-    layers = tuple(values[-1] or ())
+    f = _filter(*values[:-2])
+    layers, measure = tuple(values[-2] or ()), values[-1] if values[-1] in MEASURES else "cases"
     with store_from_request() as store:
-        data = view_data(store, f, layers=layers)
+        data = view_data(store, f, layers=layers, measure=measure)
     c = data["charts"]
     note = "" if data["points_shown"] or "cases" not in layers else (
         f"案件多于{POINT_LIMIT:,}件，地图只显示网格汇总；缩小范围可见案件点 · "
         f"Over {POINT_LIMIT:,} cases: cells only, narrow the view to see points")
     return (kpi_tiles(data["kpis"]), data["map"], c["trend"], c["categories"], c["channels"], c["levels"],
-            "/?" + urlencode(f.to_query()), 0, note)
+            "/?" + urlencode({**f.to_query(), "layers": ",".join(layers), "measure": measure}), 0, note)
 
 
 @callback(Output("overview-table", "data"), Output("overview-table", "page_count"),

@@ -187,6 +187,16 @@ def test_the_wall_refreshes_and_turns_by_itself(served, chromium_driver):
     second = wait.until(lambda d: (t := d.find_element(By.ID, "wall-title").text) != first and t)
     assert second.endswith("2020-12-31") and not second.startswith("江北区")
     assert driver.execute_script("return window.__sameDocument === true;")
+    # The street's tiles are the street's figures.
+    from dashboards.data import view_data
+    from layers.filters import CaseFilter
+
+    with open_store(path) as store:
+        streets = store.read("streets")
+        code = streets.loc[streets["name"] == second.split(" ")[0], "street_code"].iat[0]
+        year = CaseFilter.from_query({"from": "2020-01-01", "to": "2020-12-31", "street": code})
+        expected = view_data(store, year)["kpis"]["disputes"]["received"]
+    assert wait.until(lambda d: d.find_element(By.ID, "wall-kpi-disputes-received").text) == f"{expected:,}"
     # The street's cells alone are drawn, and the outlines reached the wall (a kiosk fetches them too).
     locations = driver.execute_script("return document.querySelector('#wall-map .js-plotly-plot').data[0].locations;")
     assert locations and len({code[:9] for code in locations}) == 1

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import pytest
 from dash import html
 
 from dashboards.data import overview_data
@@ -112,3 +113,22 @@ def test_a_click_on_a_case_shows_its_lifecycle_and_every_channel_that_reported_i
     assert len(d["sources"]) == len(merged["channels"].split(";"))
     assert sum(1 for s in d["sources"] if s["merge_reason"]) == len(d["sources"]) - 1
     assert d["lifecycle"][0][1] == merged["reported_at"].strftime("%Y-%m-%d %H:%M")
+
+
+def test_cells_by_rate_and_the_heat_layer(demo_gpkg):
+    from dashboards.data import view_data
+    from layers.filters import CaseFilter
+
+    year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
+    with open_store(demo_gpkg[0]) as store:
+        counts = view_data(store, year)["map"]["data"][0]
+        rates = view_data(store, year, layers=("heat",), measure="per_1000")["map"]
+        cells = store.read("grid_cells").set_index("grid_cell")
+    cell = rates["data"][0]
+    assert rates["layout"]["title"]["text"] == "每千名居民案件数 Cases per 1,000 residents"
+    by_cell = dict(zip(counts["locations"], counts["z"]))
+    for code, rate in list(zip(cell["locations"], cell["z"]))[:50]:
+        assert rate == pytest.approx(round(by_cell[code] / cells.loc[code, "population"] * 1000, 2))
+    heat = rates["layout"]["map"]["layers"][0]
+    assert heat["sourcetype"] == "image" and heat["source"].startswith("data:image/png;base64,")
+    assert any(t["name"].startswith("案件热力 Case heat · 核密度 300 m") for t in rates["data"])
