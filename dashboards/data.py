@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from dashboards import charts
+from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
 from dashboards.figures import add_heat, add_layers, case_map, cells_geojson
 from dashboards.geo import geojson_url
@@ -34,7 +35,8 @@ MAP_LAYERS = {"heat": "案件热力 Case heat", "cases": "案件点 Case points"
           "components": "城市部件 Components"}
 
 
-def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None) -> dict:
+def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
+              basemap: Basemap = NO_BASEMAP) -> dict:
     """Everything the overview shows for one filter: tiles, map (with the chosen layers), charts."""
     cases, sources = filtered_cases(store, f, as_of=as_of)
     kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
@@ -42,14 +44,15 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
     kpis["setback_areas"] = setback_summary(read_places(store, f.narrowed(community_code=None, grid_cell=None),
                                                         "setback_areas"), street_code=f.street_code)
     cells = count_per_cell(cases, read_places(store, f, "grid_cells"))
-    figure = case_map(cells, cells_geojson=CACHE.derived_layer(store, "grid_cells", tuple(cells["grid_cell"]),
-                                                               lambda: cells_geojson(cells)),
+    shapes = CACHE.derived_layer(store, "grid_cells", (basemap.datum, tuple(cells["grid_cell"])),
+                                 lambda: cells_geojson(basemap.shift(cells)))
+    figure = case_map(cells, cells_geojson=shapes, basemap=basemap,
                       outlines={layer: geojson_url(store, layer) for layer in ("communities", "streets")},
                       measure=measure, outline_colour=outline_colour, place=f.grid_cell or f.community_code or f.street_code or "")
     if "heat" in layers:
-        add_heat(figure, case_heat(cases, cells))
+        add_heat(figure, case_heat(cases, cells), basemap=basemap)
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
-    add_layers(figure, points=cases if points_shown else None,
+    add_layers(figure, points=cases if points_shown else None, basemap=basemap,
                **{layer: read_places(store, f, layer) if layer in layers else None
                   for layer in ("setback_areas", "estates", "components")})
     return {
@@ -198,17 +201,18 @@ def wall_views(streets: pd.DataFrame, *, rotate: bool, title: str = "江北区 �
     return views
 
 
-def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None) -> dict:
+def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, basemap: Basemap = NO_BASEMAP) -> dict:
     """What the wall shows at its ``tick``-th refresh: the view's title, tiles and map."""
     views = wall_views(store.read("streets", f.area.conditions("streets")), rotate=rotate,
                        title=area_title(store, f.area))
     code, title = views[tick % len(views)]
     data = view_data(store, f.narrowed(street_code=code, community_code=None, grid_cell=None), as_of=as_of,
-                     outline_colour="#a0aec0")
+                     outline_colour="#a0aec0", basemap=basemap)
     # Dark under the cells: a fill below the traces on the blank style. (A style object of its
     # own would be set anew at every refresh, and MapLibre then keeps the old picture.)
     layout = data["map"]["layout"]
-    layout["map"]["layers"] = [WALL_BACKDROP] + layout["map"]["layers"]
+    if not basemap.tiles:
+        layout["map"]["layers"] = [WALL_BACKDROP] + layout["map"]["layers"]
     layout.update(paper_bgcolor=WALL_BACKGROUND, font=dict(color="#e2e8f0"),
                   legend=dict(layout.get("legend", {}), bgcolor="rgba(11,20,38,0.85)",
                               font=dict(color="#e2e8f0", size=14)),

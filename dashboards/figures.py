@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 import plotly.graph_objects as go
 from plotly import colors
+
+from dashboards.basemap import NO_BASEMAP, Basemap
 import plotly.io as pio
 
 # A small template of our own: plotly's default one is 6 KB of JSON in every figure of every response.
@@ -34,13 +36,14 @@ MEASURES = {"cases": ("cases", "案件<br>cases", "网格案件数 Cases per gri
 
 
 def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", outline_colour=None,
-             place: str = "") -> dict:
+             place: str = "", basemap: Basemap = NO_BASEMAP) -> dict:
     """Per-cell case choropleth with community and street outlines on a blank basemap, as a plain figure dict.
 
     Plain dicts, not plotly objects: checking a figure with 600 polygons in it costs more than
     everything else in a filter change. ``outlines`` (layer → GeoJSON) may be URLs the browser
     fetches once (the dashboard's ``/geo/…``); they do not change with the filter.
     The map fits the cells shown when ``place`` changes, and keeps the user's pan and zoom otherwise.
+    ``cells_geojson`` and ``outlines`` are already in the basemap's datum; the centre is shifted here.
     """
     column, legend, title = MEASURES[measure]
     choropleth = dict(
@@ -55,7 +58,10 @@ def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", ou
         colorbar=dict(title=dict(text=legend), thickness=12), name="grid_cells")
     layers = [dict(sourcetype="geojson", source=source, type="line", color=outline_colour or OUTLINE_STYLES[name][1],
                    line=dict(width=OUTLINE_STYLES[name][0]), name=name) for name, source in outlines.items()]
+    if basemap.layer():
+        layers.insert(0, basemap.layer())
     minx, miny, maxx, maxy = (cells.total_bounds if len(cells) else (121.35, 29.85, 121.65, 30.06))
+    (minx, maxx), (miny, maxy) = basemap.xy([minx, maxx], [miny, maxy])
     return {"data": [choropleth], "layout": dict(
         map=dict(style=MAP_STYLE, center=dict(lon=(minx + maxx) / 2, lat=(miny + maxy) / 2),
                  zoom=_zoom(maxx - minx, maxy - miny, lat=(miny + maxy) / 2), layers=layers),
@@ -100,8 +106,11 @@ def _points(fig, frame, *, name, colour, size, hover, ids=None):
     fig["data"].append(trace)
 
 
-def add_layers(fig: dict, *, points=None, setback_areas=None, estates=None, components=None) -> dict:
-    """Optional layers over the case map, each with its own legend entry."""
+def add_layers(fig: dict, *, points=None, setback_areas=None, estates=None, components=None,
+               basemap: Basemap = NO_BASEMAP) -> dict:
+    """Optional layers over the case map, each with its own legend entry, drawn in the basemap's datum."""
+    points, setback_areas, estates, components = (basemap.shift(f) for f in (points, setback_areas, estates,
+                                                                             components))
     if estates is not None and len(estates):
         _polygons(fig, estates, "estate_id", "#805ad5", "老旧小区 old estates", estates["name"])
     if setback_areas is not None and len(setback_areas):
@@ -128,7 +137,7 @@ HEAT_COLOURS = colors.sample_colorscale(colors.sequential.YlOrRd, np.linspace(0,
 _HEAT_LUT = np.array([[round(c * 255) for c in rgb] for rgb in HEAT_COLOURS], dtype=np.uint8)
 
 
-def add_heat(fig: dict, heat, *, name="案件热力 Case heat") -> dict:
+def add_heat(fig: dict, heat, *, name="案件热力 Case heat", basemap: Basemap = NO_BASEMAP) -> dict:
     """The kernel density as a picture on the map, under the traces, with a legend entry that states it."""
     peak = float(heat.density.max())
     level = np.clip(heat.density / peak, 0, 1) if peak > 0 else np.zeros_like(heat.density)
@@ -139,9 +148,13 @@ def add_heat(fig: dict, heat, *, name="案件热力 Case heat") -> dict:
     for trace in fig["data"]:
         if trace.get("name") == "grid_cells":
             trace.update(showscale=False, marker=dict(trace.get("marker", {}), opacity=0.08))
-    fig["layout"]["map"]["layers"].insert(0, dict(
+    corners = np.array(heat.corners_lonlat())
+    layers = fig["layout"]["map"]["layers"]
+    above_basemap = 1 if layers and layers[0].get("name") == "basemap" else 0
+    layers.insert(above_basemap, dict(
         sourcetype="image", source="data:image/png;base64," + base64.b64encode(_png(rgba)).decode(),
-        coordinates=heat.corners_lonlat(), below="traces", opacity=0.85, name="heat"))
+        coordinates=np.column_stack(basemap.xy(corners[:, 0], corners[:, 1])).tolist(),
+        below="traces", opacity=0.85, name="heat"))
     fig["data"].append(dict(type="scattermap", lon=[None], lat=[None], mode="markers", showlegend=True,
                             marker=dict(size=12, color="rgb(189,0,38)"),
                             name=f"{name} · 核密度 {heat.bandwidth_m:.0f} m · 峰值 peak {peak:,.0f}/km²"))

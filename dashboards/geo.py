@@ -34,7 +34,7 @@ _TEXTS: dict[tuple, str] = {}
 
 
 def install(app):
-    from dashboards.app import store_from_request
+    from dashboards.app import basemap_from_request, store_from_request
     from dashboards.auth import principal
     from dashboards.data import read_places
 
@@ -45,13 +45,14 @@ def install(app):
             flask.abort(404)
         f = CaseFilter(area=who.area)
         key = GEO_LAYERS[layer][0]
+        basemap = basemap_from_request()
         with store_from_request() as store:
             places = read_places(store, f, layer)
-            memo = (store.url, layer, CACHE.version(store, layer), tuple(places[key]))
+            memo = (store.url, layer, CACHE.version(store, layer), basemap.datum, tuple(places[key]))
             if memo not in _TEXTS:
                 if len(_TEXTS) > 256:
                     _TEXTS.clear()
-                _TEXTS[memo] = to_geojson(places, layer)
+                _TEXTS[memo] = to_geojson(basemap.shift(places), layer)
             body = _TEXTS[memo]
         response = flask.Response(body, mimetype="application/geo+json")
         response.headers["Cache-Control"] = "private, max-age=86400"

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import dash
 
+from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.data import wall_data
 from dashboards.tiles import kpi_tiles
 from layers.areas import DISTRICT, Area
@@ -15,14 +16,15 @@ from layers.filters import CaseFilter
 log = logging.getLogger(__name__)
 
 
-def wall_refresh(open_store, query: dict, tick: int, last_good: str | None, *, area: Area = DISTRICT, now=None):
+def wall_refresh(open_store, query: dict, tick: int, last_good: str | None, *, area: Area = DISTRICT,
+                 basemap: Basemap = NO_BASEMAP, now=None):
     """The wall's outputs for one tick, inside ``area``; on a store failure the last picture stays under a banner."""
     now = now or datetime.now()
     f = CaseFilter.from_query(query).narrowed(area=area)
     rotate = str(query.get("rotate", "")).lower() in ("1", "true", "yes")
     try:
         with open_store() as store:
-            data = wall_data(store, f, tick, rotate=rotate)
+            data = wall_data(store, f, tick, rotate=rotate, basemap=basemap)
     except Exception as exc:  # noqa: BLE001 — whatever broke, the wall must keep its picture up
         log.warning("wall refresh failed, keeping the last picture", exc_info=True)
         since = last_good or "—"

@@ -186,9 +186,14 @@ def cmd_kiosk(args):
 
 
 def cmd_serve(args):
-    from dashboards.app import serve
+    import os
 
-    serve(args.store or default_store(), port=getattr(args, "port", 8050))
+    from dashboards.app import serve
+    from dashboards.basemap import basemap_from
+
+    basemap = basemap_from(getattr(args, "basemap", None) or os.environ.get("ONEMAP_BASEMAP"),
+                           getattr(args, "basemap_datum", None) or os.environ.get("ONEMAP_BASEMAP_DATUM"))
+    serve(args.store or default_store(), port=getattr(args, "port", 8050), basemap=basemap)
 
 
 def build_parser():
@@ -258,6 +263,8 @@ def build_parser():
     p = sub.add_parser("serve", help="serve the dashboard")
     p.add_argument("--store", help=store_help)
     p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--basemap", help="tianditu, amap, or a tile URL with {z} {x} {y} (default: none, offline)")
+    p.add_argument("--basemap-datum", help="the tiles' datum for a URL: cgcs2000, wgs84 or gcj02")
     p.set_defaults(func=cmd_serve)
     return parser
 

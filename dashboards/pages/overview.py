@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html
 
-from dashboards.app import store_from_request
+from dashboards.app import basemap_from_request, store_from_request
 from dashboards.auth import principal
 from dashboards.data import (MAP_LAYERS, POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, cell_details,
                              read_places, table_page, view_data)
@@ -192,7 +192,7 @@ def update(*values):
     f = _filter(*values[:-2])
     layers, measure = tuple(values[-2] or ()), values[-1] if values[-1] in MEASURES else "cases"
     with store_from_request() as store:
-        data = view_data(store, f, layers=layers, measure=measure)
+        data = view_data(store, f, layers=layers, measure=measure, basemap=basemap_from_request())
     c = data["charts"]
     note = "" if data["points_shown"] or "cases" not in layers else (
         f"案件多于{POINT_LIMIT:,}件，地图只显示网格汇总；缩小范围可见案件点 · "

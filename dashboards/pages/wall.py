@@ -12,7 +12,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboards.app import store_from_request
+from dashboards.app import basemap_from_request, store_from_request
 from dashboards.auth import principal
 from dashboards.wall import wall_refresh
 
@@ -59,4 +59,5 @@ def refresh(tick, query, last_good):
     who = principal()
     if who is None:
         raise PermissionError("no user or kiosk for this request")
-    return wall_refresh(store_from_request, query or {}, tick or 0, last_good, area=who.area)
+    return wall_refresh(store_from_request, query or {}, tick or 0, last_good, area=who.area,
+                        basemap=basemap_from_request())
