@@ -24,10 +24,12 @@ from gis.heat import to_metric
 from layers.store import Condition, Store
 
 CHECK_S = 1.0
-# Left out of the copy: long free text nobody filters or aggregates on the map.
-_DROPPED = ("description",)
-_CATEGORICAL = ("kind", "category", "channel", "channels", "status", "level_received", "level", "location_precision",
-                "grid_cell", "community_code", "street_code", "estate_id", "setback_area", "responsible_unit")
+# What the dashboard reads of a case; the rest (free text, intake details) is read from the store when a case is opened.
+_KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status",
+         "level", "resolved_in_place", "reporter_phone", "grid_cell", "community_code", "street_code",
+         "responsible_unit", "address", "geometry")
+_CATEGORICAL = ("kind", "category", "channel", "channels", "status", "level", "grid_cell", "community_code",
+                "street_code", "responsible_unit")
 
 
 class StoreCache:
@@ -80,14 +82,18 @@ class StoreCache:
 
 def _load_cases(store: Store):
     # In case-id order, so a stable sort on any column breaks its ties by case id (dashboards.data.case_table).
-    cases = store.read("cases").drop(columns=list(_DROPPED)).sort_values("case_id", ignore_index=True)
+    cases = store.read("cases")[list(_KEPT)].sort_values("case_id", ignore_index=True)
     for column in _CATEGORICAL:
         cases[column] = cases[column].astype("category")
-    # Metres in the metric CRS, worked out once: the heat layer bins them at every filter change.
-    located = cases.geometry.notna() & ~cases.geometry.is_empty
-    cases["x_m"], cases["y_m"] = np.nan, np.nan
-    x, y = to_metric(cases.geometry[located].x, cases.geometry[located].y)
-    cases.loc[located, "x_m"], cases.loc[located, "y_m"] = x, y
+    # Plain numbers instead of point objects (cheap to copy when a filter picks rows), and metres
+    # in the metric CRS worked out once: the heat layer bins them at every filter change.
+    geometry = cases.geometry
+    located = (geometry.notna() & ~geometry.is_empty).to_numpy()
+    for column in ("lon", "lat", "x_m", "y_m"):
+        cases[column] = np.nan
+    cases.loc[located, "lon"], cases.loc[located, "lat"] = geometry[located].x, geometry[located].y
+    cases.loc[located, "x_m"], cases.loc[located, "y_m"] = to_metric(geometry[located].x, geometry[located].y)
+    cases = pd.DataFrame(cases.drop(columns="geometry"))
     visits = store.read("case_sources", [Condition("channel", "=", "walk_in")])
     visits = pd.DataFrame(visits[["case_id", "channel", "reported_at", "people"]])
     # Each visit's case as a row number of the copy: which visits a filter keeps is then one lookup.

@@ -26,7 +26,7 @@ def _trace(kind: str, **properties) -> dict:
 
 
 def _days(counts: pd.Series) -> list[str]:
-    return [d.strftime("%Y-%m-%d") for d in counts.index]
+    return np.datetime_as_string(counts.index.to_numpy("datetime64[D]"), unit="D").tolist()
 
 
 def _per_day(stamps: pd.Series) -> pd.Series:

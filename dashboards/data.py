@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -10,6 +11,7 @@ from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
 from dashboards.figures import add_heat, add_layers, case_map, cells_geojson
 from dashboards.geo import geojson_url
+from gis.datums import STORAGE_CRS
 from gis.heat import Heat, kernel_density, to_metric
 from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
 from layers.filters import CaseFilter
@@ -52,7 +54,7 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
     if "heat" in layers:
         add_heat(figure, case_heat(cases, cells), basemap=basemap)
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
-    add_layers(figure, points=cases if points_shown else None, basemap=basemap,
+    add_layers(figure, points=as_points(cases) if points_shown else None, basemap=basemap,
                **{layer: read_places(store, f, layer) if layer in layers else None
                   for layer in ("setback_areas", "estates", "components")})
     return {
@@ -63,6 +65,12 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
                    "channels": charts.channel_mix(cases), "levels": charts.level_split(cases)},
         "cases": cases,
     }
+
+
+def as_points(cases: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The located cases of the server's copy (plain lon/lat there) as points to draw."""
+    located = cases[cases["lon"].notna()]
+    return gpd.GeoDataFrame(located, geometry=gpd.points_from_xy(located["lon"], located["lat"]), crs=STORAGE_CRS)
 
 
 def case_heat(cases: pd.DataFrame, cells) -> Heat:
@@ -113,22 +121,11 @@ def overview_data(store, *, start, end, street=None):
     return data["kpis"], data["map"]
 
 
-def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: int = 15,
-               sorted_rows: np.ndarray | None = None) -> tuple[list, int]:
-    """One page of the filtered cases as table rows, sorted on the server; and the number of pages.
-
-    ``sorted_rows``: when ``cases`` were picked from a larger frame (their index being its row
-    numbers) whose order under ``sort_by`` is known already, those row numbers in that order;
-    a page of a million cases then costs no sort.
-    """
-    sort_by = sort_by or DEFAULT_SORT
+def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: int = 15) -> tuple[list, int]:
+    """One page of the cases as table rows, sorted on the server; and the number of pages."""
+    sort_by = DEFAULT_SORT if sort_by is None else sort_by
     columns = [c for c, _, _ in TABLE_COLUMNS]
-    if sorted_rows is None:
-        picked = cases.iloc[sort_order(cases, sort_by)[page * page_size:(page + 1) * page_size]]
-    else:
-        chosen = np.zeros(len(sorted_rows), dtype=bool)
-        chosen[cases.index.to_numpy()] = True
-        picked = cases.loc[sorted_rows[chosen[sorted_rows]][page * page_size:(page + 1) * page_size]]
+    picked = cases.iloc[sort_order(cases, sort_by)[page * page_size:(page + 1) * page_size]]
     pages = max(1, -(-len(cases) // page_size))
     rows = picked[columns].astype(object)
     for column in ("reported_at", "due_at"):
@@ -141,12 +138,15 @@ def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: i
 
 
 def table_page(store, f: CaseFilter, *, sort_by=None, page: int = 0, page_size: int = 15) -> tuple[list, int]:
-    """The case table's page for a filter, sorted by the server's held sort order of all its cases."""
+    """The case table's page for a filter: the server's held sort order of all cases, masked by the filter."""
     sort_by = [t for t in (sort_by or DEFAULT_SORT) if t["column_id"] in {c for c, _, _ in TABLE_COLUMNS}]
-    cases, _ = filtered_cases(store, f)
+    every, _ = CACHE.cases(store)
     key = ("sorted", tuple((t["column_id"], t["direction"]) for t in sort_by))
-    return case_table(cases, sort_by=sort_by, page=page, page_size=page_size,
-                      sorted_rows=CACHE.derived(store, key, lambda every: sort_order(every, sort_by)))
+    order = CACHE.derived(store, key, lambda cases: sort_order(cases, sort_by))
+    keep = f.mask(every)
+    in_order = order[keep[order]]
+    rows = case_table(every.iloc[in_order[page * page_size:(page + 1) * page_size]], sort_by=[], page_size=page_size)
+    return rows[0], max(1, -(-int(keep.sum()) // page_size))
 
 
 def sort_order(cases: pd.DataFrame, sort_by) -> np.ndarray:

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 from layers.areas import DISTRICT, Area
@@ -123,24 +124,34 @@ class CaseFilter:
         """What is left to filter in memory: any channel that reported a case, and overdue."""
         if not self.channels and not self.overdue_only:
             return cases
-        keep = pd.Series(True, index=cases.index)
+        return cases[self._rest(cases, as_of)]
+
+    def _rest(self, cases: pd.DataFrame, as_of) -> np.ndarray:
+        keep = np.ones(len(cases), dtype=bool)
         if self.channels:
             # Decided once per distinct channel list, not once per case.
             wanted = set(self.channels)
             lists = [c for c in _distinct(cases["channels"]) if wanted & set(c.split(";"))]
-            keep &= cases["channels"].isin(lists) | (cases["channels"].isna() & cases["channel"].isin(wanted))
+            keep &= (cases["channels"].isin(lists) | (cases["channels"].isna() & cases["channel"].isin(wanted))
+                     ).to_numpy(dtype=bool)
         if self.overdue_only:
-            keep &= overdue(cases, as_of)
-        return cases[keep]
+            keep &= overdue(cases, as_of).to_numpy(dtype=bool)
+        return keep
 
     def read_cases(self, store: Store, *, as_of=None) -> pd.DataFrame:
         return self.apply(store.read("cases", self.conditions()), as_of=as_of)
 
-    def select(self, cases: pd.DataFrame, *, as_of=None) -> pd.DataFrame:
-        """The same filter over cases already in memory (the dashboard's cache of the store)."""
+    def mask(self, cases: pd.DataFrame, *, as_of=None) -> np.ndarray:
+        """Which of the cases already in memory (the dashboard's copy of the store) the filter keeps."""
         keep = matches(cases, self.conditions())
-        # The whole district over all time is the commonest view: no copy of a million rows for it.
-        return self.apply(cases if keep.all() else cases[keep], as_of=as_of)
+        if self.channels or self.overdue_only:
+            keep &= self._rest(cases, as_of)
+        return keep
+
+    def select(self, cases: pd.DataFrame, *, as_of=None) -> pd.DataFrame:
+        """The cases in memory the filter keeps; the whole frame itself, not a copy, when it keeps them all."""
+        keep = self.mask(cases, as_of=as_of)
+        return cases if keep.all() else cases.iloc[np.flatnonzero(keep)]
 
 
 def channel_counts(cases: pd.DataFrame) -> Counter:
