@@ -1,10 +1,11 @@
 """The outlines the map draws, served as GeoJSON the browser fetches once and keeps.
 
-A filter change then sends only numbers (each cell's count), not the cells'
-shapes again: the map draws the cells it has a number for. ``/geo/grid_cells.geojson?v=...``
-answers with the layer inside the user's area (the same scoping as every
-callback); ``v`` is the layer's data version, so a browser keeps one copy
-per area until the geography changes.
+Community and street outlines do not change with the filter, so a filter
+change does not send them again: ``/geo/streets.geojson?v=...`` answers with the
+layer inside the user's area (the same scoping as every callback); ``v`` is the
+layer's data version, so a browser keeps one copy per area until the geography
+changes. (The cells' shapes go with each figure: Plotly redraws a choropleth
+whose GeoJSON is a URL wrongly when its numbers change.)
 """
 
 from __future__ import annotations
