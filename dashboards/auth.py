@@ -97,7 +97,8 @@ def _kiosk_may_call(request) -> bool:
     outputs = [o.rsplit(".", 1)[0] for o in str(body.get("output", "")).strip(".").split("...")]
     if all(o.startswith("wall-") for o in outputs):
         return True
-    pathname = [i.get("value") for i in body.get("inputs", []) if isinstance(i, dict) and i.get("property") == "pathname"]
+    pathname = [i.get("value") for i in body.get("inputs", [])
+                if isinstance(i, dict) and i.get("property") == "pathname"]
     return outputs[0] == "_pages_content" and pathname == ["/wall"]
 
 

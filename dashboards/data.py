@@ -33,8 +33,8 @@ DEFAULT_SORT = [{"column_id": "reported_at", "direction": "desc"}]
 
 # Above this many cases in view the map shows cells only: no more dots than a person can read.
 POINT_LIMIT = 3000
-MAP_LAYERS = {"heat": "案件热力 Case heat", "cases": "案件点 Case points", "setback_areas": "退红空间 Setback areas", "estates": "老旧小区 Old estates",
-          "components": "城市部件 Components"}
+MAP_LAYERS = {"heat": "案件热力 Case heat", "cases": "案件点 Case points", "setback_areas": "退红空间 Setback areas",
+              "estates": "老旧小区 Old estates", "components": "城市部件 Components"}
 
 
 def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
@@ -50,7 +50,8 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
                                  lambda: cells_geojson(basemap.shift(cells)))
     figure = case_map(cells, cells_geojson=shapes, basemap=basemap,
                       outlines={layer: geojson_url(store, layer) for layer in ("communities", "streets")},
-                      measure=measure, outline_colour=outline_colour, place=f.grid_cell or f.community_code or f.street_code or "")
+                      measure=measure, outline_colour=outline_colour,
+                      place=f.grid_cell or f.community_code or f.street_code or "")
     if "heat" in layers:
         add_heat(figure, case_heat(cases, cells), basemap=basemap)
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
@@ -79,7 +80,7 @@ def case_heat(cases: pd.DataFrame, cells) -> Heat:
     xs, ys = to_metric([minx, maxx], [miny, maxy])
     bounds = (min(xs), min(ys), max(xs), max(ys))
     cell_m = max(25.0, max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / 400)
-    located = np.isfinite(cases["x_m"].to_numpy()) if "x_m" in cases else np.zeros(len(cases), bool)
+    located = np.isfinite(cases["x_m"].to_numpy())
     return kernel_density(cases["x_m"].to_numpy()[located], cases["y_m"].to_numpy()[located], bounds,
                           cell_m=cell_m)
 
@@ -203,7 +204,7 @@ def wall_views(streets: pd.DataFrame, *, rotate: bool, title: str = "江北区 �
 
 def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, basemap: Basemap = NO_BASEMAP) -> dict:
     """What the wall shows at its ``tick``-th refresh: the view's title, tiles and map."""
-    views = wall_views(store.read("streets", f.area.conditions("streets")), rotate=rotate,
+    views = wall_views(read_places(store, CaseFilter(area=f.area), "streets"), rotate=rotate,
                        title=area_title(store, f.area))
     code, title = views[tick % len(views)]
     data = view_data(store, f.narrowed(street_code=code, community_code=None, grid_cell=None), as_of=as_of,

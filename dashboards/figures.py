@@ -93,7 +93,8 @@ def _polygons(fig, frame, key, colour, name, hover):
     fig["data"].append(dict(
         type="choroplethmap", geojson=json.loads(frame[[key, "geometry"]].to_json(drop_id=True)),
         featureidkey=f"properties.{key}", locations=frame[key].tolist(), z=[1] * len(frame),
-        colorscale=[[0, colour], [1, colour]], showscale=False, marker=dict(opacity=0.75, line=dict(width=0.5, color=colour)),
+        colorscale=[[0, colour], [1, colour]], showscale=False,
+        marker=dict(opacity=0.75, line=dict(width=0.5, color=colour)),
         name=name, showlegend=True, hovertext=hover.tolist(), hoverinfo="text"))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import parse_qsl
 
 import pandas as pd
@@ -28,8 +29,13 @@ ROLES = {
     "admin": ("系统管理员", "Administrator"),
 }
 MIN_PASSWORD = 8
-# A hash to check against when the user does not exist, so a wrong name costs as long as a wrong password.
-_NOBODY = generate_password_hash("nobody-has-this-password")
+
+
+@cache
+def _nobody() -> str:
+    # A hash to check against when the user does not exist, so a wrong name costs as long as a wrong
+    # password; made at the first such login, not at every import.
+    return generate_password_hash("nobody-has-this-password")
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ def find_user(users: pd.DataFrame, name: str) -> User | None:
 def authenticate(store: Store, name: str, password: str) -> User | None:
     rows = store.read("users", [Condition("user_name", "=", name)])
     if rows.empty:
-        check_password_hash(_NOBODY, password)
+        check_password_hash(_nobody(), password)
         return None
     row = rows.iloc[0]
     if not check_password_hash(row["password_hash"], password) or bool(row["disabled"]):

@@ -165,6 +165,8 @@ def cmd_user(args):
 
 
 def cmd_kiosk(args):
+    import pandas as pd
+
     from layers.areas import Area
     from layers.users import add_kiosk, list_kiosks, revoke_kiosk
 
@@ -177,7 +179,7 @@ def cmd_kiosk(args):
             print("the link is shown once; keep it on the wall screen's machine only")
         elif args.action == "list":
             for row in list_kiosks(store).itertuples():
-                state = f" revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at == row.revoked_at else ""
+                state = f" revoked {row.revoked_at:%Y-%m-%d %H:%M}" if pd.notna(row.revoked_at) else ""
                 print(f"{row.kiosk_id}  {row.area:<30} {row.view:<24} {row.label}{state}")
         elif args.action == "revoke":
             if not revoke_kiosk(store, args.kiosk_id):
