@@ -19,6 +19,7 @@ from html import escape
 import flask
 
 from dashboards.cache import CACHE
+from dashboards.i18n import only
 from layers.areas import Area
 from layers.users import ROLES, authenticate, find_kiosk, find_user, kiosk_for_token, server_secret
 
@@ -40,11 +41,11 @@ class Principal:
     view: dict
     display_name: str = ""
 
-    @property
-    def label(self) -> str:
+    def label(self, lang: str = "zh") -> str:
+        """Who is looking, in the page's language: 红梅社区网格长 · 网格长, or … · Grid leader."""
         if self.kind == "kiosk":
-            return f"大屏 {self.name}"
-        return f"{self.display_name or self.name} · {ROLES.get(self.role, (self.role,))[0]}"
+            return f"{only(('大屏', 'Wall'), lang)} {self.name}"
+        return f"{self.display_name or self.name} · {only(ROLES.get(self.role, (self.role,) * 2), lang)}"
 
 
 class LoginLimiter:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dashboards.i18n import pick, say
 from layers.filters import channel_counts
 from layers.schema import CHANNELS
 
-LEVEL_WORDS = {"community": "村社 community", "street": "街镇 street", "district": "区 district"}
+LEVEL_WORDS = {"community": ("村社", "community"), "street": ("街镇", "street"), "district": ("区", "district")}
 _LAYOUT = dict(margin=dict(l=8, r=8, t=34, b=8), height=240, showlegend=False, plot_bgcolor="#fff",
                paper_bgcolor="#fff", font=dict(size=11))
 
@@ -40,34 +41,35 @@ def _per_day(stamps: pd.Series) -> pd.Series:
     return pd.Series(counts[present], index=pd.to_datetime(present + days.min(), unit="D"))
 
 
-def daily_trend(cases: pd.DataFrame) -> dict:
+def daily_trend(cases: pd.DataFrame, lang: str = "zh") -> dict:
     days, closed = _per_day(cases["reported_at"]), _per_day(cases["closed_at"])
-    fig = _figure([_trace("scatter", x=_days(days), y=days.to_numpy().tolist(), name="受理 received", mode="lines",
-                          line=dict(color="#1f3b73", width=1.5)),
-                   _trace("scatter", x=_days(closed), y=closed.to_numpy().tolist(), name="办结 closed", mode="lines",
-                          line=dict(color="#38a169", width=1))], "每日受理与办结 Daily received / closed")
+    fig = _figure([_trace("scatter", x=_days(days), y=days.to_numpy().tolist(), name=say("受理", "received", lang),
+                          mode="lines", line=dict(color="#1f3b73", width=1.5)),
+                   _trace("scatter", x=_days(closed), y=closed.to_numpy().tolist(), name=say("办结", "closed", lang),
+                          mode="lines", line=dict(color="#38a169", width=1))],
+                  say("每日受理与办结", "Daily received / closed", lang))
     fig["layout"].update(showlegend=True, margin=dict(l=8, r=8, t=34, b=40),
                          legend=dict(orientation="h", y=-0.15, x=0.5, xanchor="center", yanchor="top"))
     return fig
 
 
-def top_categories(cases: pd.DataFrame, n: int = 8) -> dict:
+def top_categories(cases: pd.DataFrame, n: int = 8, lang: str = "zh") -> dict:
     counts = cases["category"].value_counts()
     counts = counts[counts > 0].head(n).iloc[::-1]  # a categorical column counts absent categories as 0
     return _figure([_trace("bar", x=counts.to_numpy().tolist(), y=[str(c) for c in counts.index], orientation="h",
-                           marker=dict(color="#dd6b20"))], "高发类别 Top categories")
+                           marker=dict(color="#dd6b20"))], say("高发类别", "Top categories", lang))
 
 
-def channel_mix(cases: pd.DataFrame) -> dict:
+def channel_mix(cases: pd.DataFrame, lang: str = "zh") -> dict:
     """Cases per channel that reported them; a case two channels reported counts for both."""
     channels = pd.Series(channel_counts(cases), dtype=int).sort_values(ascending=False)
-    labels = [CHANNELS.get(c, (c,))[0] for c in channels.index]
+    labels = [CHANNELS.get(c, (c, c))[1 if lang == "en" else 0] for c in channels.index]
     return _figure([_trace("bar", x=labels, y=channels.to_numpy().tolist(), marker=dict(color="#3182ce"))],
-                   "渠道构成 Channel mix")
+                   say("渠道构成", "Channel mix", lang))
 
 
-def level_split(cases: pd.DataFrame) -> dict:
+def level_split(cases: pd.DataFrame, lang: str = "zh") -> dict:
     counts = cases["level"][cases["status"] == "closed"].value_counts().reindex(list(LEVEL_WORDS), fill_value=0)
-    return _figure([_trace("bar", x=[LEVEL_WORDS[k] for k in counts.index], y=counts.to_numpy().tolist(),
+    return _figure([_trace("bar", x=[pick(LEVEL_WORDS[k], lang) for k in counts.index], y=counts.to_numpy().tolist(),
                            marker=dict(color=["#38a169", "#d69e2e", "#e53e3e"]))],
-                   "化解层级 Settled at (小事不出村·大事不出街·难事不出区)")
+                   say("化解层级", "Settled at (小事不出村·大事不出街·难事不出区)", lang))

@@ -11,6 +11,7 @@ from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
 from dashboards.figures import add_heat, add_layers, case_map, cells_geojson
 from dashboards.geo import geojson_url
+from dashboards.i18n import only, say
 from gis.datums import STORAGE_CRS
 from gis.heat import Heat, kernel_density, to_metric
 from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
@@ -25,20 +26,22 @@ TABLE_COLUMNS = [("case_id", "编号", "Case"), ("reported_at", "受理时间", 
                  ("channels", "渠道", "Channels"), ("status", "状态", "Status"), ("level", "层级", "Level"),
                  ("responsible_unit", "责任单位", "Responsible unit"), ("due_at", "期限", "Due"),
                  ("address", "地址", "Address")]
-STATUS_WORDS = {"reported": "呼 已受理", "dispatched": "分 已派单", "coordinated": "联 协调中", "closed": "销 已办结"}
-LEVEL_WORDS = {"community": "村社", "street": "街镇", "district": "区"}
+STATUS_WORDS = {"reported": ("呼 已受理", "reported"), "dispatched": ("分 已派单", "dispatched"),
+                "coordinated": ("联 协调中", "coordinated"), "closed": ("销 已办结", "closed")}
+LEVEL_WORDS = {"community": ("村社", "community"), "street": ("街镇", "street"), "district": ("区", "district")}
 
 
 DEFAULT_SORT = [{"column_id": "reported_at", "direction": "desc"}]
 
 # Above this many cases in view the map shows cells only: no more dots than a person can read.
 POINT_LIMIT = 3000
-MAP_LAYERS = {"heat": "案件热力 Case heat", "cases": "案件点 Case points", "setback_areas": "退红空间 Setback areas",
-              "estates": "老旧小区 Old estates", "components": "城市部件 Components"}
+MAP_LAYERS = {"heat": ("案件热力", "Case heat"), "cases": ("案件点", "Case points"),
+              "setback_areas": ("退红空间", "Setback areas"), "estates": ("老旧小区", "Old estates"),
+              "components": ("城市部件", "Components")}
 
 
 def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
-              basemap: Basemap = NO_BASEMAP) -> dict:
+              basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
     """Everything the overview shows for one filter: tiles, map (with the chosen layers), charts."""
     cases, sources = filtered_cases(store, f, as_of=as_of)
     kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
@@ -50,20 +53,20 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
                                  lambda: cells_geojson(basemap.shift(cells)))
     figure = case_map(cells, cells_geojson=shapes, basemap=basemap,
                       outlines={layer: geojson_url(store, layer) for layer in ("communities", "streets")},
-                      measure=measure, outline_colour=outline_colour,
+                      measure=measure, outline_colour=outline_colour, lang=lang,
                       place=f.grid_cell or f.community_code or f.street_code or "")
     if "heat" in layers:
-        add_heat(figure, case_heat(cases, cells), basemap=basemap)
+        add_heat(figure, case_heat(cases, cells), basemap=basemap, lang=lang)
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
-    add_layers(figure, points=as_points(cases) if points_shown else None, basemap=basemap,
+    add_layers(figure, points=as_points(cases) if points_shown else None, basemap=basemap, lang=lang,
                **{layer: read_places(store, f, layer) if layer in layers else None
                   for layer in ("setback_areas", "estates", "components")})
     return {
         "kpis": kpis,
         "map": figure,
         "points_shown": points_shown,
-        "charts": {"trend": charts.daily_trend(cases), "categories": charts.top_categories(cases),
-                   "channels": charts.channel_mix(cases), "levels": charts.level_split(cases)},
+        "charts": {"trend": charts.daily_trend(cases, lang), "categories": charts.top_categories(cases, lang=lang),
+                   "channels": charts.channel_mix(cases, lang), "levels": charts.level_split(cases, lang)},
         "cases": cases,
     }
 
@@ -105,15 +108,17 @@ def read_places(store, f: CaseFilter, layer: str):
     return frame[matches(frame, terms + f.area.conditions(layer))]
 
 
-def area_title(store, area: Area) -> str:
+def area_title(store, area: Area, lang: str = "zh") -> str:
     """What a person calls an area: 江北区, a street's or a community's name, or a community's cells."""
     if area.is_district:
-        return "江北区 全区 Whole district"
+        return say("江北区 全区", "Whole district", lang)
     layer, column = {"street": ("streets", "street_code"), "community": ("communities", "community_code"),
                      "cells": ("communities", "community_code")}[area.kind]
     codes = [c[:COMMUNITY_DIGITS] for c in area.codes] if area.kind == "cells" else list(area.codes)
     names = "、".join(store.read(layer, [Condition(column, "in", sorted(set(codes)))])["name"])
-    return f"{names} {len(area.codes)}个网格" if area.kind == "cells" else names
+    if area.kind == "cells":
+        return f"{names} " + (f"{len(area.codes)} grid cells" if lang == "en" else f"{len(area.codes)}个网格")
+    return names
 
 
 def overview_data(store, *, start, end, street=None):
@@ -122,7 +127,8 @@ def overview_data(store, *, start, end, street=None):
     return data["kpis"], data["map"]
 
 
-def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: int = 15) -> tuple[list, int]:
+def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: int = 15,
+               lang: str = "zh") -> tuple[list, int]:
     """One page of the cases as table rows, sorted on the server; and the number of pages."""
     sort_by = DEFAULT_SORT if sort_by is None else sort_by
     columns = [c for c, _, _ in TABLE_COLUMNS]
@@ -131,14 +137,15 @@ def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: i
     rows = picked[columns].astype(object)
     for column in ("reported_at", "due_at"):
         rows[column] = pd.to_datetime(rows[column]).dt.strftime("%Y-%m-%d %H:%M")
-    rows["status"] = rows["status"].map(STATUS_WORDS)
-    rows["level"] = rows["level"].map(LEVEL_WORDS)
+    rows["status"] = rows["status"].map(lambda s: only(STATUS_WORDS[s], lang) if s in STATUS_WORDS else s)
+    rows["level"] = rows["level"].map(lambda v: only(LEVEL_WORDS[v], lang) if v in LEVEL_WORDS else v)
     rows["channels"] = rows["channels"].fillna("").map(
-        lambda cs: "、".join(CHANNELS.get(c, (c,))[0] for c in cs.split(";") if c))
+        lambda cs: ("、" if lang != "en" else ", ").join(only(CHANNELS.get(c, (c, c)), lang) for c in cs.split(";") if c))
     return rows.astype(object).where(rows.notna(), "").to_dict("records"), pages
 
 
-def table_page(store, f: CaseFilter, *, sort_by=None, page: int = 0, page_size: int = 15) -> tuple[list, int]:
+def table_page(store, f: CaseFilter, *, sort_by=None, page: int = 0, page_size: int = 15,
+               lang: str = "zh") -> tuple[list, int]:
     """The case table's page for a filter: the server's held sort order of all cases, masked by the filter."""
     sort_by = [t for t in (sort_by or DEFAULT_SORT) if t["column_id"] in {c for c, _, _ in TABLE_COLUMNS}]
     every, _ = CACHE.cases(store)
@@ -146,7 +153,8 @@ def table_page(store, f: CaseFilter, *, sort_by=None, page: int = 0, page_size: 
     order = CACHE.derived(store, key, lambda cases: sort_order(cases, sort_by))
     keep = f.mask(every)
     in_order = order[keep[order]]
-    rows = case_table(every.iloc[in_order[page * page_size:(page + 1) * page_size]], sort_by=[], page_size=page_size)
+    rows = case_table(every.iloc[in_order[page * page_size:(page + 1) * page_size]], sort_by=[], page_size=page_size,
+                      lang=lang)
     return rows[0], max(1, -(-int(keep.sum()) // page_size))
 
 
@@ -169,7 +177,7 @@ def _sort_key(column: pd.Series) -> np.ndarray:
     return pd.factorize(column, sort=True)[0].astype(np.int64)
 
 
-def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of=None) -> dict | None:
+def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of=None, lang: str = "zh") -> dict | None:
     """A grid cell's figures under the filter, and its latest cases: what a click on the map opens."""
     cells = store.read("grid_cells", [Condition("grid_cell", "=", grid_cell)] + f.area.conditions("grid_cells"))
     if cells.empty:
@@ -179,7 +187,7 @@ def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of
                                                 street_code=cell["street_code"]), as_of=as_of)
     tiles = filtered_kpis(cases, as_of=as_of)
     communities = store.read("communities", [Condition("community_code", "=", cell["community_code"])])
-    rows, _ = case_table(cases, page_size=latest)
+    rows, _ = case_table(cases, page_size=latest, lang=lang)
     return {"grid_cell": grid_cell, "name": cell["name"], "kind": cell["kind"],
             "community": communities["name"].iat[0] if len(communities) else None,
             "population": None if pd.isna(cell["population"]) else int(cell["population"]),
@@ -202,13 +210,14 @@ def wall_views(streets: pd.DataFrame, *, rotate: bool, title: str = "江北区 �
     return views
 
 
-def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, basemap: Basemap = NO_BASEMAP) -> dict:
+def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, basemap: Basemap = NO_BASEMAP,
+              lang: str = "zh") -> dict:
     """What the wall shows at its ``tick``-th refresh: the view's title, tiles and map."""
     views = wall_views(read_places(store, CaseFilter(area=f.area), "streets"), rotate=rotate,
-                       title=area_title(store, f.area))
+                       title=area_title(store, f.area, lang))
     code, title = views[tick % len(views)]
     data = view_data(store, f.narrowed(street_code=code, community_code=None, grid_cell=None), as_of=as_of,
-                     outline_colour="#a0aec0", basemap=basemap)
+                     outline_colour="#a0aec0", basemap=basemap, lang=lang)
     # Dark under the cells: a fill below the traces on the blank style. (A style object of its
     # own would be set anew at every refresh, and MapLibre then keeps the old picture.)
     layout = data["map"]["layout"]
@@ -222,7 +231,7 @@ def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, base
             "views": len(views)}
 
 
-def case_details(store, case_id: str, area: Area = DISTRICT) -> dict | None:
+def case_details(store, case_id: str, area: Area = DISTRICT, lang: str = "zh") -> dict | None:
     """One case as a click on its point opens it: lifecycle, level, unit, and every intake record behind it.
 
     None for a case outside ``area``, as for one that does not exist.
@@ -237,13 +246,15 @@ def case_details(store, case_id: str, area: Area = DISTRICT) -> dict | None:
         return "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
 
     return {
-        "case_id": case_id, "category": case["category"], "status": STATUS_WORDS.get(case["status"], case["status"]),
-        "level": f"{LEVEL_WORDS.get(case['level_received'], '')} → {LEVEL_WORDS.get(case['level'], '')}",
+        "case_id": case_id, "category": case["category"],
+        "status": only(STATUS_WORDS.get(case["status"], (case["status"],) * 2), lang),
+        "level": " → ".join(only(LEVEL_WORDS.get(case[c], ("", "")), lang) for c in ("level_received", "level")),
         "responsible_unit": case["responsible_unit"], "address": case["address"],
         "precision": case["location_precision"],
-        "lifecycle": [("呼 受理 reported", when(case["reported_at"])), ("分 派单 dispatched", when(case["dispatched_at"])),
-                      ("销 办结 closed", when(case["closed_at"])), ("期限 due", when(case["due_at"]))],
-        "sources": [{"channel": CHANNELS.get(r.channel, (r.channel,))[0], "source_id": r.source_id,
+        "lifecycle": [(say(zh, en, lang), when(case[column])) for column, zh, en in (
+            ("reported_at", "呼 受理", "reported"), ("dispatched_at", "分 派单", "dispatched"),
+            ("closed_at", "销 办结", "closed"), ("due_at", "期限", "due"))],
+        "sources": [{"channel": only(CHANNELS.get(r.channel, (r.channel,) * 2), lang), "source_id": r.source_id,
                      "reported_at": when(r.reported_at), "merge_reason": r.merge_reason if r.merged else None}
                     for r in records.itertuples()],
     }

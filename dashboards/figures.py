@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly import colors
 
 from dashboards.basemap import NO_BASEMAP, Basemap
+from dashboards.i18n import pick, say
 import plotly.io as pio
 
 # A small template of our own: plotly's default one is 6 KB of JSON in every figure of every response.
@@ -30,13 +31,13 @@ OUTLINE_STYLES = {"communities": (1.2, "#4a5568"), "streets": (2.0, "#1f3b73")}
 
 
 # What the cells are coloured by: column, legend title, map title.
-MEASURES = {"cases": ("cases", "案件<br>cases", "网格案件数 Cases per grid cell"),
-            "per_km2": ("cases_per_km2", "件/km²<br>per km²", "每平方公里案件数 Cases per km²"),
-            "per_1000": ("cases_per_1000", "件/千人<br>per 1,000", "每千名居民案件数 Cases per 1,000 residents")}
+MEASURES = {"cases": ("cases", ("案件", "cases"), ("网格案件数", "Cases per grid cell")),
+            "per_km2": ("cases_per_km2", ("件/km²", "per km²"), ("每平方公里案件数", "Cases per km²")),
+            "per_1000": ("cases_per_1000", ("件/千人", "per 1,000"), ("每千名居民案件数", "Cases per 1,000 residents"))}
 
 
 def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", outline_colour=None,
-             place: str = "", basemap: Basemap = NO_BASEMAP) -> dict:
+             place: str = "", basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
     """Per-cell case choropleth with community and street outlines on a blank basemap, as a plain figure dict.
 
     Plain dicts, not plotly objects: checking a figure with 600 polygons in it costs more than
@@ -52,10 +53,11 @@ def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", ou
         customdata=np.column_stack([cells["name"], cells["cases"], cells["cases_per_km2"],
                                     cells["cases_per_1000"].astype(object).where(cells["cases_per_1000"].notna(), "—")
                                     ]).tolist(),
-        hovertemplate="%{customdata[0]}<br>案件 cases: %{customdata[1]}<br>每平方公里 per km²: %{customdata[2]}"
-                      "<br>每千人 per 1,000 residents: %{customdata[3]}<extra></extra>",
+        hovertemplate=(f"%{{customdata[0]}}<br>{say('案件', 'cases', lang)}: %{{customdata[1]}}"
+                       f"<br>{say('每平方公里', 'per km²', lang)}: %{{customdata[2]}}"
+                       f"<br>{say('每千人', 'per 1,000 residents', lang)}: %{{customdata[3]}}<extra></extra>"),
         colorscale=CASE_COLOURS, marker=dict(line=dict(width=0.2, color="#999")),
-        colorbar=dict(title=dict(text=legend), thickness=12), name="grid_cells")
+        colorbar=dict(title=dict(text=pick(legend, lang, sep="<br>")), thickness=12), name="grid_cells")
     layers = [dict(sourcetype="geojson", source=source, type="line", color=outline_colour or OUTLINE_STYLES[name][1],
                    line=dict(width=OUTLINE_STYLES[name][0]), name=name) for name, source in outlines.items()]
     if basemap.layer():
@@ -65,7 +67,7 @@ def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", ou
     return {"data": [choropleth], "layout": dict(
         map=dict(style=MAP_STYLE, center=dict(lon=(minx + maxx) / 2, lat=(miny + maxy) / 2),
                  zoom=_zoom(maxx - minx, maxy - miny, lat=(miny + maxy) / 2), layers=layers),
-        margin=dict(l=0, r=0, t=30, b=0), title=dict(text=title, x=0.01, font=dict(size=14)),
+        margin=dict(l=0, r=0, t=30, b=0), title=dict(text=pick(title, lang), x=0.01, font=dict(size=14)),
         uirevision=f"case-map {place}")}
 
 
@@ -83,10 +85,10 @@ def _zoom(width_deg, height_deg, *, width_px=1200, height_px=460, lat=29.95):
     return float(np.clip(min(fit_w, fit_h) - 0.15, 8, 17))
 
 
-STATUS_COLOURS = {"reported": ("#e53e3e", "已受理 reported"), "dispatched": ("#dd6b20", "已派单 dispatched"),
-                  "coordinated": ("#d69e2e", "协调中 coordinated"), "closed": ("#38a169", "已办结 closed")}
-SETBACK_COLOURS = {"unmanaged": ("#c53030", "失管退红空间 unmanaged setback"),
-                   "handed_over": ("#2f855a", "已移交退红空间 handed-over setback")}
+STATUS_COLOURS = {"reported": ("#e53e3e", ("已受理", "reported")), "dispatched": ("#dd6b20", ("已派单", "dispatched")),
+                  "coordinated": ("#d69e2e", ("协调中", "coordinated")), "closed": ("#38a169", ("已办结", "closed"))}
+SETBACK_COLOURS = {"unmanaged": ("#c53030", ("失管退红空间", "unmanaged setback")),
+                   "handed_over": ("#2f855a", ("已移交退红空间", "handed-over setback"))}
 
 
 def _polygons(fig, frame, key, colour, name, hover):
@@ -108,27 +110,27 @@ def _points(fig, frame, *, name, colour, size, hover, ids=None):
 
 
 def add_layers(fig: dict, *, points=None, setback_areas=None, estates=None, components=None,
-               basemap: Basemap = NO_BASEMAP) -> dict:
+               basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
     """Optional layers over the case map, each with its own legend entry, drawn in the basemap's datum."""
     points, setback_areas, estates, components = (basemap.shift(f) for f in (points, setback_areas, estates,
                                                                              components))
     if estates is not None and len(estates):
-        _polygons(fig, estates, "estate_id", "#805ad5", "老旧小区 old estates", estates["name"])
+        _polygons(fig, estates, "estate_id", "#805ad5", say("老旧小区", "old estates", lang), estates["name"])
     if setback_areas is not None and len(setback_areas):
         for status, (colour, name) in SETBACK_COLOURS.items():
             part = setback_areas[setback_areas["status"] == status]
             if len(part):
-                _polygons(fig, part, "setback_area", colour, name,
-                          part["name"] + "<br>" + part["managing_unit"].fillna("无管理单位 no managing unit"))
+                _polygons(fig, part, "setback_area", colour, pick(name, lang),
+                          part["name"] + "<br>" + part["managing_unit"].fillna(say("无管理单位", "no managing unit", lang)))
     if components is not None and len(components):
-        _points(fig, components, name="城市部件 components", colour="#2b6cb0", size=5,
+        _points(fig, components, name=say("城市部件", "components", lang), colour="#2b6cb0", size=5,
                 hover=components["class_name"] + " " + components["component_id"])
     if points is not None and len(points):
         located = points[points.geometry.notna() & ~points.geometry.is_empty]
         for status, (colour, name) in STATUS_COLOURS.items():
             part = located[located["status"] == status]
             if len(part):
-                _points(fig, part, name=name, colour=colour, size=7, ids=part["case_id"],
+                _points(fig, part, name=pick(name, lang), colour=colour, size=7, ids=part["case_id"],
                         hover=part["category"].astype(str) + " " + part["case_id"])
     fig["layout"].update(showlegend=True, legend=dict(x=0.01, y=0.01, bgcolor="rgba(255,255,255,0.85)"))
     return fig
@@ -138,7 +140,7 @@ HEAT_COLOURS = colors.sample_colorscale(colors.sequential.YlOrRd, np.linspace(0,
 _HEAT_LUT = np.array([[round(c * 255) for c in rgb] for rgb in HEAT_COLOURS], dtype=np.uint8)
 
 
-def add_heat(fig: dict, heat, *, name="案件热力 Case heat", basemap: Basemap = NO_BASEMAP) -> dict:
+def add_heat(fig: dict, heat, *, basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
     """The kernel density as a picture on the map, under the traces, with a legend entry that states it."""
     peak = float(heat.density.max())
     level = np.clip(heat.density / peak, 0, 1) if peak > 0 else np.zeros_like(heat.density)
@@ -158,7 +160,8 @@ def add_heat(fig: dict, heat, *, name="案件热力 Case heat", basemap: Basemap
         below="traces", opacity=0.85, name="heat"))
     fig["data"].append(dict(type="scattermap", lon=[None], lat=[None], mode="markers", showlegend=True,
                             marker=dict(size=12, color="rgb(189,0,38)"),
-                            name=f"{name} · 核密度 {heat.bandwidth_m:.0f} m · 峰值 peak {peak:,.0f}/km²"))
+                            name=f"{say('案件热力', 'Case heat', lang)} · {'KDE' if lang == 'en' else '核密度'} "
+                                 f"{heat.bandwidth_m:.0f} m · {say('峰值', 'peak', lang)} {peak:,.0f}/km²"))
     return fig
 
 

@@ -1,4 +1,4 @@
-"""KPI tiles: numbers in Chinese conventions, zh-CN first and English second."""
+"""KPI tiles: numbers in Chinese conventions, zh-CN first and English second (or English alone)."""
 
 from __future__ import annotations
 
@@ -31,11 +31,12 @@ def tile_values(kpis: dict) -> list[tuple[str, str, str, str]]:
            percent(kpis["all"]["first_petition_settled_rate"]))] if "all" in kpis else [])
 
 
-def kpi_tiles(kpis: dict, *, prefix: str = "overview-kpi") -> list:
+def kpi_tiles(kpis: dict, *, prefix: str = "overview-kpi", lang: str = "zh") -> list:
+    """One tile per figure: the Chinese name over the English one, or the English name alone."""
     return [
         html.Div(className="kpi-tile", children=[
-            html.Div(zh, className="kpi-zh"),
-            html.Div(en, className="kpi-en"),
+            html.Div(en if lang == "en" else zh, className="kpi-zh"),
+            html.Div("" if lang == "en" else en, className="kpi-en"),
             html.Div(value, id=f"{prefix}-{tid}", className="kpi-value long" if len(value) > 8 else "kpi-value"),
         ])
         for tid, zh, en, value in tile_values(kpis)

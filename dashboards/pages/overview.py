@@ -17,6 +17,7 @@ from dashboards.auth import principal
 from dashboards.data import (MAP_LAYERS, POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, cell_details,
                              read_places, table_page, view_data)
 from dashboards.figures import MEASURES
+from dashboards.i18n import language, only, other, pick, say
 from dashboards.tiles import count, kpi_tiles, percent
 from layers.filters import PRESETS, CaseFilter, preset_period
 from layers.kpis import street_code_for
@@ -24,11 +25,13 @@ from layers.schema import CASE_STATUSES, CHANNELS, LEVELS
 
 dash.register_page(__name__, path="/", name="一张图 Overview", title="社会治理一张图 · Overview")
 
-STATUS_LABELS = {"reported": "已受理 reported", "dispatched": "已派单 dispatched",
-                 "coordinated": "协调中 coordinated", "closed": "已办结 closed"}
-LEVEL_LABELS = {"community": "村社 community", "street": "街镇 street", "district": "区 district"}
+STATUS_LABELS = {"reported": ("已受理", "reported"), "dispatched": ("已派单", "dispatched"),
+                 "coordinated": ("协调中", "coordinated"), "closed": ("已办结", "closed")}
+LEVEL_LABELS = {"community": ("村社", "community"), "street": ("街镇", "street"), "district": ("区", "district")}
 DEFAULT_LAYERS = "cases"
-MEASURE_LABELS = {"cases": "案件数 count", "per_km2": "每平方公里 per km²", "per_1000": "每千人 per 1,000 residents"}
+MEASURE_LABELS = {"cases": ("案件数", "count"), "per_km2": ("每平方公里", "per km²"),
+                  "per_1000": ("每千人", "per 1,000 residents")}
+LANG = State("overview-lang", "data")
 FILTER_INPUTS = [Input("overview-period", "start_date"), Input("overview-period", "end_date"),
                  Input("overview-street", "value"), Input("overview-community", "value"),
                  Input("overview-cell", "value"), Input("overview-category", "value"),
@@ -52,6 +55,10 @@ def _area():
     return who.area
 
 
+def _options(labels: dict, lang: str) -> list[dict]:
+    return [{"label": pick(pair, lang), "value": key} for key, pair in labels.items()]
+
+
 def _dropdown(id_, options, value, placeholder, multi=False):
     return dcc.Dropdown(id=id_, options=options, value=value, placeholder=placeholder, multi=multi,
                         className="dd", clearable=True)
@@ -66,7 +73,8 @@ def layout(**kwargs):
         categories = sorted(set(store.read("responsibilities")["category"])) or []
         if kwargs.get("street"):
             kwargs["street"] = street_code_for(store, kwargs["street"])
-        whole = area_title(store, area)
+        lang = language(kwargs.get("lang"))
+        whole = area_title(store, area, lang)
     # A link to a place outside the user's area opens the user's whole area instead.
     kwargs.update({k: None for k in ("street", "community", "cell") if not area.overlaps(kwargs.get(k))})
     f = CaseFilter.from_query(kwargs).narrowed()
@@ -75,46 +83,54 @@ def layout(**kwargs):
     who = principal()
     return html.Div([
         html.Div(className="header", children=[
-            html.H1("江北区社会治理一张图"), html.Span("Jiangbei one map · 矛调中心", className="sub"),
+            html.H1("Jiangbei one map" if lang == "en" else "江北区社会治理一张图"),
+            html.Span("Conflict mediation centre" if lang == "en" else "Jiangbei one map · 矛调中心", className="sub"),
             html.Span(className="who", children=[
-                html.Span(f"{who.label} · {whole}", id="overview-who"),
-                html.A("退出 Log out", href="/logout", className="link")])]),
+                html.Span(f"{who.label(lang)} · {whole}", id="overview-who"),
+                html.A("中文" if lang == "en" else "English", id="overview-lang-switch", className="link",
+                       href=f"/?lang={other(lang)}"),
+                html.A(say("退出", "Log out", lang), href="/logout", className="link")])]),
+        dcc.Store(id="overview-lang", data=lang),
         html.Div(className="filters", children=[
-            html.Span("时段 Period", className="label"),
+            html.Span(say("时段", "Period", lang), className="label"),
             dcc.RadioItems(id="overview-preset", value=kwargs.get("preset", ""), inline=True,
-                           options=[{"label": f" {zh} ", "value": key} for key, (zh, _) in PRESETS.items()]),
+                           options=[{"label": f" {only(pair, lang)} ", "value": key} for key, pair in PRESETS.items()]),
             dcc.DatePickerRange(id="overview-period", start_date=f.start, end_date=f.end,
                                 display_format="YYYY-MM-DD", first_day_of_week=1),
-            html.Span("区域 Area", className="label"),
+            html.Span(say("区域", "Area", lang), className="label"),
             dcc.Dropdown(id="overview-street", options=street_options, value=f.street_code or "",
                          clearable=False, style={"width": "200px"}),
             _dropdown("overview-community", _community_options(communities, f.street_code), f.community_code,
-                      "社区 Community"),
-            _dropdown("overview-cell", _cell_options(cells, f.community_code), f.grid_cell, "网格 Grid cell"),
+                      say("社区", "Community", lang)),
+            _dropdown("overview-cell", _cell_options(cells, f.community_code), f.grid_cell,
+                      say("网格", "Grid cell", lang)),
         ]),
         html.Div(className="filters", children=[
             _dropdown("overview-category", [{"label": c, "value": c} for c in categories], list(f.categories),
-                      "类别 Category", multi=True),
-            _dropdown("overview-channel", [{"label": zh, "value": k} for k, (zh, _) in CHANNELS.items()],
-                      list(f.channels), "渠道 Channel", multi=True),
-            _dropdown("overview-status", [{"label": STATUS_LABELS[s], "value": s} for s in CASE_STATUSES],
-                      list(f.statuses), "状态 Status", multi=True),
-            _dropdown("overview-level", [{"label": LEVEL_LABELS[lv], "value": lv} for lv in LEVELS],
-                      list(f.levels), "层级 Level", multi=True),
-            dcc.Checklist(id="overview-overdue", options=[{"label": " 仅超期 Overdue only", "value": "1"}],
+                      say("类别", "Category", lang), multi=True),
+            _dropdown("overview-channel", [{"label": only(pair, lang), "value": k} for k, pair in CHANNELS.items()],
+                      list(f.channels), say("渠道", "Channel", lang), multi=True),
+            _dropdown("overview-status", _options({s: STATUS_LABELS[s] for s in CASE_STATUSES}, lang),
+                      list(f.statuses), say("状态", "Status", lang), multi=True),
+            _dropdown("overview-level", _options({lv: LEVEL_LABELS[lv] for lv in LEVELS}, lang),
+                      list(f.levels), say("层级", "Level", lang), multi=True),
+            dcc.Checklist(id="overview-overdue", options=[{"label": " " + say("仅超期", "Overdue only", lang),
+                                                           "value": "1"}],
                           value=["1"] if f.overdue_only else []),
-            html.A("本视图链接 Link to this view", id="overview-link", className="link", href="/"),
+            html.A(say("本视图链接", "Link to this view", lang), id="overview-link", className="link", href="/"),
             html.Span(id="overview-url-written", style={"display": "none"}),
         ]),
         html.Div(className="filters", children=[
-            html.Span("图层 Layers", className="label"),
+            html.Span(say("图层", "Layers", lang), className="label"),
             dcc.Checklist(id="overview-layers", inline=True,
                           value=[k for k in str(kwargs.get("layers") or DEFAULT_LAYERS).split(",") if k in MAP_LAYERS],
-                          options=[{"label": f" {title} ", "value": key} for key, title in MAP_LAYERS.items()]),
-            html.Span("网格着色 Cells by", className="label"),
+                          options=[{"label": f" {pick(pair, lang)} ", "value": key}
+                                   for key, pair in MAP_LAYERS.items()]),
+            html.Span(say("网格着色", "Cells by", lang), className="label"),
             dcc.RadioItems(id="overview-measure", inline=True,
                            value=kwargs.get("measure") if kwargs.get("measure") in MEASURES else "cases",
-                           options=[{"label": f" {label} ", "value": key} for key, label in MEASURE_LABELS.items()]),
+                           options=[{"label": f" {pick(pair, lang)} ", "value": key}
+                                    for key, pair in MEASURE_LABELS.items()]),
             html.Span(id="overview-points-note", className="label"),
         ]),
         html.Div(id="overview-kpis", className="kpis"),
@@ -122,14 +138,15 @@ def layout(**kwargs):
             dcc.Loading(dcc.Graph(id="overview-map", style={"height": "62vh"},
                                   config={"displaylogo": False, "scrollZoom": True})),
             html.Div(id="overview-details", className="details",
-                     children=html.Div("点击地图上的网格查看详情 · Click a cell for its details", className="hint")),
+                     children=html.Div(say("点击地图上的网格查看详情", "Click a cell for its details", lang, sep=" · "),
+                                       className="hint")),
         ]),
         html.Div(className="charts", children=[
             dcc.Graph(id=f"overview-chart-{name}", className="chart", config={"displayModeBar": False})
             for name in ("trend", "categories", "channels", "levels")]),
         html.Div(className="table-wrap", children=[
             dash_table.DataTable(
-                id="overview-table", columns=[{"id": c, "name": f"{zh} {en}"} for c, zh, en in TABLE_COLUMNS],
+                id="overview-table", columns=[{"id": c, "name": say(zh, en, lang)} for c, zh, en in TABLE_COLUMNS],
                 page_current=0, page_size=15, page_action="custom", sort_action="custom", sort_mode="single",
                 sort_by=[{"column_id": "reported_at", "direction": "desc"}],
                 style_cell={"textAlign": "left", "maxWidth": "260px", "overflow": "hidden",
@@ -186,51 +203,56 @@ def cascade_community(community, cell):
           Output("overview-chart-trend", "figure"), Output("overview-chart-categories", "figure"),
           Output("overview-chart-channels", "figure"), Output("overview-chart-levels", "figure"),
           Output("overview-link", "href"), Output("overview-table", "page_current"),
-          Output("overview-points-note", "children"),
-          *FILTER_INPUTS, Input("overview-layers", "value"), Input("overview-measure", "value"))
+          Output("overview-points-note", "children"), Output("overview-lang-switch", "href"),
+          *FILTER_INPUTS, Input("overview-layers", "value"), Input("overview-measure", "value"), LANG)
 def update(*values):
-    f = _filter(*values[:-2])
-    layers, measure = tuple(values[-2] or ()), values[-1] if values[-1] in MEASURES else "cases"
+    f = _filter(*values[:-3])
+    layers, measure = tuple(values[-3] or ()), values[-2] if values[-2] in MEASURES else "cases"
+    lang = language(values[-1])
     with store_from_request() as store:
-        data = view_data(store, f, layers=layers, measure=measure, basemap=basemap_from_request())
+        data = view_data(store, f, layers=layers, measure=measure, basemap=basemap_from_request(), lang=lang)
     c = data["charts"]
-    note = "" if data["points_shown"] or "cases" not in layers else (
-        f"案件多于{POINT_LIMIT:,}件，地图只显示网格汇总；缩小范围可见案件点 · "
-        f"Over {POINT_LIMIT:,} cases: cells only, narrow the view to see points")
-    return (kpi_tiles(data["kpis"]), data["map"], c["trend"], c["categories"], c["channels"], c["levels"],
-            "/?" + urlencode({**f.to_query(), "layers": ",".join(layers), "measure": measure}), 0, note)
+    note = "" if data["points_shown"] or "cases" not in layers else say(
+        f"案件多于{POINT_LIMIT:,}件，地图只显示网格汇总；缩小范围可见案件点",
+        f"Over {POINT_LIMIT:,} cases: cells only, narrow the view to see points", lang, sep=" · ")
+    query = {**f.to_query(), "layers": ",".join(layers), "measure": measure}
+    link = "/?" + urlencode({**query, "lang": lang} if lang != "zh" else query)
+    return (kpi_tiles(data["kpis"], lang=lang), data["map"], c["trend"], c["categories"], c["channels"], c["levels"],
+            link, 0, note, "/?" + urlencode({**query, "lang": other(lang)}))
 
 
 @callback(Output("overview-table", "data"), Output("overview-table", "page_count"),
-          Input("overview-table", "page_current"), Input("overview-table", "sort_by"), *FILTER_INPUTS)
+          Input("overview-table", "page_current"), Input("overview-table", "sort_by"), *FILTER_INPUTS, LANG)
 def table(page, sort_by, *values):
-    f = _filter(*values)
+    f = _filter(*values[:-1])
     with store_from_request() as store:
-        return table_page(store, f, sort_by=sort_by, page=page or 0, page_size=15)
+        return table_page(store, f, sort_by=sort_by, page=page or 0, page_size=15, lang=language(values[-1]))
 
 
-@callback(Output("overview-details", "children"), Input("overview-map", "clickData"), *FILTER_INPUTS,
+@callback(Output("overview-details", "children"), Input("overview-map", "clickData"), *FILTER_INPUTS, LANG,
           prevent_initial_call=True)
 def details(click, *values):
+    lang = language(values[-1])
     points = (click or {}).get("points") or []
     case_id = next((p.get("customdata") for p in points if isinstance(p.get("customdata"), str)), None)
     if case_id:
-        return _case_panel(case_id, _area())
+        return _case_panel(case_id, _area(), lang)
     cell = next((p.get("location") for p in points if p.get("location")), None)
     if not cell:
         return dash.no_update
     with store_from_request() as store:
-        d = cell_details(store, _filter(*values), cell)
+        d = cell_details(store, _filter(*values[:-1]), cell, lang=lang)
     if d is None:
-        return html.Div("没有这个网格 · No such cell", className="hint")
+        return html.Div(say("没有这个网格", "No such cell", lang, sep=" · "), className="hint")
+    dedicated = " · " + say("专属网格", "dedicated", lang) if d["kind"] == "dedicated" else ""
     return [
         html.H3(d["name"], id="overview-details-name"),
-        html.Div(f"{d['community']} · {d['grid_cell']}" + (" · 专属网格 dedicated" if d["kind"] == "dedicated" else "")),
+        html.Div(f"{d['community']} · {d['grid_cell']}{dedicated}"),
         html.Div(className="details-figures", children=[
-            html.Span(f"受理 received {count(d['received'])}"), html.Span(f"办结 closed {count(d['closed'])}"),
-            html.Span(f"办结率 closure {percent(d['closure_rate'])}"), html.Span(f"超期 overdue {count(d['overdue'])}"),
-        ]),
-        html.H4("最新案件 Latest cases"),
+            html.Span(f"{say(zh, en, lang)} {value}") for zh, en, value in (
+                ("受理", "received", count(d["received"])), ("办结", "closed", count(d["closed"])),
+                ("办结率", "closure", percent(d["closure_rate"])), ("超期", "overdue", count(d["overdue"])))]),
+        html.H4(say("最新案件", "Latest cases", lang)),
         html.Ul([html.Li(f"{r['reported_at']} {r['category']} · {r['status']} · {r['responsible_unit']}")
                  for r in d["latest"]], id="overview-details-latest"),
     ]
@@ -250,18 +272,20 @@ clientside_callback(
 )
 
 
-def _case_panel(case_id, area):
+def _case_panel(case_id, area, lang):
     with store_from_request() as store:
-        d = case_details(store, case_id, area)
+        d = case_details(store, case_id, area, lang)
     if d is None:
-        return html.Div("没有这个案件 · No such case", className="hint")
+        return html.Div(say("没有这个案件", "No such case", lang, sep=" · "), className="hint")
+    unit = d["responsible_unit"] or say("未列明", "none listed", lang)
     return [
         html.H3(f"{d['category']} · {d['status']}", id="overview-details-name"),
         html.Div(d["case_id"]),
-        html.Div(f"层级 level {d['level']} · 责任单位 {d['responsible_unit'] or '未列明 none listed'}"),
+        html.Div(f"{say('层级', 'level', lang)} {d['level']} · {only(('责任单位', 'responsible unit'), lang)} {unit}"),
         html.Div(className="details-figures", children=[html.Span(f"{k} {v}") for k, v in d["lifecycle"]]),
-        html.H4("来源 Intake records"),
+        html.H4(say("来源", "Intake records", lang)),
         html.Ul([html.Li(f"{s['channel']} {s['source_id']} {s['reported_at']}"
-                         + (f" · 合并理由 {s['merge_reason']}" if s["merge_reason"] else ""))
+                         + (f" · {say('合并理由', 'merged because', lang)} {s['merge_reason']}"
+                            if s["merge_reason"] else ""))
                  for s in d["sources"]], id="overview-details-latest"),
     ]

@@ -14,6 +14,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashboards.app import basemap_from_request, store_from_request
 from dashboards.auth import principal
+from dashboards.i18n import language
 from dashboards.wall import wall_refresh
 
 dash.register_page(__name__, path="/wall", name="大屏 Wall", title="社会治理一张图 · 大屏")
@@ -40,7 +41,7 @@ def layout(**kwargs):
         dcc.Store(id="wall-last-good"),
         dcc.Interval(id="wall-tick", interval=_interval(kwargs.get("interval")) * 1000, n_intervals=0),
         html.Div(className="wall-head", children=[
-            html.H1("江北区社会治理一张图"),
+            html.H1("Jiangbei one map" if language(kwargs.get("lang")) == "en" else "江北区社会治理一张图"),
             html.Span(id="wall-title", className="wall-title"),
             html.Span(id="wall-refreshed", className="wall-refreshed"),
         ]),

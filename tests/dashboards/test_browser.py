@@ -247,3 +247,28 @@ def test_a_grid_leader_cannot_see_another_area(served, chromium_driver):
     # The wall for a person is held to the same area.
     driver.get(f"{url}/wall?from=2020-01-01&to=2020-12-31&rotate=1")
     assert wait.until(lambda d: d.find_element(By.ID, "wall-kpi-disputes-received").text) == f"{expected:,}"
+
+
+@pytest.mark.browser
+def test_the_page_switches_to_english_and_back(served, chromium_driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = served
+    driver = chromium_driver
+    log_in(driver, url, "commander")
+    driver.get(f"{url}/?from=2020-01-01&to=2020-12-31&lang=en")
+    wait = WebDriverWait(driver, 60)
+    assert wait.until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text) == "2,377"
+    assert driver.find_element(By.CSS_SELECTOR, ".header h1").text == "Jiangbei one map"
+    assert driver.find_element(By.CSS_SELECTOR, ".kpi-tile .kpi-zh").text == "Disputes received"
+    headers = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "#overview-table th")]
+    assert "Case" in headers and not any("编号" in h for h in headers)
+    # The view's link keeps the language, so a bookmarked English view stays English.
+    wait.until(lambda d: "lang=en" in d.execute_script("return window.location.search;"))
+    time.sleep(2)
+    driver.save_screenshot(str(SCREENSHOTS / "overview_en.png"))
+    driver.find_element(By.ID, "overview-lang-switch").click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".header h1").text == "江北区社会治理一张图")
+    assert wait.until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text) == "2,377"
+    assert driver.find_element(By.CSS_SELECTOR, ".kpi-tile .kpi-zh").text == "受理矛盾纠纷"

@@ -96,7 +96,7 @@ def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
             "老旧小区 old estates", "城市部件 components"} <= names
     from dashboards.figures import STATUS_COLOURS
 
-    statuses = {name for _, name in STATUS_COLOURS.values()}
+    statuses = {f"{zh} {en}" for _, (zh, en) in STATUS_COLOURS.values()}
     shown = sum(len(t["lon"]) for t in street["map"]["data"] if t["name"] in statuses)
     assert shown == street["cases"]["lon"].notna().sum()  # every located case, none twice
 
@@ -145,3 +145,23 @@ def test_the_table_page_from_the_servers_sort_order_is_the_stores_order(demo_gpk
             by_time = stored.sort_values(["reported_at", "case_id"], ascending=[direction == "asc", True])
             assert [r["case_id"] for r in rows] == by_time["case_id"].iloc[30:45].tolist()
             assert pages == -(-len(stored) // 15)
+
+
+def test_english_on_request_with_the_same_numbers(demo_gpkg):
+    from dashboards.data import case_table, view_data
+    from layers.filters import CaseFilter
+
+    year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31), street_code="330205001")
+    with open_store(demo_gpkg[0]) as store:
+        zh = view_data(store, year, layers=("cases", "heat"))
+        en = view_data(store, year, layers=("cases", "heat"), lang="en")
+    assert en["kpis"] == zh["kpis"]
+    assert [fig["layout"]["title"]["text"] for fig in en["charts"].values()] == [
+        "Daily received / closed", "Top categories", "Channel mix", "Settled at (小事不出村·大事不出街·难事不出区)"]
+    assert en["map"]["layout"]["title"]["text"] == "Cases per grid cell"
+    assert {t["name"] for t in en["map"]["data"]} >= {"closed", "grid_cells"}
+    labels = [t.children[0].children for t in kpi_tiles(en["kpis"], lang="en")]
+    assert labels[0] == "Disputes received" and "受理" not in "".join(labels)
+    rows, _ = case_table(en["cases"], page_size=3, lang="en")
+    assert {r["status"] for r in rows} <= {"reported", "dispatched", "coordinated", "closed"}
+    assert "12345热线" not in "".join(r["channels"] for r in case_table(en["cases"], page_size=50, lang="en")[0])
