@@ -132,10 +132,11 @@ class CaseFilter:
             # Decided once per distinct channel list, not once per case.
             wanted = set(self.channels)
             lists = [c for c in _distinct(cases["channels"]) if wanted & set(c.split(";"))]
-            keep &= (cases["channels"].isin(lists) | (cases["channels"].isna() & cases["channel"].isin(wanted))
-                     ).to_numpy(dtype=bool)
+            alone = cases["channels"].isna().to_numpy(dtype=bool)
+            keep &= matches(cases, [Condition("channels", "in", lists)]) | (
+                alone & matches(cases, [Condition("channel", "in", sorted(wanted))]))
         if self.overdue_only:
-            keep &= overdue(cases, as_of).to_numpy(dtype=bool)
+            keep &= overdue(cases, as_of)
         return keep
 
     def read_cases(self, store: Store, *, as_of=None) -> pd.DataFrame:
@@ -175,7 +176,8 @@ def _distinct(column: pd.Series) -> list:
     return list(column.dropna().unique())
 
 
-def overdue(cases: pd.DataFrame, as_of=None) -> pd.Series:
+def overdue(cases: pd.DataFrame, as_of=None) -> np.ndarray:
     """Open past its deadline (超期未办结)."""
     as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
-    return (cases["status"] != "closed") & (cases["due_at"] < as_of)
+    is_open = ~matches(cases, [Condition("status", "=", "closed")])
+    return is_open & (cases["due_at"].to_numpy("datetime64[ms]") < np.datetime64(as_of.to_datetime64(), "ms"))
