@@ -24,6 +24,9 @@ from gis.heat import to_metric
 from layers.store import Condition, Store
 
 CHECK_S = 1.0
+# How long an answer to "which cases does this filter keep" is reused: the map and the table of one
+# filter change ask for the same one, and overdue moves with the clock.
+KEPT_S = 5.0
 # What the dashboard reads of a case; the rest (free text, intake details) is read from the store when a case is opened.
 _KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status",
          "level", "resolved_in_place", "reporter_phone", "grid_cell", "community_code", "street_code",
@@ -38,11 +41,29 @@ class StoreCache:
         self._lock = threading.Lock()
         self._versions: dict[str, tuple[float, dict]] = {}  # store url → (checked at, versions)
         self._held: dict[tuple[str, str], tuple] = {}  # (store url, what) → (version, value)
+        self._kept: dict[tuple, tuple[float, np.ndarray]] = {}  # (store url, versions, filter) → (made at, mask)
 
     def cases(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The store's cases (in case-id order) and their walk-in visit records."""
         versions = self._current(store)
         return self._get(store, "cases", (versions.get("cases"), versions.get("case_sources")), _load_cases)
+
+    def kept(self, store: Store, f) -> np.ndarray:
+        """Which of the held cases the filter ``f`` keeps (``f.mask``), reused for ``KEPT_S``."""
+        cases, _ = self.cases(store)
+        versions = self._current(store)
+        key, now = (store.url, versions.get("cases"), versions.get("case_sources"), f), time.monotonic()
+        made = self._kept.get(key)
+        if made is None or now - made[0] > KEPT_S:
+            made = (now, f.mask(cases))
+            if len(self._kept) >= 8:
+                self._kept = {k: v for k, v in self._kept.items() if now - v[0] <= KEPT_S}
+            self._kept[key] = made
+        return made[1]
+
+    def forget_kept(self):
+        """Answer the next filters afresh (a benchmark repeating one filter change)."""
+        self._kept = {}
 
     def layer(self, store: Store, name: str) -> pd.DataFrame:
         """A geography layer as stored; grid cells carry their area in km² (``area_km2``)."""

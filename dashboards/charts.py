@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dashboards.i18n import pick, say
-from layers.filters import channel_counts
+from layers.filters import channel_counts, tally
 from layers.schema import CHANNELS
 
 LEVEL_WORDS = {"community": ("村社", "community"), "street": ("街镇", "street"), "district": ("区", "district")}
@@ -32,8 +32,10 @@ def _days(counts: pd.Series) -> list[str]:
 
 def _per_day(stamps: pd.Series) -> pd.Series:
     """How many stamps fall on each day, days without any left out: one bincount over day numbers."""
-    days = stamps.to_numpy("datetime64[ms]").astype("datetime64[D]")
-    days = days[~np.isnat(days)].astype(np.int64)
+    stamps = stamps.to_numpy("datetime64[ms]")
+    # Day numbers by float division (exact for whole days, and vectorised, unlike int64 division):
+    # several times cheaper than casting a million stamps to days.
+    days = np.floor(stamps[~np.isnat(stamps)].view(np.int64) / 86_400_000.0).astype(np.int64)
     if not len(days):
         return pd.Series(dtype=int)
     counts = np.bincount(days - days.min())
@@ -54,8 +56,7 @@ def daily_trend(cases: pd.DataFrame, lang: str = "zh") -> dict:
 
 
 def top_categories(cases: pd.DataFrame, n: int = 8, lang: str = "zh") -> dict:
-    counts = cases["category"].value_counts()
-    counts = counts[counts > 0].head(n).iloc[::-1]  # a categorical column counts absent categories as 0
+    counts = tally(cases["category"]).head(n).iloc[::-1]
     return _figure([_trace("bar", x=counts.to_numpy().tolist(), y=[str(c) for c in counts.index], orientation="h",
                            marker=dict(color="#dd6b20"))], say("高发类别", "Top categories", lang))
 
@@ -69,7 +70,8 @@ def channel_mix(cases: pd.DataFrame, lang: str = "zh") -> dict:
 
 
 def level_split(cases: pd.DataFrame, lang: str = "zh") -> dict:
-    counts = cases["level"][cases["status"] == "closed"].value_counts().reindex(list(LEVEL_WORDS), fill_value=0)
+    closed = (cases["status"] == "closed").to_numpy(dtype=bool)
+    counts = tally(cases["level"], closed).reindex(list(LEVEL_WORDS), fill_value=0)
     return _figure([_trace("bar", x=[pick(LEVEL_WORDS[k], lang) for k in counts.index], y=counts.to_numpy().tolist(),
                            marker=dict(color=["#38a169", "#d69e2e", "#e53e3e"]))],
                    say("化解层级", "Settled at (小事不出村·大事不出街·难事不出区)", lang))

@@ -91,9 +91,8 @@ def case_heat(cases: pd.DataFrame, cells) -> Heat:
 def filtered_cases(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cases the filter keeps, from the server's copy of the store, and the walk-in visits behind them."""
     every_case, visits = CACHE.cases(store)
-    cases = f.select(every_case, as_of=as_of)
-    chosen = np.zeros(len(every_case), dtype=bool)
-    chosen[cases.index.to_numpy()] = True
+    chosen = f.mask(every_case, as_of=as_of) if as_of is not None else CACHE.kept(store, f)
+    cases = every_case if chosen.all() else every_case.iloc[np.flatnonzero(chosen)]
     visits = visits[matches(visits, period_filter(f.start, f.end))]
     return cases, visits[chosen[visits["case_row"].to_numpy()]]
 
@@ -151,7 +150,7 @@ def table_page(store, f: CaseFilter, *, sort_by=None, page: int = 0, page_size: 
     every, _ = CACHE.cases(store)
     key = ("sorted", tuple((t["column_id"], t["direction"]) for t in sort_by))
     order = CACHE.derived(store, key, lambda cases: sort_order(cases, sort_by))
-    keep = f.mask(every)
+    keep = CACHE.kept(store, f)
     in_order = order[keep[order]]
     rows = case_table(every.iloc[in_order[page * page_size:(page + 1) * page_size]], sort_by=[], page_size=page_size,
                       lang=lang)

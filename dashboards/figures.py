@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import plotly.graph_objects as go
+import shapely
 from plotly import colors
 
 from dashboards.basemap import NO_BASEMAP, Basemap
@@ -72,9 +73,12 @@ def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", ou
 
 
 def cells_geojson(cells) -> dict:
-    """The cells' outlines, simplified to about 5 m, as a GeoJSON dict keyed by ``grid_cell``."""
-    return json.loads(cells[["grid_cell", "geometry"]].assign(geometry=cells.geometry.simplify(0.00005)).to_json(
-        drop_id=True))
+    """The cells' outlines, simplified to about 5 m, as a GeoJSON dict keyed by ``grid_cell``.
+
+    Coordinates keep 6 decimals (0.1 m): every filter change sends these, a quarter fewer bytes.
+    """
+    outlines = shapely.transform(cells.geometry.simplify(0.00005).values, lambda xy: np.round(xy, 6))
+    return json.loads(cells[["grid_cell", "geometry"]].assign(geometry=outlines).to_json(drop_id=True))
 
 
 def _zoom(width_deg, height_deg, *, width_px=1200, height_px=460, lat=29.95):

@@ -149,11 +149,6 @@ class CaseFilter:
             keep &= self._rest(cases, as_of)
         return keep
 
-    def select(self, cases: pd.DataFrame, *, as_of=None) -> pd.DataFrame:
-        """The cases in memory the filter keeps; the whole frame itself, not a copy, when it keeps them all."""
-        keep = self.mask(cases, as_of=as_of)
-        return cases if keep.all() else cases.iloc[np.flatnonzero(keep)]
-
 
 def channel_counts(cases: pd.DataFrame) -> Counter:
     """Cases per channel that reported them: a case two channels reported counts for both.
@@ -162,12 +157,25 @@ def channel_counts(cases: pd.DataFrame) -> Counter:
     channel has only its ``channel``. Counted per distinct list, not per case.
     """
     counts = Counter()
-    for names, n in cases["channels"].value_counts().items():
+    for names, n in tally(cases["channels"]).items():
         for name in str(names).split(";"):
             counts[name] += int(n)
-    for name, n in cases.loc[cases["channels"].isna(), "channel"].value_counts().items():
+    alone = cases["channels"].isna().to_numpy(dtype=bool)
+    for name, n in tally(cases["channel"], alone).items():
         counts[str(name)] += int(n)
     return Counter({name: n for name, n in counts.items() if n})
+
+
+def tally(column: pd.Series, within: np.ndarray | None = None) -> pd.Series:
+    """How many rows hold each value (missing left out), largest first; a categorical counts its codes at once."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        if within is not None:
+            codes = codes[within]
+        n = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories))
+        counts = pd.Series(n, index=column.cat.categories.astype(object))
+        return counts[counts > 0].sort_values(ascending=False, kind="stable")
+    return (column if within is None else column[within]).value_counts()
 
 
 def _distinct(column: pd.Series) -> list:

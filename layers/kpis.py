@@ -13,8 +13,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from layers.filters import tally
 from layers.schema import LEVELS
-from layers.store import Condition, Store, period_filter
+from layers.store import Condition, Store, matches, period_filter
 
 
 def _rate(num, den):
@@ -25,15 +26,17 @@ def _flags(cases: pd.DataFrame, as_of: pd.Timestamp) -> dict:
     """Each case's standing as arrays, worked out once and summed per group (no copies of the frame)."""
     as_of = np.datetime64(as_of.to_datetime64(), "ms")
     due_at = cases["due_at"].to_numpy("datetime64[ms]")
-    closed = (cases["status"] == "closed").to_numpy(dtype=bool)
+    closed = matches(cases, [Condition("status", "=", "closed")])
     return {"closed": closed, "due": closed | (due_at <= as_of), "overdue": ~closed & (due_at < as_of),
             "in_place": cases["resolved_in_place"].fillna(False).to_numpy(dtype=bool),
-            "level": {lvl: (cases["level"] == lvl).to_numpy(dtype=bool) for lvl in LEVELS}}
+            "level": {lvl: matches(cases, [Condition("level", "=", lvl)]) for lvl in LEVELS}}
 
 
 def _group(flags: dict, within: np.ndarray) -> dict:
-    received, closed, due = int(within.sum()), int((flags["closed"] & within).sum()), int((flags["due"] & within).sum())
-    in_place = int((flags["in_place"] & within).sum())
+    def n(flag):
+        return int(np.count_nonzero(flag & within))
+
+    received, closed, due, in_place = int(np.count_nonzero(within)), n(flags["closed"]), n(flags["due"]), n(flags["in_place"])
     return {
         "received": received,
         "closed": closed,
@@ -41,8 +44,8 @@ def _group(flags: dict, within: np.ndarray) -> dict:
         "closure_rate": _rate(closed, due),
         "resolved_in_place": in_place,
         "resolved_in_place_rate": _rate(in_place, received),
-        "overdue": int((flags["overdue"] & within).sum()),
-        "by_level": {lvl: int((flags["level"][lvl] & within).sum()) for lvl in LEVELS},
+        "overdue": n(flags["overdue"]),
+        "by_level": {lvl: n(flags["level"][lvl]) for lvl in LEVELS},
     }
 
 
@@ -57,14 +60,14 @@ def compute_kpis(cases: pd.DataFrame, sources: pd.DataFrame, *, start=None, end=
         as_of = min(as_of, pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
     walk = sources[sources["channel"] == "walk_in"]
     flags = _flags(cases, as_of)
-    kind = {k: (cases["kind"] == k).to_numpy(dtype=bool) for k in ("dispute", "event", "petition")}
+    kind = {k: matches(cases, [Condition("kind", "=", k)]) for k in ("dispute", "event", "petition")}
     return {
         "period": {"from": str(start) if start else None, "to": str(end) if end else None},
         "disputes": _group(flags, kind["dispute"]),
         "events": _group(flags, kind["event"]),
         "petitions": _group(flags, kind["petition"]),
         "visits": {"batches": int(len(walk)), "people": int(walk["people"].fillna(1).sum())},
-        "by_channel": {str(k): int(v) for k, v in cases["channel"].value_counts().sort_index().items() if v},
+        "by_channel": {str(k): int(v) for k, v in tally(cases["channel"]).sort_index().items() if v},
     }
 
 
@@ -72,10 +75,12 @@ def setback_summary(setback_areas: pd.DataFrame, *, street_code=None) -> dict:
     """Old estates with setback spaces, and how many were handed over to a manager."""
     if street_code:
         setback_areas = setback_areas[setback_areas["street_code"] == street_code]
-    per_estate = setback_areas.groupby("estate_id")["status"].agg(lambda s: "handed_over" if (s == "handed_over").all() else s.iloc[0])
-    return {"estates": int(len(per_estate)),
-            "handed_over": int((per_estate == "handed_over").sum()),
-            "unmanaged": int((per_estate == "unmanaged").sum())}
+    # An estate is handed over once all its setback areas are; otherwise it stands as its first area does.
+    status = setback_areas["status"].astype(object)
+    by_estate = status.groupby(setback_areas["estate_id"].to_numpy(), sort=False)
+    handed_over = (status == "handed_over").groupby(setback_areas["estate_id"].to_numpy(), sort=False).all()
+    unmanaged = ~handed_over & (by_estate.first() == "unmanaged")
+    return {"estates": int(len(handed_over)), "handed_over": int(handed_over.sum()), "unmanaged": int(unmanaged.sum())}
 
 
 def street_code_for(store: Store, street: str | None) -> str | None:
@@ -119,7 +124,7 @@ def filtered_kpis(cases: pd.DataFrame, *, as_of=None) -> dict:
     as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
     flags = _flags(cases, as_of)
     group = _group(flags, np.ones(len(cases), dtype=bool))
-    petitions = cases[(cases["kind"] == "petition").to_numpy(dtype=bool)].sort_values("reported_at", kind="stable")
+    petitions = cases[matches(cases, [Condition("kind", "=", "petition")])].sort_values("reported_at", kind="stable")
     phone = petitions["reporter_phone"].fillna("")
     first = petitions[(phone == "") | ~phone.duplicated(keep="first")]
     settled = first["resolved_in_place"].fillna(False).astype(bool)

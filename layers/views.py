@@ -6,6 +6,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gis.datums import METRIC_CRS
+from layers.filters import tally
 from layers.store import Store, period_filter
 
 
@@ -15,7 +16,7 @@ def count_per_cell(cases: pd.DataFrame, cells: gpd.GeoDataFrame) -> gpd.GeoDataF
 
     Cells that already carry ``area_km2`` (the dashboard's cached layer) are not projected again.
     """
-    counts = cases["grid_cell"].value_counts()
+    counts = tally(cases["grid_cell"])
     out = cells.copy()
     out["cases"] = out["grid_cell"].map(counts).fillna(0).astype(int)
     area_km2 = out["area_km2"] if "area_km2" in out else out.to_crs(METRIC_CRS).area / 1e6
