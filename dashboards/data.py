@@ -42,7 +42,7 @@ MAP_LAYERS = {"heat": ("案件热力", "Case heat"), "cases": ("案件点", "Cas
 
 def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
               basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
-    """Everything the overview shows for one filter: tiles, map (with the chosen layers), charts."""
+    """The overview's tiles and map (with the chosen layers) for one filter; the charts are :func:`chart_data`."""
     cases, sources = filtered_cases(store, f, as_of=as_of)
     kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
     kpis["all"] = filtered_kpis(cases, as_of=as_of)
@@ -65,10 +65,14 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
         "kpis": kpis,
         "map": figure,
         "points_shown": points_shown,
-        "charts": {"trend": charts.daily_trend(cases, lang), "categories": charts.top_categories(cases, lang=lang),
-                   "channels": charts.channel_mix(cases, lang), "levels": charts.level_split(cases, lang)},
         "cases": cases,
     }
+
+
+def chart_data(cases: pd.DataFrame, lang: str = "zh") -> dict:
+    """The overview's small charts of the filtered cases: daily trend, top categories, channel mix, level split."""
+    return {"trend": charts.daily_trend(cases, lang), "categories": charts.top_categories(cases, lang=lang),
+            "channels": charts.channel_mix(cases, lang), "levels": charts.level_split(cases, lang)}
 
 
 def as_points(cases: pd.DataFrame) -> gpd.GeoDataFrame:

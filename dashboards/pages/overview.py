@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, clientside_callback, dash_table
 from dashboards.app import basemap_from_request, store_from_request
 from dashboards.auth import principal
 from dashboards.data import (MAP_LAYERS, POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, cell_details,
-                             read_places, table_page, view_data)
+                             chart_data, filtered_cases, read_places, table_page, view_data)
 from dashboards.figures import MEASURES
 from dashboards.i18n import language, only, other, pick, say
 from dashboards.tiles import count, kpi_tiles, percent
@@ -32,6 +32,7 @@ DEFAULT_LAYERS = "cases"
 MEASURE_LABELS = {"cases": ("案件数", "count"), "per_km2": ("每平方公里", "per km²"),
                   "per_1000": ("每千人", "per 1,000 residents")}
 LANG = State("overview-lang", "data")
+CHARTS = ("trend", "categories", "channels", "levels")
 FILTER_INPUTS = [Input("overview-period", "start_date"), Input("overview-period", "end_date"),
                  Input("overview-street", "value"), Input("overview-community", "value"),
                  Input("overview-cell", "value"), Input("overview-category", "value"),
@@ -143,7 +144,7 @@ def layout(**kwargs):
         ]),
         html.Div(className="charts", children=[
             dcc.Graph(id=f"overview-chart-{name}", className="chart", config={"displayModeBar": False})
-            for name in ("trend", "categories", "channels", "levels")]),
+            for name in CHARTS]),
         html.Div(className="table-wrap", children=[
             dash_table.DataTable(
                 id="overview-table", columns=[{"id": c, "name": say(zh, en, lang)} for c, zh, en in TABLE_COLUMNS],
@@ -199,10 +200,7 @@ def cascade_community(community, cell):
     return options, keep
 
 
-@callback(Output("overview-kpis", "children"), Output("overview-map", "figure"),
-          Output("overview-chart-trend", "figure"), Output("overview-chart-categories", "figure"),
-          Output("overview-chart-channels", "figure"), Output("overview-chart-levels", "figure"),
-          Output("overview-link", "href"), Output("overview-table", "page_current"),
+@callback(Output("overview-kpis", "children"), Output("overview-map", "figure"), Output("overview-link", "href"),
           Output("overview-points-note", "children"), Output("overview-lang-switch", "href"),
           *FILTER_INPUTS, Input("overview-layers", "value"), Input("overview-measure", "value"), LANG)
 def update(*values):
@@ -211,22 +209,35 @@ def update(*values):
     lang = language(values[-1])
     with store_from_request() as store:
         data = view_data(store, f, layers=layers, measure=measure, basemap=basemap_from_request(), lang=lang)
-    c = data["charts"]
     note = "" if data["points_shown"] or "cases" not in layers else say(
         f"案件多于{POINT_LIMIT:,}件，地图只显示网格汇总；缩小范围可见案件点",
         f"Over {POINT_LIMIT:,} cases: cells only, narrow the view to see points", lang, sep=" · ")
     query = {**f.to_query(), "layers": ",".join(layers), "measure": measure}
     link = "/?" + urlencode({**query, "lang": lang} if lang != "zh" else query)
-    return (kpi_tiles(data["kpis"], lang=lang), data["map"], c["trend"], c["categories"], c["channels"], c["levels"],
-            link, 0, note, "/?" + urlencode({**query, "lang": other(lang)}))
+    return kpi_tiles(data["kpis"], lang=lang), data["map"], link, note, "/?" + urlencode({**query, "lang": other(lang)})
 
 
-@callback(Output("overview-table", "data"), Output("overview-table", "page_count"),
-          Input("overview-table", "page_current"), Input("overview-table", "sort_by"), *FILTER_INPUTS, LANG)
-def table(page, sort_by, *values):
+# The charts sit below the map and answer on their own: the map does not wait for them.
+@callback(*[Output(f"overview-chart-{name}", "figure") for name in CHARTS], *FILTER_INPUTS, LANG)
+def charts(*values):
     f = _filter(*values[:-1])
     with store_from_request() as store:
-        return table_page(store, f, sort_by=sort_by, page=page or 0, page_size=15, lang=language(values[-1]))
+        cases, _ = filtered_cases(store, f)
+    made = chart_data(cases, language(values[-1]))
+    return tuple(made[name] for name in CHARTS)
+
+
+# The table answers on its own, not after the map: a filter change starts both at once.
+@callback(Output("overview-table", "data"), Output("overview-table", "page_count"),
+          Output("overview-table", "page_current"),
+          Input("overview-table", "page_current"), Input("overview-table", "sort_by"), *FILTER_INPUTS, LANG)
+def table(page, sort_by, *values):
+    if set(dash.ctx.triggered_prop_ids) - {"overview-table.page_current"}:
+        page = 0  # a new filter or order starts at the first page
+    f = _filter(*values[:-1])
+    with store_from_request() as store:
+        rows, pages = table_page(store, f, sort_by=sort_by, page=page or 0, page_size=15, lang=language(values[-1]))
+    return rows, pages, page or 0
 
 
 @callback(Output("overview-details", "children"), Input("overview-map", "clickData"), *FILTER_INPUTS, LANG,

@@ -41,11 +41,11 @@ def test_features_move_into_the_basemaps_datum_for_display_only(demo_gpkg, monke
     assert layers[0] == dict(sourcetype="raster", source=[TILES], below="traces", sourceattribution="",
                              name="basemap")
     assert layers[1]["name"] == "heat"
-    # Cells: each vertex is the stored one shifted by GCJ-02.
+    # Cells: each vertex is the stored one shifted by GCJ-02 (both drawn to 6 decimals, 0.1 m).
     ring = np.array(plain["data"][0]["geojson"]["features"][0]["geometry"]["coordinates"][0])
     moved = np.array(on_amap["data"][0]["geojson"]["features"][0]["geometry"]["coordinates"][0])
     expected = np.column_stack(wgs84_to_gcj02(ring[:, 0], ring[:, 1]))
-    assert np.abs(moved - expected).max() < 1e-9 and np.abs(moved - ring).max() > 0.001  # ~500 m in Ningbo
+    assert np.abs(moved - expected).max() < 1.1e-6 and np.abs(moved - ring).max() > 0.001  # ~500 m in Ningbo
     # Case points too, while the store keeps CGCS2000.
     points = next(t for t in on_amap["data"] if t["type"] == "scattermap" and t.get("customdata"))
     first = stored.set_index("case_id").loc[points["customdata"][0]].geometry

@@ -44,7 +44,7 @@ def test_tiles_use_chinese_number_conventions():
 
 
 def test_view_data_follows_every_filter_and_the_table_pages_on_the_server(demo_gpkg):
-    from dashboards.data import case_table, view_data
+    from dashboards.data import case_table, chart_data, view_data
     from layers.filters import CaseFilter
 
     year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
@@ -55,7 +55,7 @@ def test_view_data_follows_every_filter_and_the_table_pages_on_the_server(demo_g
     assert all(code.startswith("330205003002") for code in data["map"]["data"][0]["locations"])
     assert (data["cases"]["community_code"] == "330205003002").all()
     assert overdue["kpis"]["all"]["received"] == 5 and overdue["kpis"]["all"]["overdue"] == 5
-    assert {fig["layout"]["title"]["text"].split(" ")[0] for fig in data["charts"].values()} == {
+    assert {fig["layout"]["title"]["text"].split(" ")[0] for fig in chart_data(data["cases"]).values()} == {
         "每日受理与办结", "高发类别", "渠道构成", "化解层级"}
     rows, pages = case_table(data["cases"], sort_by=[{"column_id": "reported_at", "direction": "asc"}],
                              page=1, page_size=10)
@@ -148,7 +148,7 @@ def test_the_table_page_from_the_servers_sort_order_is_the_stores_order(demo_gpk
 
 
 def test_english_on_request_with_the_same_numbers(demo_gpkg):
-    from dashboards.data import case_table, view_data
+    from dashboards.data import case_table, chart_data, view_data
     from layers.filters import CaseFilter
 
     year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31), street_code="330205001")
@@ -156,7 +156,7 @@ def test_english_on_request_with_the_same_numbers(demo_gpkg):
         zh = view_data(store, year, layers=("cases", "heat"))
         en = view_data(store, year, layers=("cases", "heat"), lang="en")
     assert en["kpis"] == zh["kpis"]
-    assert [fig["layout"]["title"]["text"] for fig in en["charts"].values()] == [
+    assert [fig["layout"]["title"]["text"] for fig in chart_data(en["cases"], "en").values()] == [
         "Daily received / closed", "Top categories", "Channel mix", "Settled at (小事不出村·大事不出街·难事不出区)"]
     assert en["map"]["layout"]["title"]["text"] == "Cases per grid cell"
     assert {t["name"] for t in en["map"]["data"]} >= {"closed", "grid_cells"}
