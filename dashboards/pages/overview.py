@@ -79,6 +79,14 @@ def layout(**kwargs):
     # A link to a place outside the user's area opens the user's whole area instead.
     kwargs.update({k: None for k in ("street", "community", "cell") if not area.overlaps(kwargs.get(k))})
     f = CaseFilter.from_query(kwargs).narrowed()
+    layers = [k for k in str(kwargs.get("layers") or DEFAULT_LAYERS).split(",") if k in MAP_LAYERS]
+    measure = kwargs.get("measure") if kwargs.get("measure") in MEASURES else "cases"
+    # The page comes with its first view filled in, as the callbacks would answer it: the browser
+    # draws at once instead of asking again (the callbacks answer only changes).
+    with store_from_request() as store:
+        tiles, figure, link, note, switch = _view(store, f.narrowed(area=area), layers, measure, lang)
+        chart_figures = _charts(store, f.narrowed(area=area), lang)
+        rows, pages = table_page(store, f.narrowed(area=area), page=0, page_size=15, lang=lang)
     street_options = [{"label": whole, "value": ""}] + [
         {"label": name, "value": code} for code, name in zip(streets["street_code"], streets["name"])]
     who = principal()
@@ -89,7 +97,7 @@ def layout(**kwargs):
             html.Span(className="who", children=[
                 html.Span(f"{who.label(lang)} · {whole}", id="overview-who"),
                 html.A("中文" if lang == "en" else "English", id="overview-lang-switch", className="link",
-                       href=f"/?lang={other(lang)}"),
+                       href=switch),
                 html.A(say("退出", "Log out", lang), href="/logout", className="link")])]),
         dcc.Store(id="overview-lang", data=lang),
         html.Div(className="filters", children=[
@@ -118,36 +126,35 @@ def layout(**kwargs):
             dcc.Checklist(id="overview-overdue", options=[{"label": " " + say("仅超期", "Overdue only", lang),
                                                            "value": "1"}],
                           value=["1"] if f.overdue_only else []),
-            html.A(say("本视图链接", "Link to this view", lang), id="overview-link", className="link", href="/"),
+            html.A(say("本视图链接", "Link to this view", lang), id="overview-link", className="link", href=link),
             html.Span(id="overview-url-written", style={"display": "none"}),
         ]),
         html.Div(className="filters", children=[
             html.Span(say("图层", "Layers", lang), className="label"),
-            dcc.Checklist(id="overview-layers", inline=True,
-                          value=[k for k in str(kwargs.get("layers") or DEFAULT_LAYERS).split(",") if k in MAP_LAYERS],
+            dcc.Checklist(id="overview-layers", inline=True, value=layers,
                           options=[{"label": f" {pick(pair, lang)} ", "value": key}
                                    for key, pair in MAP_LAYERS.items()]),
             html.Span(say("网格着色", "Cells by", lang), className="label"),
-            dcc.RadioItems(id="overview-measure", inline=True,
-                           value=kwargs.get("measure") if kwargs.get("measure") in MEASURES else "cases",
+            dcc.RadioItems(id="overview-measure", inline=True, value=measure,
                            options=[{"label": f" {pick(pair, lang)} ", "value": key}
                                     for key, pair in MEASURE_LABELS.items()]),
-            html.Span(id="overview-points-note", className="label"),
+            html.Span(note, id="overview-points-note", className="label"),
         ]),
-        html.Div(id="overview-kpis", className="kpis"),
+        html.Div(tiles, id="overview-kpis", className="kpis"),
         html.Div(className="map-wrap", children=[
-            dcc.Loading(dcc.Graph(id="overview-map", style={"height": "62vh"},
+            dcc.Loading(dcc.Graph(id="overview-map", figure=figure, style={"height": "62vh"},
                                   config={"displaylogo": False, "scrollZoom": True})),
             html.Div(id="overview-details", className="details",
                      children=html.Div(say("点击地图上的网格查看详情", "Click a cell for its details", lang, sep=" · "),
                                        className="hint")),
         ]),
         html.Div(className="charts", children=[
-            dcc.Graph(id=f"overview-chart-{name}", className="chart", config={"displayModeBar": False})
-            for name in CHARTS]),
+            dcc.Graph(id=f"overview-chart-{name}", figure=chart, className="chart", config={"displayModeBar": False})
+            for name, chart in zip(CHARTS, chart_figures)]),
         html.Div(className="table-wrap", children=[
             dash_table.DataTable(
                 id="overview-table", columns=[{"id": c, "name": say(zh, en, lang)} for c, zh, en in TABLE_COLUMNS],
+                data=rows, page_count=pages,
                 page_current=0, page_size=15, page_action="custom", sort_action="custom", sort_mode="single",
                 sort_by=[{"column_id": "reported_at", "direction": "desc"}],
                 style_cell={"textAlign": "left", "maxWidth": "260px", "overflow": "hidden",
@@ -202,13 +209,17 @@ def cascade_community(community, cell):
 
 @callback(Output("overview-kpis", "children"), Output("overview-map", "figure"), Output("overview-link", "href"),
           Output("overview-points-note", "children"), Output("overview-lang-switch", "href"),
-          *FILTER_INPUTS, Input("overview-layers", "value"), Input("overview-measure", "value"), LANG)
+          *FILTER_INPUTS, Input("overview-layers", "value"), Input("overview-measure", "value"), LANG,
+          prevent_initial_call=True)
 def update(*values):
-    f = _filter(*values[:-3])
     layers, measure = tuple(values[-3] or ()), values[-2] if values[-2] in MEASURES else "cases"
-    lang = language(values[-1])
     with store_from_request() as store:
-        data = view_data(store, f, layers=layers, measure=measure, basemap=basemap_from_request(), lang=lang)
+        return _view(store, _filter(*values[:-3]), layers, measure, language(values[-1]))
+
+
+def _view(store, f, layers, measure, lang):
+    """The tiles, the map, the view's link, the points note and the language switch's link."""
+    data = view_data(store, f, layers=layers, measure=measure, basemap=basemap_from_request(), lang=lang)
     note = "" if data["points_shown"] or "cases" not in layers else say(
         f"案件多于{POINT_LIMIT:,}件，地图只显示网格汇总；缩小范围可见案件点",
         f"Over {POINT_LIMIT:,} cases: cells only, narrow the view to see points", lang, sep=" · ")
@@ -218,19 +229,24 @@ def update(*values):
 
 
 # The charts sit below the map and answer on their own: the map does not wait for them.
-@callback(*[Output(f"overview-chart-{name}", "figure") for name in CHARTS], *FILTER_INPUTS, LANG)
+@callback(*[Output(f"overview-chart-{name}", "figure") for name in CHARTS], *FILTER_INPUTS, LANG,
+          prevent_initial_call=True)
 def charts(*values):
-    f = _filter(*values[:-1])
     with store_from_request() as store:
-        cases, _ = filtered_cases(store, f)
-    made = chart_data(cases, language(values[-1]))
+        return _charts(store, _filter(*values[:-1]), language(values[-1]))
+
+
+def _charts(store, f, lang):
+    cases, _ = filtered_cases(store, f)
+    made = chart_data(cases, lang)
     return tuple(made[name] for name in CHARTS)
 
 
 # The table answers on its own, not after the map: a filter change starts both at once.
 @callback(Output("overview-table", "data"), Output("overview-table", "page_count"),
           Output("overview-table", "page_current"),
-          Input("overview-table", "page_current"), Input("overview-table", "sort_by"), *FILTER_INPUTS, LANG)
+          Input("overview-table", "page_current"), Input("overview-table", "sort_by"), *FILTER_INPUTS, LANG,
+          prevent_initial_call=True)
 def table(page, sort_by, *values):
     if set(dash.ctx.triggered_prop_ids) - {"overview-table.page_current"}:
         page = 0  # a new filter or order starts at the first page
