@@ -135,7 +135,7 @@ def add_layers(fig: dict, *, points=None, setback_areas=None, estates=None, comp
             part = located[located["status"] == status]
             if len(part):
                 _points(fig, part, name=pick(name, lang), colour=colour, size=7, ids=part["case_id"],
-                        hover=part["category"].astype(str) + " " + part["case_id"])
+                        hover=part["category"].astype(str) + " " + part["case_id"].astype(str))
     fig["layout"].update(showlegend=True, legend=dict(x=0.01, y=0.01, bgcolor="rgba(255,255,255,0.85)"))
     return fig
 

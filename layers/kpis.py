@@ -125,8 +125,8 @@ def filtered_kpis(cases: pd.DataFrame, *, as_of=None) -> dict:
     flags = _flags(cases, as_of)
     group = _group(flags, np.ones(len(cases), dtype=bool))
     petitions = cases[matches(cases, [Condition("kind", "=", "petition")])].sort_values("reported_at", kind="stable")
-    phone = petitions["reporter_phone"].fillna("")
-    first = petitions[(phone == "") | ~phone.duplicated(keep="first")]
+    phone = petitions["reporter_phone"]
+    first = petitions[(phone.isna() | (phone == "")).to_numpy(dtype=bool) | ~phone.duplicated(keep="first").to_numpy()]
     settled = first["resolved_in_place"].fillna(False).astype(bool)
     return {
         **group,
