@@ -24,9 +24,10 @@ from gis.heat import to_metric
 from layers.store import Condition, Store
 
 CHECK_S = 1.0
-# How long an answer to "which cases does this filter keep" is reused: the map and the table of one
-# filter change ask for the same one, and overdue moves with the clock.
-KEPT_S = 5.0
+# How long a filter's cases are reused, and for how many filters at most: the callbacks of one
+# filter change ask for the same ones, overdue moves with the clock, and each may be a million rows.
+RECENT_S = 5.0
+RECENT_MAX = 8
 # What the dashboard reads of a case; the rest (free text, intake details) is read from the store when a case is opened.
 _KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status",
          "level", "resolved_in_place", "reporter_phone", "grid_cell", "community_code", "street_code",
@@ -42,24 +43,34 @@ class StoreCache:
         self._lock = threading.Lock()
         self._versions: dict[str, tuple[float, dict]] = {}  # store url → (checked at, versions)
         self._held: dict[tuple[str, str], tuple] = {}  # (store url, what) → (version, value)
-        self._kept: dict[tuple, tuple[float, np.ndarray]] = {}  # (store url, versions, filter) → (made at, mask)
+        self._recent: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
+        self._making: dict[tuple, threading.Lock] = {}
 
     def cases(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The store's cases (in case-id order) and their walk-in visit records."""
         versions = self._current(store)
         return self._get(store, "cases", (versions.get("cases"), versions.get("case_sources")), _load_cases)
 
-    def kept(self, store: Store, f) -> np.ndarray:
-        """Which of the held cases the filter ``f`` keeps (``f.mask``), reused for ``KEPT_S``."""
-        cases, _ = self.cases(store)
+    def recent(self, store: Store, key: tuple, make):
+        """``make()`` for ``key`` under the current data versions, made once and reused for ``RECENT_S``.
+
+        The map's, the charts' and the table's callbacks of one filter change ask for the same
+        filter's cases at once: the first makes them, the others wait for it.
+        """
         versions = self._current(store)
-        key, now = (store.url, versions.get("cases"), versions.get("case_sources"), f), time.monotonic()
-        made = self._kept.get(key)
-        if made is None or now - made[0] > KEPT_S:
-            made = (now, f.mask(cases))
-            if len(self._kept) >= 8:
-                self._kept = {k: v for k, v in self._kept.items() if now - v[0] <= KEPT_S}
-            self._kept[key] = made
+        key = (store.url, versions.get("cases"), versions.get("case_sources"), key)
+        with self._lock:
+            lock = self._making.setdefault(key, threading.Lock())
+        with lock:
+            now = time.monotonic()
+            made = self._recent.get(key)
+            if made is None or now - made[0] > RECENT_S:
+                made = (now, make())
+                fresh = sorted((k for k, v in self._recent.items() if now - v[0] <= RECENT_S),
+                               key=lambda k: self._recent[k][0])
+                self._recent = {k: self._recent[k] for k in fresh[-(RECENT_MAX - 1):]}
+                self._recent[key] = made
+                self._making = {k: v for k, v in self._making.items() if k in self._recent}
         return made[1]
 
     def layer(self, store: Store, name: str) -> pd.DataFrame:

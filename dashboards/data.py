@@ -95,7 +95,17 @@ def case_heat(cases: pd.DataFrame, cells) -> Heat:
 def filtered_cases(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cases the filter keeps, from the server's copy of the store, and the walk-in visits behind them."""
     every_case, visits = CACHE.cases(store)
-    chosen = f.mask(every_case, as_of=as_of) if as_of is not None else CACHE.kept(store, f)
+    if as_of is not None:
+        return _select(every_case, visits, f, f.mask(every_case, as_of=as_of))
+    return CACHE.recent(store, ("cases", f), lambda: _select(every_case, visits, f, kept(store, f)))
+
+
+def kept(store, f: CaseFilter) -> np.ndarray:
+    """Which of the server's copy of the cases the filter keeps, as of now."""
+    return CACHE.recent(store, ("mask", f), lambda: f.mask(CACHE.cases(store)[0]))
+
+
+def _select(every_case, visits, f, chosen):
     cases = every_case if chosen.all() else every_case.iloc[np.flatnonzero(chosen)]
     visits = visits[matches(visits, period_filter(f.start, f.end))]
     return cases, visits[chosen[visits["case_row"].to_numpy()]]
@@ -154,7 +164,7 @@ def table_page(store, f: CaseFilter, *, sort_by=None, page: int = 0, page_size: 
     every, _ = CACHE.cases(store)
     key = ("sorted", tuple((t["column_id"], t["direction"]) for t in sort_by))
     order = CACHE.derived(store, key, lambda cases: sort_order(cases, sort_by))
-    keep = CACHE.kept(store, f)
+    keep = kept(store, f)
     in_order = order[keep[order]]
     rows = case_table(every.iloc[in_order[page * page_size:(page + 1) * page_size]], sort_by=[], page_size=page_size,
                       lang=lang)
