@@ -16,8 +16,8 @@ from etl.merge import WINDOW, merge_duplicates
 from etl.normalise import REASONS, Area, normalise
 from etl.profiles import Profile, read_profile
 from etl.read import read_export
-from etl.responsibilities import responsible_units
 from gis.datums import METRIC_CRS, STORAGE_CRS
+from layers.responsibilities import responsible_units
 from layers.schema import LAYERS
 from layers.store import Condition, Store, period_filter
 

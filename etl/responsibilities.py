@@ -1,10 +1,7 @@
-"""The responsibility list (属地管理责任清单): read it, and give each case its responsible unit.
+"""The responsibility list (属地管理责任清单): read it (the lookup is ``layers.responsibilities``).
 
 The list is a spreadsheet (XLSX or CSV) with the columns 事项类别 (category),
 区域代码 (a district, street or community code), 区域名称 and 责任单位 (unit).
-For a case the most specific entry wins: its community's, else its
-street's, else the district's. A case no entry covers gets no unit: that
-is a blind spot the analysis shows, not an error.
 """
 
 from __future__ import annotations
@@ -46,17 +43,3 @@ def read_responsibilities(path, known_areas: set[str]) -> pd.DataFrame:
     if problems:
         raise ReadError("; ".join(problems[:20]) + (f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""))
     return frame
-
-
-def responsible_units(cases: pd.DataFrame, responsibilities: pd.DataFrame) -> pd.Series:
-    """The unit answering for each case (category + community/street/district), or None."""
-    if responsibilities.empty or cases.empty:
-        return pd.Series(None, index=cases.index, dtype=object)
-    units = dict(zip(responsibilities["category"] + "|" + responsibilities["area_code"], responsibilities["unit"]))
-    street = cases["street_code"].astype(object)
-    district = street.str[:6]
-    found = pd.Series(None, index=cases.index, dtype=object)
-    for level in (district, street, cases["community_code"].astype(object)):  # the most specific wins
-        unit = (cases["category"].astype(object) + "|" + level).map(units)
-        found = unit.where(unit.notna(), found)
-    return found.astype(object).where(found.notna(), None)
