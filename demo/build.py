@@ -22,7 +22,8 @@ def build_demo(out_dir, *, seed: int = 2020, until=None) -> dict:
     Returns a dict with ``geography`` (a GeoPackage of the district's layers
     and its standard address table, CGCS2000), ``responsibilities`` (the
     responsibility list, XLSX), ``exports`` (channel → raw export path) and
-    ``matters`` (the ground truth, for tests).
+    ``matters`` (the ground truth, for tests) and ``hot_areas`` (the planted hot areas, each a list of
+    grid cells).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -38,4 +39,5 @@ def build_demo(out_dir, *, seed: int = 2020, until=None) -> dict:
     exports = write_exports(matters, district, out / "raw", seed=seed)
     responsibilities = write_responsibilities(district, out / "属地管理责任清单.xlsx")
     return {"geography": geography, "responsibilities": responsibilities, "exports": exports, "matters": matters, "district": district,
+            "hot_areas": matters.attrs["hot_areas"],
             "built_at": pd.Timestamp.now()}

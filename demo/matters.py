@@ -124,8 +124,13 @@ class _Places:
         self.setbacks = district.setback_areas.to_crs(METRIC_CRS).reset_index(drop=True)
         self.estates = district.estates.to_crs(METRIC_CRS).reset_index(drop=True)
         pop = self.cells["population"].to_numpy(dtype=float)
-        hot = rng.random(len(self.cells)) < 0.04  # a few cells that attract trouble
-        self.cell_weights = pop * np.where(hot, 6.0, 1.0)
+        # A few hot areas, each the cells within 250 m of a centre cell, draw six times their share:
+        # the hotspots the analysis should find (``hot_areas``), and only there.
+        centres = self.cells.geometry[rng.random(len(self.cells)) < 0.01]
+        self.hot_areas = [sorted(self.cells.loc[self.cells.geometry.intersects(c.buffer(250.0)), "grid_cell"])
+                          for c in centres]
+        self.hot = self.cells["grid_cell"].isin({g for area in self.hot_areas for g in area}).to_numpy()
+        self.cell_weights = pop * np.where(self.hot, 6.0, 1.0)
         self.cell_weights /= self.cell_weights.sum()
         outline = district.district.to_crs(METRIC_CRS).geometry.iloc[0]
         # A ring just outside the district: reports that land in no grid cell.
@@ -183,6 +188,7 @@ def generate_matters(district, *, start: str = "2020-01-01", until=None, seed: i
     # One phone per matter, so the same person's two reports can be told apart from two matters.
     phones = rng.choice(10**9, size=len(matters), replace=False)
     matters["phone"] = [f"13{p:09d}" for p in phones]
+    matters.attrs["hot_areas"] = places.hot_areas
     return matters
 
 

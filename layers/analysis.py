@@ -1,0 +1,114 @@
+"""The analysis layers: hotspots, emerging hotspots, period change and blind spots, from a store.
+
+Each reads what it needs from the store under a filter (its period, area and
+categories) and hands plain frames to ``gis``; the result is a layer the map,
+the CLI and exports show alike. Cells are coloured by count or by cases per
+1 000 residents (``measure``): the rate takes population out, so a hotspot is a
+place with more trouble than its people explain.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gis.blind_spots import blind_spots
+from gis.change import period_change
+from gis.emerging import emerging_hotspots, space_time_counts
+from gis.hotspots import BIN_WORDS, contiguity, hotspots
+from layers.filters import CaseFilter, tally
+from layers.responsibilities import responsible_units
+from layers.store import Condition, Store, matches
+
+MEASURES = ("cases", "per_1000")
+
+
+def cells_in(store: Store, f: CaseFilter) -> gpd.GeoDataFrame:
+    """The grid cells the filter's street, community, cell and area cover, in code order."""
+    terms = [Condition(column, "=", value) for column, value in
+             (("street_code", f.street_code), ("community_code", f.community_code), ("grid_cell", f.grid_cell))
+             if value]
+    cells = store.read("grid_cells", terms + f.area.conditions("grid_cells"))
+    return cells.sort_values("grid_cell", ignore_index=True)
+
+
+def cell_values(cases: pd.DataFrame, cells: pd.DataFrame, measure: str = "cases") -> np.ndarray:
+    """Cases per cell, or cases per 1 000 residents (0 where the population is unknown)."""
+    if measure not in MEASURES:
+        raise ValueError(f"unknown measure {measure!r}: {', '.join(MEASURES)}")
+    counts = cells["grid_cell"].map(tally(cases["grid_cell"])).fillna(0).to_numpy(dtype=float)
+    if measure == "cases":
+        return counts
+    population = pd.to_numeric(cells["population"], errors="coerce").to_numpy(dtype=float)
+    return np.where(population > 0, counts / np.where(population > 0, population, 1) * 1000, 0.0)
+
+
+def hotspot_layer(store: Store, f: CaseFilter, *, measure: str = "cases") -> gpd.GeoDataFrame:
+    """Grid cells with their Gi* ``z``, ``p`` and confidence ``bin`` (-3…3) for the filtered cases."""
+    cells = cells_in(store, f)
+    cases = f.read_cases(store)
+    found = hotspots(cells, cell_values(cases, cells, measure), key="grid_cell")
+    out = cells[["grid_cell", "name", "community_code", "street_code", "geometry"]].merge(found, on="grid_cell")
+    out["label"] = out["bin"].map(lambda b: " ".join(BIN_WORDS[b]))
+    return out
+
+
+def emerging_layer(store: Store, f: CaseFilter, *, freq: str = "MS", measure: str = "cases") -> gpd.GeoDataFrame:
+    """Grid cells with their emerging-hotspot ``pattern`` over the filter's period, in ``freq`` bins."""
+    cells = cells_in(store, f)
+    cases = f.read_cases(store)
+    counts = space_time_counts(cases["grid_cell"], cases["reported_at"], cells["grid_cell"], freq=freq,
+                               start=f.start, end=_end_of(f))
+    if measure == "per_1000":
+        population = pd.to_numeric(cells["population"], errors="coerce").to_numpy(dtype=float)
+        counts = counts.mul(np.where(population > 0, 1000 / np.where(population > 0, population, 1), 0), axis=0)
+    found = emerging_hotspots(counts, contiguity(cells), key="grid_cell")
+    return cells[["grid_cell", "name", "community_code", "street_code", "geometry"]].merge(found, on="grid_cell")
+
+
+def change_layer(store: Store, f: CaseFilter, *, baseline: str = "last_year") -> gpd.GeoDataFrame:
+    """Cases per cell in the filter's period against ``last_year`` (the same days a year before) or
+    ``previous_3`` (the three periods of the same length just before)."""
+    if f.start is None or f.end is None:
+        raise ValueError("a change layer needs a period with a start and an end")
+    cells = cells_in(store, f)
+    length = f.end - f.start + timedelta(days=1)
+    if baseline == "last_year":
+        windows = [(_years_back(f.start, 1), _years_back(f.end, 1))]
+    elif baseline == "previous_3":
+        windows = [(f.start - length * k, f.start - length * (k - 1) - timedelta(days=1)) for k in (1, 2, 3)]
+    else:
+        raise ValueError(f"unknown baseline {baseline!r}: last_year or previous_3")
+    now = tally(f.read_cases(store)["grid_cell"])
+    before = pd.concat([tally(f.narrowed(start=a, end=b).read_cases(store)["grid_cell"]) for a, b in windows])
+    before = before.groupby(level=0).sum()
+    found = period_change(now.reindex(cells["grid_cell"], fill_value=0),
+                          before.reindex(cells["grid_cell"], fill_value=0), periods=len(windows))
+    return cells[["grid_cell", "name", "community_code", "street_code", "geometry"]].merge(
+        found.rename_axis("grid_cell").reset_index(), on="grid_cell")
+
+
+def blind_spot_layer(store: Store, f: CaseFilter) -> pd.DataFrame:
+    """Every blind-spot rule's findings for the filtered cases, the area's components and setback areas."""
+    cases = f.read_cases(store)
+    components = store.read("components", f.area.conditions("components"))
+    setback_areas = store.read("setback_areas", f.area.conditions("setback_areas"))
+    if f.street_code:
+        components = components[matches(components, [Condition("street_code", "=", f.street_code)])]
+        setback_areas = setback_areas[setback_areas["community_code"].astype(str).str.startswith(f.street_code)]
+    units = responsible_units(cases, store.read("responsibilities"))
+    return blind_spots(cases, components, setback_areas, units)
+
+
+def _end_of(f: CaseFilter):
+    return pd.Timestamp(f.end) + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1) if f.end else None
+
+
+def _years_back(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
