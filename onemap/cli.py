@@ -1,4 +1,4 @@
-"""``onemap``: demo, ingest, kpis, serve. Each command is wiring over a library call."""
+"""``onemap``: demo, ingest, kpis, hotspots, blindspots, serve. Each command is wiring over a library call."""
 
 from __future__ import annotations
 
@@ -139,6 +139,76 @@ def cmd_kpis(args):
     print(f"visits: {result['visits']['batches']} batches, {result['visits']['people']} people")
 
 
+def _analysis_filter(args, store):
+    from layers.filters import CaseFilter
+    from layers.kpis import street_code_for
+
+    query = {"from": args.date_from and args.date_from.isoformat(), "to": args.date_to and args.date_to.isoformat(),
+             "street": street_code_for(store, args.street), "category": args.category, "channel": args.channel}
+    return CaseFilter.from_query(query)
+
+
+def _records(frame, columns):
+    import pandas as pd
+
+    out = frame[columns].copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d %H:%M")
+        elif pd.api.types.is_float_dtype(out[column]):
+            out[column] = out[column].round(4)
+    return out.astype(object).where(out.notna(), None).to_dict("records")
+
+
+def cmd_hotspots(args):
+    from layers.analysis import emerging_layer, hotspot_layer
+
+    with open_store(args.store) as store:
+        f = _analysis_filter(args, store)
+        spots = hotspot_layer(store, f, measure=args.measure)
+        emerging = emerging_layer(store, f, measure=args.measure)
+    significant = spots[spots["bin"] != 0].sort_values("z", ascending=False)
+    patterned = emerging[emerging["pattern"] != "no_pattern"].sort_values(["pattern", "z_last"], ascending=[True, False])
+    result = {
+        "filter": f.to_query(), "measure": args.measure, "cells": len(spots),
+        "method": "Getis-Ord Gi* (esda, queen contiguity, binary weights), two-sided normal p, "
+                  "Benjamini-Hochberg FDR at each confidence level; emerging: Gi* per month + Mann-Kendall",
+        "by_bin": {str(b): int(n) for b, n in spots["bin"].value_counts().sort_index().items()},
+        "hotspots": _records(significant, ["grid_cell", "name", "value", "z", "p", "bin", "label"]),
+        "by_pattern": {str(k): int(v) for k, v in emerging["pattern"].value_counts().sort_index().items()},
+        "emerging": _records(patterned, ["grid_cell", "name", "pattern", "hot_bins", "cold_bins", "trend_tau",
+                                         "trend_p", "z_last"]),
+    }
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    print(f"{len(spots)} grid cells, {args.measure}, {f.start} → {f.end}: "
+          + ", ".join(f"bin {b}: {n}" for b, n in result["by_bin"].items()))
+    for row in result["hotspots"]:
+        print(f"  {row['grid_cell']} {row['name']:<16} {row['label']:<22} z {row['z']:6.2f}  value {row['value']}")
+    print("emerging: " + ", ".join(f"{k} {v}" for k, v in result["by_pattern"].items()))
+
+
+def cmd_blindspots(args):
+    from gis.blind_spots import RULES
+    from layers.analysis import blind_spot_layer
+
+    with open_store(args.store) as store:
+        f = _analysis_filter(args, store)
+        found = blind_spot_layer(store, f)
+    result = {"filter": f.to_query(),
+              "rules": {rule: {"title": list(RULES[rule]), "found": int((found["rule"] == rule).sum())}
+                        for rule in RULES},
+              "blind_spots": _records(found, list(found.columns))}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    for rule, about in result["rules"].items():
+        print(f"{about['title'][0]} · {about['title'][1]}: {about['found']}")
+        for row in [r for r in result["blind_spots"] if r["rule"] == rule][:10]:
+            print(f"  {row['place_kind']} {row['place']} {row['category'] or ''} cases {row['cases']}")
+
+
 def cmd_user(args):
     import getpass
 
@@ -240,6 +310,21 @@ def build_parser():
     p.add_argument("--street")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_kpis)
+
+    for name, func, about in (("hotspots", cmd_hotspots, "Gi* hotspots and emerging hotspot patterns per grid cell"),
+                              ("blindspots", cmd_blindspots, "blind spots: what nobody answers for")):
+        p = sub.add_parser(name, help=about)
+        p.add_argument("--store", help=store_help)
+        p.add_argument("--from", dest="date_from", type=_date, help="first day (default: 1 January this year)")
+        p.add_argument("--to", dest="date_to", type=_date, help="last day (default: today)")
+        p.add_argument("--street", help="a street's name or code")
+        p.add_argument("--category", help="categories, comma-separated")
+        p.add_argument("--channel", help="channels, comma-separated (e.g. grid_platform)")
+        if name == "hotspots":
+            p.add_argument("--measure", choices=["cases", "per_1000"], default="per_1000",
+                           help="cases per cell, or per 1 000 residents (default)")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=func)
 
     area_help = "district | street:CODE | community:CODE | cells:CODE,CODE,..."
     p = sub.add_parser("user", help="manage users: add, list, disable")

@@ -20,3 +20,31 @@ def test_kpis_for_one_street(demo_gpkg, capsys):
 def test_bad_arguments_get_a_clear_message(capsys):
     assert main(["kpis", "--store", "x.sqlite"]) == 2
     assert "must end in .gpkg" in capsys.readouterr().err
+
+
+def test_hotspots_json_gives_what_the_map_shows(demo_gpkg, capsys):
+    from datetime import date
+
+    from layers.analysis import hotspot_layer
+    from layers.filters import CaseFilter
+    from layers.store import open_store
+
+    assert main(["hotspots", "--store", demo_gpkg[0], "--from", "2020-01-01", "--to", "2020-12-31",
+                 "--channel", "grid_platform", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    with open_store(demo_gpkg[0]) as store:
+        layer = hotspot_layer(store, CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31),
+                                                channels=("grid_platform",)), measure="per_1000")
+    assert {r["grid_cell"] for r in out["hotspots"]} == set(layer.loc[layer["bin"] != 0, "grid_cell"])
+    assert sum(out["by_bin"].values()) == out["cells"] == len(layer)
+    assert sum(out["by_pattern"].values()) == out["cells"]
+    assert all(r["bin"] in (-3, -2, -1, 1, 2, 3) and 0 <= r["p"] <= 1 for r in out["hotspots"])
+
+
+def test_blindspots_json_names_each_rule(demo_gpkg, capsys):
+    assert main(["blindspots", "--store", demo_gpkg[0], "--from", "2020-01-01", "--to", "2020-12-31", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["rules"]) == {"outside_grid", "unmanaged_setback_area", "category_without_unit",
+                                 "recurring_in_cell", "component_broken_again"}
+    assert sum(r["found"] for r in out["rules"].values()) == len(out["blind_spots"]) > 0
+    assert out["rules"]["category_without_unit"]["title"][0] == "责任清单未覆盖的事项"
