@@ -9,11 +9,13 @@ import pandas as pd
 from dashboards import charts
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
-from dashboards.figures import add_heat, add_layers, case_map, cells_geojson
+from dashboards.figures import (add_blind_spots, add_emerging, add_heat, add_hotspots, add_layers, case_map,
+                                cells_geojson)
 from dashboards.geo import geojson_url
 from dashboards.i18n import only, say
 from gis.datums import STORAGE_CRS
 from gis.heat import Heat, kernel_density, to_metric
+from layers.analysis import blind_spot_layer, emerging_cells, hotspot_cells
 from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
@@ -37,7 +39,8 @@ DEFAULT_SORT = [{"column_id": "reported_at", "direction": "desc"}]
 POINT_LIMIT = 3000
 MAP_LAYERS = {"heat": ("案件热力", "Case heat"), "cases": ("案件点", "Case points"),
               "setback_areas": ("退红空间", "Setback areas"), "estates": ("老旧小区", "Old estates"),
-              "components": ("城市部件", "Components")}
+              "components": ("城市部件", "Components"), "hotspots": ("热点分析 Gi*", "Hotspots Gi*"),
+              "emerging": ("新兴热点", "Emerging hotspots"), "blind_spots": ("盲点", "Blind spots")}
 
 
 def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
@@ -57,6 +60,14 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
                       place=f.grid_cell or f.community_code or f.street_code or "")
     if "heat" in layers:
         add_heat(figure, case_heat(cases, cells), basemap=basemap, lang=lang)
+    rate = "per_1000" if measure == "per_1000" else "cases"
+    if "hotspots" in layers:
+        add_hotspots(figure, hotspot_cells(cases, cells, measure=rate), basemap=basemap, lang=lang)
+    if "emerging" in layers:
+        add_emerging(figure, emerging_cells(cases, cells, start=f.start, end=f.end and pd.Timestamp(f.end) + pd.Timedelta(
+            hours=23, minutes=59, seconds=59), measure=rate), basemap=basemap, lang=lang)
+    if "blind_spots" in layers:
+        add_blind_spots(figure, blind_spot_layer(store, f), basemap=basemap, lang=lang)
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
     add_layers(figure, points=as_points(cases) if points_shown else None, basemap=basemap, lang=lang,
                **{layer: read_places(store, f, layer) if layer in layers else None

@@ -151,10 +151,7 @@ def add_heat(fig: dict, heat, *, basemap: Basemap = NO_BASEMAP, lang: str = "zh"
     index = (level * 255).astype(np.uint8)
     rgba = np.concatenate([_HEAT_LUT[index].transpose(2, 0, 1),
                            (np.sqrt(level) * 210).astype(np.uint8)[None]], axis=0)  # faint where thin
-    # The cells step back to outlines (still there to click), so the heat shows through them.
-    for trace in fig["data"]:
-        if trace.get("name") == "grid_cells":
-            trace.update(showscale=False, marker=dict(trace.get("marker", {}), opacity=0.08))
+    _cells_step_back(fig)
     corners = np.array(heat.corners_lonlat())
     layers = fig["layout"]["map"]["layers"]
     above_basemap = 1 if layers and layers[0].get("name") == "basemap" else 0
@@ -169,6 +166,13 @@ def add_heat(fig: dict, heat, *, basemap: Basemap = NO_BASEMAP, lang: str = "zh"
     return fig
 
 
+def _cells_step_back(fig: dict):
+    # The cells fade to outlines (still there to click), so a layer over them reads on its own.
+    for trace in fig["data"]:
+        if trace.get("name") == "grid_cells":
+            trace.update(showscale=False, marker=dict(trace.get("marker", {}), opacity=0.08))
+
+
 def _png(rgba: np.ndarray) -> bytes:
     from rasterio.errors import NotGeoreferencedWarning
     from rasterio.io import MemoryFile
@@ -179,3 +183,64 @@ def _png(rgba: np.ndarray) -> bytes:
             with memory.open(driver="PNG", width=rgba.shape[2], height=rgba.shape[1], count=4, dtype="uint8") as png:
                 png.write(rgba)
             return memory.read()
+
+
+# Gi* confidence bins and emerging patterns: reds for hot, blues for cold, darker for surer.
+BIN_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
+PATTERN_COLOURS = {"new": ("#fdae61", "#abd9e9"), "consecutive": ("#f46d43", "#74add1"),
+                   "intensifying": ("#a50026", "#313695"), "persistent": ("#d73027", "#4575b4"),
+                   "diminishing": ("#f4a582", "#92c5de"), "sporadic": ("#fee090", "#e0f3f8"),
+                   "oscillating": ("#c51b7d", "#4d9221"), "historical": ("#8c510a", "#01665e")}
+BLIND_SPOT_COLOURS = {"outside_grid": "#000000", "unmanaged_setback_area": "#d53e4f",
+                      "category_without_unit": "#5e4fa2", "recurring_in_cell": "#f46d43",
+                      "component_broken_again": "#3288bd"}
+
+
+def add_hotspots(fig: dict, spots, *, basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
+    """The significant Gi* cells, one legend entry per confidence bin (hot 99 % … cold 99 %)."""
+    from gis.hotspots import BIN_WORDS
+
+    _cells_step_back(fig)
+    spots = basemap.shift(spots)
+    for level in (3, 2, 1, -1, -2, -3):
+        part = spots[spots["bin"] == level]
+        if len(part):
+            _polygons(fig, part, "grid_cell", BIN_COLOURS[level], "Gi* " + pick(BIN_WORDS[level], lang),
+                      part["name"] + "<br>Gi* z " + part["z"].round(2).astype(str))
+    return fig
+
+
+def add_emerging(fig: dict, cells, *, basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
+    """Each cell's emerging-hotspot pattern, one legend entry per pattern found."""
+    from gis.emerging import PATTERN_WORDS
+
+    _cells_step_back(fig)
+    cells = basemap.shift(cells)
+    for pattern in sorted(set(cells["pattern"]) - {"no_pattern"}):
+        name, side = pattern.rsplit("_", 1)
+        part = cells[cells["pattern"] == pattern]
+        side_words = ("热点", "hot spot") if side == "hot" else ("冷点", "cold spot")
+        label = say(PATTERN_WORDS[name][0] + side_words[0], f"{PATTERN_WORDS[name][1]} {side_words[1]}", lang)
+        _polygons(fig, part, "grid_cell", PATTERN_COLOURS[name][0 if side == "hot" else 1], label,
+                  part["name"] + "<br>" + label)
+    return fig
+
+
+def add_blind_spots(fig: dict, spots, *, basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
+    """Blind spots as markers, one legend entry per rule."""
+    import geopandas as gpd
+
+    from gis.blind_spots import RULES
+    from gis.datums import STORAGE_CRS
+
+    located = spots[spots["lon"].notna()]
+    for rule, colour in BLIND_SPOT_COLOURS.items():
+        part = located[located["rule"] == rule]
+        if len(part):
+            points = basemap.shift(gpd.GeoDataFrame(part, geometry=gpd.points_from_xy(part["lon"], part["lat"]),
+                                                    crs=STORAGE_CRS))
+            hover = (part["place"].astype(str) + " " + part["category"].fillna("").astype(str) + " · "
+                     + say("案件", "cases", lang) + " " + part["cases"].astype(str))
+            _points(fig, points, name=say("盲点", "blind spot", lang) + " · " + pick(RULES[rule], lang),
+                    colour=colour, size=9, hover=hover)
+    return fig

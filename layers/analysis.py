@@ -48,8 +48,12 @@ def cell_values(cases: pd.DataFrame, cells: pd.DataFrame, measure: str = "cases"
 
 def hotspot_layer(store: Store, f: CaseFilter, *, measure: str = "cases") -> gpd.GeoDataFrame:
     """Grid cells with their Gi* ``z``, ``p`` and confidence ``bin`` (-3…3) for the filtered cases."""
-    cells = cells_in(store, f)
-    cases = f.read_cases(store)
+    return hotspot_cells(f.read_cases(store), cells_in(store, f), measure=measure)
+
+
+def hotspot_cells(cases: pd.DataFrame, cells: gpd.GeoDataFrame, *, measure: str = "cases") -> gpd.GeoDataFrame:
+    """:func:`hotspot_layer` over cases and cells already in hand (the dashboard's copy)."""
+    cells = cells.sort_values("grid_cell", ignore_index=True)
     found = hotspots(cells, cell_values(cases, cells, measure), key="grid_cell")
     out = cells[["grid_cell", "name", "community_code", "street_code", "geometry"]].merge(found, on="grid_cell")
     out["label"] = out["bin"].map(lambda b: " ".join(BIN_WORDS[b]))
@@ -58,10 +62,16 @@ def hotspot_layer(store: Store, f: CaseFilter, *, measure: str = "cases") -> gpd
 
 def emerging_layer(store: Store, f: CaseFilter, *, freq: str = "MS", measure: str = "cases") -> gpd.GeoDataFrame:
     """Grid cells with their emerging-hotspot ``pattern`` over the filter's period, in ``freq`` bins."""
-    cells = cells_in(store, f)
-    cases = f.read_cases(store)
+    return emerging_cells(f.read_cases(store), cells_in(store, f), start=f.start, end=_end_of(f), freq=freq,
+                          measure=measure)
+
+
+def emerging_cells(cases: pd.DataFrame, cells: gpd.GeoDataFrame, *, start=None, end=None, freq: str = "MS",
+                   measure: str = "cases") -> gpd.GeoDataFrame:
+    """:func:`emerging_layer` over cases and cells already in hand."""
+    cells = cells.sort_values("grid_cell", ignore_index=True)
     counts = space_time_counts(cases["grid_cell"], cases["reported_at"], cells["grid_cell"], freq=freq,
-                               start=f.start, end=_end_of(f))
+                               start=start, end=end)
     if measure == "per_1000":
         population = pd.to_numeric(cells["population"], errors="coerce").to_numpy(dtype=float)
         counts = counts.mul(np.where(population > 0, 1000 / np.where(population > 0, population, 1), 0), axis=0)
@@ -100,7 +110,22 @@ def blind_spot_layer(store: Store, f: CaseFilter) -> pd.DataFrame:
         components = components[matches(components, [Condition("street_code", "=", f.street_code)])]
         setback_areas = setback_areas[setback_areas["community_code"].astype(str).str.startswith(f.street_code)]
     units = responsible_units(cases, store.read("responsibilities"))
-    return blind_spots(cases, components, setback_areas, units)
+    return placed(blind_spots(cases, components, setback_areas, units), store)
+
+
+def placed(spots: pd.DataFrame, store: Store) -> pd.DataFrame:
+    """Blind spots with a position to draw: their own point, or a point inside their place."""
+    spots = spots.copy()
+    for kind, layer, key in (("setback_area", "setback_areas", "setback_area"), ("grid_cell", "grid_cells", "grid_cell"),
+                             ("community", "communities", "community_code"), ("component", "components", "component_id")):
+        rows = ((spots["place_kind"] == kind) & spots["lon"].isna()).to_numpy()
+        if rows.any():
+            places = store.read(layer, [Condition(key, "in", sorted(set(spots.loc[rows, "place"])))])
+            inside = dict(zip(places[key], places.geometry.representative_point()))
+            points = spots.loc[rows, "place"].map(inside)
+            spots.loc[rows, "lon"] = [p.x if p is not None else np.nan for p in points]
+            spots.loc[rows, "lat"] = [p.y if p is not None else np.nan for p in points]
+    return spots
 
 
 def _end_of(f: CaseFilter):

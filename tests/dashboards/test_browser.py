@@ -272,3 +272,28 @@ def test_the_page_switches_to_english_and_back(served, chromium_driver):
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".header h1").text == "江北区社会治理一张图")
     assert wait.until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text) == "2,377"
     assert driver.find_element(By.CSS_SELECTOR, ".kpi-tile .kpi-zh").text == "受理矛盾纠纷"
+
+
+@pytest.mark.browser
+def test_the_hotspot_and_blind_spot_layers_draw_with_their_legends(served, chromium_driver):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from dashboards.data import view_data
+    from layers.filters import CaseFilter
+
+    url, path = served
+    query = "from=2020-01-01&to=2020-12-31&channel=grid_platform&layers=hotspots,blind_spots&measure=per_1000"
+    with open_store(path) as store:
+        expected = view_data(store, CaseFilter.from_query(dict(p.split("=") for p in query.split("&"))),
+                             layers=("hotspots", "blind_spots"), measure="per_1000")["map"]
+    driver = chromium_driver
+    log_in(driver, url, "commander")
+    driver.get(f"{url}/?{query}")
+    names = WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+        "const g = document.querySelector('#overview-map .js-plotly-plot');"
+        "return g && g._fullData && g._fullData.length > 1 ? g._fullData.map(t => t.name) : null;"))
+    assert names == [t["name"] for t in expected["data"]]
+    assert any(n.startswith("Gi* 热点 99%") for n in names) and any(n.startswith("盲点") for n in names)
+    time.sleep(3)  # let MapLibre finish painting before the picture
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / "overview_hotspots.png"))

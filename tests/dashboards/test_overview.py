@@ -165,3 +165,20 @@ def test_english_on_request_with_the_same_numbers(demo_gpkg):
     rows, _ = case_table(en["cases"], page_size=3, lang="en")
     assert {r["status"] for r in rows} <= {"reported", "dispatched", "coordinated", "closed"}
     assert "12345热线" not in "".join(r["channels"] for r in case_table(en["cases"], page_size=50, lang="en")[0])
+
+
+def test_the_analysis_layers_on_the_map(demo_gpkg):
+    from dashboards.data import view_data
+    from layers.analysis import hotspot_layer
+    from layers.filters import CaseFilter
+
+    year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31), channels=("grid_platform",))
+    with open_store(demo_gpkg[0]) as store:
+        data = view_data(store, year, layers=("hotspots", "emerging", "blind_spots"), measure="per_1000")
+        hot = hotspot_layer(store, year, measure="per_1000")
+    by_name = {t["name"]: t for t in data["map"]["data"]}
+    drawn = [c for name, t in by_name.items() if name.startswith("Gi* ") for c in t["locations"]]
+    assert sorted(drawn) == sorted(hot.loc[hot["bin"] != 0, "grid_cell"])
+    assert any("热点" in name and not name.startswith("Gi*") for name in by_name)  # an emerging pattern
+    spots = [t for name, t in by_name.items() if name.startswith("盲点")]
+    assert spots and all(len(t["lon"]) == len(t["lat"]) > 0 for t in spots)
