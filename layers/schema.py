@@ -110,6 +110,13 @@ LAYERS = {
               {"kiosk_id": "str", "token_hash": "str", "label": "str", "area": "str", "view": "str",
                "created_at": "datetime", "revoked_at": "datetime"},
               None, not_null=("kiosk_id", "token_hash", "area")),
+        # 靶向治理台账: what was done to a place (a setback area, an estate, a grid cell), by whom,
+        # when it started and finished, and to whom it was handed over.
+        Layer("remediations", ("remediation_id",),
+              {"remediation_id": "str", "place_kind": "str", "place": "str", "what": "str", "unit": "str",
+               "started_at": "datetime", "finished_at": "datetime", "handed_over_to": "str",
+               "handed_over_at": "datetime", "entered_by": "str", "entered_at": "datetime"},
+              None, not_null=("remediation_id", "place_kind", "place", "what", "started_at")),
         Layer("settings", ("name",), {"name": "str", "value": "str"}, None, not_null=("name",)),
         Layer("quarantine", ("source", "file", "row"),
               {"source": "str", "file": "str", "row": "int", "fields": "str",

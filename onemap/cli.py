@@ -1,4 +1,4 @@
-"""``onemap``: demo, ingest, kpis, hotspots, blindspots, serve. Each command is wiring over a library call."""
+"""``onemap``: demo, ingest, kpis, hotspots, blindspots, remediation, serve. Each command is wiring over a library call."""
 
 from __future__ import annotations
 
@@ -57,8 +57,10 @@ def cmd_demo(args):
     finally:
         bar.close()
     _print_report(report, False)
+    from demo.remediations import create_demo_remediations
     from demo.users import create_demo_users
 
+    print(f"remediation register: {create_demo_remediations(store)} estates renovated and handed over")
     people = create_demo_users(store)
     print(f"store {store.url} ready in {time.perf_counter() - started:.1f} s")
     store.close()
@@ -209,6 +211,29 @@ def cmd_blindspots(args):
             print(f"  {row['place_kind']} {row['place']} {row['category'] or ''} cases {row['cases']}")
 
 
+def cmd_remediation(args):
+    from layers.remediation import PLACE_LAYERS, overall_effect, remediation_effects
+
+    with open_store(args.store) as store:
+        effects = remediation_effects(store, months=args.months)
+    overall = [o for o in (overall_effect(effects, kind) for kind in PLACE_LAYERS) if o]
+    result = {"window_months": args.months,
+              "method": "difference in differences: the place's cases per month before the start and after the "
+                        "finish, against places of the same kind never remediated; Poisson 95% interval",
+              "overall": overall, "register": _records(effects, list(effects.columns)) if len(effects) else []}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    for o in overall:
+        print(f"{o['place_kind']}: {o['remediations']} finished, cases/month {o['before']} → {o['after']} "
+              f"(comparison {o['control_before']} → {o['control_after']}), DiD {o['did']} [{o['low']}, {o['high']}]: "
+              f"{o['verdict']}")
+    for r in result["register"]:
+        effect = f"DiD {r['did']} [{r['low']}, {r['high']}] {r['verdict']}" if r.get("verdict") else "not finished"
+        print(f"  {r['place_kind']} {r['place']} {r['what']} ({r['unit']}, {r['started_at']} → {r['finished_at']}): "
+              f"{effect}")
+
+
 def cmd_user(args):
     import getpass
 
@@ -325,6 +350,12 @@ def build_parser():
                            help="cases per cell, or per 1 000 residents (default)")
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("remediation", help="the remediation register and each remediation's measured effect")
+    p.add_argument("--store", help=store_help)
+    p.add_argument("--months", type=int, default=6, help="months before the start and after the finish (default 6)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_remediation)
 
     area_help = "district | street:CODE | community:CODE | cells:CODE,CODE,..."
     p = sub.add_parser("user", help="manage users: add, list, disable")

@@ -75,12 +75,14 @@ def demo_gpkg(demo_build, tmp_path_factory):
     """A GeoPackage store holding the ingested demo; its path and the ingest report."""
     from layers.store import open_store
 
+    from demo.remediations import create_demo_remediations
     from demo.users import create_demo_users
 
     path = tmp_path_factory.mktemp("store") / "demo.gpkg"
     with open_store(str(path)) as store:
         report = ingest_demo(demo_build, store)
         create_demo_users(store)
+        create_demo_remediations(store)
     return str(path), report
 
 

@@ -48,3 +48,12 @@ def test_blindspots_json_names_each_rule(demo_gpkg, capsys):
                                  "recurring_in_cell", "component_broken_again"}
     assert sum(r["found"] for r in out["rules"].values()) == len(out["blind_spots"]) > 0
     assert out["rules"]["category_without_unit"]["title"][0] == "责任清单未覆盖的事项"
+
+
+def test_remediation_json_gives_the_register_and_its_effect(demo_gpkg, capsys):
+    assert main(["remediation", "--store", demo_gpkg[0], "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["register"]) == 25 and out["window_months"] == 6
+    estates = next(o for o in out["overall"] if o["place_kind"] == "estate")
+    assert estates["verdict"] == "reduced" and estates["low"] < estates["did"] < estates["high"] < 0
+    assert all(r["handed_over_to"] for r in out["register"])
