@@ -98,6 +98,8 @@ def layout(**kwargs):
                 html.Span(f"{who.label(lang)} · {whole}", id="overview-who"),
                 html.A("中文" if lang == "en" else "English", id="overview-lang-switch", className="link",
                        href=switch),
+                html.A(say("靶向治理", "Remediation", lang), href="/remediation" + ("?lang=en" if lang == "en" else ""),
+                       className="link"),
                 html.A(say("退出", "Log out", lang), href="/logout", className="link")])]),
         dcc.Store(id="overview-lang", data=lang),
         html.Div(className="filters", children=[

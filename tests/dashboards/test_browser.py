@@ -297,3 +297,28 @@ def test_the_hotspot_and_blind_spot_layers_draw_with_their_legends(served, chrom
     time.sleep(3)  # let MapLibre finish painting before the picture
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "overview_hotspots.png"))
+
+
+@pytest.mark.browser
+def test_the_remediation_page_lists_the_register_with_its_effect(served, chromium_driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from layers.remediation import overall_effect, remediation_effects
+
+    url, path = served
+    with open_store(path) as store:
+        expected = overall_effect(remediation_effects(store), "estate")
+    driver = chromium_driver
+    log_in(driver, url, "commander")
+    driver.get(f"{url}/remediation")
+    wait = WebDriverWait(driver, 60)
+    overall = wait.until(ec.visibility_of_element_located((By.ID, "remediation-overall-estate"))).text
+    assert f"{expected['did']:+.2f}" in overall and "案件减少" in overall
+    rows = driver.find_elements(By.CSS_SELECTOR, "#remediation-table tbody tr")
+    assert len(rows) == 25 + 1  # and the header row
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#remediation-charts .js-plotly-plot")) == 25)
+    time.sleep(1)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / "remediation.png"))

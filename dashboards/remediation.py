@@ -1,0 +1,65 @@
+"""What the remediation page shows: the register inside the viewer's area, each finished remediation's
+effect, and a small chart of each place's cases per month."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboards.charts import _figure, _trace
+from dashboards.data import read_places
+from dashboards.i18n import say
+from layers.areas import DISTRICT, Area
+from layers.filters import CaseFilter
+from layers.remediation import PLACE_LAYERS, monthly_cases, overall_effect, remediation_effects
+
+VERDICT_WORDS = {"reduced": ("案件减少", "fewer cases"), "increased": ("案件增加", "more cases"),
+                 "none": ("无可测效果", "no measurable effect"), None: ("未完成", "not finished")}
+
+
+def remediation_data(store, area: Area = DISTRICT, lang: str = "zh") -> dict:
+    """The register rows in ``area`` with their effects, the overall effect per kind, a chart per place."""
+    effects = remediation_effects(store)
+    if effects.empty:
+        return {"rows": [], "overall": [], "charts": {}}
+    mine = set()
+    for kind, (layer, key) in PLACE_LAYERS.items():
+        mine |= {(kind, p) for p in read_places(store, CaseFilter(area=area), layer)[key]}
+    effects = effects[[(k, p) in mine for k, p in zip(effects["place_kind"], effects["place"])]]
+    overall = [o for o in (overall_effect(effects, kind) for kind in PLACE_LAYERS) if o]
+    names = {}
+    for kind, (layer, key) in PLACE_LAYERS.items():
+        places = read_places(store, CaseFilter(area=area), layer)
+        names.update({(kind, k): n for k, n in zip(places[key], places["name"])})
+    rows, charts = [], {}
+    for r in effects.itertuples():
+        name = names.get((r.place_kind, r.place), r.place)
+        verdict = getattr(r, "verdict", None)
+        rows.append({"remediation_id": r.remediation_id, "place": f"{name} ({r.place})", "what": r.what,
+                     "unit": r.unit, "started_at": _day(r.started_at), "finished_at": _day(r.finished_at),
+                     "handed_over_to": r.handed_over_to or "",
+                     "before": _num(getattr(r, "before", None)), "after": _num(getattr(r, "after", None)),
+                     "did": _num(getattr(r, "did", None)),
+                     "interval": f"[{r.low:+.2f}, {r.high:+.2f}]" if pd.notna(getattr(r, "low", None)) else "",
+                     "verdict": say(*VERDICT_WORDS[verdict if isinstance(verdict, str) else None], lang)})
+        charts[r.remediation_id] = place_chart(monthly_cases(store, r.place_kind, r.place), r.started_at,
+                                               r.finished_at, f"{name}", lang)
+    return {"rows": rows, "overall": overall, "charts": charts}
+
+
+def place_chart(per_month: pd.Series, started, finished, title: str, lang: str = "zh") -> dict:
+    """A place's cases per month, the works shaded."""
+    fig = _figure([_trace("bar", x=per_month.index.strftime("%Y-%m").tolist(), y=per_month.to_numpy().tolist(),
+                          marker=dict(color="#4a5568"), name=say("案件", "cases", lang))], title)
+    end = finished if pd.notna(finished) else per_month.index.max() if len(per_month) else started
+    fig["layout"].update(height=170, margin=dict(l=30, r=8, t=30, b=24), shapes=[dict(
+        type="rect", xref="x", yref="paper", x0=pd.Timestamp(started).strftime("%Y-%m"),
+        x1=pd.Timestamp(end).strftime("%Y-%m"), y0=0, y1=1, fillcolor="#38a169", opacity=0.25, line=dict(width=0))])
+    return fig
+
+
+def _day(value):
+    return "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _num(value):
+    return "" if value is None or pd.isna(value) else f"{value:.2f}"
