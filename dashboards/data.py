@@ -9,13 +9,13 @@ import pandas as pd
 from dashboards import charts
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
-from dashboards.figures import (add_blind_spots, add_emerging, add_heat, add_hotspots, add_layers, case_map,
-                                cells_geojson)
+from dashboards.figures import (add_blind_spots, add_emerging, add_heat, add_hotspots, add_layers, add_priority,
+                                case_map, cells_geojson)
 from dashboards.geo import geojson_url
 from dashboards.i18n import only, say
 from gis.datums import STORAGE_CRS
 from gis.heat import Heat, kernel_density, to_metric
-from layers.analysis import blind_spot_layer, emerging_cells, hotspot_cells
+from layers.analysis import blind_spot_layer, emerging_cells, hotspot_cells, priority_layer
 from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
@@ -40,7 +40,8 @@ POINT_LIMIT = 3000
 MAP_LAYERS = {"heat": ("案件热力", "Case heat"), "cases": ("案件点", "Case points"),
               "setback_areas": ("退红空间", "Setback areas"), "estates": ("老旧小区", "Old estates"),
               "components": ("城市部件", "Components"), "hotspots": ("热点分析 Gi*", "Hotspots Gi*"),
-              "emerging": ("新兴热点", "Emerging hotspots"), "blind_spots": ("盲点", "Blind spots")}
+              "emerging": ("新兴热点", "Emerging hotspots"), "blind_spots": ("盲点", "Blind spots"),
+              "priority": ("优先治理", "Priorities")}
 
 
 def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
@@ -68,6 +69,8 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
             hours=23, minutes=59, seconds=59), measure=rate), basemap=basemap, lang=lang)
     if "blind_spots" in layers:
         add_blind_spots(figure, blind_spot_layer(store, f), basemap=basemap, lang=lang)
+    if "priority" in layers:
+        add_priority(figure, priority_layer(store, f, measure=rate), basemap=basemap, lang=lang)
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
     add_layers(figure, points=as_points(cases) if points_shown else None, basemap=basemap, lang=lang,
                **{layer: read_places(store, f, layer) if layer in layers else None

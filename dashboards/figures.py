@@ -244,3 +244,23 @@ def add_blind_spots(fig: dict, spots, *, basemap: Basemap = NO_BASEMAP, lang: st
             _points(fig, points, name=say("盲点", "blind spot", lang) + " · " + pick(RULES[rule], lang),
                     colour=colour, size=9, hover=hover)
     return fig
+
+
+PRIORITY_TOP = 20
+
+
+def add_priority(fig: dict, ranked, *, basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
+    """The top places of the priority list, outlined in one colour, each with its score and parts on hover."""
+    top = basemap.shift(ranked.head(PRIORITY_TOP).reset_index(drop=True))
+    if len(top):
+        top = top.assign(key=top["place_kind"] + ":" + top["place"].astype(str))
+        hover = (top.index.to_series().add(1).astype(str) + ". " + top["name"].astype(str) + "<br>"
+                 + say("得分", "score", lang) + " " + top["score"].astype(str) + "<br>"
+                 + say("密度", "density", lang) + " " + top["density"].astype(str) + " · Gi* "
+                 + top["hotspot"].astype(str) + " · " + say("反复", "recurrence", lang) + " "
+                 + top["recurrence"].astype(str) + "<br>" + say("超期", "overdue", lang) + " "
+                 + top["overdue"].astype(str) + " · " + say("盲点", "blind spot", lang) + " "
+                 + top["blind_spot"].astype(str))
+        _polygons(fig, top, "key", "#6b46c1", say(f"优先治理前{PRIORITY_TOP}", f"Top {PRIORITY_TOP} priorities", lang),
+                  hover)
+    return fig

@@ -15,11 +15,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gis.datums import METRIC_CRS
 from gis.blind_spots import blind_spots
 from gis.change import period_change
 from gis.emerging import emerging_hotspots, space_time_counts
 from gis.hotspots import BIN_WORDS, contiguity, hotspots
 from layers.filters import CaseFilter, tally
+from layers.priority import priority_list
 from layers.responsibilities import responsible_units
 from layers.store import Condition, Store, matches
 
@@ -137,3 +139,33 @@ def _years_back(day: date, years: int) -> date:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
         return day.replace(year=day.year - years, day=28)
+
+
+def priority_layer(store: Store, f: CaseFilter, *, measure: str = "per_1000") -> gpd.GeoDataFrame:
+    """Grid cells, estates and setback areas in the filter's area, ranked by priority score (``layers.priority``)."""
+    cases = f.read_cases(store)
+    cells = cells_in(store, f)
+    hot = hotspot_cells(cases, cells, measure=measure).set_index("grid_cell")["bin"]
+    spots = blind_spot_layer(store, f)
+    flagged = set(zip(spots["place_kind"], spots["place"]))
+    setback_areas = store.read("setback_areas", [Condition("community_code", "in", sorted(set(cells["community_code"])))])
+    estates = store.read("estates", [Condition("community_code", "in", sorted(set(cells["community_code"])))])
+    # An estate is a blind spot where any of its setback areas is.
+    flagged |= {("estate", e) for e, a in zip(setback_areas["estate_id"], setback_areas["setback_area"])
+                if ("setback_area", a) in flagged}
+    places = pd.concat([_places(cells, "grid_cell", "grid_cell", cells), _places(estates, "estate", "estate_id", cells),
+                        _places(setback_areas, "setback_area", "setback_area", cells)], ignore_index=True)
+    ranked = priority_list(places.drop(columns="geometry"), cases, hot, flagged)
+    return gpd.GeoDataFrame(ranked.merge(places[["place_kind", "place", "geometry"]], on=["place_kind", "place"]),
+                            geometry="geometry", crs=cells.crs)
+
+
+def _places(frame, kind, key, cells):
+    """Places of one kind with their name, area and the grid cell their inside point lies in."""
+    inside = gpd.GeoDataFrame(geometry=frame.geometry.representative_point(), crs=frame.crs)
+    cell = gpd.sjoin(inside, cells[["grid_cell", "geometry"]], how="left", predicate="within")["grid_cell"]
+    return gpd.GeoDataFrame({"place_kind": kind, "place": frame[key].to_numpy(),
+                             "name": frame["name"].to_numpy() if "name" in frame else frame[key].to_numpy(),
+                             "grid_cell": cell.groupby(level=0).first().reindex(frame.index).to_numpy(),
+                             "area_km2": frame.to_crs(METRIC_CRS).area.to_numpy() / 1e6},
+                            geometry=frame.geometry.to_numpy(), crs=frame.crs)

@@ -174,7 +174,7 @@ def test_the_analysis_layers_on_the_map(demo_gpkg):
 
     year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31), channels=("grid_platform",))
     with open_store(demo_gpkg[0]) as store:
-        data = view_data(store, year, layers=("hotspots", "emerging", "blind_spots"), measure="per_1000")
+        data = view_data(store, year, layers=("hotspots", "emerging", "blind_spots", "priority"), measure="per_1000")
         hot = hotspot_layer(store, year, measure="per_1000")
     by_name = {t["name"]: t for t in data["map"]["data"]}
     drawn = [c for name, t in by_name.items() if name.startswith("Gi* ") for c in t["locations"]]
@@ -182,3 +182,4 @@ def test_the_analysis_layers_on_the_map(demo_gpkg):
     assert any("热点" in name and not name.startswith("Gi*") for name in by_name)  # an emerging pattern
     spots = [t for name, t in by_name.items() if name.startswith("盲点")]
     assert spots and all(len(t["lon"]) == len(t["lat"]) > 0 for t in spots)
+    assert len(by_name["优先治理前20 Top 20 priorities"]["locations"]) == 20
