@@ -120,3 +120,23 @@ def test_every_write_changes_the_layers_data_version(store):
     assert first and second and first != second
     store.upsert("settings", pd.DataFrame([{"name": "anything", "value": "1"}]))
     assert store.data_versions()["streets"] == second and "cases" not in store.data_versions()
+
+
+def test_a_remediation_and_its_setback_area_land_together(store):
+    from layers.remediation import add_remediation
+
+    estate = gpd.GeoDataFrame({"estate_id": ["E1"], "community_code": ["k1"], "name": ["红梅小区"]},
+                              geometry=[box(121.5, 29.9, 121.505, 29.905)], crs=4490)
+    areas = gpd.GeoDataFrame({"setback_area": ["E1-N", "E1-S"], "estate_id": ["E1", "E1"], "community_code": ["k1"] * 2,
+                              "status": ["unmanaged", "unmanaged"], "name": ["北侧", "南侧"]},
+                             geometry=[box(121.5, 29.905, 121.505, 29.906), box(121.5, 29.899, 121.505, 29.9)],
+                             crs=4490)
+    store.write_layer("estates", estate)
+    store.write_layer("setback_areas", areas)
+    add_remediation(store, place_kind="estate", place="E1", what="退红空间整治", unit="孔浦街道城市管理科",
+                    started_at="2024-03-01", finished_at="2024-05-01", handed_over_to="红梅物业")
+    register = store.read("remediations")
+    assert register[["place_kind", "place", "handed_over_to"]].values.tolist() == [["estate", "E1", "红梅物业"]]
+    assert register["handed_over_at"].iat[0] == pd.Timestamp("2024-05-01")
+    after = store.read("setback_areas")
+    assert set(after["status"]) == {"handed_over"} and set(after["managing_unit"]) == {"红梅物业"}
