@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gis.blind_spots import REPEAT_DAYS
+from gis.blind_spots import REPEAT_DAYS, repeats_within
 from layers.filters import overdue
 
 WEIGHTS = {"density": 30, "hotspot": 25, "recurrence": 15, "overdue": 15, "blind_spot": 15}
@@ -32,7 +32,7 @@ def priority_list(places: pd.DataFrame, cases: pd.DataFrame, hot_bins: pd.Series
     ``setback_area``; ``hot_bins``: Gi* bin per grid cell; ``flagged``: (place_kind, place)
     pairs a blind-spot rule names.
     """
-    repeat = _repeats(cases)
+    repeat = repeats_within(cases["grid_cell"], cases["category"], cases["reported_at"], REPEAT_DAYS)
     late = overdue(cases, as_of)
     parts = []
     for kind, column in PLACE_COLUMNS.items():
@@ -60,12 +60,3 @@ def priority_list(places: pd.DataFrame, cases: pd.DataFrame, hot_bins: pd.Series
         out[part] = out[part].round(3)
     return out.sort_values(["score", "cases"], ascending=False, ignore_index=True)
 
-
-def _repeats(cases: pd.DataFrame) -> np.ndarray:
-    """Which cases follow one of the same category in the same cell within ``REPEAT_DAYS``."""
-    order = cases.assign(_cell=cases["grid_cell"].astype(object), _cat=cases["category"].astype(object))
-    order = order.sort_values(["_cell", "_cat", "reported_at"], kind="stable")
-    same = order["_cell"].eq(order["_cell"].shift()) & order["_cat"].eq(order["_cat"].shift())
-    gap = order["reported_at"].diff() <= pd.Timedelta(days=REPEAT_DAYS)
-    repeat = pd.Series((same & gap & order["_cell"].notna()).to_numpy(), index=order.index)
-    return repeat.reindex(cases.index).to_numpy(dtype=bool)
