@@ -9,13 +9,14 @@ import pandas as pd
 from dashboards import charts
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
-from dashboards.figures import (add_blind_spots, add_emerging, add_heat, add_hotspots, add_layers, add_priority,
-                                case_map, cells_geojson)
+from dashboards.figures import (add_blind_spots, add_change, add_emerging, add_heat, add_hotspots, add_layers,
+                                add_priority, case_map, cells_geojson)
 from dashboards.geo import geojson_url
 from dashboards.i18n import only, say
 from gis.datums import STORAGE_CRS
 from gis.heat import Heat, kernel_density, to_metric
-from layers.analysis import blind_spot_layer, emerging_cells, hotspot_cells, priority_layer
+from layers.analysis import (baseline_windows, blind_spot_layer, cell_change, emerging_cells, hotspot_cells,
+                             priority_layer)
 from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
@@ -41,7 +42,7 @@ MAP_LAYERS = {"heat": ("案件热力", "Case heat"), "cases": ("案件点", "Cas
               "setback_areas": ("退红空间", "Setback areas"), "estates": ("老旧小区", "Old estates"),
               "components": ("城市部件", "Components"), "hotspots": ("热点分析 Gi*", "Hotspots Gi*"),
               "emerging": ("新兴热点", "Emerging hotspots"), "blind_spots": ("盲点", "Blind spots"),
-              "priority": ("优先治理", "Priorities")}
+              "change": ("同比变化", "Change on last year"), "priority": ("优先治理", "Priorities")}
 
 
 def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
@@ -69,6 +70,10 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
             hours=23, minutes=59, seconds=59), measure=rate), basemap=basemap, lang=lang)
     if "blind_spots" in layers:
         add_blind_spots(figure, blind_spot_layer(store, f), basemap=basemap, lang=lang)
+    if "change" in layers and f.start and f.end:
+        before = [filtered_cases(store, f.narrowed(start=a, end=b), as_of=as_of)[0]
+                  for a, b in baseline_windows(f.start, f.end)]
+        add_change(figure, cell_change(cases, before, cells), basemap=basemap, lang=lang)
     if "priority" in layers:
         add_priority(figure, priority_layer(store, f, measure=rate), basemap=basemap, lang=lang)
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT

@@ -264,3 +264,17 @@ def add_priority(fig: dict, ranked, *, basemap: Basemap = NO_BASEMAP, lang: str 
         _polygons(fig, top, "key", "#6b46c1", say(f"优先治理前{PRIORITY_TOP}", f"Top {PRIORITY_TOP} priorities", lang),
                   hover)
     return fig
+
+
+def add_change(fig: dict, cells, *, basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
+    """Cells whose cases rose or fell significantly against the same days a year before."""
+    _cells_step_back(fig)
+    cells = basemap.shift(cells)
+    for direction, colour, words in ((1, "#c53030", ("同比显著上升", "up on last year")),
+                                     (-1, "#2b6cb0", ("同比显著下降", "down on last year"))):
+        part = cells[cells["direction"] == direction]
+        if len(part):
+            hover = (part["name"] + "<br>" + part["now"].astype(str) + " ← " + part["before"].astype(str)
+                     + " (p " + part["p"].round(3).astype(str) + ")")
+            _polygons(fig, part, "grid_cell", colour, say(*words, lang), hover)
+    return fig

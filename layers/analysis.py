@@ -87,18 +87,25 @@ def change_layer(store: Store, f: CaseFilter, *, baseline: str = "last_year") ->
     if f.start is None or f.end is None:
         raise ValueError("a change layer needs a period with a start and an end")
     cells = cells_in(store, f)
-    length = f.end - f.start + timedelta(days=1)
+    windows = baseline_windows(f.start, f.end, baseline)
+    return cell_change(f.read_cases(store), [f.narrowed(start=a, end=b).read_cases(store) for a, b in windows], cells)
+
+
+def baseline_windows(start: date, end: date, baseline: str = "last_year") -> list[tuple[date, date]]:
+    """The periods a change is measured against: the same days a year before, or the three periods before."""
+    length = end - start + timedelta(days=1)
     if baseline == "last_year":
-        windows = [(_years_back(f.start, 1), _years_back(f.end, 1))]
-    elif baseline == "previous_3":
-        windows = [(f.start - length * k, f.start - length * (k - 1) - timedelta(days=1)) for k in (1, 2, 3)]
-    else:
-        raise ValueError(f"unknown baseline {baseline!r}: last_year or previous_3")
-    now = tally(f.read_cases(store)["grid_cell"])
-    before = pd.concat([tally(f.narrowed(start=a, end=b).read_cases(store)["grid_cell"]) for a, b in windows])
-    before = before.groupby(level=0).sum()
-    found = period_change(now.reindex(cells["grid_cell"], fill_value=0),
-                          before.reindex(cells["grid_cell"], fill_value=0), periods=len(windows))
+        return [(_years_back(start, 1), _years_back(end, 1))]
+    if baseline == "previous_3":
+        return [(start - length * k, start - length * (k - 1) - timedelta(days=1)) for k in (1, 2, 3)]
+    raise ValueError(f"unknown baseline {baseline!r}: last_year or previous_3")
+
+
+def cell_change(now: pd.DataFrame, before: list[pd.DataFrame], cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Cells with their cases ``now`` against the mean of the ``before`` periods (``gis.change``)."""
+    earlier = pd.concat([tally(frame["grid_cell"]) for frame in before]).groupby(level=0).sum()
+    found = period_change(tally(now["grid_cell"]).reindex(cells["grid_cell"], fill_value=0),
+                          earlier.reindex(cells["grid_cell"], fill_value=0), periods=len(before))
     return cells[["grid_cell", "name", "community_code", "street_code", "geometry"]].merge(
         found.rename_axis("grid_cell").reset_index(), on="grid_cell")
 

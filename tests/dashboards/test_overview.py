@@ -183,3 +183,20 @@ def test_the_analysis_layers_on_the_map(demo_gpkg):
     spots = [t for name, t in by_name.items() if name.startswith("盲点")]
     assert spots and all(len(t["lon"]) == len(t["lat"]) > 0 for t in spots)
     assert len(by_name["优先治理前20 Top 20 priorities"]["locations"]) == 20
+
+
+def test_the_change_layer_marks_cells_up_or_down_on_last_year(demo_gpkg):
+    from dashboards.data import view_data
+    from layers.analysis import change_layer
+    from layers.filters import CaseFilter
+
+    # January–February 2021 against the same months of 2020.
+    months = CaseFilter(start=date(2021, 1, 1), end=date(2021, 2, 28))
+    with open_store(demo_gpkg[0]) as store:
+        drawn = view_data(store, months, layers=("change",))["map"]["data"]
+        change = change_layer(store, months)
+    up = [c for t in drawn if t["name"] == "同比显著上升 up on last year" for c in t["locations"]]
+    down = [c for t in drawn if t["name"] == "同比显著下降 down on last year" for c in t["locations"]]
+    assert sorted(up) == sorted(change.loc[change["direction"] == 1, "grid_cell"])
+    assert sorted(down) == sorted(change.loc[change["direction"] == -1, "grid_cell"])
+    assert up or down
