@@ -31,8 +31,8 @@ RECENT_MAX = 8
 # What the dashboard reads of a case; the rest (free text, intake details) is read from the store when a case is opened.
 _KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status",
          "level", "resolved_in_place", "reporter_phone", "grid_cell", "community_code", "street_code",
-         "responsible_unit", "address", "geometry")
-_TEXT = ("case_id", "reporter_phone", "address")
+         "responsible_unit", "address", "estate_id", "setback_area", "component_id", "outside_grid", "geometry")
+_TEXT = ("case_id", "reporter_phone", "address", "estate_id", "setback_area", "component_id")
 _CATEGORICAL = ("kind", "category", "channel", "channels", "status", "level", "grid_cell", "community_code",
                 "street_code", "responsible_unit")
 

@@ -69,13 +69,13 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
         add_emerging(figure, emerging_cells(cases, cells, start=f.start, end=f.end and pd.Timestamp(f.end) + pd.Timedelta(
             hours=23, minutes=59, seconds=59), measure=rate), basemap=basemap, lang=lang)
     if "blind_spots" in layers:
-        add_blind_spots(figure, blind_spot_layer(store, f), basemap=basemap, lang=lang)
+        add_blind_spots(figure, blind_spot_layer(store, f, cases=cases), basemap=basemap, lang=lang)
     if "change" in layers and f.start and f.end:
         before = [filtered_cases(store, f.narrowed(start=a, end=b), as_of=as_of)[0]
                   for a, b in baseline_windows(f.start, f.end)]
         add_change(figure, cell_change(cases, before, cells), basemap=basemap, lang=lang)
     if "priority" in layers:
-        add_priority(figure, priority_layer(store, f, measure=rate), basemap=basemap, lang=lang)
+        add_priority(figure, priority_layer(store, f, measure=rate, cases=cases), basemap=basemap, lang=lang)
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
     add_layers(figure, points=as_points(cases) if points_shown else None, basemap=basemap, lang=lang,
                **{layer: read_places(store, f, layer) if layer in layers else None

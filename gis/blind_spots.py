@@ -31,13 +31,14 @@ def outside_grid(cases: pd.DataFrame, components: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for kind, frame, key, when in (("case", cases, "case_id", "reported_at"),
                                    ("component", components, "component_id", "surveyed_at")):
-        out = frame[frame["outside_grid"].fillna(False).astype(bool)]
+        out = frame[frame["outside_grid"].fillna(False).astype(bool).to_numpy()]
         stamp = pd.to_datetime(out[when]) if when in out else pd.Series(pd.NaT, index=out.index)
+        # Plain lon/lat columns where the frame has them (the dashboard's copy), else its points.
+        lon, lat = (out["lon"], out["lat"]) if "lon" in out else (out.geometry.x, out.geometry.y)
         rows.append(pd.DataFrame({
             "rule": "outside_grid", "place_kind": kind, "place": out[key].astype(str),
             "category": out["category"].astype(object) if "category" in out else out["class_name"].astype(object),
-            "cases": 1 if kind == "case" else 0, "first": stamp, "last": stamp,
-            "lon": out.geometry.x, "lat": out.geometry.y}))
+            "cases": 1 if kind == "case" else 0, "first": stamp, "last": stamp, "lon": lon, "lat": lat}))
     return _frame(pd.concat(rows, ignore_index=True))
 
 

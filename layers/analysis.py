@@ -110,9 +110,10 @@ def cell_change(now: pd.DataFrame, before: list[pd.DataFrame], cells: gpd.GeoDat
         found.rename_axis("grid_cell").reset_index(), on="grid_cell")
 
 
-def blind_spot_layer(store: Store, f: CaseFilter) -> pd.DataFrame:
-    """Every blind-spot rule's findings for the filtered cases, the area's components and setback areas."""
-    cases = f.read_cases(store)
+def blind_spot_layer(store: Store, f: CaseFilter, *, cases: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every blind-spot rule's findings for the filtered cases (read from the store unless given), the
+    area's components and setback areas."""
+    cases = f.read_cases(store) if cases is None else cases
     components = store.read("components", f.area.conditions("components"))
     setback_areas = store.read("setback_areas", f.area.conditions("setback_areas"))
     if f.street_code:
@@ -148,12 +149,13 @@ def _years_back(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def priority_layer(store: Store, f: CaseFilter, *, measure: str = "per_1000") -> gpd.GeoDataFrame:
+def priority_layer(store: Store, f: CaseFilter, *, measure: str = "per_1000",
+                   cases: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     """Grid cells, estates and setback areas in the filter's area, ranked by priority score (``layers.priority``)."""
-    cases = f.read_cases(store)
+    cases = f.read_cases(store) if cases is None else cases
     cells = cells_in(store, f)
     hot = hotspot_cells(cases, cells, measure=measure).set_index("grid_cell")["bin"]
-    spots = blind_spot_layer(store, f)
+    spots = blind_spot_layer(store, f, cases=cases)
     flagged = set(zip(spots["place_kind"], spots["place"]))
     setback_areas = store.read("setback_areas", [Condition("community_code", "in", sorted(set(cells["community_code"])))])
     estates = store.read("estates", [Condition("community_code", "in", sorted(set(cells["community_code"])))])

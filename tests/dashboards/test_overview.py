@@ -185,6 +185,24 @@ def test_the_analysis_layers_on_the_map(demo_gpkg):
     assert len(by_name["优先治理前20 Top 20 priorities"]["locations"]) == 20
 
 
+def test_blind_spots_and_priorities_from_the_servers_copy_equal_the_stores(demo_gpkg):
+    from dashboards.data import filtered_cases
+    from layers.analysis import blind_spot_layer, priority_layer
+    from layers.filters import CaseFilter
+
+    year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
+    with open_store(demo_gpkg[0]) as store:
+        held, _ = filtered_cases(store, year)
+        stored, copied = blind_spot_layer(store, year), blind_spot_layer(store, year, cases=held)
+        ranked, ranked_copy = priority_layer(store, year), priority_layer(store, year, cases=held)
+
+    def rows(frame):
+        return sorted(map(tuple, frame[["rule", "place", "category", "cases", "lon"]].astype(str).values))
+
+    assert rows(stored) == rows(copied) and len(stored) > 100
+    assert ranked[["place", "score"]].values.tolist() == ranked_copy[["place", "score"]].values.tolist()
+
+
 def test_the_change_layer_marks_cells_up_or_down_on_last_year(demo_gpkg):
     from dashboards.data import view_data
     from layers.analysis import change_layer
