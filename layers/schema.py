@@ -117,6 +117,11 @@ LAYERS = {
                "started_at": "datetime", "finished_at": "datetime", "handed_over_to": "str",
                "handed_over_at": "datetime", "entered_by": "str", "entered_at": "datetime"},
               None, not_null=("remediation_id", "place_kind", "place", "what", "started_at")),
+        # Every export: who took which layers out, when, in which format and datum, under which filter.
+        Layer("exports", ("export_id",),
+              {"export_id": "str", "user_name": "str", "at": "datetime", "layers": "str", "format": "str",
+               "datum": "str", "filter": "str", "area": "str", "rows": "int", "path": "str", "personal": "bool"},
+              None, not_null=("export_id", "at", "layers", "format")),
         Layer("settings", ("name",), {"name": "str", "value": "str"}, None, not_null=("name",)),
         Layer("quarantine", ("source", "file", "row"),
               {"source": "str", "file": "str", "row": "int", "fields": "str",

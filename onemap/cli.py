@@ -234,6 +234,19 @@ def cmd_remediation(args):
               f"{effect}")
 
 
+def cmd_export(args):
+    import getpass
+
+    from layers.export import export_layers
+
+    with open_store(args.store) as store:
+        f = _analysis_filter(args, store)
+        counts = export_layers(store, args.layers, args.out, fmt=args.format, datum=args.crs, f=f,
+                               personal_allowed=args.with_personal, user=getpass.getuser())
+    for name, n in counts.items():
+        print(f"{name}: {n} features → {args.out} ({args.format}, {args.crs})")
+
+
 def cmd_user(args):
     import getpass
 
@@ -350,6 +363,21 @@ def build_parser():
                            help="cases per cell, or per 1 000 residents (default)")
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("export", help="export catalogue layers to GeoPackage, GeoJSON or CSV in a chosen datum")
+    p.add_argument("layers", nargs="+", help="streets, communities, grid_cells, estates, setback_areas, components, "
+                                             "cases, hotspots, emerging_hotspots, change, blind_spots, priorities")
+    p.add_argument("--format", choices=["gpkg", "geojson", "csv"], default="gpkg")
+    p.add_argument("--crs", default="cgcs2000", help="cgcs2000 (default), wgs84, gcj02, gk (EPSG:4549) or EPSG:CODE")
+    p.add_argument("--out", required=True, help="a file; a folder when several layers go to GeoJSON or CSV")
+    p.add_argument("--from", dest="date_from", type=_date)
+    p.add_argument("--to", dest="date_to", type=_date)
+    p.add_argument("--street")
+    p.add_argument("--category")
+    p.add_argument("--channel")
+    p.add_argument("--with-personal", action="store_true", help="keep phone numbers and free text unmasked")
+    p.add_argument("--store", help=store_help)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("remediation", help="the remediation register and each remediation's measured effect")
     p.add_argument("--store", help=store_help)

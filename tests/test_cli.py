@@ -57,3 +57,19 @@ def test_remediation_json_gives_the_register_and_its_effect(demo_gpkg, capsys):
     estates = next(o for o in out["overall"] if o["place_kind"] == "estate")
     assert estates["verdict"] == "reduced" and estates["low"] < estates["did"] < estates["high"] < 0
     assert all(r["handed_over_to"] for r in out["register"])
+
+
+def test_export_writes_what_ogrinfo_reads(demo_gpkg, tmp_path, capsys):
+    import shutil
+    import subprocess
+
+    store = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], store)
+    out = tmp_path / "孔浦.gpkg"
+    assert main(["export", "cases", "hotspots", "--store", str(store), "--street", "孔浦街道", "--from", "2020-01-01",
+                 "--to", "2020-12-31", "--crs", "gk", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    info = subprocess.run(["ogrinfo", "-so", str(out), "cases"], capture_output=True, text=True, check=True).stdout
+    cases = int(printed.split("cases: ")[1].split(" ")[0])
+    assert f"Feature Count: {cases}" in info and "CGCS2000 / 3-degree Gauss-Kruger CM 120E" in info
+    assert main(["export", "nothing", "--store", str(store), "--out", str(tmp_path / "x.gpkg")]) == 2

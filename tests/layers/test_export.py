@@ -1,0 +1,92 @@
+"""Exports read back by real readers (pyogrio and GDAL's ogrinfo): counts, datums, Chinese text, masking."""
+
+import json
+import shutil
+import subprocess
+from datetime import date
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import Point
+
+from gis.datums import wgs84_to_gcj02
+from layers.export import export_layers
+from layers.filters import CaseFilter
+from layers.store import open_store
+
+STREET = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31), street_code="330205003")
+
+
+@pytest.fixture
+def store_copy(demo_gpkg, tmp_path):
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    with open_store(str(path)) as store:
+        yield store
+
+
+def known_point(store):
+    # 29.87 N 121.55 E, CGCS2000: EPSG:4549 gives E 649757.548, N 3306711.728 (../shared/DESIGN.md).
+    store.upsert("components", gpd.GeoDataFrame(
+        {"component_id": ["3302050101000999"], "major_class": ["01"], "minor_class": ["01"], "class_name": ["上水井盖"],
+         "state": ["damaged"], "managing_unit": ["江北区市政设施养护所"]}, geometry=[Point(121.55, 29.87)], crs=4490))
+
+
+@pytest.mark.parametrize("datum, expected, tolerance", [
+    ("cgcs2000", (121.55, 29.87), 1e-9), ("wgs84", (121.55, 29.87), 1e-9),
+    ("gk", (649757.548, 3306711.728), 0.01),
+    ("gcj02", tuple(float(v) for v in wgs84_to_gcj02(121.55, 29.87)), 5e-6),  # 0.5 m
+])
+def test_a_known_point_lands_where_it_should_in_each_datum(store_copy, tmp_path, datum, expected, tolerance):
+    known_point(store_copy)
+    out = tmp_path / f"k_{datum}.gpkg"
+    export_layers(store_copy, ["components"], out, datum=datum)
+    back = pyogrio.read_dataframe(out)
+    point = back.loc[back["component_id"] == "3302050101000999"].geometry.iat[0]
+    assert point.x == pytest.approx(expected[0], abs=tolerance) and point.y == pytest.approx(expected[1], abs=tolerance)
+    assert back.crs.to_epsg() == {"cgcs2000": 4490, "wgs84": 4326, "gk": 4549, "gcj02": 4326}[datum]
+
+
+def test_every_format_holds_the_filters_features_and_the_chinese_text(store_copy, tmp_path):
+    expected = len(STREET.read_cases(store_copy))
+    export_layers(store_copy, ["cases", "grid_cells"], tmp_path / "s.gpkg", f=STREET)
+    export_layers(store_copy, ["cases"], tmp_path / "c.geojson", fmt="geojson", f=STREET)
+    export_layers(store_copy, ["cases"], tmp_path / "c.csv", fmt="csv", f=STREET)
+    assert [n for n, _ in pyogrio.list_layers(tmp_path / "s.gpkg")] == ["cases", "grid_cells"]
+    for path, layer in ((tmp_path / "s.gpkg", "cases"), (tmp_path / "c.geojson", None)):
+        back = pyogrio.read_dataframe(path, layer=layer)
+        assert len(back) == expected and back.geometry.dropna().is_valid.all()
+        assert "孔浦" in "".join(back["address"].dropna())
+    table = pd.read_csv(tmp_path / "c.csv", encoding="utf-8-sig")
+    assert len(table) == expected and {"lon", "lat"} <= set(table.columns)
+    # GDAL's own reader agrees.
+    info = subprocess.run(["ogrinfo", "-so", "-al", str(tmp_path / "s.gpkg")], capture_output=True, text=True,
+                          check=True).stdout
+    assert f"Feature Count: {expected}" in info and "CGCS2000" in info
+    grid = pyogrio.read_dataframe(tmp_path / "s.gpkg", layer="grid_cells")
+    assert grid["street_code"].eq("330205003").all() and grid.geometry.is_valid.all()
+
+
+def test_personal_data_is_masked_unless_allowed_and_every_export_is_recorded(store_copy, tmp_path):
+    export_layers(store_copy, ["cases"], tmp_path / "m.geojson", fmt="geojson", f=STREET, user="planner")
+    export_layers(store_copy, ["cases"], tmp_path / "p.geojson", fmt="geojson", f=STREET, user="admin",
+                  personal_allowed=True)
+    masked = pyogrio.read_dataframe(tmp_path / "m.geojson")
+    plain = pyogrio.read_dataframe(tmp_path / "p.geojson")
+    phones = masked["reporter_phone"].dropna()
+    assert len(phones) and phones.str.fullmatch(r"\d{3}\*{4}\d{4}").all() and masked["description"].isna().all()
+    assert plain["reporter_phone"].dropna().str.fullmatch(r"\d{11}").all()
+    log = store_copy.read("exports").sort_values("at")
+    assert log["user_name"].tolist() == ["planner", "admin"] and log["personal"].tolist() == [False, True]
+    assert json.loads(log["filter"].iat[0])["street"] == "330205003" and log["rows"].iat[0] == len(masked)
+
+
+def test_a_spreadsheet_formula_stays_text_in_csv(store_copy, tmp_path):
+    cases = STREET.read_cases(store_copy).head(1).copy()
+    cases["address"] = '=HYPERLINK("http://evil.example","点我")'
+    store_copy.upsert("cases", cases)
+    export_layers(store_copy, ["cases"], tmp_path / "f.csv", fmt="csv", f=STREET)
+    text = open(tmp_path / "f.csv", encoding="utf-8-sig").read()
+    assert "'=HYPERLINK" in text and ',=HYPERLINK' not in text and ',"=HYPERLINK' not in text
