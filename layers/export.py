@@ -1,8 +1,11 @@
 """The one way data leaves the product: catalogue layers, in a datum, to a file a GIS reads.
 
-Formats: ``gpkg`` (several layers in one file), ``geojson`` and ``csv`` (points as
+Formats: ``gpkg`` (several layers in one file), ``geojson``, ``csv`` (points as
 lon/lat columns, other shapes as WKT; UTF-8 with a byte-order mark so Excel reads
-the Chinese). Datums: ``cgcs2000`` (EPSG:4490, the default), ``wgs84`` (EPSG:4326),
+the Chinese), ``shp`` (a zip per layer with its ``.cpg``; field names cut to the
+format's 10 characters by :data:`SHAPEFILE_NAMES`, written into the zip as
+``fields.csv``), ``kml`` (WGS84 or GCJ-02 only, as KML is lon/lat on WGS84) and
+``html`` (a standalone folium map). Datums: ``cgcs2000`` (EPSG:4490, the default), ``wgs84`` (EPSG:4326),
 ``gcj02`` (Amap's shifted coordinates, labelled WGS84 as Amap-based tools expect)
 and ``gk`` (CGCS2000 3-degree Gauss-Krüger CM 120E, EPSG:4549) or any EPSG code.
 Every export is recorded in the ``exports`` layer: who, when, what, which filter.
@@ -25,7 +28,19 @@ from layers.catalogue import CATALOGUE, mask_personal
 from layers.filters import CaseFilter
 from layers.store import Store
 
-FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv"}
+FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp": ".zip", "kml": ".kml", "html": ".html"}
+# Shapefile field names are at most 10 characters: these long names get these short ones (the rest are
+# cut, and numbered if two cuts meet).
+SHAPEFILE_NAMES = {"reported_at": "reported", "dispatched_at": "dispatchd", "closed_at": "closed",
+                   "level_received": "lvl_recv", "resolved_in_place": "in_place", "description": "descript",
+                   "reporter_phone": "phone", "location_precision": "precision", "community_code": "community",
+                   "street_code": "street", "outside_grid": "outside", "responsible_unit": "resp_unit",
+                   "component_id": "component", "setback_area": "setback", "managing_unit": "manager",
+                   "handed_over_at": "handed_at", "handed_over_to": "handed_to", "place_kind": "place_kind",
+                   "recurrence": "recurrenc", "blind_spot": "blindspot", "trend_tau": "trend_tau",
+                   "cases_per_km2": "per_km2", "cases_per_1000": "per_1000", "class_name": "class",
+                   "maintaining_unit": "maintainer", "owning_unit": "owner", "major_class": "major",
+                   "minor_class": "minor", "surveyed_at": "surveyed", "official_name": "off_name"}
 DATUMS = {"cgcs2000": "EPSG:4490", "wgs84": "EPSG:4326", "gcj02": "EPSG:4326", "gk": "EPSG:4549"}
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...)): such text is
 # written with a leading apostrophe, so it stays text.
@@ -61,17 +76,24 @@ def export_layers(store: Store, names: list[str], out, *, fmt: str = "gpkg", dat
     out = Path(out)
     frames = {name: in_datum(layer_frame(store, name, f, personal_allowed=personal_allowed), datum)
               for name in names}
-    several = len(frames) > 1 and fmt != "gpkg"
+    several = len(frames) > 1 and fmt not in ("gpkg", "html")
     if several:
         out.mkdir(parents=True, exist_ok=True)
     elif fmt == "gpkg" and out.exists():
         out.unlink()
+    if fmt == "kml" and datum.strip().lower() not in ("wgs84", "gcj02"):
+        raise ValueError(f"KML is lon/lat on WGS84: export it with --crs wgs84 (or gcj02), not {datum}")
+    if fmt == "html":
+        write_html(frames, out)
     for name, frame in frames.items():
         path = out / f"{name}{FORMATS[fmt]}" if several else out
         if fmt == "csv":
             write_csv(frame, path)
-        else:
-            pyogrio.write_dataframe(_plain(frame), path, layer=name, driver="GPKG" if fmt == "gpkg" else "GeoJSON")
+        elif fmt == "shp":
+            write_shapefile(frame, name, path)
+        elif fmt in ("gpkg", "geojson", "kml"):
+            pyogrio.write_dataframe(_plain(frame), path, layer=name,
+                                    driver={"gpkg": "GPKG", "geojson": "GeoJSON", "kml": "KML"}[fmt])
     counts = {name: len(frame) for name, frame in frames.items()}
     store.upsert("exports", pd.DataFrame([{
         "export_id": f"X{uuid.uuid4().hex[:10]}", "user_name": user, "at": pd.Timestamp.now().floor("s"),
@@ -95,6 +117,61 @@ def write_csv(frame: gpd.GeoDataFrame, path) -> None:
             risky = text.astype("string").str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
             table.loc[risky, column] = "'" + text[risky].astype(str)
     table.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def shapefile_names(columns) -> dict[str, str]:
+    """Each column's Shapefile name (10 characters at most, unique)."""
+    names, taken = {}, set()
+    for column in columns:
+        short = SHAPEFILE_NAMES.get(column, column)[:10]
+        stem, n = short, 1
+        while short in taken:
+            n += 1
+            short = f"{stem[:10 - len(str(n))]}{n}"
+        names[column] = short
+        taken.add(short)
+    return names
+
+
+def write_shapefile(frame: gpd.GeoDataFrame, name: str, path) -> None:
+    """A zip of one layer's Shapefile (.shp .shx .dbf .prj .cpg) and ``fields.csv`` (full name → short name)."""
+    import tempfile
+    import zipfile
+
+    table = _plain(frame)
+    for column in table.columns:
+        if pd.api.types.is_datetime64_any_dtype(table[column]):  # a .dbf holds dates, not times
+            table[column] = table[column].dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(
+                table[column].notna(), None)
+    names = shapefile_names([c for c in table.columns if c != table.geometry.name])
+    table = table.rename(columns=names)
+    with tempfile.TemporaryDirectory() as folder:
+        pyogrio.write_dataframe(table, Path(folder) / f"{name}.shp", encoding="UTF-8", promote_to_multi=True)
+        pd.DataFrame({"field": list(names), "shapefile": list(names.values())}).to_csv(
+            Path(folder) / "fields.csv", index=False, encoding="utf-8-sig")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for part in sorted(Path(folder).iterdir()):
+                zipped.write(part, part.name)
+
+
+def write_html(frames: dict[str, gpd.GeoDataFrame], path) -> None:
+    """A standalone folium map of the layers (no basemap tiles: the district's own shapes)."""
+    import folium
+
+    shown = {name: frame.to_crs(4326) if frame.crs and not frame.crs.equals("EPSG:4326") else frame
+             for name, frame in frames.items()}
+    bounds = pd.concat([f.geometry for f in shown.values() if len(f)]).total_bounds if any(
+        len(f) for f in shown.values()) else (121.35, 29.85, 121.65, 30.06)
+    page = folium.Map(tiles=None, control_scale=True)
+    for name, frame in shown.items():
+        title = " · ".join(CATALOGUE[name].title) if name in CATALOGUE else name
+        fields = [c for c in frame.columns if c != frame.geometry.name and not pd.api.types.is_datetime64_any_dtype(
+            frame[c])][:6]
+        folium.GeoJson(_plain(frame)[fields + [frame.geometry.name]].to_json(drop_id=True), name=title,
+                       tooltip=folium.GeoJsonTooltip(fields=fields) if fields else None).add_to(page)
+    folium.LayerControl(collapsed=False).add_to(page)
+    page.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    page.save(str(path))
 
 
 def _plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

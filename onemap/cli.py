@@ -364,10 +364,10 @@ def build_parser():
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("export", help="export catalogue layers to GeoPackage, GeoJSON or CSV in a chosen datum")
+    p = sub.add_parser("export", help="export catalogue layers (GeoPackage, GeoJSON, CSV, Shapefile, KML, HTML) in a chosen datum")
     p.add_argument("layers", nargs="+", help="streets, communities, grid_cells, estates, setback_areas, components, "
                                              "cases, hotspots, emerging_hotspots, change, blind_spots, priorities")
-    p.add_argument("--format", choices=["gpkg", "geojson", "csv"], default="gpkg")
+    p.add_argument("--format", choices=["gpkg", "geojson", "csv", "shp", "kml", "html"], default="gpkg")
     p.add_argument("--crs", default="cgcs2000", help="cgcs2000 (default), wgs84, gcj02, gk (EPSG:4549) or EPSG:CODE")
     p.add_argument("--out", required=True, help="a file; a folder when several layers go to GeoJSON or CSV")
     p.add_argument("--from", dest="date_from", type=_date)

@@ -90,3 +90,30 @@ def test_a_spreadsheet_formula_stays_text_in_csv(store_copy, tmp_path):
     export_layers(store_copy, ["cases"], tmp_path / "f.csv", fmt="csv", f=STREET)
     text = open(tmp_path / "f.csv", encoding="utf-8-sig").read()
     assert "'=HYPERLINK" in text and ',=HYPERLINK' not in text and ',"=HYPERLINK' not in text
+
+
+def test_shapefile_kml_and_html_keep_the_features_and_the_chinese(store_copy, tmp_path):
+    import zipfile
+
+    expected = len(STREET.read_cases(store_copy))
+    export_layers(store_copy, ["cases"], tmp_path / "c.zip", fmt="shp", f=STREET)
+    with zipfile.ZipFile(tmp_path / "c.zip") as zipped:
+        assert {"cases.shp", "cases.dbf", "cases.cpg", "cases.prj", "fields.csv"} <= set(zipped.namelist())
+        assert zipped.read("cases.cpg").decode().strip().upper() in ("UTF-8", "UTF8")
+    back = pyogrio.read_dataframe(f"/vsizip/{tmp_path / 'c.zip'}/cases.shp")
+    assert len(back) == expected and max(map(len, back.columns)) <= 10
+    assert {"reported", "resp_unit", "community"} <= set(back.columns) and "孔浦" in "".join(back["address"].dropna())
+    info = subprocess.run(["ogrinfo", "-so", f"/vsizip/{tmp_path / 'c.zip'}/cases.shp", "cases"],
+                          capture_output=True, text=True, check=True).stdout
+    assert f"Feature Count: {expected}" in info
+
+    with pytest.raises(ValueError, match="KML"):
+        export_layers(store_copy, ["cases"], tmp_path / "c.kml", fmt="kml", f=STREET)
+    export_layers(store_copy, ["grid_cells"], tmp_path / "g.kml", fmt="kml", datum="wgs84", f=STREET)
+    kml = pyogrio.read_dataframe(tmp_path / "g.kml")
+    assert len(kml) == len(store_copy.read("grid_cells").query("street_code == '330205003'"))
+
+    export_layers(store_copy, ["grid_cells", "hotspots"], tmp_path / "m.html", fmt="html", f=STREET)
+    page = (tmp_path / "m.html").read_text(encoding="utf-8")
+    # folium writes the titles as JSON (网格 as \u7f51\u683c); the browser reads them back.
+    assert "leaflet" in page.lower() and json.dumps("网格 · Grid cells")[1:-1] in page and "33020500300201" in page
