@@ -31,6 +31,8 @@ def contiguity(places) -> W:
 
     A place with no neighbour keeps only itself (Gi* counts the place in its own sum).
     """
+    if len(places) == 0:
+        return W({})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # libpysal warns about islands; Gi* handles them through the self term
         return Queen.from_dataframe(places, use_index=False)

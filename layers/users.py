@@ -29,6 +29,8 @@ ROLES = {
     "admin": ("系统管理员", "Administrator"),
 }
 MIN_PASSWORD = 8
+# Who may take personal data (phone numbers, free text) out in an export; everyone else gets it masked.
+PERSONAL_DATA_ROLES = ("commander", "admin")
 
 
 @cache

@@ -16,6 +16,7 @@ from dashboards.app import basemap_from_request, store_from_request
 from dashboards.auth import principal
 from dashboards.data import (MAP_LAYERS, POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, cell_details,
                              chart_data, filtered_cases, read_places, table_page, view_data)
+from dashboards.download import export_view
 from dashboards.figures import MEASURES
 from dashboards.i18n import language, only, other, pick, say
 from dashboards.tiles import count, kpi_tiles, percent
@@ -129,6 +130,16 @@ def layout(**kwargs):
                                                            "value": "1"}],
                           value=["1"] if f.overdue_only else []),
             html.A(say("本视图链接", "Link to this view", lang), id="overview-link", className="link", href=link),
+            dcc.Dropdown(id="overview-export-format", value="gpkg", clearable=False, style={"width": "120px"},
+                         options=[{"label": k.upper(), "value": k} for k in ("gpkg", "geojson", "csv", "shp", "kml",
+                                                                             "html")]),
+            dcc.Dropdown(id="overview-export-datum", value="cgcs2000", clearable=False, style={"width": "150px"},
+                         options=[{"label": label, "value": k} for k, label in (
+                             ("cgcs2000", "CGCS2000"), ("wgs84", "WGS84"), ("gcj02", say("GCJ-02 高德", "GCJ-02 (Amap)", lang)),
+                             ("gk", say("高斯-克吕格 CM120E", "Gauss-Krüger CM120E", lang)))]),
+            html.Button(say("导出", "Export", lang), id="overview-export", className="link"),
+            dcc.Download(id="overview-download"),
+            html.Span(id="overview-export-note", className="label"),
             html.Span(id="overview-url-written", style={"display": "none"}),
         ]),
         html.Div(className="filters", children=[
@@ -256,6 +267,20 @@ def table(page, sort_by, *values):
     with store_from_request() as store:
         rows, pages = table_page(store, f, sort_by=sort_by, page=page or 0, page_size=15, lang=language(values[-1]))
     return rows, pages, page or 0
+
+
+@callback(Output("overview-download", "data"), Output("overview-export-note", "children"),
+          Input("overview-export", "n_clicks"), State("overview-export-format", "value"),
+          State("overview-export-datum", "value"), State("overview-layers", "value"),
+          *[State(i.component_id, i.component_property) for i in FILTER_INPUTS], LANG, prevent_initial_call=True)
+def download(_clicks, fmt, datum, layers, *values):
+    who = principal()
+    f = _filter(*values[:-1])  # the user's area is ANDed in here, as in every callback
+    if fmt == "kml" and datum not in ("wgs84", "gcj02"):
+        return dash.no_update, say("KML 只能用 WGS84 或 GCJ-02", "KML needs WGS84 or GCJ-02", language(values[-1]))
+    with store_from_request() as store:
+        path = export_view(store, f, layers, fmt=fmt, datum=datum, user=who.name, role=who.role)
+    return dcc.send_file(str(path)), ""
 
 
 @callback(Output("overview-details", "children"), Input("overview-map", "clickData"), *FILTER_INPUTS, LANG,

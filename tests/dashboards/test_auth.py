@@ -151,3 +151,31 @@ def test_sessions_expire_and_failed_logins_are_limited(app):
         assert login(client, "admin", "not-the-password").status_code == 401
     assert login(client, "admin").status_code == 429  # locked, even with the right password
     assert login(client, "commander").status_code == 302  # other names are not
+
+
+def test_a_grid_leaders_download_holds_only_the_leaders_area_and_masks_phones(app, demo_gpkg, tmp_path):
+    import base64
+
+    import pyogrio
+
+    client = app.server.test_client()
+    login(client, "hongmei")
+
+    def download(state):
+        body = callback(client, app, "overview-download", {"overview-export.n_clicks": 1},
+                        {"overview-export-format.value": "gpkg", "overview-export-datum.value": "cgcs2000",
+                         "overview-layers.value": ["hotspots"], **state}).get_json()["response"]
+        data = body["overview-download"]["data"]
+        path = tmp_path / data["filename"]
+        path.write_bytes(base64.b64decode(data["content"]))
+        return {layer: pyogrio.read_dataframe(path, layer=layer) for layer in ("cases", "grid_cells", "hotspots")}
+
+    own = download(YEAR)
+    assert sorted(own["grid_cells"]["grid_cell"]) == ["33020500300201", "33020500300202"]
+    assert set(own["cases"]["grid_cell"]) <= {"33020500300201", "33020500300202"} and len(own["cases"]) > 0
+    assert own["cases"]["reporter_phone"].dropna().str.contains(r"\*{4}").all()  # a grid leader gets them masked
+    forged = download({**YEAR, "overview-street.value": WAITAN})
+    assert len(forged["cases"]) == len(forged["grid_cells"]) == 0
+    with open_store(demo_gpkg[0]) as store:
+        log = store.read("exports")
+    assert set(log["user_name"]) == {"hongmei"} and set(log["area"]) == {"cells:33020500300201,33020500300202"}

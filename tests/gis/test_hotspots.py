@@ -59,3 +59,8 @@ def test_a_flat_surface_has_no_hotspots():
     cells = grid(4)
     found = hotspots(cells, np.full(len(cells), 3), key="cell")
     assert (found["bin"] == 0).all() and (found["z"] == 0).all()
+
+
+def test_no_places_no_hotspots():
+    found = hotspots(grid(1).iloc[:0], np.array([]), key="cell")
+    assert found.empty and list(found.columns) == ["cell", "value", "z", "p", "bin"]
