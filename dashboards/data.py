@@ -20,7 +20,7 @@ from layers.analysis import (baseline_windows, blind_spot_layer, cell_change, em
 from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
-from layers.schema import CHANNELS, LAYERS
+from layers.schema import CHANNELS
 from layers.store import Condition, matches, period_filter
 from layers.views import count_per_cell
 
@@ -66,8 +66,8 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
     if "hotspots" in layers:
         add_hotspots(figure, hotspot_cells(cases, cells, measure=rate), basemap=basemap, lang=lang)
     if "emerging" in layers:
-        add_emerging(figure, emerging_cells(cases, cells, start=f.start, end=f.end and pd.Timestamp(f.end) + pd.Timedelta(
-            hours=23, minutes=59, seconds=59), measure=rate), basemap=basemap, lang=lang)
+        add_emerging(figure, emerging_cells(cases, cells, start=f.start, end=f.period_end(), measure=rate),
+                     basemap=basemap, lang=lang)
     if "blind_spots" in layers:
         add_blind_spots(figure, blind_spot_layer(store, f, cases=cases), basemap=basemap, lang=lang)
     if "change" in layers and f.start and f.end:
@@ -132,12 +132,8 @@ def _select(every_case, visits, f, chosen):
 
 def read_places(store, f: CaseFilter, layer: str):
     """A geography layer within the filter's street, community and cell, and within the viewer's area."""
-    columns = LAYERS[layer].columns
-    terms = [Condition(column, "=", value) for column, value in
-             (("street_code", f.street_code), ("community_code", f.community_code), ("grid_cell", f.grid_cell))
-             if value and column in columns]
     frame = CACHE.layer(store, layer)
-    return frame[matches(frame, terms + f.area.conditions(layer))]
+    return frame[matches(frame, f.place_conditions(layer))]
 
 
 def area_title(store, area: Area, lang: str = "zh") -> str:

@@ -21,15 +21,12 @@ def remediation_data(store, area: Area = DISTRICT, lang: str = "zh") -> dict:
     effects = remediation_effects(store)
     if effects.empty:
         return {"rows": [], "overall": [], "charts": {}}
-    mine = set()
-    for kind, (layer, key) in PLACE_LAYERS.items():
-        mine |= {(kind, p) for p in read_places(store, CaseFilter(area=area), layer)[key]}
-    effects = effects[[(k, p) in mine for k, p in zip(effects["place_kind"], effects["place"])]]
-    overall = [o for o in (overall_effect(effects, kind) for kind in PLACE_LAYERS) if o]
-    names = {}
+    names = {}  # (kind, place) → name, for every place in the area
     for kind, (layer, key) in PLACE_LAYERS.items():
         places = read_places(store, CaseFilter(area=area), layer)
         names.update({(kind, k): n for k, n in zip(places[key], places["name"])})
+    effects = effects[[(k, p) in names for k, p in zip(effects["place_kind"], effects["place"])]]
+    overall = [o for o in (overall_effect(effects, kind) for kind in PLACE_LAYERS) if o]
     rows, charts = [], {}
     for r in effects.itertuples():
         name = names.get((r.place_kind, r.place), r.place)

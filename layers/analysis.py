@@ -30,11 +30,7 @@ MEASURES = ("cases", "per_1000")
 
 def cells_in(store: Store, f: CaseFilter) -> gpd.GeoDataFrame:
     """The grid cells the filter's street, community, cell and area cover, in code order."""
-    terms = [Condition(column, "=", value) for column, value in
-             (("street_code", f.street_code), ("community_code", f.community_code), ("grid_cell", f.grid_cell))
-             if value]
-    cells = store.read("grid_cells", terms + f.area.conditions("grid_cells"))
-    return cells.sort_values("grid_cell", ignore_index=True)
+    return store.read("grid_cells", f.place_conditions("grid_cells")).sort_values("grid_cell", ignore_index=True)
 
 
 def cell_values(cases: pd.DataFrame, cells: pd.DataFrame, measure: str = "cases") -> np.ndarray:
@@ -64,7 +60,7 @@ def hotspot_cells(cases: pd.DataFrame, cells: gpd.GeoDataFrame, *, measure: str 
 
 def emerging_layer(store: Store, f: CaseFilter, *, freq: str = "MS", measure: str = "cases") -> gpd.GeoDataFrame:
     """Grid cells with their emerging-hotspot ``pattern`` over the filter's period, in ``freq`` bins."""
-    return emerging_cells(f.read_cases(store), cells_in(store, f), start=f.start, end=_end_of(f), freq=freq,
+    return emerging_cells(f.read_cases(store), cells_in(store, f), start=f.start, end=f.period_end(), freq=freq,
                           measure=measure)
 
 
@@ -136,10 +132,6 @@ def placed(spots: pd.DataFrame, store: Store) -> pd.DataFrame:
             spots.loc[rows, "lon"] = [p.x if p is not None else np.nan for p in points]
             spots.loc[rows, "lat"] = [p.y if p is not None else np.nan for p in points]
     return spots
-
-
-def _end_of(f: CaseFilter):
-    return pd.Timestamp(f.end) + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1) if f.end else None
 
 
 def _years_back(day: date, years: int) -> date:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from gis.datums import STORAGE_CRS
 from layers.filters import CaseFilter
-from layers.store import Condition, Store, matches
+from layers.store import Store
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,7 @@ def places(layer: str) -> Callable[[Store, CaseFilter], gpd.GeoDataFrame]:
     """The query of a geography layer: its rows within the filter's street, community, cell and area."""
 
     def query(store: Store, f: CaseFilter) -> gpd.GeoDataFrame:
-        frame = store.read(layer, f.area.conditions(layer))
-        terms = [Condition(column, "=", value) for column, value in
-                 (("street_code", f.street_code), ("community_code", f.community_code), ("grid_cell", f.grid_cell))
-                 if value and column in frame.columns]
-        return frame[matches(frame, terms)].reset_index(drop=True)
+        return store.read(layer, f.place_conditions(layer)).reset_index(drop=True)
 
     return query
 

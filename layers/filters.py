@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from layers.areas import DISTRICT, Area
-from layers.schema import CASE_STATUSES, CHANNELS, LEVELS
+from layers.schema import CASE_STATUSES, CHANNELS, LAYERS, LEVELS
 from layers.store import Condition, Store, matches, period_filter
 
 PRESETS = {
@@ -119,6 +119,18 @@ class CaseFilter:
             if values:
                 terms.append(Condition(column, "in", list(values)))
         return terms + self.area.conditions("cases")
+
+    def place_conditions(self, layer: str) -> list[Condition]:
+        """The terms that keep a geography layer within the filter's street, community, cell and area."""
+        columns = LAYERS[layer].columns
+        terms = [Condition(column, "=", value) for column, value in
+                 (("street_code", self.street_code), ("community_code", self.community_code),
+                  ("grid_cell", self.grid_cell)) if value and column in columns]
+        return terms + self.area.conditions(layer)
+
+    def period_end(self):
+        """The last instant of the period (its ``end`` day is inclusive), or None."""
+        return pd.Timestamp(self.end) + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1) if self.end else None
 
     def apply(self, cases: pd.DataFrame, *, as_of=None) -> pd.DataFrame:
         """What is left to filter in memory: any channel that reported a case, and overdue."""

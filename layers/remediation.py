@@ -111,6 +111,8 @@ def remediation_effects(store: Store, *, months: int = WINDOW_MONTHS, as_of=None
     cases = store.read("cases")
     as_of = pd.Timestamp(as_of) if as_of is not None else cases["reported_at"].max()
     first = cases["reported_at"].min()
+    # The places never remediated, per kind, read once; each remediation leaves out its own place.
+    unremediated = {kind: _comparison_places(store, register, kind) for kind in set(register["place_kind"])}
     rows = []
     for r in register.itertuples():
         column = PLACE_COLUMNS[r.place_kind]
@@ -121,7 +123,7 @@ def remediation_effects(store: Store, *, months: int = WINDOW_MONTHS, as_of=None
             before = (max(r.started_at - pd.DateOffset(months=months), first), r.started_at)
             after = (r.finished_at, min(r.finished_at + pd.DateOffset(months=months), as_of))
             if before[1] > before[0] and after[1] > after[0]:
-                others = _comparison_places(store, register, r.place_kind, exclude=r.place)
+                others = unremediated[r.place_kind] - {r.place}
                 effect = difference_in_differences(
                     (_count(cases, column, {r.place}, before), _count(cases, column, {r.place}, after)),
                     (_count(cases, column, others, before), _count(cases, column, others, after)),
@@ -159,7 +161,7 @@ def monthly_cases(store: Store, place_kind: str, place: str) -> pd.Series:
     return cases.set_index("reported_at").resample("MS").size()
 
 
-def _comparison_places(store, register, place_kind, *, exclude) -> set:
+def _comparison_places(store, register, place_kind) -> set:
     """Places of the same kind never remediated; for setback areas (and estates), the ones still unmanaged."""
     layer, key = PLACE_LAYERS[place_kind]
     places = store.read(layer)
@@ -167,7 +169,7 @@ def _comparison_places(store, register, place_kind, *, exclude) -> set:
         unmanaged = store.read("setback_areas", [Condition("status", "=", "unmanaged")])
         places = places[places[key].isin(set(unmanaged[key]))]
     done = set(register.loc[register["place_kind"] == place_kind, "place"])
-    return set(places[key]) - done - {exclude}
+    return set(places[key]) - done
 
 
 def _count(cases, column, places, window) -> int:
