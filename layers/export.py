@@ -5,7 +5,7 @@ lon/lat columns, other shapes as WKT; UTF-8 with a byte-order mark so Excel read
 the Chinese), ``shp`` (a zip per layer with its ``.cpg``; field names cut to the
 format's 10 characters by :data:`SHAPEFILE_NAMES`, written into the zip as
 ``fields.csv``), ``kml`` (WGS84 or GCJ-02 only, as KML is lon/lat on WGS84) and
-``html`` (a standalone folium map). Datums: ``cgcs2000`` (EPSG:4490, the default), ``wgs84`` (EPSG:4326),
+``html`` (a folium map that draws with no network, :mod:`layers.html_map`). Datums: ``cgcs2000`` (EPSG:4490, the default), ``wgs84`` (EPSG:4326),
 ``gcj02`` (Amap's shifted coordinates, labelled WGS84 as Amap-based tools expect)
 and ``gk`` (CGCS2000 3-degree Gauss-Krüger CM 120E, EPSG:4549) or any EPSG code.
 Every export is recorded in the ``exports`` layer: who, when, what, which filter.
@@ -26,6 +26,7 @@ import shapely
 from gis.datums import from_cgcs2000
 from layers.catalogue import CATALOGUE, mask_personal
 from layers.filters import CaseFilter
+from layers.html_map import write_html_map
 from layers.store import Store
 
 FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp": ".zip", "kml": ".kml", "html": ".html"}
@@ -84,7 +85,7 @@ def export_layers(store: Store, names: list[str], out, *, fmt: str = "gpkg", dat
     if fmt == "kml" and datum.strip().lower() not in ("wgs84", "gcj02"):
         raise ValueError(f"KML is lon/lat on WGS84: export it with --crs wgs84 (or gcj02), not {datum}")
     if fmt == "html":
-        write_html(frames, out)
+        write_html_map(frames, out)
     for name, frame in frames.items():
         path = out / f"{name}{FORMATS[fmt]}" if several else out
         if fmt == "csv":
@@ -152,26 +153,6 @@ def write_shapefile(frame: gpd.GeoDataFrame, name: str, path) -> None:
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zipped:
             for part in sorted(Path(folder).iterdir()):
                 zipped.write(part, part.name)
-
-
-def write_html(frames: dict[str, gpd.GeoDataFrame], path) -> None:
-    """A standalone folium map of the layers (no basemap tiles: the district's own shapes)."""
-    import folium
-
-    shown = {name: frame.to_crs(4326) if frame.crs and not frame.crs.equals("EPSG:4326") else frame
-             for name, frame in frames.items()}
-    bounds = pd.concat([f.geometry for f in shown.values() if len(f)]).total_bounds if any(
-        len(f) for f in shown.values()) else (121.35, 29.85, 121.65, 30.06)
-    page = folium.Map(tiles=None, control_scale=True)
-    for name, frame in shown.items():
-        title = " · ".join(CATALOGUE[name].title) if name in CATALOGUE else name
-        fields = [c for c in frame.columns if c != frame.geometry.name and not pd.api.types.is_datetime64_any_dtype(
-            frame[c])][:6]
-        folium.GeoJson(_plain(frame)[fields + [frame.geometry.name]].to_json(drop_id=True), name=title,
-                       tooltip=folium.GeoJsonTooltip(fields=fields) if fields else None).add_to(page)
-    folium.LayerControl(collapsed=False).add_to(page)
-    page.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    page.save(str(path))
 
 
 def _plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

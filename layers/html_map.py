@@ -1,0 +1,122 @@
+"""A standalone HTML map of catalogue layers (folium), one file that draws with no network.
+
+folium's page loads Leaflet, jQuery and Bootstrap from CDNs; a command hall's
+machine often cannot reach them, and then the map draws nothing. Here the
+page carries Leaflet itself (``layers/vendor/leaflet``) and nothing else is
+loaded: the layers are GeoJSON with tooltips and a layer switch, which is all
+Leaflet's core needs. No basemap tiles either, for the same reason: the
+district's own shapes are the map.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from layers.catalogue import CATALOGUE
+
+LEAFLET = Path(__file__).parent / "vendor" / "leaflet"
+# Colours of a field's values, in their sorted order (values beyond the palette take its last colour).
+PALETTE = ("#2b6cb0", "#d53e4f", "#f6ad55", "#38a169", "#805ad5", "#dd6b20", "#319795", "#718096")
+# Diverging colours of a -3…3 or -1…1 field: cold to hot.
+DIVERGING = {-3: "#2166ac", -2: "#67a9cf", -1: "#d1e5f0", 0: "#f7f7f7", 1: "#fddbc7", 2: "#ef8a62", 3: "#b2182b"}
+TOOLTIP_FIELDS = 6
+
+
+def html_map(frames: dict[str, gpd.GeoDataFrame]) -> str:
+    """The page: each frame a layer (catalogue title and style), fitted to what is drawn."""
+    import folium
+
+    shown = {name: frame.to_crs(4326) if frame.crs is not None and not frame.crs.equals("EPSG:4326") else frame
+             for name, frame in frames.items()}
+    drawn = [f.geometry[~f.geometry.is_empty & f.geometry.notna()] for f in shown.values()]
+    drawn = [g for g in drawn if len(g)]
+    bounds = pd.concat(drawn).total_bounds if drawn else (121.35, 29.85, 121.65, 30.06)
+    page = folium.Map(tiles=None, control_scale=True)
+    _standalone(page)
+    for name, frame in shown.items():
+        layer = CATALOGUE.get(name)
+        title = " · ".join(layer.title) if layer else name
+        fields = [c for c in frame.columns if c != frame.geometry.name][:TOOLTIP_FIELDS]
+        aliases = [_alias(layer, c) for c in fields]
+        style = layer.style if layer else {}
+        coloured_by = [c for c in [_style_field(style)] if c in frame and c not in fields]
+        data = _json_ready(frame[fields + coloured_by + [frame.geometry.name]])
+        colour = _colours(frame, style)
+        points = (frame.geom_type.dropna() == "Point").all() and len(frame)
+        folium.GeoJson(
+            data.to_json(drop_id=True), name=title,
+            style_function=lambda feature, style=style, colour=colour: _look(feature, style, colour),
+            marker=folium.CircleMarker(radius=4, fill=True, fill_opacity=0.8, weight=1) if points else None,
+            tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases) if fields else None,
+        ).add_to(page)
+    folium.LayerControl(collapsed=False).add_to(page)
+    page.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return page.get_root().render()
+
+
+def write_html_map(frames: dict[str, gpd.GeoDataFrame], path) -> None:
+    Path(path).write_text(html_map(frames), encoding="utf-8")
+
+
+def _standalone(page) -> None:
+    """Leaflet's script and stylesheet inside the page, and nothing fetched from elsewhere."""
+    import folium
+
+    page.default_js, page.default_css = [], []
+    css = (LEAFLET / "leaflet.css").read_text(encoding="utf-8")
+    for image in ("layers.png", "layers-2x.png"):
+        data = base64.b64encode((LEAFLET / "images" / image).read_bytes()).decode("ascii")
+        css = css.replace(f"url(images/{image})", f"url(data:image/png;base64,{data})")
+    script = (LEAFLET / "leaflet.js").read_text(encoding="utf-8")
+    header = page.get_root().header
+    header.add_child(folium.Element(f"<style>{css}</style>"), name="leaflet_css")
+    header.add_child(folium.Element(f"<script>{script}</script>"), name="leaflet_js")
+
+
+def _alias(layer, column: str) -> str:
+    fields = {f.name: f for f in layer.fields} if layer else {}
+    return f"{fields[column].zh} {fields[column].en}" if column in fields else column
+
+
+def _style_field(style: dict) -> str | None:
+    """The field a style colours by (``{"fill": "bin"}``), or None when it gives colours."""
+    return next((v for v in style.values() if isinstance(v, str) and not v.startswith("#")), None)
+
+
+def _colours(frame: gpd.GeoDataFrame, style: dict) -> dict:
+    """Value → colour of the style's field; empty when the style gives colours."""
+    field = _style_field(style)
+    if field is None or field not in frame:
+        return {}
+    values = sorted(frame[field].dropna().unique().tolist(), key=str)
+    if values and field != "score" and all(isinstance(v, (int, float)) and v in DIVERGING for v in values):
+        return {v: DIVERGING[int(v)] for v in values}
+    return {v: PALETTE[min(i, len(PALETTE) - 1)] for i, v in enumerate(values)}
+
+
+def _look(feature: dict, style: dict, colour: dict) -> dict:
+    if "line" in style:  # outlines: the shapes under everything else
+        return {"color": style["line"], "weight": style.get("width", 1), "fillOpacity": 0.0}
+    key = "fill" if "fill" in style else "marker"
+    given = style.get(key, "")
+    field = _style_field(style)
+    value = (feature.get("properties") or {}).get(field) if field else None
+    shade = given if str(given).startswith("#") else colour.get(value, "#555555")
+    return {"color": shade, "weight": 1, "fillColor": shade, "fillOpacity": 0.45 if key == "fill" else 0.8}
+
+
+def _json_ready(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    # Times as text and categoricals as plain values: what json and Leaflet's tooltip show as they are.
+    out = frame.copy()
+    for column in out.columns:
+        if column == out.geometry.name:
+            continue
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d %H:%M").astype(object).where(out[column].notna(), None)
+        elif not pd.api.types.is_numeric_dtype(out[column]) or isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out
