@@ -8,7 +8,7 @@ import dash
 import plotly.io as pio
 from flask import current_app
 
-from dashboards import auth, figures, geo
+from dashboards import auth, feed, figures, geo
 from dashboards.basemap import NO_BASEMAP, Basemap
 from layers.store import Store, open_store
 
@@ -35,6 +35,7 @@ def create_app(store_spec: str, *, basemap: Basemap = NO_BASEMAP) -> dash.Dash:
     app.layout = dash.page_container
     auth.install(app, str(store_spec))
     geo.install(app)
+    feed.install(app)
     return app
 
 

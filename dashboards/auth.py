@@ -10,6 +10,7 @@ is in the data functions: every callback passes ``principal().area`` down.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ KIOSK_DAYS = 400
 FAILED_LOGINS, LOCKOUT_S = 5, 15 * 60
 # What anybody may fetch: the login page and the static files every page needs.
 _PUBLIC = ("/login", "/logout", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+# The live feed (dashboards.feed): GIS clients log in with HTTP Basic on each request, as QGIS and GDAL do.
+FEED_PREFIX = "/ogcapi"
+# A password checked once is trusted this long (scrypt on each of a client's page requests would be slow).
+BASIC_TRUST_S = 300
 
 
 @dataclass(frozen=True)
@@ -103,10 +108,51 @@ def _kiosk_may_call(request) -> bool:
     return outputs[0] == "_pages_content" and pathname == ["/wall"]
 
 
-def _gate():
+def _basic_principal(limiter: "LoginLimiter", trusted: dict) -> Principal | None:
+    """The user of an HTTP Basic login (the feed's clients), with the same failed-login limit as the page."""
+    from dashboards.app import store_from_request
+
+    given = flask.request.authorization
+    if given is None or given.type != "basic" or not given.username:
+        return None
+    name, password = given.username, given.password or ""
+    # Remembered by a digest of name, password and the server's secret: never the password itself.
+    digest = hashlib.sha256(f"{flask.current_app.secret_key}\0{name}\0{password}".encode()).hexdigest()
+    with store_from_request() as store:
+        if trusted.get(digest, 0) < time.monotonic():
+            if limiter.locked(name):
+                return None
+            if authenticate(store, name, password) is None:
+                limiter.failed(name)
+                return None
+            limiter.succeeded(name)
+            if len(trusted) > 1000:
+                trusted.clear()
+            trusted[digest] = time.monotonic() + BASIC_TRUST_S
+        user = find_user(CACHE.layer(store, "users"), name)  # disabled since? then no longer found
+    return user and Principal("user", user.name, user.role, user.area, {}, user.display_name)
+
+
+def _feed_gate(limiter: "LoginLimiter", trusted: dict):
+    who = principal()
+    if who is None:
+        who = flask.g.onemap_principal = _basic_principal(limiter, trusted)
+    if who is None:
+        response = flask.jsonify({"code": "Unauthorized", "description": "log in: HTTP Basic, user and password"})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Basic realm="onemap", charset="UTF-8"'
+        return response
+    if who.kind == "kiosk":
+        return flask.jsonify({"code": "Forbidden", "description": "a kiosk link opens the wall view only"}), 403
+    return None
+
+
+def _gate(limiter: "LoginLimiter", trusted: dict):
     request = flask.request
     if request.path.startswith(_PUBLIC):
         return None
+    if request.path == FEED_PREFIX or request.path.startswith(FEED_PREFIX + "/"):
+        return _feed_gate(limiter, trusted)
     token = request.args.get("kiosk")
     if token and request.path == "/wall":
         from dashboards.app import store_from_request
@@ -165,7 +211,7 @@ def install(app, store_spec: str):
     # The cookie may live as long as a kiosk link; a person's session ends SESSION_HOURS after login (_lookup).
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_DAYS))
-    limiter = LoginLimiter()
+    limiter, trusted = LoginLimiter(), {}
 
     @server.route("/login", methods=["GET", "POST"])
     def login():
@@ -197,6 +243,6 @@ def install(app, store_spec: str):
 
     @server.before_request
     def gate():
-        return _gate()
+        return _gate(limiter, trusted)
 
     return limiter

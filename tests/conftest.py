@@ -6,8 +6,14 @@ fails the test; elsewhere it skips with a one-line reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 
 import pytest
@@ -105,3 +111,31 @@ def chromium_driver():
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     yield driver
     driver.quit()
+
+
+@contextlib.contextmanager
+def serving(store_path):
+    """``onemap serve`` on a store, in its own process as in production; yields its base URL.
+
+    In a process of its own, so the server's sockets never share descriptor
+    numbers with the test process's database connections.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", str(store_path),
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url + "/login", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(proc.stdout.read().decode()) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(20)

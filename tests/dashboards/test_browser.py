@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -10,43 +9,17 @@ import pytest
 
 from layers.kpis import kpis_from_store
 from layers.store import open_store
+from tests.conftest import serving
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(demo_gpkg):
-    """``onemap serve`` on the demo store, in its own process as in production.
-
-    In a process of its own, so the server's sockets never share descriptor
-    numbers with the test process's database connections.
-    """
-    import subprocess
-    import sys
-    import urllib.request
-
+    """``onemap serve`` on the demo store."""
     path, _ = demo_gpkg
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", path, "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/login", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode()) from None
-            time.sleep(0.5)
-    yield url, path
-    proc.terminate()
-    proc.wait(20)
+    with serving(path) as url:
+        yield url, path
 
 
 def log_in(driver, url, name):

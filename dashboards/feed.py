@@ -1,0 +1,183 @@
+"""The live feed: the catalogue's layers as OGC API – Features under ``/ogcapi``, for QGIS and GDAL.
+
+QGIS adds it as a WFS / OGC API layer (URL ``http://server/ogcapi``, HTTP Basic
+with the user's dashboard login). Every answer is within the user's area, as
+on the dashboard; phones are masked unless the role may see them. Cases page
+from the server's held copy (``dashboards.cache``), so a client paging through
+a million cases does not make the store read them all for each page; other
+layers are made by the catalogue's query and reused for a few seconds while a
+client pages.
+"""
+
+from __future__ import annotations
+
+import json
+
+import flask
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from dashboards.auth import FEED_PREFIX
+from dashboards.cache import CACHE
+from gis.datums import STORAGE_CRS
+from layers.catalogue import CATALOGUE, mask_personal
+from layers.features import (CONFORMANCE, BadQuery, ItemsQuery, analysis_period, api_definition, collection, feature_collection,
+                             features, landing_page, matching, parse_items_query)
+from layers.filters import CaseFilter
+from layers.store import Condition, matches
+from layers.users import PERSONAL_DATA_ROLES
+
+_GEOGRAPHY = ("streets", "communities", "grid_cells", "estates", "setback_areas", "components")
+
+
+def install(app):
+    from dashboards.app import store_from_request
+    from dashboards.auth import principal
+
+    server = app.server
+
+    def base() -> str:
+        return flask.request.host_url.rstrip("/") + FEED_PREFIX
+
+    @server.route(FEED_PREFIX)
+    @server.route(FEED_PREFIX + "/")
+    def feed_landing():
+        return _json(landing_page(base()))
+
+    @server.route(FEED_PREFIX + "/api")
+    def feed_api():
+        return _json(api_definition(base(), CATALOGUE.values()),
+                     mimetype="application/vnd.oai.openapi+json;version=3.0")
+
+    @server.route(FEED_PREFIX + "/conformance")
+    def feed_conformance():
+        return _json({"conformsTo": list(CONFORMANCE)})
+
+    @server.route(FEED_PREFIX + "/collections")
+    def feed_collections():
+        f = CaseFilter(area=principal().area)
+        with store_from_request() as store:
+            bbox, interval = _extent(store, f)
+        found = [collection(layer, base(), bbox, interval if layer.time else None) for layer in CATALOGUE.values()]
+        return _json({"collections": found, "links": [
+            {"href": f"{base()}/collections", "rel": "self", "type": "application/json", "title": "the layers"}]})
+
+    @server.route(FEED_PREFIX + "/collections/<name>")
+    def feed_collection(name):
+        layer = _layer(name)
+        f = CaseFilter(area=principal().area)
+        with store_from_request() as store:
+            bbox, interval = _extent(store, f)
+        return _json(collection(layer, base(), bbox, interval if layer.time else None))
+
+    @server.route(FEED_PREFIX + "/collections/<name>/items")
+    def feed_items(name):
+        layer = _layer(name)
+        who = principal()
+        try:
+            q = parse_items_query(flask.request.args, None)
+            with store_from_request() as store:
+                page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
+                                           personal_allowed=who.role in PERSONAL_DATA_ROLES)
+        except BadQuery as exc:
+            return _json({"code": "InvalidParameterValue", "description": str(exc)}, 400)
+        body = feature_collection(page, layer, q, matched, f"{base()}/collections/{name}/items",
+                                  {k: v for k, v in flask.request.args.items() if k not in ("offset", "limit")})
+        return _json(body, mimetype="application/geo+json", crs=q.crs)
+
+    @server.route(FEED_PREFIX + "/collections/<name>/items/<path:fid>")
+    def feed_item(name, fid):
+        layer = _layer(name)
+        who = principal()
+        values = fid.split("~")
+        if len(values) != len(layer.key):
+            flask.abort(404)
+        try:
+            q = parse_items_query(flask.request.args, None)
+            q = ItemsQuery(limit=1, crs=q.crs, start=q.start, end=q.end, properties=dict(zip(layer.key, values)))
+            with store_from_request() as store:
+                page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
+                                           personal_allowed=who.role in PERSONAL_DATA_ROLES)
+        except BadQuery as exc:
+            return _json({"code": "InvalidParameterValue", "description": str(exc)}, 400)
+        if not matched:
+            return _json({"code": "NotFound", "description": f"no {name} {fid} in your area"}, 404)
+        feature = features(page, layer, q.crs)[0]
+        feature["links"] = [{"href": f"{base()}/collections/{name}/items/{fid}", "rel": "self",
+                             "type": "application/geo+json"},
+                            {"href": f"{base()}/collections/{name}", "rel": "collection", "type": "application/json"}]
+        return _json(feature, mimetype="application/geo+json", crs=q.crs)
+
+
+def items_page(store, layer, q: ItemsQuery, f: CaseFilter, *, personal_allowed: bool):
+    """One page of a layer's features under the query and the area, and how many matched in all."""
+    if layer.name == "cases":
+        return _case_page(store, layer, q, f, personal_allowed)
+    if layer.name in _GEOGRAPHY:
+        made = q.narrowed(f)
+    else:  # an analysis is of its period over the whole area; properties narrow its answer, not its input
+        cases, _ = CACHE.cases(store)
+        made = analysis_period(q, f, cases["reported_at"].max())
+    frame = CACHE.recent(store, ("feed", layer.name, made), lambda: layer.query(store, made))
+    _check_properties(q, frame.columns, layer)
+    keep = matching(frame, q, time_field=layer.time)
+    rows = np.flatnonzero(keep)
+    page = frame.iloc[rows[q.offset:q.offset + q.limit]]
+    return mask_personal(page, layer, allowed=personal_allowed), len(rows)
+
+
+def _case_page(store, layer, q, f, personal_allowed):
+    cases, _ = CACHE.cases(store)
+    fields = [fl.name for fl in layer.fields]
+    _check_properties(q, [c for c in fields if c in cases.columns], layer)
+    narrowed = q.narrowed(f)
+    keep = narrowed.mask(cases) & matching(cases, q, time_field=layer.time, lon_lat=("lon", "lat"))
+    rows = np.flatnonzero(keep)
+    chosen = cases.iloc[rows[q.offset:q.offset + q.limit]]
+    page = pd.DataFrame({c: chosen[c].astype(object).where(chosen[c].notna(), None).to_numpy()
+                         if isinstance(chosen[c].dtype, pd.CategoricalDtype) else chosen[c].to_numpy()
+                         for c in fields if c in chosen.columns})
+    if "description" in fields:
+        page["description"] = None
+        if personal_allowed and len(page):  # free text is not held in memory: read for this page only
+            texts = store.read("cases", [Condition("case_id", "in", page["case_id"].tolist())])
+            page["description"] = page["case_id"].map(dict(zip(texts["case_id"], texts["description"])))
+    lon, lat = chosen["lon"].to_numpy(), chosen["lat"].to_numpy()
+    located = ~np.isnan(lon)
+    points = np.full(len(page), None, dtype=object)
+    points[located] = gpd.points_from_xy(lon[located], lat[located])
+    page = gpd.GeoDataFrame(page, geometry=gpd.GeoSeries(points, crs=STORAGE_CRS))
+    return mask_personal(page, layer, allowed=personal_allowed), len(rows)
+
+
+def _check_properties(q: ItemsQuery, columns, layer):
+    unknown = [k for k in q.properties if k not in columns]
+    if unknown:
+        known = [c for c in columns if c != "geometry"]
+        raise BadQuery(f"{layer.name} has no field {unknown[0]!r} to filter on; fields: {', '.join(known)}")
+
+
+def _extent(store, f: CaseFilter):
+    """The area's bounding box (lon/lat) and the period its cases span, for the collections' extents."""
+    cells = CACHE.layer(store, "grid_cells")
+    cells = cells[matches(cells, f.place_conditions("grid_cells"))]
+    bbox = cells.total_bounds if len(cells) else (-180.0, -90.0, 180.0, 90.0)
+    cases, _ = CACHE.cases(store)
+    stamps = cases["reported_at"][f.mask(cases)]
+    return bbox, (stamps.min(), stamps.max()) if len(stamps) else None
+
+
+def _layer(name):
+    if name not in CATALOGUE:
+        flask.abort(flask.make_response(_json({"code": "NotFound", "description": f"no layer {name!r}"}, 404)))
+    return CATALOGUE[name]
+
+
+def _json(body, status=200, *, mimetype="application/json", crs=None):
+    response = flask.Response(json.dumps(body, ensure_ascii=False, allow_nan=False, default=str), status=status,
+                              mimetype=mimetype)
+    if crs:
+        response.headers["Content-Crs"] = f"<{crs}>"
+    return response
+
