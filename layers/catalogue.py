@@ -9,7 +9,7 @@ exports read this catalogue; a layer added here is exported without more code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import geopandas as gpd
 import pandas as pd
@@ -40,6 +40,8 @@ class CatalogueLayer:
     # The fields that name one feature (its id in the live feed), and the time a feature happened at, if any.
     key: tuple[str, ...] = ()
     time: str | None = None
+    # For a layer that can be large: the same rows as ``query``, as frames read a batch at a time.
+    batches: Callable[[Store, CaseFilter, int], Iterator[gpd.GeoDataFrame]] | None = None
 
 
 def places(layer: str) -> Callable[[Store, CaseFilter], gpd.GeoDataFrame]:
@@ -53,6 +55,11 @@ def places(layer: str) -> Callable[[Store, CaseFilter], gpd.GeoDataFrame]:
 
 def _cases(store: Store, f: CaseFilter) -> gpd.GeoDataFrame:
     return f.read_cases(store).reset_index(drop=True)
+
+
+def _case_batches(store: Store, f: CaseFilter, size: int) -> Iterator[gpd.GeoDataFrame]:
+    for batch in store.read_batches("cases", f.conditions(), size):
+        yield f.apply(batch).reset_index(drop=True)
 
 
 def _analysis(name: str) -> Callable[[Store, CaseFilter], gpd.GeoDataFrame]:
@@ -117,7 +124,7 @@ CATALOGUE: dict[str, CatalogueLayer] = {layer.name: layer for layer in [
                            *_AREA, ("address", "地址", "address"), ("reporter_phone", "联系电话", "reporter's phone"),
                            ("description", "内容", "what was reported")),
                    _cases, {"marker": "status"}, personal=("reporter_phone", "description"),
-                   key=("case_id",), time="reported_at"),
+                   key=("case_id",), time="reported_at", batches=_case_batches),
     CatalogueLayer("hotspots", ("热点分析 Gi*", "Hotspots (Gi*)"), "MultiPolygon",
                    _fields(("grid_cell", "网格编码", "grid cell code"), ("value", "值", "cases or cases per 1,000"),
                            ("z", "Gi* z", "Gi* z-score", "σ"), ("p", "p值", "two-sided p"),

@@ -13,13 +13,16 @@ Every export is recorded in the ``exports`` layer: who, when, what, which filter
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 
@@ -27,6 +30,7 @@ from gis.datums import from_cgcs2000
 from layers.catalogue import CATALOGUE, mask_personal
 from layers.filters import CaseFilter
 from layers.html_map import write_html_map
+from layers.schema import LAYERS
 from layers.store import Store
 
 FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp": ".zip", "kml": ".kml", "html": ".html"}
@@ -42,6 +46,10 @@ SHAPEFILE_NAMES = {"reported_at": "reported", "dispatched_at": "dispatchd", "clo
                    "cases_per_km2": "per_km2", "cases_per_1000": "per_1000", "class_name": "class",
                    "maintaining_unit": "maintainer", "owning_unit": "owner", "major_class": "major",
                    "minor_class": "minor", "surveyed_at": "surveyed", "official_name": "off_name"}
+DRIVERS = {"gpkg": "GPKG", "geojson": "GeoJSON", "kml": "KML"}
+# Formats a large layer is written to a batch at a time, and the rows in a batch.
+STREAMED = ("gpkg", "geojson", "csv")
+BATCH_ROWS = 100_000
 DATUMS = {"cgcs2000": "EPSG:4490", "wgs84": "EPSG:4326", "gcj02": "EPSG:4326", "gk": "EPSG:4549"}
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...)): such text is
 # written with a leading apostrophe, so it stays text.
@@ -70,32 +78,48 @@ def layer_frame(store: Store, name: str, f: CaseFilter, *, personal_allowed: boo
 
 def export_layers(store: Store, names: list[str], out, *, fmt: str = "gpkg", datum: str = "cgcs2000",
                   f: CaseFilter | None = None, personal_allowed: bool = False, user: str = "") -> dict[str, int]:
-    """Write the layers to ``out`` (a file; a folder for several GeoJSON or CSV layers); returns rows per layer."""
+    """Write the layers to ``out`` (a file; a folder for several GeoJSON or CSV layers); returns rows per layer.
+
+    A large layer (cases) goes to GeoPackage, GeoJSON and CSV a batch at a time: memory holds one
+    batch, whatever the count.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    unknown = [name for name in names if name not in CATALOGUE]
+    if unknown:
+        raise ValueError(f"unknown layer {unknown[0]!r}; layers: {', '.join(CATALOGUE)}")
+    if fmt == "kml" and datum.strip().lower() not in ("wgs84", "gcj02"):
+        raise ValueError(f"KML is lon/lat on WGS84: export it with --crs wgs84 (or gcj02), not {datum}")
     f = f or CaseFilter()
     out = Path(out)
-    frames = {name: in_datum(layer_frame(store, name, f, personal_allowed=personal_allowed), datum)
-              for name in names}
-    several = len(frames) > 1 and fmt not in ("gpkg", "html")
+    several = len(names) > 1 and fmt not in ("gpkg", "html")
     if several:
         out.mkdir(parents=True, exist_ok=True)
     elif fmt == "gpkg" and out.exists():
         out.unlink()
-    if fmt == "kml" and datum.strip().lower() not in ("wgs84", "gcj02"):
-        raise ValueError(f"KML is lon/lat on WGS84: export it with --crs wgs84 (or gcj02), not {datum}")
+    counts = {}
     if fmt == "html":
+        frames = {name: in_datum(layer_frame(store, name, f, personal_allowed=personal_allowed), datum)
+                  for name in names}
         write_html_map(frames, out)
-    for name, frame in frames.items():
+        counts = {name: len(frame) for name, frame in frames.items()}
+    for name in names if fmt != "html" else ():
+        layer = CATALOGUE[name]
         path = out / f"{name}{FORMATS[fmt]}" if several else out
+        if layer.batches is not None and fmt in STREAMED:
+            batches = (in_datum(mask_personal(batch, layer, allowed=personal_allowed), datum)
+                       for batch in layer.batches(store, f, BATCH_ROWS))
+            counts[name] = write_csv_batches(batches, path) if fmt == "csv" else write_batches(
+                batches, path, name, fmt, layer.geometry)
+            continue
+        frame = in_datum(layer_frame(store, name, f, personal_allowed=personal_allowed), datum)
+        counts[name] = len(frame)
         if fmt == "csv":
-            write_csv(frame, path)
+            write_csv_batches(iter([frame]), path)
         elif fmt == "shp":
             write_shapefile(frame, name, path)
-        elif fmt in ("gpkg", "geojson", "kml"):
-            pyogrio.write_dataframe(_plain(frame), path, layer=name,
-                                    driver={"gpkg": "GPKG", "geojson": "GeoJSON", "kml": "KML"}[fmt])
-    counts = {name: len(frame) for name, frame in frames.items()}
+        else:
+            pyogrio.write_dataframe(_plain(frame), path, layer=name, driver=DRIVERS[fmt])
     store.upsert("exports", pd.DataFrame([{
         "export_id": f"X{uuid.uuid4().hex[:10]}", "user_name": user, "at": pd.Timestamp.now().floor("s"),
         "layers": ",".join(names), "format": fmt, "datum": datum, "filter": json.dumps(f.to_query(), ensure_ascii=False),
@@ -103,13 +127,35 @@ def export_layers(store: Store, names: list[str], out, *, fmt: str = "gpkg", dat
     return counts
 
 
-def write_csv(frame: gpd.GeoDataFrame, path) -> None:
-    """Points as lon/lat (or x/y in a projected datum), other shapes as WKT; formulas kept as text."""
+def write_batches(batches: Iterator[gpd.GeoDataFrame], path, name: str, fmt: str, geometry_type: str) -> int:
+    """One layer to a GeoPackage or GeoJSON file through GDAL's Arrow writer, batch by batch; returns rows."""
+    first = next(batches)
+    schema = _arrow_schema(first, name)
+    written = 0
+
+    def arrow():
+        nonlocal written
+        for frame in itertools.chain([first], batches):
+            written += len(frame)
+            yield _arrow_batch(frame, schema)
+
+    crs = first.crs.to_wkt() if first.crs is not None else None
+    pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, arrow()), path, layer=name, driver=DRIVERS[fmt],
+                        geometry_name="geometry", geometry_type=geometry_type, crs=crs)
+    return written
+
+
+def csv_table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The frame as CSV rows: points as lon/lat (x/y in a projected datum), other shapes as WKT, formulas as text."""
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     geometry = frame.geometry
-    if len(geometry) and (geometry.geom_type.dropna() == "Point").all():
+    kinds = geometry.geom_type.dropna()
+    if len(kinds) == 0 or (kinds == "Point").all():
         x_name, y_name = ("lon", "lat") if frame.crs is None or frame.crs.is_geographic else ("x", "y")
-        table[x_name], table[y_name] = geometry.x.round(9), geometry.y.round(9)
+        located = (geometry.notna() & ~geometry.is_empty).to_numpy()
+        table[x_name], table[y_name] = np.nan, np.nan
+        table.loc[located, x_name] = geometry[located].x.round(9).to_numpy()
+        table.loc[located, y_name] = geometry[located].y.round(9).to_numpy()
     else:
         table["wkt"] = geometry.to_wkt()
     for column in table.columns:
@@ -117,7 +163,17 @@ def write_csv(frame: gpd.GeoDataFrame, path) -> None:
             text = table[column]
             risky = text.astype("string").str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
             table.loc[risky, column] = "'" + text[risky].astype(str)
-    table.to_csv(path, index=False, encoding="utf-8-sig")
+    return table
+
+
+def write_csv_batches(batches: Iterator[gpd.GeoDataFrame], path) -> int:
+    """CSV in UTF-8 with a byte-order mark (so Excel reads the Chinese), batch by batch; returns rows."""
+    written = 0
+    with open(path, "w", encoding="utf-8-sig", newline="") as out:
+        for i, frame in enumerate(batches):
+            csv_table(frame).to_csv(out, index=False, header=i == 0)
+            written += len(frame)
+    return written
 
 
 def shapefile_names(columns) -> dict[str, str]:
@@ -166,3 +222,42 @@ def _plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             # Missing as None: a driver would write pandas' NA as the text "<NA>".
             out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out
+
+
+_ARROW_TYPES = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
+                "datetime": pa.timestamp("ms")}
+
+
+def _arrow_schema(frame: gpd.GeoDataFrame, name: str) -> pa.Schema:
+    """Every batch's columns and types: the stored layer's where it has them (a first batch may hold
+    only empty values of a column), else the frame's; the geometry as WKB."""
+    stored = LAYERS[name].columns if name in LAYERS else {}
+    fields = []
+    for column in frame.columns:
+        if column == frame.geometry.name:
+            continue
+        if column in stored:
+            kind = _ARROW_TYPES[stored[column]]
+        elif pd.api.types.is_bool_dtype(frame[column]):
+            kind = pa.bool_()
+        elif pd.api.types.is_integer_dtype(frame[column]):
+            kind = pa.int64()
+        elif pd.api.types.is_float_dtype(frame[column]):
+            kind = pa.float64()
+        elif pd.api.types.is_datetime64_any_dtype(frame[column]):
+            kind = pa.timestamp("ms")
+        else:
+            kind = pa.string()
+        fields.append(pa.field(column, kind))
+    return pa.schema(fields + [pa.field("geometry", pa.binary())])
+
+
+def _arrow_batch(frame: gpd.GeoDataFrame, schema: pa.Schema) -> pa.RecordBatch:
+    plain = _plain(frame)
+    geometry = np.asarray(frame.geometry.values, dtype=object)
+    present = ~(shapely.is_missing(geometry) | shapely.is_empty(geometry))
+    wkb = np.full(len(frame), None, dtype=object)
+    wkb[present] = shapely.to_wkb(geometry[present])
+    arrays = [pa.array(plain[field.name].to_numpy() if field.name in plain else [None] * len(frame),
+                       type=field.type, from_pandas=True) for field in schema if field.name != "geometry"]
+    return pa.RecordBatch.from_arrays(arrays + [pa.array(wkb, type=pa.binary())], schema=schema)

@@ -133,14 +133,24 @@ class Store:
         return {name: len(frame) for name, frame in ready.items()}
 
     def read(self, name: str, where: list[Condition] | None = None):
-        if name not in LAYERS:
-            raise StoreError(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
-        for term in where or []:
-            if term.column not in LAYERS[name].columns:
-                raise StoreError(f"layer {name!r} has no column {term.column!r} to filter on")
-            if term.op not in ("=", ">=", "<", "in"):
-                raise StoreError(f"unsupported filter operator {term.op!r}")
+        _check_read(name, where)
         return self._read(name, where or [])
+
+    def read_batches(self, name: str, where: list[Condition] | None = None, size: int = 100_000):
+        """The layer's rows as frames of at most ``size`` rows, read as they are asked for.
+
+        What an export of a million cases reads: memory holds one batch, not the layer.
+        """
+        _check_read(name, where)
+
+        def batches():
+            nothing = True
+            for frame in self._read_batches(name, where or [], size):
+                nothing = False
+                yield frame
+            if nothing:  # no rows: one empty frame, so a writer still knows the columns
+                yield empty_frame(name)
+        return batches()
 
     def data_versions(self) -> dict[str, str]:
         """Layer → a stamp that changes with every write to it: what a cache checks before it trusts itself."""
@@ -169,6 +179,9 @@ class Store:
     def _read(self, name, where):
         raise NotImplementedError
 
+    def _read_batches(self, name, where, size):
+        yield self._read(name, where)
+
     def close(self):
         pass
 
@@ -177,6 +190,16 @@ class Store:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _check_read(name, where):
+    if name not in LAYERS:
+        raise StoreError(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
+    for term in where or []:
+        if term.column not in LAYERS[name].columns:
+            raise StoreError(f"layer {name!r} has no column {term.column!r} to filter on")
+        if term.op not in ("=", ">=", "<", "in"):
+            raise StoreError(f"unsupported filter operator {term.op!r}")
 
 
 def _versions(names) -> pd.DataFrame:

@@ -214,6 +214,32 @@ class GeoPackageStore(Store):
         finally:
             conn.close()
 
+    def _read_batches(self, name, where, size):
+        if name not in self._layers():
+            yield empty_frame(name)
+            return
+        clause = " AND ".join(_sql_term(t) for t in where) or None
+        try:
+            with pyogrio.open_arrow(self.path, layer=name, where=clause, batch_size=size,
+                                    use_pyarrow=True) as (meta, reader):
+                for batch in reader:
+                    yield self._from_arrow(name, batch, meta)
+        except pyogrio.errors.DataSourceError as exc:
+            raise StoreError(f"cannot read layer {name!r} from {self.path}: {exc}") from exc
+
+    def _from_arrow(self, name, batch, meta):
+        frame = batch.to_pandas(date_as_object=False)
+        for column in frame.columns:
+            # Times are kept as local wall-clock times; GDAL's Arrow reader labels them UTC.
+            if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+                frame[column] = frame[column].dt.tz_localize(None)
+        geometry = meta.get("geometry_name") or "wkb_geometry"
+        if LAYERS[name].geometry is None:
+            return conform(name, frame.drop(columns=[geometry], errors="ignore"))
+        shapes = shapely.from_wkb(frame.pop(geometry).to_numpy()) if geometry in frame else None
+        return conform(name, gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(shapes, index=frame.index,
+                                                                             crs=STORAGE_CRS)))
+
     def _read(self, name, where):
         if name not in self._layers():
             return empty_frame(name)

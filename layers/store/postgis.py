@@ -9,6 +9,7 @@ libpq one, stripped before connecting) keeps separate stores in one database.
 from __future__ import annotations
 
 import re
+import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import geopandas as gpd
@@ -148,6 +149,27 @@ class PostGISStore(Store):
         return int(found[0])
 
     def _read(self, name, where):
+        query, params = self._select(name, where)
+        rows = []
+
+        def work(cur):
+            cur.execute(query, params)
+            rows.extend(cur.fetchall())
+        self._run(work)
+        return self._frame(name, rows)
+
+    def _read_batches(self, name, where, size):
+        # A server-side cursor: PostgreSQL sends ``size`` rows at a time, as they are asked for.
+        query, params = self._select(name, where)
+        try:
+            with self.conn.transaction(), self.conn.cursor(name=f"batches_{uuid.uuid4().hex[:12]}") as cur:
+                cur.execute(query, params)
+                while rows := cur.fetchmany(size):
+                    yield self._frame(name, rows)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"store {hide_password(self.url)} failed: {exc}") from exc
+
+    def _select(self, name, where):
         layer = LAYERS[name]
         select = [sql.Identifier(c) for c in layer.columns]
         if layer.geometry:
@@ -163,12 +185,10 @@ class PostGISStore(Store):
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), self._table(name))
         if terms:
             query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms)
-        rows = []
+        return query, params
 
-        def work(cur):
-            cur.execute(query, params)
-            rows.extend(cur.fetchall())
-        self._run(work)
+    def _frame(self, name, rows):
+        layer = LAYERS[name]
         names = list(layer.columns) + (["geometry"] if layer.geometry else [])
         frame = pd.DataFrame(rows, columns=names)
         if layer.geometry:

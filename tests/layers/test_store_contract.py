@@ -60,6 +60,23 @@ def test_filters_by_period_street_and_membership(store):
     assert store.read("cases", period_filter(street_code="nowhere")).empty
 
 
+def test_batches_read_what_read_reads_a_batch_at_a_time(store):
+    store.upsert("cases", pd.concat([cases([f"c{i:02d}" for i in range(25)], day="2020-03-01 09:30:15"),
+                                     cases(["feb"], day="2020-02-01 08:00")]))
+    where = period_filter("2020-03-01", "2020-03-31")
+    batches = list(store.read_batches("cases", where, size=10))
+    assert [len(b) for b in batches] == [10, 10, 5]
+    streamed = pd.concat(batches).sort_values("case_id", ignore_index=True)
+    whole = store.read("cases", where).sort_values("case_id", ignore_index=True)
+    pd.testing.assert_frame_equal(pd.DataFrame(streamed.drop(columns="geometry")),
+                                  pd.DataFrame(whole.drop(columns="geometry")))
+    assert streamed.geometry.equals(whole.geometry) and streamed.crs.to_epsg() == 4490
+    assert streamed["reported_at"].iat[0] == pd.Timestamp("2020-03-01 09:30:15")  # local time, as written
+    # Nothing matches: one empty frame that still has the layer's columns.
+    (empty,) = list(store.read_batches("cases", period_filter(street_code="nowhere")))
+    assert empty.empty and "case_id" in empty.columns
+
+
 def test_tables_without_geometry(store):
     q = pd.DataFrame({"source": ["x"], "file": ["f.csv"], "row": [2], "fields": ["reported_at"],
                       "reasons": ["bad_date"], "message": ["f.csv row 2: ..."], "raw": ["{}"]})
