@@ -203,7 +203,7 @@ def write_shapefile(frame: gpd.GeoDataFrame, name: str, path) -> None:
     names = shapefile_names([c for c in table.columns if c != table.geometry.name])
     table = table.rename(columns=names)
     with tempfile.TemporaryDirectory() as folder:
-        pyogrio.write_dataframe(table, Path(folder) / f"{name}.shp", encoding="UTF-8", promote_to_multi=True)
+        pyogrio.write_dataframe(table, Path(folder) / f"{name}.shp", encoding="UTF-8")
         pd.DataFrame({"field": list(names), "shapefile": list(names.values())}).to_csv(
             Path(folder) / "fields.csv", index=False, encoding="utf-8-sig")
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zipped:

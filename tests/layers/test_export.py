@@ -6,13 +6,14 @@ import subprocess
 from datetime import date
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
 from shapely.geometry import Point
 
-from gis.datums import wgs84_to_gcj02
-from layers.export import export_layers
+from gis.datums import to_cgcs2000, wgs84_to_gcj02
+from layers.export import FORMATS, export_layers
 from layers.filters import CaseFilter
 from layers.store import open_store
 
@@ -34,19 +35,37 @@ def known_point(store):
          "state": ["damaged"], "managing_unit": ["江北区市政设施养护所"]}, geometry=[Point(121.55, 29.87)], crs=4490))
 
 
-@pytest.mark.parametrize("datum, expected, tolerance", [
-    ("cgcs2000", (121.55, 29.87), 1e-9), ("wgs84", (121.55, 29.87), 1e-9),
-    ("gk", (649757.548, 3306711.728), 0.01),
-    ("gcj02", tuple(float(v) for v in wgs84_to_gcj02(121.55, 29.87)), 5e-6),  # 0.5 m
-])
-def test_a_known_point_lands_where_it_should_in_each_datum(store_copy, tmp_path, datum, expected, tolerance):
+KNOWN_IN = {"cgcs2000": (121.55, 29.87), "wgs84": (121.55, 29.87), "gk": (649757.548, 3306711.728),
+            "gcj02": tuple(float(v) for v in wgs84_to_gcj02(121.55, 29.87))}
+
+
+def point_back(path, fmt, datum) -> tuple[float, float]:
+    """The known component's coordinates as a GIS reads them back from the file."""
+    if fmt == "csv":
+        table = pd.read_csv(path, encoding="utf-8-sig", dtype={"component_id": str})
+        row = table.loc[table["component_id"] == "3302050101000999"].iloc[0]
+        return (row["x"], row["y"]) if datum == "gk" else (row["lon"], row["lat"])
+    back = pyogrio.read_dataframe(f"/vsizip/{path}/components.shp" if fmt == "shp" else path)
+    key = "component" if fmt == "shp" else "component_id"  # the Shapefile's 10-character name
+    point = back.loc[back[key] == "3302050101000999"].geometry.iat[0]
+    if fmt != "kml":  # KML is WGS84 by definition; the others say their CRS
+        assert back.crs.to_epsg() == {"cgcs2000": 4490, "wgs84": 4326, "gk": 4549, "gcj02": 4326}[datum]
+    return point.x, point.y
+
+
+@pytest.mark.parametrize("datum", list(KNOWN_IN))
+def test_a_known_point_lands_where_it_should_in_each_format_and_datum(store_copy, tmp_path, datum):
     known_point(store_copy)
-    out = tmp_path / f"k_{datum}.gpkg"
-    export_layers(store_copy, ["components"], out, datum=datum)
-    back = pyogrio.read_dataframe(out)
-    point = back.loc[back["component_id"] == "3302050101000999"].geometry.iat[0]
-    assert point.x == pytest.approx(expected[0], abs=tolerance) and point.y == pytest.approx(expected[1], abs=tolerance)
-    assert back.crs.to_epsg() == {"cgcs2000": 4490, "wgs84": 4326, "gk": 4549, "gcj02": 4326}[datum]
+    for fmt in ("gpkg", "geojson", "csv", "shp") + (("kml",) if datum in ("wgs84", "gcj02") else ()):
+        out = tmp_path / f"k_{datum}{FORMATS[fmt]}"
+        export_layers(store_copy, ["components"], out, fmt=fmt, datum=datum)
+        x, y = point_back(out, fmt, datum)
+        # 1 cm through PROJ, 0.5 m through GCJ-02 (1e-7 and 5e-6 degrees at this latitude).
+        tolerance = 0.01 if datum == "gk" else 5e-6 if datum == "gcj02" else 1e-7
+        assert (x, y) == pytest.approx(KNOWN_IN[datum], abs=tolerance), fmt
+        # And back to what is stored.
+        lon, lat = to_cgcs2000(np.array([x]), np.array([y]), {"gk": "EPSG:4549"}.get(datum, datum))
+        assert (lon[0], lat[0]) == pytest.approx((121.55, 29.87), abs=5e-6 if datum == "gcj02" else 1e-7), fmt
 
 
 def test_every_format_holds_the_filters_features_and_the_chinese_text(store_copy, tmp_path):
