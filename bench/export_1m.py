@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -65,11 +64,20 @@ def child(kind: str, fmt: str, store_path: str, start: str | None, end: str | No
         if fmt != "csv":
             assert pyogrio.read_info(out, layer="cases")["features"] == counts["cases"], "rows written != rows read"
     result["bytes"] = out.stat().st_size
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_mb"] = peak_mb()
     for part in folder.iterdir():
         part.unlink()
     folder.rmdir()
     return result
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that over from
+    the parent through fork and exec, so a child of a big parent would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def run(kind, fmt, store_path, start=None, end=None) -> dict:

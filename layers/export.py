@@ -31,6 +31,7 @@ from layers.catalogue import CATALOGUE, mask_personal
 from layers.filters import CaseFilter
 from layers.html_map import write_html_map
 from layers.schema import LAYERS
+from layers.styles import qgis_style, style_field, value_colours
 from layers.store import Store
 
 FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp": ".zip", "kml": ".kml", "html": ".html"}
@@ -103,23 +104,29 @@ def export_layers(store: Store, names: list[str], out, *, fmt: str = "gpkg", dat
                   for name in names}
         write_html_map(frames, out)
         counts = {name: len(frame) for name, frame in frames.items()}
+    styles = {}
     for name in names if fmt != "html" else ():
         layer = CATALOGUE[name]
         path = out / f"{name}{FORMATS[fmt]}" if several else out
         if layer.batches is not None and fmt in STREAMED:
-            batches = (in_datum(mask_personal(batch, layer, allowed=personal_allowed), datum)
+            seen = _Values(style_field(layer.style))
+            batches = (seen.add(in_datum(mask_personal(batch, layer, allowed=personal_allowed), datum))
                        for batch in layer.batches(store, f, BATCH_ROWS))
             counts[name] = write_csv_batches(batches, path) if fmt == "csv" else write_batches(
                 batches, path, name, fmt, layer.geometry)
+            styles[name] = qgis_style(layer.style, layer.geometry, value_colours(seen.frame(), layer.style))
             continue
         frame = in_datum(layer_frame(store, name, f, personal_allowed=personal_allowed), datum)
         counts[name] = len(frame)
+        styles[name] = qgis_style(layer.style, layer.geometry, value_colours(frame, layer.style))
         if fmt == "csv":
             write_csv_batches(iter([frame]), path)
         elif fmt == "shp":
             write_shapefile(frame, name, path)
         else:
             pyogrio.write_dataframe(_plain(frame), path, layer=name, driver=DRIVERS[fmt])
+    if fmt == "gpkg":
+        write_gpkg_styles(out, styles)
     store.upsert("exports", pd.DataFrame([{
         "export_id": f"X{uuid.uuid4().hex[:10]}", "user_name": user, "at": pd.Timestamp.now().floor("s"),
         "layers": ",".join(names), "format": fmt, "datum": datum, "filter": json.dumps(f.to_query(), ensure_ascii=False),
@@ -143,6 +150,49 @@ def write_batches(batches: Iterator[gpd.GeoDataFrame], path, name: str, fmt: str
     pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, arrow()), path, layer=name, driver=DRIVERS[fmt],
                         geometry_name="geometry", geometry_type=geometry_type, crs=crs)
     return written
+
+
+def write_gpkg_styles(path, styles: dict[str, str]) -> None:
+    """Each layer's QGIS style as its default, in the ``layer_styles`` table QGIS reads from a GeoPackage."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256), "
+                "f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT, "
+                "useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), "
+                "update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))")
+            # Registered as QGIS registers it, so the file lists it as what it is: a table of attributes.
+            conn.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
+                         "SELECT 'layer_styles', 'attributes', 'layer_styles', 'QGIS styles', "
+                         "strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE NOT EXISTS "
+                         "(SELECT 1 FROM gpkg_contents WHERE table_name = 'layer_styles')")
+            columns = dict(conn.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
+            conn.executemany(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+                "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui) "
+                "VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '', '')",
+                [(name, columns.get(name, "geom"), name, qml, "社会治理一张图 · One map") for name, qml in styles.items()])
+    finally:
+        conn.close()
+
+
+class _Values:
+    """The distinct values of one field over the batches that pass (to colour by them once all have)."""
+
+    def __init__(self, field):
+        self.field, self.values = field, set()
+
+    def add(self, frame):
+        if self.field in frame:
+            self.values.update(frame[self.field].dropna().unique().tolist())
+        return frame
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({self.field: sorted(self.values, key=str)}) if self.field else pd.DataFrame()
 
 
 def csv_table(frame: gpd.GeoDataFrame) -> pd.DataFrame:

@@ -17,12 +17,9 @@ import geopandas as gpd
 import pandas as pd
 
 from layers.catalogue import CATALOGUE
+from layers.styles import look, style_field, value_colours
 
 LEAFLET = Path(__file__).parent / "vendor" / "leaflet"
-# Colours of a field's values, in their sorted order (values beyond the palette take its last colour).
-PALETTE = ("#2b6cb0", "#d53e4f", "#f6ad55", "#38a169", "#805ad5", "#dd6b20", "#319795", "#718096")
-# Diverging colours of a -3…3 or -1…1 field: cold to hot.
-DIVERGING = {-3: "#2166ac", -2: "#67a9cf", -1: "#d1e5f0", 0: "#f7f7f7", 1: "#fddbc7", 2: "#ef8a62", 3: "#b2182b"}
 TOOLTIP_FIELDS = 6
 
 
@@ -43,13 +40,14 @@ def html_map(frames: dict[str, gpd.GeoDataFrame]) -> str:
         fields = [c for c in frame.columns if c != frame.geometry.name][:TOOLTIP_FIELDS]
         aliases = [_alias(layer, c) for c in fields]
         style = layer.style if layer else {}
-        coloured_by = [c for c in [_style_field(style)] if c in frame and c not in fields]
+        coloured_by = [c for c in [style_field(style)] if c in frame and c not in fields]
         data = _json_ready(frame[fields + coloured_by + [frame.geometry.name]])
-        colour = _colours(frame, style)
+        colours = value_colours(frame, style)
         points = (frame.geom_type.dropna() == "Point").all() and len(frame)
         folium.GeoJson(
             data.to_json(drop_id=True), name=title,
-            style_function=lambda feature, style=style, colour=colour: _look(feature, style, colour),
+            style_function=lambda feature, style=style, colours=colours: look(
+                style, colours.get((feature.get("properties") or {}).get(style_field(style)))),
             marker=folium.CircleMarker(radius=4, fill=True, fill_opacity=0.8, weight=1) if points else None,
             tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases) if fields else None,
         ).add_to(page)
@@ -80,33 +78,6 @@ def _standalone(page) -> None:
 def _alias(layer, column: str) -> str:
     fields = {f.name: f for f in layer.fields} if layer else {}
     return f"{fields[column].zh} {fields[column].en}" if column in fields else column
-
-
-def _style_field(style: dict) -> str | None:
-    """The field a style colours by (``{"fill": "bin"}``), or None when it gives colours."""
-    return next((v for v in style.values() if isinstance(v, str) and not v.startswith("#")), None)
-
-
-def _colours(frame: gpd.GeoDataFrame, style: dict) -> dict:
-    """Value → colour of the style's field; empty when the style gives colours."""
-    field = _style_field(style)
-    if field is None or field not in frame:
-        return {}
-    values = sorted(frame[field].dropna().unique().tolist(), key=str)
-    if values and field != "score" and all(isinstance(v, (int, float)) and v in DIVERGING for v in values):
-        return {v: DIVERGING[int(v)] for v in values}
-    return {v: PALETTE[min(i, len(PALETTE) - 1)] for i, v in enumerate(values)}
-
-
-def _look(feature: dict, style: dict, colour: dict) -> dict:
-    if "line" in style:  # outlines: the shapes under everything else
-        return {"color": style["line"], "weight": style.get("width", 1), "fillOpacity": 0.0}
-    key = "fill" if "fill" in style else "marker"
-    given = style.get(key, "")
-    field = _style_field(style)
-    value = (feature.get("properties") or {}).get(field) if field else None
-    shade = given if str(given).startswith("#") else colour.get(value, "#555555")
-    return {"color": shade, "weight": 1, "fillColor": shade, "fillOpacity": 0.45 if key == "fill" else 0.8}
 
 
 def _json_ready(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -45,7 +45,8 @@ def point_back(path, fmt, datum) -> tuple[float, float]:
         table = pd.read_csv(path, encoding="utf-8-sig", dtype={"component_id": str})
         row = table.loc[table["component_id"] == "3302050101000999"].iloc[0]
         return (row["x"], row["y"]) if datum == "gk" else (row["lon"], row["lat"])
-    back = pyogrio.read_dataframe(f"/vsizip/{path}/components.shp" if fmt == "shp" else path)
+    back = pyogrio.read_dataframe(f"/vsizip/{path}/components.shp" if fmt == "shp" else path,
+                                  layer="components" if fmt == "gpkg" else None)
     key = "component" if fmt == "shp" else "component_id"  # the Shapefile's 10-character name
     point = back.loc[back[key] == "3302050101000999"].geometry.iat[0]
     if fmt != "kml":  # KML is WGS84 by definition; the others say their CRS
@@ -73,7 +74,7 @@ def test_every_format_holds_the_filters_features_and_the_chinese_text(store_copy
     export_layers(store_copy, ["cases", "grid_cells"], tmp_path / "s.gpkg", f=STREET)
     export_layers(store_copy, ["cases"], tmp_path / "c.geojson", fmt="geojson", f=STREET)
     export_layers(store_copy, ["cases"], tmp_path / "c.csv", fmt="csv", f=STREET)
-    assert [n for n, _ in pyogrio.list_layers(tmp_path / "s.gpkg")] == ["cases", "grid_cells"]
+    assert [n for n, _ in pyogrio.list_layers(tmp_path / "s.gpkg")] == ["cases", "grid_cells", "layer_styles"]
     for path, layer in ((tmp_path / "s.gpkg", "cases"), (tmp_path / "c.geojson", None)):
         back = pyogrio.read_dataframe(path, layer=layer)
         assert len(back) == expected and back.geometry.dropna().is_valid.all()
@@ -139,3 +140,27 @@ def test_shapefile_kml_and_html_keep_the_features_and_the_chinese(store_copy, tm
     page = (tmp_path / "m.html").read_text(encoding="utf-8")
     # folium writes the titles as JSON (网格 as \u7f51\u683c); the browser reads them back.
     assert "L.map(" in page and json.dumps("网格 · Grid cells")[1:-1] in page and "33020500300201" in page
+
+
+def test_a_geopackage_carries_each_layers_style_for_qgis(store_copy, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "styled.gpkg"
+    export_layers(store_copy, ["cases", "grid_cells", "hotspots"], out, f=STREET)
+    # Read as QGIS reads it: SQL on the GeoPackage through GDAL.
+    styles = pyogrio.read_dataframe(out, sql="SELECT f_table_name, f_geometry_column, styleQML, useAsDefault "
+                                             "FROM layer_styles", read_geometry=False)
+    assert sorted(styles["f_table_name"]) == ["cases", "grid_cells", "hotspots"]
+    assert styles["useAsDefault"].astype(bool).all()
+    qml = {row.f_table_name: ET.fromstring(row.styleQML.split("'SYSTEM'>", 1)[1]) for row in styles.itertuples()}
+    cells = qml["grid_cells"].find("renderer-v2")
+    assert cells.get("type") == "singleSymbol"
+    options = {o.get("name"): o.get("value") for o in cells.iter("Option") if o.get("name")}
+    assert options["outline_color"] == "153,153,153,255" and options["style"] == "no"
+    by_status = qml["cases"].find("renderer-v2")
+    assert by_status.get("type") == "categorizedSymbol" and by_status.get("attr") == "status"
+    statuses = {c.get("value") for c in by_status.iter("category")}
+    assert statuses == set(STREET.read_cases(store_copy)["status"].dropna())
+    # To GDAL the styles are one more table, of attributes, beside the layers.
+    assert dict(pyogrio.list_layers(out)) == {"cases": "Point", "grid_cells": "Polygon",
+                                              "hotspots": "Polygon", "layer_styles": None}
