@@ -9,8 +9,8 @@ import pandas as pd
 from dashboards import charts
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
-from dashboards.figures import (add_blind_spots, add_change, add_emerging, add_heat, add_hotspots, add_layers,
-                                add_priority, case_map, cells_geojson)
+from dashboards.figures import (add_blind_spots, add_catalogue_layer, add_change, add_emerging, add_heat, add_hotspots,
+                                add_layers, add_priority, case_map, cells_geojson)
 from dashboards.geo import geojson_url
 from dashboards.i18n import only, say
 from gis.datums import STORAGE_CRS
@@ -18,6 +18,7 @@ from gis.heat import Heat, kernel_density, to_metric
 from layers.analysis import (baseline_windows, blind_spot_layer, cell_change, emerging_cells, hotspot_cells,
                              priority_layer)
 from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
+from layers.catalogue import CATALOGUE
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
 from layers.schema import CHANNELS
@@ -38,11 +39,27 @@ DEFAULT_SORT = [{"column_id": "reported_at", "direction": "desc"}]
 
 # Above this many cases in view the map shows cells only: no more dots than a person can read.
 POINT_LIMIT = 3000
-MAP_LAYERS = {"heat": ("案件热力", "Case heat"), "cases": ("案件点", "Case points"),
-              "setback_areas": ("退红空间", "Setback areas"), "estates": ("老旧小区", "Old estates"),
-              "components": ("城市部件", "Components"), "hotspots": ("热点分析 Gi*", "Hotspots Gi*"),
-              "emerging": ("新兴热点", "Emerging hotspots"), "blind_spots": ("盲点", "Blind spots"),
-              "change": ("同比变化", "Change on last year"), "priority": ("优先治理", "Priorities")}
+# The map's views drawn their own way, and the catalogue layer each shows (what an export of the view takes).
+MAP_VIEWS = {"heat": None, "cases": "cases", "setback_areas": "setback_areas", "estates": "estates",
+             "components": "components", "hotspots": "hotspots", "emerging": "emerging_hotspots",
+             "blind_spots": "blind_spots", "change": "change", "priority": "priorities"}
+# Under every view: the map's base, not a choice.
+BASE_LAYERS = ("streets", "communities", "grid_cells")
+_VIEW_TITLES = {"heat": ("案件热力", "Case heat"), "cases": ("案件点", "Case points"),
+                "change": ("同比变化", "Change on last year")}
+
+
+def map_layers() -> dict[str, tuple[str, str]]:
+    """The layers the map can switch on, with their titles: its own views, then every other catalogue
+    layer (drawn in the catalogue's style), so a layer added to the catalogue is on the map too."""
+    views = {key: _VIEW_TITLES.get(key) or CATALOGUE[name].title for key, name in MAP_VIEWS.items()}
+    return {**views, **{name: layer.title for name, layer in CATALOGUE.items()
+                        if name not in MAP_VIEWS.values() and name not in BASE_LAYERS}}
+
+
+def catalogue_names(keys) -> list[str]:
+    """The catalogue layers that the map's layer keys show."""
+    return [name for name in (MAP_VIEWS.get(key, key) for key in keys) if name in CATALOGUE]
 
 
 def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
@@ -76,6 +93,10 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
         add_change(figure, cell_change(cases, before, cells), basemap=basemap, lang=lang)
     if "priority" in layers:
         add_priority(figure, priority_layer(store, f, measure=rate, cases=cases), basemap=basemap, lang=lang)
+    for key in layers:
+        if key not in MAP_VIEWS and key in CATALOGUE:
+            layer = CATALOGUE[key]
+            add_catalogue_layer(figure, layer, layer.query(store, f), basemap=basemap, lang=lang)
     points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
     add_layers(figure, points=as_points(cases) if points_shown else None, basemap=basemap, lang=lang,
                **{layer: read_places(store, f, layer) if layer in layers else None

@@ -6,19 +6,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from dashboards.data import catalogue_names
 from layers.export import FORMATS, export_layers
 from layers.filters import CaseFilter
 from layers.users import PERSONAL_DATA_ROLES
 
-# The overview's map layers and the catalogue layers they stand for; cases and cells always go.
-MAP_TO_CATALOGUE = {"setback_areas": "setback_areas", "estates": "estates", "components": "components",
-                    "hotspots": "hotspots", "emerging": "emerging_hotspots", "blind_spots": "blind_spots",
-                    "change": "change", "priority": "priorities"}
 
 
 def export_view(store, f: CaseFilter, map_layers, *, fmt: str, datum: str, user: str, role: str) -> Path:
     """A file of the view's layers (a zip when the format holds one layer per file); the caller sends it."""
-    names = ["cases", "grid_cells"] + [MAP_TO_CATALOGUE[k] for k in map_layers or () if k in MAP_TO_CATALOGUE]
+    # Cases and cells always go, with the catalogue layers the map shows.
+    names = list(dict.fromkeys(["cases", "grid_cells"] + catalogue_names(map_layers or ())))
     folder = Path(tempfile.mkdtemp(prefix="onemap-export-"))
     one_file = fmt in ("gpkg", "html") or len(names) == 1
     out = folder / (f"onemap{FORMATS[fmt]}" if one_file else "onemap")

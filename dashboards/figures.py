@@ -13,6 +13,8 @@ from plotly import colors
 
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.i18n import pick, say
+from layers.features import feature_id
+from layers.styles import look, style_field, value_colours
 import plotly.io as pio
 
 # A small template of our own: plotly's default one is 6 KB of JSON in every figure of every response.
@@ -136,6 +138,30 @@ def add_layers(fig: dict, *, points=None, setback_areas=None, estates=None, comp
             if len(part):
                 _points(fig, part, name=pick(name, lang), colour=colour, size=7, ids=part["case_id"],
                         hover=part["category"].astype(str) + " " + part["case_id"].astype(str))
+    fig["layout"].update(showlegend=True, legend=dict(x=0.01, y=0.01, bgcolor="rgba(255,255,255,0.85)"))
+    return fig
+
+
+def add_catalogue_layer(fig: dict, layer, frame, *, basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
+    """A catalogue layer the map has no view of its own for, in the catalogue's style: one legend entry
+    per value of the field it is coloured by (or one, in its colour)."""
+    frame = basemap.shift(frame)
+    frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
+    if not len(frame):
+        return fig
+    frame = frame.assign(_key=feature_id(frame, layer.key) if layer.key else frame.index.astype(str))
+    field = style_field(layer.style)
+    colours = value_colours(frame, layer.style)
+    groups = [(frame[frame[field] == value], colour, f"{pick(layer.title, lang)} · {value}")
+              for value, colour in colours.items()] if colours else [
+        (frame, look(layer.style)["color"], pick(layer.title, lang))]
+    shown = [c for c in frame.columns if c not in ("geometry", "_key")][:2]
+    for part, colour, name in groups:
+        hover = part[shown].astype(str).agg(" ".join, axis=1) if shown else part["_key"]
+        if "Point" in layer.geometry:
+            _points(fig, part, name=name, colour=colour, size=6, hover=hover)
+        else:
+            _polygons(fig, part, "_key", colour, name, hover)
     fig["layout"].update(showlegend=True, legend=dict(x=0.01, y=0.01, bgcolor="rgba(255,255,255,0.85)"))
     return fig
 

@@ -14,8 +14,8 @@ from dash import Input, Output, State, callback, clientside_callback, dash_table
 
 from dashboards.app import basemap_from_request, store_from_request
 from dashboards.auth import principal
-from dashboards.data import (MAP_LAYERS, POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, cell_details,
-                             chart_data, filtered_cases, read_places, table_page, view_data)
+from dashboards.data import (POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, cell_details, chart_data,
+                             filtered_cases, map_layers, read_places, table_page, view_data)
 from dashboards.download import export_view
 from dashboards.figures import MEASURES
 from dashboards.i18n import language, only, other, pick, say
@@ -80,7 +80,7 @@ def layout(**kwargs):
     # A link to a place outside the user's area opens the user's whole area instead.
     kwargs.update({k: None for k in ("street", "community", "cell") if not area.overlaps(kwargs.get(k))})
     f = CaseFilter.from_query(kwargs).narrowed()
-    layers = [k for k in str(kwargs.get("layers") or DEFAULT_LAYERS).split(",") if k in MAP_LAYERS]
+    layers = [k for k in str(kwargs.get("layers") or DEFAULT_LAYERS).split(",") if k in map_layers()]
     measure = kwargs.get("measure") if kwargs.get("measure") in MEASURES else "cases"
     # The page comes with its first view filled in, as the callbacks would answer it: the browser
     # draws at once instead of asking again (the callbacks answer only changes).
@@ -146,7 +146,7 @@ def layout(**kwargs):
             html.Span(say("图层", "Layers", lang), className="label"),
             dcc.Checklist(id="overview-layers", inline=True, value=layers,
                           options=[{"label": f" {pick(pair, lang)} ", "value": key}
-                                   for key, pair in MAP_LAYERS.items()]),
+                                   for key, pair in map_layers().items()]),
             html.Span(say("网格着色", "Cells by", lang), className="label"),
             dcc.RadioItems(id="overview-measure", inline=True, value=measure,
                            options=[{"label": f" {pick(pair, lang)} ", "value": key}

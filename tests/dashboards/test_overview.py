@@ -218,3 +218,27 @@ def test_the_change_layer_marks_cells_up_or_down_on_last_year(demo_gpkg):
     assert sorted(up) == sorted(change.loc[change["direction"] == 1, "grid_cell"])
     assert sorted(down) == sorted(change.loc[change["direction"] == -1, "grid_cell"])
     assert up or down
+
+
+def test_a_layer_added_to_the_catalogue_is_on_the_map_and_in_the_export(demo_gpkg, monkeypatch, tmp_path):
+    import pyogrio
+
+    from dashboards.data import map_layers, view_data
+    from dashboards.download import export_view
+    from layers.catalogue import CATALOGUE, CatalogueLayer, Field, places
+    from layers.filters import CaseFilter
+
+    monkeypatch.setitem(CATALOGUE, "addresses", CatalogueLayer(
+        "addresses", ("标准地址", "Addresses"), "Point", (Field("address_id", "地址编码", "address id"),
+                                                        Field("name", "名称", "name")),
+        places("addresses"), {"marker": "#dd6b20"}, key=("address_id",)))
+    assert map_layers()["addresses"] == ("标准地址", "Addresses")
+    street = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31), street_code="330205003")
+    with open_store(demo_gpkg[0]) as store:
+        expected = store.read("addresses")
+        expected = expected[expected["street_code"] == "330205003"]
+        data = view_data(store, street, layers=("addresses",))
+        path = export_view(store, street, ["addresses"], fmt="gpkg", datum="cgcs2000", user="t", role="planner")
+    (drawn,) = [t for t in data["map"]["data"] if t["name"] == "标准地址 Addresses"]
+    assert len(drawn["lon"]) == len(expected) > 0 and drawn["marker"]["color"] == "#dd6b20"
+    assert len(pyogrio.read_dataframe(path, layer="addresses")) == len(expected)
