@@ -164,3 +164,23 @@ def test_a_geopackage_carries_each_layers_style_for_qgis(store_copy, tmp_path):
     # To GDAL the styles are one more table, of attributes, beside the layers.
     assert dict(pyogrio.list_layers(out)) == {"cases": "Point", "grid_cells": "Polygon",
                                               "hotspots": "Polygon", "layer_styles": None}
+
+
+def test_exports_stream_from_either_store_batch_by_batch(store, tmp_path, monkeypatch):
+    import layers.export
+
+    ids = [f"C{i:03d}" for i in range(7)]
+    store.upsert("cases", gpd.GeoDataFrame(
+        {"case_id": ids, "kind": "dispute", "category": "邻里纠纷", "channel": "walk_in", "channels": "walk_in",
+         "reported_at": pd.Timestamp("2020-03-01 09:00"), "status": "reported", "level_received": "community",
+         "level": "community", "resolved_in_place": False, "people": 1, "street_code": "330205003",
+         "location_precision": "building", "outside_grid": False, "reporter_phone": "13812341234"},
+        geometry=[Point(121.55 + i / 1000, 29.87) for i in range(6)] + [None], crs=4490))
+    monkeypatch.setattr(layers.export, "BATCH_ROWS", 3)  # 7 cases: batches of 3, 3 and 1
+    for fmt in ("gpkg", "geojson", "csv"):
+        out = tmp_path / f"s{FORMATS[fmt]}"
+        assert export_layers(store, ["cases"], out, fmt=fmt) == {"cases": 7}
+        back = (pd.read_csv(out, encoding="utf-8-sig") if fmt == "csv"
+                else pyogrio.read_dataframe(out, layer="cases"))
+        assert sorted(back["case_id"]) == ids and set(back["reporter_phone"]) == {"138****1234"}, fmt
+        assert back["category"].eq("邻里纠纷").all(), fmt
