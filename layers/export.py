@@ -50,7 +50,7 @@ SHAPEFILE_NAMES = {"reported_at": "reported", "dispatched_at": "dispatchd", "clo
 DRIVERS = {"gpkg": "GPKG", "geojson": "GeoJSON", "kml": "KML"}
 # Formats a large layer is written to a batch at a time, and the rows in a batch.
 STREAMED = ("gpkg", "geojson", "csv")
-BATCH_ROWS = 100_000
+BATCH_ROWS = 25_000
 DATUMS = {"cgcs2000": "EPSG:4490", "wgs84": "EPSG:4326", "gcj02": "EPSG:4326", "gk": "EPSG:4549"}
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...)): such text is
 # written with a leading apostrophe, so it stays text.
