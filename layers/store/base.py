@@ -134,7 +134,7 @@ class Store:
 
     def read(self, name: str, where: list[Condition] | None = None):
         _check_read(name, where)
-        return self._read(name, where or [])
+        return self._read(name, _storable(where))
 
     def read_batches(self, name: str, where: list[Condition] | None = None, size: int = 100_000):
         """The layer's rows as frames of at most ``size`` rows, read as they are asked for.
@@ -145,7 +145,7 @@ class Store:
 
         def batches():
             nothing = True
-            for frame in self._read_batches(name, where or [], size):
+            for frame in self._read_batches(name, _storable(where), size):
                 nothing = False
                 yield frame
             if nothing:  # no rows: one empty frame, so a writer still knows the columns
@@ -200,6 +200,27 @@ def _check_read(name, where):
             raise StoreError(f"layer {name!r} has no column {term.column!r} to filter on")
         if term.op not in ("=", ">=", "<", "in"):
             raise StoreError(f"unsupported filter operator {term.op!r}")
+
+
+def _storable(where) -> list[Condition]:
+    """The terms as a store can run them: text holding a NUL character matches nothing stored.
+
+    Neither store can hold NUL in text, and it would cut GDAL's where clause short (a C string) or
+    make PostgreSQL refuse the query; such a value is dropped from its term instead.
+    """
+    def holds_nul(value):
+        return isinstance(value, str) and "\x00" in value
+
+    terms = []
+    for term in where or []:
+        if term.op == "in":
+            term = Condition(term.column, "in", [v for v in term.value if not holds_nul(v)])
+        elif holds_nul(term.value):
+            if term.op != "=":
+                raise StoreError(f"a NUL character in the bound {term.column} {term.op} …")
+            term = Condition(term.column, "in", [])
+        terms.append(term)
+    return terms
 
 
 def _versions(names) -> pd.DataFrame:

@@ -135,3 +135,23 @@ def test_the_known_point_in_each_crs_and_phones_by_role(feed):
     assert planner["reporter_phone"] == with_phone["reporter_phone"][:3] + "****" + with_phone["reporter_phone"][-4:]
     assert planner["description"] is None
     assert pd.Timestamp(commander["reported_at"]) == with_phone["reported_at"]
+
+
+HOSTILE = ["' OR '1'='1", "330205003' OR 1=1 --", "'; DROP TABLE cases; --", '" OR ""="', "%", "_",
+           "\\'", "330205003\x00", "' UNION SELECT * FROM users --", "'" * 500]
+
+
+def test_values_built_to_break_sql_find_nothing_and_break_nothing(feed):
+    url, cases = feed
+    for value in HOSTILE:
+        for layer, field in (("cases", "street_code"), ("cases", "category"), ("grid_cells", "street_code"),
+                             ("setback_areas", "estate_id"), ("components", "grid_cell")):
+            status, _, body = get(f"{url}/collections/{layer}/items", "commander", **{field: value})
+            assert status == 200 and body["numberMatched"] == 0, (layer, field, value)
+        status, _, body = get(f"{url}/collections/cases/items/{urllib.parse.quote(value, safe='')}", "commander")
+        assert status in (400, 404), value
+    # Everything is still there.
+    _, _, body = get(f"{url}/collections/cases/items", "commander", limit=1)
+    assert body["numberMatched"] == len(cases)
+    _, _, body = get(f"{url}/collections/grid_cells/items", "commander", limit=1)
+    assert body["numberMatched"] == 596

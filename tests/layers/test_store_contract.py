@@ -157,3 +157,14 @@ def test_a_remediation_and_its_setback_area_land_together(store):
     assert register["handed_over_at"].iat[0] == pd.Timestamp("2024-05-01")
     after = store.read("setback_areas")
     assert set(after["status"]) == {"handed_over"} and set(after["managing_unit"]) == {"红梅物业"}
+
+
+def test_values_built_to_break_sql_match_nothing_and_change_nothing(store):
+    store.write_layer("grid_cells", three_cells())
+    for value in ("' OR '1'='1", "s1' OR 1=1 --", "'; DROP TABLE grid_cells; --", '" OR ""="', "s1\x00",
+                  "\\'", "%", "' UNION SELECT * FROM users --", "'" * 300):
+        assert store.read("grid_cells", [Condition("street_code", "=", value)]).empty, value
+        assert store.read("grid_cells", [Condition("street_code", "in", [value, "nowhere"])]).empty, value
+        assert list(store.read_batches("grid_cells", [Condition("name", "=", value)]))[0].empty, value
+    assert store.count("grid_cells") == 3
+    assert len(store.read("grid_cells", [Condition("street_code", "in", ["s1", "s1\x00"])])) == 2

@@ -1,0 +1,183 @@
+"""Load: 50 people filtering and 10 wall screens at once, against ``onemap serve`` over 1 000 000 cases.
+
+Run by hand: ``.venv/bin/python bench/load.py [--users 50] [--walls 10] [--seconds 120] [--stores gpkg,postgis]``.
+Loopback only, bounded in count and time. The store is the dashboard bench's
+(``bench/out/dashboard_1m.gpkg``, built by ``bench/dashboard_1m.py`` if missing); for PostGIS it is
+copied once into the schema ``bench_load`` of ``ONEMAP_TEST_PG`` (default the local ``test`` database).
+
+Each store is served by ``onemap serve`` (waitress, the production server) in its own process. Then
+for ``--seconds``:
+
+- each simulated person logs in (commander, street staff, grid leader or planner in turn) and does
+  what people do at the morning meeting: a filter change from the dashboard bench's sequence, picked
+  at random, with a random period ending on a random day, the map, chart and table callbacks posted at
+  once as the browser posts them; then reads the answer for 2-6 s before the next change;
+- each wall screen opens its kiosk link and asks for its refresh every 10 s (six times a real wall's 60 s).
+
+Reported per store and per callback: requests, errors (any answer but 200), throughput, and latency
+p50/p95/p99 from request to answer. Target (issue 7): p95 under 500 ms on PostGIS, no errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dashboard_1m import CHANGES, OUT, YEARS, _Server, build_store  # noqa: E402
+
+from dashboards.app import create_app  # noqa: E402
+from dashboards.client import DashClient, for_app  # noqa: E402
+from demo.users import demo_password  # noqa: E402
+from layers.areas import DISTRICT  # noqa: E402
+from layers.schema import LAYERS  # noqa: E402
+from layers.store import open_store  # noqa: E402
+from layers.users import add_kiosk  # noqa: E402
+
+PG = os.environ.get("ONEMAP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PEOPLE = ("commander", "kongpu", "hongmei", "planner")
+THINK_S = (2.0, 6.0)
+WALL_EVERY_S = 10.0
+CALLBACKS = ("overview-kpis", "overview-chart-trend", "overview-table")
+
+
+def postgis_copy(gpkg_path: Path) -> str:
+    """The 1M store in PostGIS (schema ``bench_load``), copied layer by layer from the GeoPackage once."""
+    url = f"{PG}?schema=bench_load"
+    with open_store(str(gpkg_path)) as source, open_store(url) as target:
+        if target.count("cases") == source.count("cases"):
+            return url
+        t = time.perf_counter()
+        for name in LAYERS:
+            target.write_layer(name, source.read(name))
+        print(f"copied {source.count('cases'):,} cases into PostGIS in {time.perf_counter() - t:.0f} s", flush=True)
+    return url
+
+
+class Recorder:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.times: dict[str, list[float]] = {}
+        self.errors: dict[str, int] = {}
+
+    def add(self, name, seconds, ok):
+        with self.lock:
+            self.times.setdefault(name, []).append(seconds)
+            if not ok:
+                self.errors[name] = self.errors.get(name, 0) + 1
+
+
+def person(url, callback_map, who, until, record, seed):
+    rng = random.Random(seed)
+    client = DashClient(_Server(url), callback_map)
+    client.log_in(who, demo_password(who))
+    with ThreadPoolExecutor(3) as pool:
+        while time.monotonic() < until:
+            _, change = rng.choice(CHANGES)
+            values = {**YEARS, "overview-layers.value": ["cases"], **change}
+            end = date.fromisoformat(values["overview-period.end_date"]) - timedelta(days=rng.randrange(365))
+            values["overview-period.end_date"] = end.isoformat()
+
+            def call(output, values=values):
+                t = time.perf_counter()
+                try:
+                    answer = client.call(output, {**values, "overview-table.page_current": 0})
+                    ok = answer.status_code == 200
+                except requests.RequestException:
+                    ok = False
+                record.add(output, time.perf_counter() - t, ok)
+
+            list(pool.map(call, CALLBACKS))
+            time.sleep(rng.uniform(*THINK_S))
+
+
+def wall(url, callback_map, token, until, record):
+    session = _Server(url)
+    session.get(f"/wall?kiosk={token}")
+    client = DashClient(session, callback_map)
+    tick = 0
+    while time.monotonic() < until:
+        t = time.perf_counter()
+        try:
+            answer = client.call("wall-kpis", {"wall-tick.n_intervals": tick},
+                                 {"wall-query.data": {"from": "2024-01-01", "to": "2024-12-31", "rotate": "1"},
+                                  "wall-last-good.data": None})
+            ok = answer.status_code == 200 and "Store unreachable" not in answer.text
+        except requests.RequestException:
+            ok = False
+        record.add("wall-refresh", time.perf_counter() - t, ok)
+        tick += 1
+        time.sleep(max(0.0, WALL_EVERY_S - (time.perf_counter() - t)))
+
+
+def run(spec: str, label: str, users: int, walls: int, seconds: float, port: int):
+    with open_store(spec) as store:
+        tokens = [add_kiosk(store, area=DISTRICT, label=f"load {i}", view="rotate=1")[1] for i in range(walls)]
+    server = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", spec, "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        callback_map = for_app(create_app(spec)).callback_map
+        warm = DashClient(_Server(url), callback_map)
+        for _ in range(300):
+            try:
+                warm.log_in("commander", demo_password("commander"))
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        t = time.perf_counter()
+        warm.call("overview-kpis", {**YEARS, "overview-layers.value": ["cases"]})  # the server reads its copy
+        print(f"{label}: server ready, its copy of the cases read in {time.perf_counter() - t:.0f} s", flush=True)
+        record = Recorder()
+        until = time.monotonic() + seconds
+        threads = [threading.Thread(target=person, args=(url, callback_map, PEOPLE[i % len(PEOPLE)], until, record, i))
+                   for i in range(users)]
+        threads += [threading.Thread(target=wall, args=(url, callback_map, token, until, record)) for token in tokens]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(30)
+    total = sum(len(v) for v in record.times.values())
+    print(f"\n{label}: {users} people + {walls} walls for {elapsed:.0f} s: {total} requests, "
+          f"{total / elapsed:.1f} requests/s, errors {sum(record.errors.values())}")
+    print("| store | callback | requests | errors | p50 | p95 | p99 | max |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, times in record.times.items():
+        ms = np.percentile(np.array(times) * 1000, [50, 95, 99, 100])
+        print(f"| {label} | {name} | {len(times)} | {record.errors.get(name, 0)} | {ms[0]:.0f} ms | {ms[1]:.0f} ms | "
+              f"{ms[2]:.0f} ms | {ms[3]:.0f} ms |", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--walls", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--stores", default="gpkg,postgis")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    gpkg = build_store(OUT / "dashboard_1m.gpkg", args.rows)
+    for i, label in enumerate(args.stores.split(",")):
+        spec = str(gpkg) if label == "gpkg" else postgis_copy(gpkg)
+        run(spec, label, args.users, args.walls, args.seconds, 8095 + i)
+
+
+if __name__ == "__main__":
+    main()
