@@ -7,21 +7,23 @@ description left out), the walk-in visits, and the geography layers. Before
 it answers from them it asks the store for its data versions (one small
 read, at most once per ``CHECK_S``); a write anywhere (an ingest, an
 unmerge, another server) changes a version and the layers it touched are
-read again. If the store cannot be reached that read fails, so the wall
-still shows its banner.
+read again. If the store cannot be reached, what is held is served as it
+was and :meth:`StoreCache.unreachable_since` says since when, for the page's
+banner; the next check that reaches the store ends it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
 from gis.datums import METRIC_CRS
 from gis.heat import to_metric
-from layers.store import Condition, Store
+from layers.store import Condition, Store, StoreError
 
 CHECK_S = 1.0
 # How long a filter's cases are reused, and for how many filters at most: the callbacks of one
@@ -41,7 +43,8 @@ class StoreCache:
     def __init__(self, check_s: float = CHECK_S):
         self.check_s = check_s
         self._lock = threading.Lock()
-        self._versions: dict[str, tuple[float, dict]] = {}  # store url → (checked at, versions)
+        self._versions: dict[str, tuple[float, dict, datetime]] = {}  # url → (checked at, versions, answered at)
+        self._unreachable: dict[str, datetime] = {}  # url → when the store last answered
         self._held: dict[tuple[str, str], tuple] = {}  # (store url, what) → (version, value)
         self._recent: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
         self._making: dict[tuple, threading.Lock] = {}
@@ -90,10 +93,24 @@ class StoreCache:
     def version(self, store: Store, name: str) -> str | None:
         return self._current(store).get(name)
 
+    def unreachable_since(self, store: Store) -> datetime | None:
+        """When the store last answered, if its last check failed: what is shown is as of then."""
+        return self._unreachable.get(store.url)
+
     def _current(self, store):
         checked = self._versions.get(store.url)
         if checked is None or time.monotonic() - checked[0] > self.check_s:
-            checked = (time.monotonic(), store.data_versions())
+            try:
+                versions = store.data_versions()
+            except StoreError:
+                if checked is None:
+                    raise  # nothing held to show instead
+                # The last good data stands; the store is asked again after ``check_s``.
+                self._unreachable.setdefault(store.url, checked[2])
+                self._versions[store.url] = (time.monotonic(), checked[1], checked[2])
+                return checked[1]
+            self._unreachable.pop(store.url, None)
+            checked = (time.monotonic(), versions, datetime.now())
             self._versions[store.url] = checked
         return checked[1]
 

@@ -164,10 +164,20 @@ def area_title(store, area: Area, lang: str = "zh") -> str:
     layer, column = {"street": ("streets", "street_code"), "community": ("communities", "community_code"),
                      "cells": ("communities", "community_code")}[area.kind]
     codes = [c[:COMMUNITY_DIGITS] for c in area.codes] if area.kind == "cells" else list(area.codes)
-    names = "、".join(store.read(layer, [Condition(column, "in", sorted(set(codes)))])["name"])
+    places = CACHE.layer(store, layer)
+    names = "、".join(places[matches(places, [Condition(column, "in", sorted(set(codes)))])]["name"])
     if area.kind == "cells":
         return f"{names} " + (f"{len(area.codes)} grid cells" if lang == "en" else f"{len(area.codes)}个网格")
     return names
+
+
+def unreachable_banner(store, lang: str = "zh") -> str:
+    """The banner over a page served from what the server holds while the store does not answer; or ""."""
+    since = CACHE.unreachable_since(store)
+    if since is None:
+        return ""
+    return say(f"数据源暂时无法连接，显示的是 {since:%Y-%m-%d %H:%M:%S} 的数据",
+               f"Store unreachable, showing data of {since:%Y-%m-%d %H:%M:%S}", lang, sep=" · ")
 
 
 def overview_data(store, *, start, end, street=None):

@@ -139,3 +139,34 @@ def serving(store_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+@contextlib.contextmanager
+def postgres_stopped():
+    """The local PostgreSQL stopped (fast: its clients are cut off) for the block, then started again.
+
+    What a database restart looks like from the product. Needs Debian's ``pg_ctlcluster`` and root, as
+    ``.ci/run`` has; the server is started again whatever the block does.
+    """
+    if not shutil.which("pg_ctlcluster") or os.geteuid() != 0:
+        _unavailable("stopping PostgreSQL needs pg_ctlcluster and root")
+    cluster = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main"]
+    subprocess.run(cluster + ["stop", "-m", "fast"], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run(cluster + ["start"], check=True, capture_output=True)
+        for _ in range(60):
+            if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"]).returncode == 0:
+                break
+            time.sleep(0.5)
+
+
+def copy_store(source: str, target: str) -> None:
+    """Every layer of one store written into another (the demo into PostGIS, say)."""
+    from layers.schema import LAYERS
+    from layers.store import open_store
+
+    with open_store(source) as read, open_store(target) as write:
+        for name in LAYERS:
+            write.write_layer(name, read.read(name))

@@ -13,9 +13,10 @@ import dash
 from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html
 
 from dashboards.app import basemap_from_request, store_from_request
+from dashboards.cache import CACHE
 from dashboards.auth import principal
 from dashboards.data import (POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, cell_details, chart_data,
-                             filtered_cases, map_layers, read_places, table_page, view_data)
+                             filtered_cases, map_layers, read_places, table_page, unreachable_banner, view_data)
 from dashboards.download import export_view
 from dashboards.figures import MEASURES
 from dashboards.i18n import language, only, other, pick, say
@@ -72,7 +73,7 @@ def layout(**kwargs):
         mine = CaseFilter(area=area)
         streets, communities, cells = (read_places(store, mine, layer)
                                        for layer in ("streets", "communities", "grid_cells"))
-        categories = sorted(set(store.read("responsibilities")["category"])) or []
+        categories = sorted(set(CACHE.layer(store, "responsibilities")["category"])) or []
         if kwargs.get("street"):
             kwargs["street"] = street_code_for(store, kwargs["street"])
         lang = language(kwargs.get("lang"))
@@ -85,7 +86,8 @@ def layout(**kwargs):
     # The page comes with its first view filled in, as the callbacks would answer it: the browser
     # draws at once instead of asking again (the callbacks answer only changes).
     with store_from_request() as store:
-        tiles, figure, link, note, switch = _view(store, f.narrowed(area=area), layers, measure, lang)
+        tiles, figure, link, note, switch, banner, banner_style = _view(store, f.narrowed(area=area), layers,
+                                                                       measure, lang)
         chart_figures = _charts(store, f.narrowed(area=area), lang)
         rows, pages = table_page(store, f.narrowed(area=area), page=0, page_size=15, lang=lang)
     street_options = [{"label": whole, "value": ""}] + [
@@ -102,6 +104,7 @@ def layout(**kwargs):
                 html.A(say("靶向治理", "Remediation", lang), href="/remediation" + ("?lang=en" if lang == "en" else ""),
                        className="link"),
                 html.A(say("退出", "Log out", lang), href="/logout", className="link")])]),
+        html.Div(banner, id="overview-banner", className="banner", style=banner_style),
         dcc.Store(id="overview-lang", data=lang),
         html.Div(className="filters", children=[
             html.Span(say("时段", "Period", lang), className="label"),
@@ -222,6 +225,7 @@ def cascade_community(community, cell):
 
 @callback(Output("overview-kpis", "children"), Output("overview-map", "figure"), Output("overview-link", "href"),
           Output("overview-points-note", "children"), Output("overview-lang-switch", "href"),
+          Output("overview-banner", "children"), Output("overview-banner", "style"),
           *FILTER_INPUTS, Input("overview-layers", "value"), Input("overview-measure", "value"), LANG,
           prevent_initial_call=True)
 def update(*values):
@@ -231,14 +235,16 @@ def update(*values):
 
 
 def _view(store, f, layers, measure, lang):
-    """The tiles, the map, the view's link, the points note and the language switch's link."""
+    """The tiles, the map, the view's link, the points note, the language switch's link and the banner."""
     data = view_data(store, f, layers=layers, measure=measure, basemap=basemap_from_request(), lang=lang)
     note = "" if data["points_shown"] or "cases" not in layers else say(
         f"案件多于{POINT_LIMIT:,}件，地图只显示网格汇总；缩小范围可见案件点",
         f"Over {POINT_LIMIT:,} cases: cells only, narrow the view to see points", lang, sep=" · ")
     query = {**f.to_query(), "layers": ",".join(layers), "measure": measure}
     link = "/?" + urlencode({**query, "lang": lang} if lang != "zh" else query)
-    return kpi_tiles(data["kpis"], lang=lang), data["map"], link, note, "/?" + urlencode({**query, "lang": other(lang)})
+    banner = unreachable_banner(store, lang)
+    return (kpi_tiles(data["kpis"], lang=lang), data["map"], link, note, "/?" + urlencode({**query, "lang": other(lang)}),
+            banner, {"display": "block" if banner else "none"})
 
 
 # The charts sit below the map and answer on their own: the map does not wait for them.

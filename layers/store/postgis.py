@@ -44,14 +44,44 @@ class PostGISStore(Store):
     def __init__(self, url: str):
         self.url = url
         self._dsn, self.schema = split_schema(url)
-        try:
-            self.conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=10)
-        except psycopg.OperationalError as exc:
-            raise StoreError(f"cannot connect to {hide_password(url)}: {exc}") from exc
-        self._ensure_schema()
+        self._conn = None
+        self._schema_ready = False
+
+    @property
+    def conn(self):
+        """The connection, made at first use and made again after the server went away.
+
+        Opening the store does not connect: a dashboard whose database is down can still open it and
+        answer from what it holds, and a restarted server is found again by the next request.
+        """
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=10)
+            except psycopg.OperationalError as exc:
+                self._conn = None
+                raise StoreError(f"cannot connect to {hide_password(self.url)}: {exc}") from exc
+            if not self._schema_ready:
+                self._schema_ready = True
+                try:
+                    self._ensure_schema()
+                except psycopg.Error:
+                    self._schema_ready = False
+                    raise
+        return self._conn
+
+    def _lost(self, exc):
+        """The connection broke (a restart, a network cut): forget it, so the next use connects anew."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                pass
+        self._conn = None
+        return StoreError(f"store {hide_password(self.url)} failed: {exc}")
 
     def close(self):
-        self.conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def reset(self):
         with self.conn.transaction(), self.conn.cursor() as cur:
@@ -110,8 +140,8 @@ class PostGISStore(Store):
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 work(cur)
-        except psycopg.OperationalError as exc:
-            raise StoreError(f"store {hide_password(self.url)} failed: {exc}") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise self._lost(exc) from exc
 
     def _replace(self, name, frame):
         def work(cur):
@@ -166,8 +196,8 @@ class PostGISStore(Store):
                 cur.execute(query, params)
                 while rows := cur.fetchmany(size):
                     yield self._frame(name, rows)
-        except psycopg.OperationalError as exc:
-            raise StoreError(f"store {hide_password(self.url)} failed: {exc}") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise self._lost(exc) from exc
 
     def _select(self, name, where):
         layer = LAYERS[name]

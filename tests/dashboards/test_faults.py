@@ -1,0 +1,64 @@
+"""The dashboard through a database restart: a banner and the last good data, then back by itself."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from dashboards.app import create_app
+from dashboards.client import DashClient, for_app
+from demo.users import demo_password
+from tests.conftest import copy_store, postgres_stopped, serving
+
+YEAR = {"overview-period.start_date": "2020-01-01", "overview-period.end_date": "2020-12-31",
+        "overview-layers.value": ["cases"]}
+WALL = ({"wall-tick.n_intervals": 0},
+        {"wall-query.data": {"from": "2020-01-01", "to": "2020-12-31"}, "wall-last-good.data": "2021-03-01 09:00:00"})
+
+
+class _Http:
+    def __init__(self, url):
+        self.url, self.session = url, requests.Session()
+
+    def get(self, path, **kwargs):
+        return self.session.get(self.url + path, timeout=60, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.session.post(self.url + path, timeout=60, **kwargs)
+
+
+def tiles_and_banner(client):
+    answer = client.call("overview-kpis", YEAR)
+    assert answer.status_code == 200, answer.text[:300]
+    out = answer.json()["response"]
+    return out["overview-kpis"]["children"], out["overview-banner"]
+
+
+@pytest.mark.postgis
+def test_the_dashboard_keeps_its_last_good_data_while_postgres_is_down_and_recovers(demo_gpkg, postgis_url):
+    copy_store(demo_gpkg[0], postgis_url)
+    with serving(postgis_url) as url:
+        client = DashClient(_Http(url), for_app(create_app(postgis_url)).callback_map)
+        assert client.log_in("commander", demo_password("commander")).status_code == 200
+        before, banner = tiles_and_banner(client)
+        assert banner["style"] == {"display": "none"}
+        wall_before = client.call("wall-kpis", *WALL).json()["response"]  # the wall has been showing too
+        with postgres_stopped():
+            time.sleep(1.5)  # past the server's one-second check of the store
+            during, banner = tiles_and_banner(client)
+            assert during == before  # the last good data
+            assert "数据源暂时无法连接" in banner["children"] and banner["style"] == {"display": "block"}
+            wall = client.call("wall-kpis", *WALL).json()["response"]
+            assert "数据源暂时无法连接" in wall["wall-banner"]["children"]
+            assert wall["wall-kpis"] == wall_before["wall-kpis"]  # its picture, from what the server holds
+        # Back by itself: no restart of the dashboard, no action by anybody.
+        for _ in range(60):
+            after, banner = tiles_and_banner(client)
+            if banner["style"] == {"display": "none"}:
+                break
+            time.sleep(0.5)
+        assert banner["style"] == {"display": "none"} and after == before
+        wall = client.call("wall-kpis", *WALL).json()["response"]
+        assert wall["wall-banner"]["style"] == {"display": "none"}
