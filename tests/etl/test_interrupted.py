@@ -61,3 +61,48 @@ def test_a_killed_ingest_never_leaves_half_a_batch(backend, demo_build, tmp_path
         assert now in (empty, after), f"killed at {fraction:.0%} of a run: {now}"
         outcomes.add("after" if now == after else "before")
     assert "before" in outcomes  # the kills did land inside runs
+
+
+def contents(spec):
+    """What an ingest leaves that a rerun must reproduce: every case's key fields and the other layers' counts."""
+    with open_store(spec) as store:
+        cases = store.read("cases")
+        rows = sorted(zip(cases["case_id"], cases["status"], cases["category"], cases["grid_cell"].fillna(""),
+                          cases["channels"].fillna("")))
+        return rows, {name: store.count(name) for name in ("case_sources", "quarantine")}
+
+
+@pytest.mark.postgis
+def test_an_ingest_through_a_postgres_restart_fails_cleanly_and_a_rerun_gives_one_clean_run(
+        demo_build, postgis_url):
+    from etl.geography import load_geography
+    from tests.conftest import postgres_stopped
+
+    with open_store(postgis_url) as store:
+        load_geography(demo_build["geography"], store)
+    nothing = contents(postgis_url)
+    started = time.perf_counter()
+    clean = run_ingest(postgis_url, demo_build["exports"])
+    assert clean.wait(120) == 0, clean.stderr.read().decode()
+    full_run = time.perf_counter() - started
+    one_clean_run = contents(postgis_url)
+
+    codes = []
+    for fraction in (0.3, 0.9):
+        with open_store(postgis_url) as store:
+            store.reset()
+            load_geography(demo_build["geography"], store)
+        proc = run_ingest(postgis_url, demo_build["exports"])
+        time.sleep(full_run * fraction)
+        with postgres_stopped():
+            code = proc.wait(120)
+            time.sleep(1)
+        error = proc.stderr.read().decode()
+        codes.append(code)
+        if code != 0:  # it failed, and said why: the store, not a crash somewhere inside
+            assert "StoreError" in error and ("cannot connect" in error or "failed" in error), error[-800:]
+        assert contents(postgis_url) in (nothing, one_clean_run)  # no half-written batch
+        rerun = run_ingest(postgis_url, demo_build["exports"])
+        assert rerun.wait(120) == 0, rerun.stderr.read().decode()
+        assert contents(postgis_url) == one_clean_run, f"stopped at {fraction:.0%} of a run"
+    assert any(codes), "the stops landed inside the runs"
