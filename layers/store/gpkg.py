@@ -30,6 +30,8 @@ _GEOMETRY = "geom"
 _HEADER = b"GP\x00\x01" + struct.pack("<i", _SRS_ID)
 _HEADER_EMPTY = b"GP\x00\x11" + struct.pack("<i", _SRS_ID)
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+# How long a write waits for another program (QGIS, a second ingest) to let go of the file.
+LOCK_TIMEOUT_S = 30.0
 _SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "BOOLEAN", "datetime": "DATETIME"}
 
 
@@ -68,13 +70,51 @@ class GeoPackageStore(Store):
         except pyogrio.errors.DataSourceError as exc:
             raise StoreError(f"{self.path} is not a readable GeoPackage: {exc}") from exc
 
+    def _intact(self):
+        """Refuse to write into a file that is there but is not a sound GeoPackage.
+
+        GDAL, asked to write a layer into a file it cannot open, makes a new file in its place: a
+        damaged store would be replaced by an empty one. The header and schema are read first instead.
+        """
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb") as f:
+            header = f.read(72)
+        problem = None
+        if not header.startswith(b"SQLite format 3\x00"):
+            problem = "not an SQLite database"
+        elif header[68:72] not in (b"GPKG", b"GP10", b"GP11"):
+            problem = f"not a GeoPackage (application id {header[68:72]!r})"
+        else:
+            try:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=LOCK_TIMEOUT_S)
+                try:
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                    conn.execute("SELECT count(*) FROM gpkg_contents").fetchone()
+                finally:
+                    conn.close()
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc):
+                    raise _locked(self.path, exc) from exc
+                problem = f"damaged ({exc})"
+            except sqlite3.Error as exc:
+                problem = f"damaged ({exc})"
+        if problem:
+            raise StoreError(f"{self.path} is {problem}: refusing to write over it; move it away or restore it")
+
     def _replace(self, name, frame):
+        self._intact()
         layer = LAYERS[name]
         # Point layers may hold only empty geometries (unlocated cases), so say the type.
         kwargs = {"geometry_type": "Point"} if layer.geometry == "Point" else {}
-        pyogrio.write_dataframe(frame, self.path, layer=name, driver="GPKG", **kwargs)
+        try:
+            pyogrio.write_dataframe(frame, self.path, layer=name, driver="GPKG", **kwargs)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FeatureError) as exc:
+            raise _locked(self.path, exc) if "locked" in str(exc) else StoreError(
+                f"cannot write layer {name!r} to {self.path}: {exc}") from exc
 
     def _upsert_many(self, frames):
+        self._intact()
         present = self._layers()
         for name in frames:
             if name not in present:
@@ -89,6 +129,9 @@ class GeoPackageStore(Store):
                 for name, frame in frames.items():
                     self._migrate(conn, name)
                     self._upsert_one(conn, name, frame)
+        except sqlite3.OperationalError as exc:
+            raise (_locked(self.path, exc) if "locked" in str(exc) else StoreError(
+                f"cannot write to {self.path}: {exc}")) from exc
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         finally:
@@ -96,7 +139,7 @@ class GeoPackageStore(Store):
 
     def _connect(self):
         try:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level="DEFERRED")
+            conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level="DEFERRED")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         # The R-tree triggers GDAL puts on a layer call these GeoPackage SQL functions.
@@ -255,6 +298,11 @@ class GeoPackageStore(Store):
             frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), index=frame.index,
                                                                    crs=STORAGE_CRS))
         return conform(name, frame)
+
+
+def _locked(path, exc) -> StoreError:
+    return StoreError(f"{path} is locked by another program (QGIS, another ingest?) for over "
+                      f"{LOCK_TIMEOUT_S:.0f} s: nothing was written; try again when it has finished ({exc})")
 
 
 def _quote(identifier: str) -> str:

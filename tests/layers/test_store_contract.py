@@ -1,5 +1,7 @@
 """One contract, both stores: the `store` fixture runs each test on GeoPackage and on PostGIS."""
 
+import time
+
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -168,3 +170,73 @@ def test_values_built_to_break_sql_match_nothing_and_change_nothing(store):
         assert list(store.read_batches("grid_cells", [Condition("name", "=", value)]))[0].empty, value
     assert store.count("grid_cells") == 3
     assert len(store.read("grid_cells", [Condition("street_code", "in", ["s1", "s1\x00"])])) == 2
+
+
+def test_a_damaged_geopackage_is_refused_and_never_written_over(tmp_path):
+    import hashlib
+    import os
+    import shutil
+
+    good = tmp_path / "good.gpkg"
+    with open_store(str(good)) as store:
+        store.write_layer("grid_cells", three_cells())
+    damaged = bytearray(good.read_bytes())
+    damaged[len(damaged) // 2:len(damaged) // 2 + 8192] = os.urandom(8192)
+    for name, content in (("random.gpkg", b"SQLite format 3\x00" + os.urandom(4096)), ("text.gpkg", "不是数据库".encode()),
+                          ("damaged.gpkg", bytes(damaged))):
+        path = tmp_path / name
+        path.write_bytes(content)
+        before = hashlib.sha256(path.read_bytes()).hexdigest()
+        with open_store(str(path)) as store:
+            with pytest.raises(StoreError, match=str(path)):
+                store.write_layer("grid_cells", three_cells())
+            with pytest.raises(StoreError, match=str(path)):
+                store.upsert("grid_cells", three_cells())
+            with pytest.raises(StoreError, match=str(path)):
+                store.read("grid_cells")
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before, name
+    shutil.copy(good, tmp_path / "still_good.gpkg")
+    with open_store(str(tmp_path / "still_good.gpkg")) as store:
+        assert store.upsert("grid_cells", three_cells()) == 3
+
+
+def test_a_locked_geopackage_waits_then_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    import sqlite3
+    import threading
+
+    import layers.store.gpkg
+
+    path = tmp_path / "s.gpkg"
+    with open_store(str(path)) as store:
+        store.write_layer("grid_cells", three_cells())
+
+    def hold(seconds, ready):
+        conn = sqlite3.connect(path)
+        conn.execute("BEGIN EXCLUSIVE")  # as another program writing would
+        ready.set()
+        time.sleep(seconds)
+        conn.rollback()
+        conn.close()
+
+    monkeypatch.setattr(layers.store.gpkg, "LOCK_TIMEOUT_S", 1.0)
+    # Held longer than the wait: a clear error, nothing written.
+    ready = threading.Event()
+    holder = threading.Thread(target=hold, args=(3, ready))
+    holder.start()
+    ready.wait()
+    with open_store(str(path)) as store, pytest.raises(StoreError, match="locked by another program"):
+        store.upsert("grid_cells", three_cells().assign(population=0))
+    holder.join()
+    with open_store(str(path)) as store:
+        assert store.read("grid_cells")["population"].tolist() == [100, 200, 300]
+    # Let go within the wait: the write waits for it and lands.
+    monkeypatch.setattr(layers.store.gpkg, "LOCK_TIMEOUT_S", 10.0)
+    ready = threading.Event()
+    holder = threading.Thread(target=hold, args=(1, ready))
+    holder.start()
+    ready.wait()
+    with open_store(str(path)) as store:
+        store.upsert("grid_cells", three_cells().assign(population=0))
+    holder.join()
+    with open_store(str(path)) as store:
+        assert store.read("grid_cells")["population"].tolist() == [0, 0, 0]
