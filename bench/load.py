@@ -70,11 +70,14 @@ class Recorder:
     def __init__(self):
         self.lock = threading.Lock()
         self.times: dict[str, list[float]] = {}
+        self.started: dict[str, list[float]] = {}
         self.errors: dict[str, int] = {}
+        self.zero = time.perf_counter()
 
     def add(self, name, seconds, ok):
         with self.lock:
             self.times.setdefault(name, []).append(seconds)
+            self.started.setdefault(name, []).append(time.perf_counter() - seconds - self.zero)
             if not ok:
                 self.errors[name] = self.errors.get(name, 0) + 1
 
@@ -161,6 +164,9 @@ def run(spec: str, label: str, users: int, walls: int, seconds: float, port: int
     print("|---|---|---|---|---|---|---|---|")
     for name, times in record.times.items():
         ms = np.percentile(np.array(times) * 1000, [50, 95, 99, 100])
+        if os.environ.get("ONEMAP_LOAD_TRACE"):
+            for start, took in sorted(zip(record.started[name], times)):
+                print(f"  {name} started {start:6.1f} s took {took * 1000:8.0f} ms")
         print(f"| {label} | {name} | {len(times)} | {record.errors.get(name, 0)} | {ms[0]:.0f} ms | {ms[1]:.0f} ms | "
               f"{ms[2]:.0f} ms | {ms[3]:.0f} ms |", flush=True)
 

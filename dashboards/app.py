@@ -13,6 +13,7 @@ from dashboards.basemap import NO_BASEMAP, Basemap
 from layers.store import Store, open_store
 
 _HERE = Path(__file__).parent
+CONNECTION_LIMIT = 2000
 
 
 def store_from_request() -> Store:
@@ -44,4 +45,6 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
 
     app = create_app(store_spec, basemap=basemap)
     print(f"serving the one map on http://{host}:{port} (store {store_spec})", flush=True)
-    waitress_serve(app.server, host=host, port=port, threads=8)
+    # Every browser keeps several connections open (a wall all day); waitress's default limit of 100
+    # open connections left the 101st client waiting until another went away.
+    waitress_serve(app.server, host=host, port=port, threads=8, connection_limit=CONNECTION_LIMIT)

@@ -62,3 +62,18 @@ def test_the_dashboard_keeps_its_last_good_data_while_postgres_is_down_and_recov
         assert banner["style"] == {"display": "none"} and after == before
         wall = client.call("wall-kpis", *WALL).json()["response"]
         assert wall["wall-banner"]["style"] == {"display": "none"}
+
+
+def test_hundreds_of_open_connections_do_not_lock_out_the_next_person(demo_gpkg):
+    import socket
+
+    with serving(demo_gpkg[0]) as url:
+        port = int(url.rsplit(":", 1)[1])
+        # Browsers and wall screens keep their connections open all day (six each, or so).
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(300)]
+        try:
+            answer = requests.get(url + "/login", timeout=10)
+            assert answer.status_code == 200
+        finally:
+            for connection in idle:
+                connection.close()
