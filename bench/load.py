@@ -11,7 +11,8 @@ for ``--seconds``:
 - each simulated person logs in (commander, street staff, grid leader or planner in turn) and does
   what people do at the morning meeting: a filter change from the dashboard bench's sequence, picked
   at random, with a random period ending on a random day, the map, chart and table callbacks posted at
-  once as the browser posts them; then reads the answer for 2-6 s before the next change;
+  once as the browser posts them; then looks at the answer for 5-15 s before the next change (``--think``;
+  at a meeting people talk about what they see);
 - each wall screen opens its kiosk link and asks for its refresh every 10 s (six times a real wall's 60 s).
 
 Reported per store and per callback: requests, errors (any answer but 200), throughput, and latency
@@ -48,7 +49,7 @@ from layers.users import add_kiosk  # noqa: E402
 
 PG = os.environ.get("ONEMAP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PEOPLE = ("commander", "kongpu", "hongmei", "planner")
-THINK_S = (2.0, 6.0)
+THINK_S = (5.0, 15.0)
 WALL_EVERY_S = 10.0
 CALLBACKS = ("overview-kpis", "overview-chart-trend", "overview-table")
 
@@ -82,7 +83,7 @@ class Recorder:
                 self.errors[name] = self.errors.get(name, 0) + 1
 
 
-def person(url, callback_map, who, until, record, seed):
+def person(url, callback_map, who, until, record, seed, think):
     rng = random.Random(seed)
     client = DashClient(_Server(url), callback_map)
     client.log_in(who, demo_password(who))
@@ -103,7 +104,7 @@ def person(url, callback_map, who, until, record, seed):
                 record.add(output, time.perf_counter() - t, ok)
 
             list(pool.map(call, CALLBACKS))
-            time.sleep(rng.uniform(*THINK_S))
+            time.sleep(rng.uniform(*think))
 
 
 def wall(url, callback_map, token, until, record):
@@ -125,7 +126,7 @@ def wall(url, callback_map, token, until, record):
         time.sleep(max(0.0, WALL_EVERY_S - (time.perf_counter() - t)))
 
 
-def run(spec: str, label: str, users: int, walls: int, seconds: float, port: int):
+def run(spec: str, label: str, users: int, walls: int, seconds: float, port: int, think=THINK_S):
     with open_store(spec) as store:
         tokens = [add_kiosk(store, area=DISTRICT, label=f"load {i}", view="rotate=1")[1] for i in range(walls)]
     server = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", spec, "--port", str(port)],
@@ -145,8 +146,8 @@ def run(spec: str, label: str, users: int, walls: int, seconds: float, port: int
         print(f"{label}: server ready, its copy of the cases read in {time.perf_counter() - t:.0f} s", flush=True)
         record = Recorder()
         until = time.monotonic() + seconds
-        threads = [threading.Thread(target=person, args=(url, callback_map, PEOPLE[i % len(PEOPLE)], until, record, i))
-                   for i in range(users)]
+        threads = [threading.Thread(target=person, args=(url, callback_map, PEOPLE[i % len(PEOPLE)], until, record, i,
+                                                         think)) for i in range(users)]
         threads += [threading.Thread(target=wall, args=(url, callback_map, token, until, record)) for token in tokens]
         started = time.perf_counter()
         for thread in threads:
@@ -158,7 +159,8 @@ def run(spec: str, label: str, users: int, walls: int, seconds: float, port: int
         server.terminate()
         server.wait(30)
     total = sum(len(v) for v in record.times.values())
-    print(f"\n{label}: {users} people + {walls} walls for {elapsed:.0f} s: {total} requests, "
+    print(f"\n{label}: {users} people (thinking {think[0]:g}-{think[1]:g} s) + {walls} walls for {elapsed:.0f} s: "
+          f"{total} requests, "
           f"{total / elapsed:.1f} requests/s, errors {sum(record.errors.values())}")
     print("| store | callback | requests | errors | p50 | p95 | p99 | max |")
     print("|---|---|---|---|---|---|---|---|")
@@ -178,11 +180,13 @@ def main():
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--stores", default="gpkg,postgis")
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--think", default=f"{THINK_S[0]:g},{THINK_S[1]:g}", help="seconds between changes: LOW,HIGH")
     args = parser.parse_args()
+    think = tuple(float(v) for v in args.think.split(","))
     gpkg = build_store(OUT / "dashboard_1m.gpkg", args.rows)
     for i, label in enumerate(args.stores.split(",")):
         spec = str(gpkg) if label == "gpkg" else postgis_copy(gpkg)
-        run(spec, label, args.users, args.walls, args.seconds, 8095 + i)
+        run(spec, label, args.users, args.walls, args.seconds, 8095 + i, think)
 
 
 if __name__ == "__main__":
