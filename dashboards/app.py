@@ -9,8 +9,9 @@ import plotly.io as pio
 from flask import current_app
 
 from dashboards import auth, feed, figures, geo
+from dashboards.cache import CACHE
 from dashboards.basemap import NO_BASEMAP, Basemap
-from layers.store import Store, open_store
+from layers.store import Store, StoreError, open_store
 
 _HERE = Path(__file__).parent
 CONNECTION_LIMIT = 2000
@@ -40,11 +41,43 @@ def create_app(store_spec: str, *, basemap: Basemap = NO_BASEMAP) -> dash.Dash:
     return app
 
 
-def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap: Basemap = NO_BASEMAP):
+def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap: Basemap = NO_BASEMAP,
+          workers: int = 1):
+    """Serve the app: waitress in this process, or with ``workers`` > 1, gunicorn with that many processes.
+
+    One process answers with one core at a time (Python's lock); a server with several cores and
+    many people filtering at once needs several. The cases are read once, before the processes
+    are forked, so they start warm and share those pages of memory.
+    """
+    app = create_app(store_spec, basemap=basemap)
+    try:
+        with open_store(store_spec) as store:
+            CACHE.warm(store)
+    except StoreError as exc:  # the database may be down at start: the first requests try again
+        print(f"the store did not answer at start ({exc}); serving anyway", flush=True)
+    print(f"serving the one map on http://{host}:{port} (store {store_spec}, {workers} process"
+          f"{'es' if workers > 1 else ''})", flush=True)
+    if workers > 1:
+        _Gunicorn(app.server, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
+                               "threads": 8, "worker_connections": CONNECTION_LIMIT, "keepalive": 75,
+                               "timeout": 300, "preload_app": True, "accesslog": None}).run()
+        return
     from waitress import serve as waitress_serve
 
-    app = create_app(store_spec, basemap=basemap)
-    print(f"serving the one map on http://{host}:{port} (store {store_spec})", flush=True)
     # Every browser keeps several connections open (a wall all day); waitress's default limit of 100
     # open connections left the 101st client waiting until another went away.
     waitress_serve(app.server, host=host, port=port, threads=8, connection_limit=CONNECTION_LIMIT)
+
+
+def _Gunicorn(wsgi, options):
+    from gunicorn.app.base import BaseApplication
+
+    class Application(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return wsgi
+
+    return Application()

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
 
 import flask
+import pandas as pd
 
 from dashboards.cache import CACHE
 from dashboards.i18n import only
@@ -54,23 +54,37 @@ class Principal:
 
 
 class LoginLimiter:
-    """At most ``FAILED_LOGINS`` failures per user name within ``LOCKOUT_S``; then the name is locked that long."""
+    """At most ``FAILED_LOGINS`` failures in a row per user name within ``LOCKOUT_S``; then the name is
+    locked that long. The attempts are kept in the store's ``logins`` layer: with several server
+    processes (``onemap serve --workers``) a guesser gets five tries in all, not five per process."""
 
-    def __init__(self, limit=FAILED_LOGINS, window_s=LOCKOUT_S, clock=time.monotonic):
-        self.limit, self.window_s, self.clock = limit, window_s, clock
-        self.failures: dict[str, deque] = defaultdict(deque)
+    def __init__(self, store_spec: str, limit=FAILED_LOGINS, window_s=LOCKOUT_S):
+        self.store_spec, self.limit, self.window_s = store_spec, limit, window_s
 
     def locked(self, name: str) -> bool:
-        recent = self.failures[name]
-        while recent and self.clock() - recent[0] > self.window_s:
-            recent.popleft()
-        return len(recent) >= self.limit
+        from layers.store import Condition, open_store
+
+        since = pd.Timestamp.now() - pd.Timedelta(seconds=self.window_s)
+        with open_store(self.store_spec) as store:
+            tries = store.read("logins", [Condition("user_name", "=", name), Condition("at", ">=", since)])
+        outcomes = tries.sort_values("at")["ok"].astype(bool).tolist()
+        failures_in_a_row = len(outcomes) - (max(i for i, ok in enumerate(outcomes) if ok) + 1 if any(outcomes) else 0)
+        return failures_in_a_row >= self.limit
 
     def failed(self, name: str):
-        self.failures[name].append(self.clock())
+        self._record(name, False)
 
     def succeeded(self, name: str):
-        self.failures.pop(name, None)
+        self._record(name, True)
+
+    def _record(self, name, ok):
+        import uuid
+
+        from layers.store import open_store
+
+        with open_store(self.store_spec) as store:
+            store.upsert("logins", pd.DataFrame([{"login_id": uuid.uuid4().hex, "user_name": name[:200],
+                                                  "at": pd.Timestamp.now(), "ok": ok}]))
 
 
 def principal() -> Principal | None:
@@ -211,7 +225,7 @@ def install(app, store_spec: str):
     # The cookie may live as long as a kiosk link; a person's session ends SESSION_HOURS after login (_lookup).
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_DAYS))
-    limiter, trusted = LoginLimiter(), {}
+    limiter, trusted = LoginLimiter(store_spec), {}
 
     @server.route("/login", methods=["GET", "POST"])
     def login():

@@ -54,6 +54,12 @@ class StoreCache:
         versions = self._current(store)
         return self._get(store, "cases", (versions.get("cases"), versions.get("case_sources")), _load_cases)
 
+    def warm(self, store: Store) -> None:
+        """Read the cases and the layers every page asks for, before the first person does."""
+        self.cases(store)
+        for name in ("streets", "communities", "grid_cells", "setback_areas", "users", "kiosks", "responsibilities"):
+            self.layer(store, name)
+
     def recent(self, store: Store, key: tuple, make):
         """``make()`` for ``key`` under the current data versions, made once and reused for ``RECENT_S``.
 

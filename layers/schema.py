@@ -105,6 +105,11 @@ LAYERS = {
               {"user_name": "str", "display_name": "str", "role": "str", "area": "str", "password_hash": "str",
                "created_at": "datetime", "disabled": "bool"},
               None, not_null=("user_name", "role", "area", "password_hash")),
+        # Each login attempt (a page's form or a GIS client's Basic login): the failed-login limit
+        # counts them here, so every process and server of one store counts the same attempts.
+        Layer("logins", ("login_id",),
+              {"login_id": "str", "user_name": "str", "at": "datetime", "ok": "bool"},
+              None, not_null=("login_id", "user_name", "at", "ok")),
         # Kiosk links for wall screens: only a hash of the token is kept; revoked_at ends a link.
         Layer("kiosks", ("kiosk_id",),
               {"kiosk_id": "str", "token_hash": "str", "label": "str", "area": "str", "view": "str",

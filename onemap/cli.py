@@ -303,7 +303,8 @@ def cmd_serve(args):
 
     basemap = basemap_from(getattr(args, "basemap", None) or os.environ.get("ONEMAP_BASEMAP"),
                            getattr(args, "basemap_datum", None) or os.environ.get("ONEMAP_BASEMAP_DATUM"))
-    serve(args.store or default_store(), port=getattr(args, "port", 8050), basemap=basemap)
+    serve(args.store or default_store(), port=getattr(args, "port", 8050), basemap=basemap,
+          workers=getattr(args, "workers", 1))
 
 
 def build_parser():
@@ -411,6 +412,8 @@ def build_parser():
     p.add_argument("--port", type=int, default=8050)
     p.add_argument("--basemap", help="tianditu, amap, or a tile URL with {z} {x} {y} (default: none, offline)")
     p.add_argument("--basemap-datum", help="the tiles' datum for a URL: cgcs2000, wgs84 or gcj02")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes (gunicorn) to answer with; one per core for many users (default 1: waitress)")
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -114,17 +114,18 @@ def chromium_driver():
 
 
 @contextlib.contextmanager
-def serving(store_path):
+def serving(store_path, log=None, workers=1):
     """``onemap serve`` on a store, in its own process as in production; yields its base URL.
 
     In a process of its own, so the server's sockets never share descriptor
-    numbers with the test process's database connections.
+    numbers with the test process's database connections. ``log``: a file for what the server prints.
     """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    out = open(log, "w") if log else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", str(store_path),
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--port", str(port), "--workers", str(workers)], stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -133,12 +134,14 @@ def serving(store_path):
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError(proc.stdout.read().decode()) from None
+                    raise RuntimeError(f"onemap serve exited with {proc.returncode}") from None
                 time.sleep(0.5)
         yield url
     finally:
         proc.terminate()
         proc.wait(20)
+        if log:
+            out.close()
 
 
 @contextlib.contextmanager

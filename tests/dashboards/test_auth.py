@@ -24,12 +24,17 @@ WAITAN, HONGMEI = "330205001", "330205003002"  # a street the grid leader does n
 
 
 @pytest.fixture(scope="module")
-def app(demo_gpkg):
+def app(demo_gpkg, tmp_path_factory):
+    import shutil
+
     from dashboards.cache import CACHE
 
+    # A copy: these tests lock names out and log exports, in the store as the server does.
+    path = tmp_path_factory.mktemp("auth") / "demo.gpkg"
+    shutil.copy(demo_gpkg[0], path)
     # The server checks the store for changes at most once a second; here, at every request.
     CACHE.check_s, before = 0, CACHE.check_s
-    yield create_app(demo_gpkg[0])
+    yield create_app(str(path))
     CACHE.check_s = before
 
 
@@ -69,7 +74,7 @@ def test_a_grid_leader_sees_only_the_cells_led(app, demo_gpkg):
     assert login(client, "hongmei").status_code == 302
     page = client.get("/")
     assert page.status_code == 200
-    with open_store(demo_gpkg[0]) as store:
+    with open_store(app.server.config["ONEMAP_STORE"]) as store:
         own = store.read("cases", [Condition("grid_cell", "in", ["33020500300201", "33020500300202"])])
         elsewhere = store.read("cases", [Condition("street_code", "=", WAITAN)])
     own_2020 = own[own["reported_at"].dt.year == 2020]
@@ -119,7 +124,7 @@ def test_a_street_user_gets_the_street_whatever_the_link_says(app):
 
 
 def test_a_kiosk_link_opens_the_wall_and_nothing_else_until_revoked(app, demo_gpkg):
-    with open_store(demo_gpkg[0]) as store:
+    with open_store(app.server.config["ONEMAP_STORE"]) as store:
         kiosk_id, token = add_kiosk(store, area=Area.parse("street:330205003"), view="rotate=1&from=2020-01-01")
     client = app.server.test_client()
     assert client.get("/wall?kiosk=not-a-token").status_code == 403
@@ -134,7 +139,7 @@ def test_a_kiosk_link_opens_the_wall_and_nothing_else_until_revoked(app, demo_gp
     assert callback(client, app, "_pages_content", wall_page).status_code == 200
     assert callback(client, app, "_pages_content", {**wall_page, "_pages_location.pathname": "/"}).status_code == 403
     assert callback(client, app, "overview-kpis", YEAR).status_code == 403
-    with open_store(demo_gpkg[0]) as store:
+    with open_store(app.server.config["ONEMAP_STORE"]) as store:
         revoke_kiosk(store, kiosk_id)
     assert callback(client, app, "wall-kpis", {"wall-tick.n_intervals": 1}, {"wall-query.data": {}}).status_code == 401
     assert client.get(f"/wall?kiosk={token}").status_code == 403
@@ -176,6 +181,6 @@ def test_a_grid_leaders_download_holds_only_the_leaders_area_and_masks_phones(ap
     assert own["cases"]["reporter_phone"].dropna().str.contains(r"\*{4}").all()  # a grid leader gets them masked
     forged = download({**YEAR, "overview-street.value": WAITAN})
     assert len(forged["cases"]) == len(forged["grid_cells"]) == 0
-    with open_store(demo_gpkg[0]) as store:
+    with open_store(app.server.config["ONEMAP_STORE"]) as store:
         log = store.read("exports")
     assert set(log["user_name"]) == {"hongmei"} and set(log["area"]) == {"cells:33020500300201,33020500300202"}

@@ -77,3 +77,28 @@ def test_hundreds_of_open_connections_do_not_lock_out_the_next_person(demo_gpkg)
         finally:
             for connection in idle:
                 connection.close()
+
+
+def test_several_processes_answer_one_session_alike(demo_gpkg, tmp_path):
+    import shutil
+
+    log, path = tmp_path / "serve.log", tmp_path / "demo.gpkg"
+    shutil.copy(demo_gpkg[0], path)  # logins are counted in the store
+    with serving(path, log=log, workers=2) as url:
+        client = DashClient(_Http(url), for_app(create_app(str(path))).callback_map)
+        assert client.log_in("kongpu", demo_password("kongpu")).status_code == 200
+        # Whichever process takes each request, the session holds and the answer is the same.
+        answers = {json_text(client.call("overview-kpis", YEAR)) for _ in range(12)}
+        assert len(answers) == 1
+        # Five wrong passwords in all lock the name, whichever processes heard them.
+        guesser = _Http(url)
+        for _ in range(5):
+            assert guesser.post("/login", data={"user": "admin", "password": "guess"}).status_code == 401
+        assert guesser.post("/login", data={"user": "admin", "password": demo_password("admin")}).status_code == 429
+    said = log.read_text()
+    assert "2 processes" in said and said.count("Booting worker") == 2
+
+
+def json_text(answer):
+    assert answer.status_code == 200
+    return answer.text

@@ -34,8 +34,15 @@ def feed(demo_gpkg, tmp_path_factory):
              "state": ["damaged"], "managing_unit": ["江北区市政设施养护所"], "grid_cell": [HONGMEI_CELLS[0]]},
             geometry=[Point(121.55, 29.87)], crs=4490))
         cases = store.read("cases")
-    with serving(path) as url:
+    log = path.with_suffix(".log")
+    with serving(path, log=log) as url:
         yield url + "/ogcapi", cases
+    # Whatever the tests asked, no phone number and no complaint text went into the server's log.
+    said = log.read_text(encoding="utf-8", errors="replace")
+    phones = cases["reporter_phone"].dropna()
+    assert "serving the one map" in said
+    assert not any(phone in said for phone in phones) and not any(
+        text in said for text in cases["description"].dropna().head(200))
 
 
 def get(url, user=None, password=None, **params):
@@ -155,3 +162,12 @@ def test_values_built_to_break_sql_find_nothing_and_break_nothing(feed):
     assert body["numberMatched"] == len(cases)
     _, _, body = get(f"{url}/collections/grid_cells/items", "commander", limit=1)
     assert body["numberMatched"] == 596
+
+
+def test_basic_logins_share_the_failed_login_limit(feed):
+    url, _ = feed
+    for _ in range(5):
+        assert get(f"{url}/collections", "admin", password="guess")[0] == 401
+    # Locked now: the right password is refused too, for the lockout's time.
+    assert get(f"{url}/collections", "admin")[0] == 401
+    assert get(f"{url}/collections", "commander")[0] == 200  # another user is not locked out
