@@ -73,10 +73,13 @@ class Recorder:
         self.times: dict[str, list[float]] = {}
         self.started: dict[str, list[float]] = {}
         self.errors: dict[str, int] = {}
+        self.reasons: dict[str, int] = {}
         self.zero = time.perf_counter()
 
-    def add(self, name, seconds, ok):
+    def add(self, name, seconds, ok, reason=""):
         with self.lock:
+            if not ok:
+                self.reasons[f"{name}: {reason}"] = self.reasons.get(f"{name}: {reason}", 0) + 1
             self.times.setdefault(name, []).append(seconds)
             self.started.setdefault(name, []).append(time.perf_counter() - seconds - self.zero)
             if not ok:
@@ -86,7 +89,10 @@ class Recorder:
 def person(url, callback_map, who, until, record, seed, think):
     rng = random.Random(seed)
     client = DashClient(_Server(url), callback_map)
-    client.log_in(who, demo_password(who))
+    t = time.perf_counter()
+    answer = client.log_in(who, demo_password(who))
+    record.add("login", time.perf_counter() - t, answer.status_code == 200 and "/login" not in answer.url,
+               f"HTTP {answer.status_code} {answer.url}")
     time.sleep(rng.uniform(0, think[1]))  # people open the page over a few seconds, not at one instant
     with ThreadPoolExecutor(3) as pool:
         while time.monotonic() < until:
@@ -99,10 +105,10 @@ def person(url, callback_map, who, until, record, seed, think):
                 t = time.perf_counter()
                 try:
                     answer = client.call(output, {**values, "overview-table.page_current": 0})
-                    ok = answer.status_code == 200
-                except requests.RequestException:
-                    ok = False
-                record.add(output, time.perf_counter() - t, ok)
+                    ok, reason = answer.status_code == 200, f"HTTP {answer.status_code} {answer.text[:120]}"
+                except requests.RequestException as exc:
+                    ok, reason = False, f"{type(exc).__name__}: {str(exc)[:120]}"
+                record.add(output, time.perf_counter() - t, ok, reason)
 
             list(pool.map(call, CALLBACKS))
             time.sleep(rng.uniform(*think))
@@ -161,6 +167,8 @@ def run(spec: str, label: str, users: int, walls: int, seconds: float, port: int
     print(f"\n{label}: {users} people (thinking {think[0]:g}-{think[1]:g} s) + {walls} walls for {elapsed:.0f} s: "
           f"{total} requests, "
           f"{total / elapsed:.1f} requests/s, errors {sum(record.errors.values())}")
+    for reason, n in sorted(record.reasons.items(), key=lambda kv: -kv[1])[:5]:
+        print(f"  {n} × {reason}")
     print("| store | callback | requests | errors | p50 | p95 | p99 | max |")
     print("|---|---|---|---|---|---|---|---|")
     for name, times in record.times.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
@@ -55,8 +56,30 @@ class Principal:
 
 class LoginLimiter:
     """At most ``FAILED_LOGINS`` failures in a row per user name within ``LOCKOUT_S``; then the name is
-    locked that long. The attempts are kept in the store's ``logins`` layer: with several server
-    processes (``onemap serve --workers``) a guesser gets five tries in all, not five per process."""
+    locked that long. Kept in this process: right for the GeoPackage store, whose server is one
+    process (its file is written through two SQLite libraries, GDAL's and Python's, and the server
+    does not write it on every login)."""
+
+    def __init__(self, limit=FAILED_LOGINS, window_s=LOCKOUT_S, clock=time.monotonic):
+        self.limit, self.window_s, self.clock = limit, window_s, clock
+        self.failures: dict[str, deque] = defaultdict(deque)
+
+    def locked(self, name: str) -> bool:
+        recent = self.failures[name]
+        while recent and self.clock() - recent[0] > self.window_s:
+            recent.popleft()
+        return len(recent) >= self.limit
+
+    def failed(self, name: str):
+        self.failures[name].append(self.clock())
+
+    def succeeded(self, name: str):
+        self.failures.pop(name, None)
+
+
+class StoreLoginLimiter:
+    """The same limit kept in the store's ``logins`` layer, for PostGIS: every process and server of
+    the store (``onemap serve --workers``) counts the same attempts, so a guesser gets five in all."""
 
     def __init__(self, store_spec: str, limit=FAILED_LOGINS, window_s=LOCKOUT_S):
         self.store_spec, self.limit, self.window_s = store_spec, limit, window_s
@@ -78,13 +101,24 @@ class LoginLimiter:
         self._record(name, True)
 
     def _record(self, name, ok):
+        import logging
         import uuid
 
-        from layers.store import open_store
+        from layers.store import StoreError, open_store
 
-        with open_store(self.store_spec) as store:
-            store.upsert("logins", pd.DataFrame([{"login_id": uuid.uuid4().hex, "user_name": name[:200],
-                                                  "at": pd.Timestamp.now(), "ok": ok}]))
+        try:
+            with open_store(self.store_spec) as store:
+                store.upsert("logins", pd.DataFrame([{"login_id": uuid.uuid4().hex, "user_name": name[:200],
+                                                      "at": pd.Timestamp.now(), "ok": ok}]))
+        except StoreError as exc:  # the count may miss one attempt; the login itself is not refused for it
+            logging.getLogger(__name__).warning("a login attempt was not recorded: %s", type(exc).__name__)
+
+
+def login_limiter(store_spec: str):
+    """The failed-login limit for a store: shared through the store for PostGIS, per process otherwise."""
+    if store_spec.startswith(("postgresql://", "postgres://")):
+        return StoreLoginLimiter(store_spec)
+    return LoginLimiter()
 
 
 def principal() -> Principal | None:
@@ -225,7 +259,7 @@ def install(app, store_spec: str):
     # The cookie may live as long as a kiosk link; a person's session ends SESSION_HOURS after login (_lookup).
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_DAYS))
-    limiter, trusted = LoginLimiter(store_spec), {}
+    limiter, trusted = login_limiter(store_spec), {}
 
     @server.route("/login", methods=["GET", "POST"])
     def login():

@@ -9,8 +9,10 @@ file stays a plain GeoPackage that QGIS or ``ogrinfo`` opens.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import struct
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -66,7 +68,7 @@ class GeoPackageStore(Store):
             return set()
         self._recover()
         try:
-            return {str(row[0]) for row in pyogrio.list_layers(self.path)}
+            return {str(row[0]) for row in _patiently(pyogrio.list_layers, self.path)}
         except pyogrio.errors.DataSourceError as exc:
             raise StoreError(f"{self.path} is not a readable GeoPackage: {exc}") from exc
 
@@ -116,13 +118,16 @@ class GeoPackageStore(Store):
     def _upsert_many(self, frames):
         self._intact()
         present = self._layers()
-        for name in frames:
-            if name not in present:
-                # An empty layer made by GDAL: its tables, triggers and metadata are what any reader expects.
-                self._replace(name, empty_frame(name))
-            elif LAYERS[name].geometry and not self._spatial(name):
-                # A table from before the schema gave it a geometry: rewritten once as a layer.
-                self._replace(name, self._read(name, []))
+        if any(name not in present or (LAYERS[name].geometry and not self._spatial(name)) for name in frames):
+            with self._layer_lock():
+                present = self._layers()  # again: another process may have made them meanwhile
+                for name in frames:
+                    if name not in present:
+                        # An empty layer made by GDAL: its tables, triggers and metadata are what any reader expects.
+                        self._replace(name, empty_frame(name))
+                    elif LAYERS[name].geometry and not self._spatial(name):
+                        # A table from before the schema gave it a geometry: rewritten once as a layer.
+                        self._replace(name, self._read(name, []))
         conn = self._connect()
         try:
             with conn:  # one transaction: every layer of the batch, or none
@@ -136,6 +141,22 @@ class GeoPackageStore(Store):
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         finally:
             conn.close()
+
+    @contextlib.contextmanager
+    def _layer_lock(self):
+        """One process at a time makes a missing layer: GDAL, asked by a second to make the same layer,
+        would replace the first one's, rows and all (two server processes' first logins did)."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: one process per store is the rule there
+            yield
+            return
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _connect(self):
         try:
@@ -233,7 +254,7 @@ class GeoPackageStore(Store):
                          (*extent, name))
 
     def _spatial(self, name):
-        return any(str(row[0]) == name and row[1] is not None for row in pyogrio.list_layers(self.path))
+        return any(str(row[0]) == name and row[1] is not None for row in _patiently(pyogrio.list_layers, self.path))
 
     def data_versions(self):
         # Asked on every dashboard request: straight to SQLite, without opening the file through GDAL.
@@ -288,7 +309,7 @@ class GeoPackageStore(Store):
             return empty_frame(name)
         clause = " AND ".join(_sql_term(t) for t in where) or None
         try:
-            frame = pyogrio.read_dataframe(self.path, layer=name, where=clause,
+            frame = _patiently(pyogrio.read_dataframe, self.path, layer=name, where=clause,
                                            fid_as_index=False)
         except pyogrio.errors.DataSourceError as exc:
             raise StoreError(f"cannot read layer {name!r} from {self.path}: {exc}") from exc
@@ -298,6 +319,24 @@ class GeoPackageStore(Store):
             frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), index=frame.index,
                                                                    crs=STORAGE_CRS))
         return conform(name, frame)
+
+
+def _patiently(read, *args, **kwargs):
+    """A GDAL read, tried again while another connection is in the middle of writing.
+
+    GDAL opens the file read-only; one that opens in the instant a writer commits may find
+    SQLite wanting to write ("attempt to write a readonly database", "database is locked") and
+    fail, though a moment later all is well (two server processes recording logins showed it).
+    """
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    while True:
+        try:
+            return read(*args, **kwargs)
+        except pyogrio.errors.DataSourceError as exc:
+            transient = "readonly database" in str(exc) or "locked" in str(exc)
+            if not transient or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _locked(path, exc) -> StoreError:

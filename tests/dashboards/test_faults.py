@@ -90,13 +90,21 @@ def test_several_processes_answer_one_session_alike(demo_gpkg, tmp_path):
         # Whichever process takes each request, the session holds and the answer is the same.
         answers = {json_text(client.call("overview-kpis", YEAR)) for _ in range(12)}
         assert len(answers) == 1
-        # Five wrong passwords in all lock the name, whichever processes heard them.
+
+    said = log.read_text()
+    assert "2 processes" in said and said.count("Booting worker") == 2
+
+
+@pytest.mark.postgis
+def test_the_failed_login_limit_holds_across_processes_on_postgis(demo_gpkg, postgis_url, tmp_path):
+    copy_store(demo_gpkg[0], postgis_url)
+    with serving(postgis_url, workers=2) as url:
         guesser = _Http(url)
+        # Five wrong passwords in all lock the name, whichever processes heard them.
         for _ in range(5):
             assert guesser.post("/login", data={"user": "admin", "password": "guess"}).status_code == 401
         assert guesser.post("/login", data={"user": "admin", "password": demo_password("admin")}).status_code == 429
-    said = log.read_text()
-    assert "2 processes" in said and said.count("Booting worker") == 2
+        assert guesser.post("/login", data={"user": "planner", "password": demo_password("planner")}).status_code == 200
 
 
 def json_text(answer):

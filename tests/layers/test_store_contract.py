@@ -240,3 +240,21 @@ def test_a_locked_geopackage_waits_then_says_so_and_writes_nothing(tmp_path, mon
     holder.join()
     with open_store(str(path)) as store:
         assert store.read("grid_cells")["population"].tolist() == [0, 0, 0]
+
+
+def test_processes_writing_a_new_layer_at_once_lose_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.gpkg"
+    with open_store(str(path)) as store:
+        store.write_layer("grid_cells", three_cells())  # a store, without a logins layer yet
+    write = ("import sys, uuid, pandas as pd\nfrom layers.store import open_store\n"
+             "with open_store(sys.argv[1]) as store:\n"
+             "    for i in range(5):\n"
+             "        store.upsert('logins', pd.DataFrame([{'login_id': uuid.uuid4().hex, 'user_name': sys.argv[2],"
+             " 'at': pd.Timestamp.now(), 'ok': True}]))\n")
+    writers = [subprocess.Popen([sys.executable, "-c", write, str(path), f"p{i}"]) for i in range(4)]
+    assert [w.wait(120) for w in writers] == [0, 0, 0, 0]
+    with open_store(str(path)) as store:
+        assert store.count("logins") == 20
