@@ -91,14 +91,12 @@ def _read_csv(path, encoding, profile):
                                 index_col=False)
         frame["_shape"] = ""
     except UnicodeDecodeError as exc:
-        try:
-            found = f"; it reads as {detect_encoding(path)}"
-        except ReadError:
-            found = ""
-        raise ReadError(f"{path}: not {encoding} as profile {profile.source} says ({exc.reason} at byte "
-                        f"{exc.start}){found}") from exc
+        raise _not_encoded(path, encoding, profile, exc) from exc
     except (pd.errors.ParserError, pd.errors.ParserWarning):
-        frame = _read_ragged_csv(path, encoding)
+        try:
+            frame = _read_ragged_csv(path, encoding)
+        except UnicodeDecodeError as exc:  # the slow path reads further than pandas did before it gave up
+            raise _not_encoded(path, encoding, profile, exc) from exc
     except pd.errors.EmptyDataError as exc:
         raise ReadError(f"{path}: the file is empty") from exc
     frame["_row"] = frame.index + 2
@@ -108,16 +106,28 @@ def _read_csv(path, encoding, profile):
     return frame[~blank].reset_index(drop=True)
 
 
+def _not_encoded(path, encoding, profile, exc) -> ReadError:
+    try:
+        found = f"; it reads as {detect_encoding(path)}"
+    except ReadError:
+        found = ""
+    return ReadError(f"{path}: not {encoding} as profile {profile.source} says ({exc.reason} at byte "
+                     f"{exc.start}){found}")
+
+
 def _read_ragged_csv(path, encoding):
     """The slow path, for a file with rows of more cells than its header: each such row is marked."""
     with open(path, encoding=encoding, newline="") as handle:
         reader = csv.reader(handle)
-        header = next(reader, [])
-        rows, shapes = [], []
-        for row in reader:
-            shapes.append("" if len(row) <= len(header) or not any(row[len(header):])
-                          else f"该行有{len(row)}列，表头只有{len(header)}列")
-            rows.append((row + [""] * len(header))[: len(header)])
+        try:
+            header = next(reader, [])
+            rows, shapes = [], []
+            for row in reader:
+                shapes.append("" if len(row) <= len(header) or not any(row[len(header):])
+                              else f"该行有{len(row)}列，表头只有{len(header)}列")
+                rows.append((row + [""] * len(header))[: len(header)])
+        except csv.Error as exc:
+            raise ReadError(f"{path}: line {reader.line_num} is not CSV: {exc}") from exc
     frame = pd.DataFrame(rows, columns=header, dtype=str)
     frame["_shape"] = shapes
     return frame

@@ -168,3 +168,16 @@ def test_a_hostile_export_through_the_real_ingest_loses_no_row_and_logs_no_phone
     for phone in phones:
         assert phone not in said
     assert "邻里纠纷邻里纠纷" not in said and "<script>" not in said
+
+
+def test_a_csv_that_breaks_its_encoding_past_the_first_rows_is_refused_with_its_name(tmp_path):
+    # Found by bench/fuzz_readers.py (atheris): a row longer than the header sends the reader down its
+    # slow path, which then met a byte that is not UTF-8 and raised it bare.
+    profile = read_profile("grid_platform")
+    header = ",".join(list(profile.columns.values()) + ["经度", "纬度"]).encode("utf-8")
+    path = tmp_path / "broken.csv"
+    path.write_bytes(header + b"\n" + b"a," * 40 + b"\n" + b'"\xa3\x18\x18\n')
+    with pytest.raises(ReadError, match="broken.csv: not utf-8"):
+        read_export(path, profile)
+    path.write_bytes(header + b"\n" + b"a," * 40 + b"\n" + b'"x\x00y"\n')
+    accounted(path, profile)  # a NUL in a quoted cell: read, or refused naming the file
