@@ -184,3 +184,23 @@ def test_a_grid_leaders_download_holds_only_the_leaders_area_and_masks_phones(ap
     with open_store(app.server.config["ONEMAP_STORE"]) as store:
         log = store.read("exports")
     assert set(log["user_name"]) == {"hongmei"} and set(log["area"]) == {"cells:33020500300201,33020500300202"}
+
+
+def test_filter_values_built_to_break_sql_find_nothing_and_change_nothing(app):
+    client = app.server.test_client()
+    login(client, "commander")
+    with open_store(app.server.config["ONEMAP_STORE"]) as store:
+        before = {name: store.count(name) for name in ("cases", "grid_cells", "users")}
+        hashes = store.read("users")["password_hash"].tolist()
+    for value in ("' OR '1'='1", "330205003' OR 1=1 --", "'; DROP TABLE cases; --", "330205003\x00",
+                  "' UNION SELECT password_hash FROM users --", "'" * 300):
+        values = {**YEAR, "overview-street.value": value, "overview-community.value": value,
+                  "overview-cell.value": value, "overview-category.value": [value]}
+        for output in ("overview-kpis", "overview-chart-trend", "overview-table"):
+            answer = callback(client, app, output, {**values, "overview-table.page_current": 0})
+            assert answer.status_code == 200, (output, value)
+        out = callback(client, app, "overview-kpis", values).get_json()["response"]
+        assert out["overview-map"]["figure"]["data"][0]["locations"] == []  # no cell matches such a place
+        assert not any(h in json.dumps(out) for h in hashes)  # the link echoes the value; no hash comes back
+    with open_store(app.server.config["ONEMAP_STORE"]) as store:
+        assert {name: store.count(name) for name in before} == before
