@@ -130,10 +130,18 @@ class GeoPackageStore(Store):
                         self._replace(name, self._read(name, []))
         conn = self._connect()
         try:
-            with conn:  # one transaction: every layer of the batch, or none
+            # One transaction, taken for writing at once: every layer of the batch, or none. Python's
+            # sqlite3 would begin it only at the first INSERT, leaving the trigger list read and the
+            # triggers dropped before it outside; two writers at once then dropped each other's.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
                 for name, frame in frames.items():
                     self._migrate(conn, name)
                     self._upsert_one(conn, name, frame)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         except sqlite3.OperationalError as exc:
             raise (_locked(self.path, exc) if "locked" in str(exc) else StoreError(
                 f"cannot write to {self.path}: {exc}")) from exc
@@ -160,7 +168,7 @@ class GeoPackageStore(Store):
 
     def _connect(self):
         try:
-            conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level="DEFERRED")
+            conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         # The R-tree triggers GDAL puts on a layer call these GeoPackage SQL functions.
