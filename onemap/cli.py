@@ -141,6 +141,33 @@ def cmd_kpis(args):
     print(f"visits: {result['visits']['batches']} batches, {result['visits']['people']} people")
 
 
+def cmd_brief(args):
+    from pathlib import Path
+
+    import pandas as pd
+
+    from dashboards.brief import brief_html, print_pdf
+    from layers.brief import daily_brief
+    from layers.kpis import street_code_for
+    from layers.store import Condition
+
+    with open_store(args.store) as store:
+        code = street_code_for(store, args.street)
+        where = [Condition("street_code", "=", code)] if code else []
+        cases = store.read("cases", where)
+        visits = store.read("case_sources", [Condition("channel", "=", "walk_in")])
+        visits = visits[visits["case_id"].isin(set(cases["case_id"]))] if code else visits
+        area = store.read("streets", [Condition("street_code", "=", code)])["name"].iat[0] if code else "江北区"
+    as_of = pd.Timestamp(args.as_of) if args.as_of else None
+    page = brief_html(daily_brief(cases, visits, args.date, as_of=as_of), area=area)
+    out = Path(args.out)
+    if out.suffix.lower() == ".pdf":
+        print_pdf(page, out)
+    else:
+        out.write_text(page, encoding="utf-8")
+    print(f"今日要情 {args.date} ({area}) → {out}")
+
+
 def _analysis_filter(args, store):
     from layers.filters import CaseFilter
     from layers.kpis import street_code_for
@@ -341,6 +368,14 @@ def build_parser():
     p.add_argument("path")
     p.add_argument("--store", help=store_help)
     p.set_defaults(func=cmd_load_responsibilities)
+
+    p = sub.add_parser("brief", help="the daily brief (今日要情) for a day, as HTML or PDF")
+    p.add_argument("--date", type=_date, required=True)
+    p.add_argument("--street")
+    p.add_argument("--as-of", help="the time the brief is made at (default: the end of the day)")
+    p.add_argument("--out", required=True, help="brief.html or brief.pdf")
+    p.add_argument("--store", help=store_help)
+    p.set_defaults(func=cmd_brief)
 
     p = sub.add_parser("kpis", help="the centre's KPIs over a period")
     p.add_argument("--store", help=store_help)
