@@ -99,3 +99,19 @@ def notable(cases: pd.DataFrame, day: date, as_of) -> dict:
                 calls_in_30_days=repeats["reporter_phone"].astype(str).map(calls.value_counts()).to_numpy(
                     dtype=np.int64)).reset_index(drop=True)}
 
+
+
+def archive_brief(store, day: date, area: str, html: str, *, made_at=None) -> None:
+    """Keep a made brief in the store (one per day and area; a brief made again replaces it)."""
+    store.upsert("briefs", pd.DataFrame([{"brief_date": pd.Timestamp(day).date().isoformat(), "area": area,
+                                          "made_at": pd.Timestamp(made_at or pd.Timestamp.now()).floor("s"),
+                                          "html": html}]))
+
+
+def archived_brief(store, day: date, area: str) -> str | None:
+    """The brief of ``day`` and ``area`` as it was made, or None if none was."""
+    from layers.store import Condition
+
+    rows = store.read("briefs", [Condition("brief_date", "=", pd.Timestamp(day).date().isoformat()),
+                                 Condition("area", "=", area)])
+    return None if rows.empty else str(rows["html"].iat[0])

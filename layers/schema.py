@@ -127,6 +127,10 @@ LAYERS = {
               {"export_id": "str", "user_name": "str", "at": "datetime", "layers": "str", "format": "str",
                "datum": "str", "filter": "str", "area": "str", "rows": "int", "path": "str", "personal": "bool"},
               None, not_null=("export_id", "at", "layers", "format")),
+        # 今日要情 as it was made: the page of each brief, per day and area, so yesterday's reads as it was.
+        Layer("briefs", ("brief_date", "area"),
+              {"brief_date": "str", "area": "str", "made_at": "datetime", "html": "str"},
+              None, not_null=("brief_date", "area", "made_at", "html")),
         Layer("settings", ("name",), {"name": "str", "value": "str"}, None, not_null=("name",)),
         Layer("quarantine", ("source", "file", "row"),
               {"source": "str", "file": "str", "row": "int", "fields": "str",

@@ -147,19 +147,26 @@ def cmd_brief(args):
     import pandas as pd
 
     from dashboards.brief import brief_html, print_pdf
-    from layers.brief import daily_brief
+    from layers.brief import archive_brief, archived_brief, daily_brief
     from layers.kpis import street_code_for
     from layers.store import Condition
 
     with open_store(args.store) as store:
         code = street_code_for(store, args.street)
-        where = [Condition("street_code", "=", code)] if code else []
-        cases = store.read("cases", where)
-        visits = store.read("case_sources", [Condition("channel", "=", "walk_in")])
-        visits = visits[visits["case_id"].isin(set(cases["case_id"]))] if code else visits
         area = store.read("streets", [Condition("street_code", "=", code)])["name"].iat[0] if code else "江北区"
-    as_of = pd.Timestamp(args.as_of) if args.as_of else None
-    page = brief_html(daily_brief(cases, visits, args.date, as_of=as_of), area=area)
+        spec = f"street:{code}" if code else "district"
+        if args.archived:
+            page = archived_brief(store, args.date, spec)
+            if page is None:
+                raise ValueError(f"no brief of {args.date} for {area} was made; make it without --archived")
+        else:
+            where = [Condition("street_code", "=", code)] if code else []
+            cases = store.read("cases", where)
+            visits = store.read("case_sources", [Condition("channel", "=", "walk_in")])
+            visits = visits[visits["case_id"].isin(set(cases["case_id"]))] if code else visits
+            as_of = pd.Timestamp(args.as_of) if args.as_of else None
+            page = brief_html(daily_brief(cases, visits, args.date, as_of=as_of), area=area)
+            archive_brief(store, args.date, spec, page)
     out = Path(args.out)
     if out.suffix.lower() == ".pdf":
         print_pdf(page, out)
@@ -374,6 +381,7 @@ def build_parser():
     p.add_argument("--street")
     p.add_argument("--as-of", help="the time the brief is made at (default: the end of the day)")
     p.add_argument("--out", required=True, help="brief.html or brief.pdf")
+    p.add_argument("--archived", action="store_true", help="the brief as it was made that day, from the store")
     p.add_argument("--store", help=store_help)
     p.set_defaults(func=cmd_brief)
 

@@ -17,9 +17,10 @@ from layers.store import open_store
 def test_the_printed_brief_has_its_pages_and_the_days_figures(demo_gpkg, tmp_path):
     if not shutil.which("pdftoppm"):
         pytest.fail("pdftoppm missing (Debian: poppler-utils)")
-    pdf = tmp_path / "brief.pdf"
+    pdf, store_path = tmp_path / "brief.pdf", tmp_path / "demo.gpkg"
+    shutil.copy(demo_gpkg[0], store_path)  # the brief is archived in its store
     done = subprocess.run([sys.executable, "-m", "onemap.cli", "brief", "--date", "2020-11-18", "--out", str(pdf),
-                           "--store", demo_gpkg[0]], capture_output=True, text=True, timeout=300)
+                           "--store", str(store_path)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     subprocess.run(["pdftoppm", "-r", "50", "-png", str(pdf), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page-*.png"))
@@ -34,3 +35,21 @@ def test_the_printed_brief_has_its_pages_and_the_days_figures(demo_gpkg, tmp_pat
     received = sum(kpis[g]["received"] for g in ("disputes", "events", "petitions"))
     assert "今日要情" in text and f"今日受理 {received} 件" in text
     assert re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text) is None  # no phone number in the brief
+
+
+def test_yesterdays_brief_reads_as_it_was_made(demo_gpkg, tmp_path):
+    store_path = tmp_path / "demo.gpkg"
+    shutil.copy(demo_gpkg[0], store_path)
+
+    def brief(*more):
+        out = tmp_path / f"b{len(list(tmp_path.glob('b*.html')))}.html"
+        done = subprocess.run([sys.executable, "-m", "onemap.cli", "brief", "--date", "2020-11-18", "--street", "孔浦街道",
+                               "--out", str(out), "--store", str(store_path), *more], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return out.read_text(encoding="utf-8")
+
+    made = brief("--as-of", "2020-11-18 17:30:00")
+    assert "孔浦街道" in made and "截至 17:30" in made
+    # The day goes on; the brief made at 17:30 is still the one on record.
+    assert brief("--archived") == made

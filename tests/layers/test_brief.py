@@ -81,3 +81,15 @@ def test_the_briefs_figures_equal_onemap_kpis_for_the_same_day(demo_gpkg):
     for group in ("disputes", "events", "petitions", "visits"):
         assert brief["kpis"]["today"][group] == kpis[group], group
     assert brief["received"]["today"] == sum(kpis[g]["received"] for g in ("disputes", "events", "petitions"))
+
+
+def test_a_made_brief_is_kept_as_it_was(store):
+    from layers.brief import archive_brief, archived_brief
+
+    archive_brief(store, DAY, "district", "<p>今日受理 37 件</p>", made_at=pd.Timestamp("2020-06-10 08:00"))
+    archive_brief(store, DAY, "street:330205003", "<p>孔浦 5 件</p>")
+    assert archived_brief(store, DAY, "district") == "<p>今日受理 37 件</p>"
+    assert archived_brief(store, DAY, "street:330205003") == "<p>孔浦 5 件</p>"
+    assert archived_brief(store, date(2020, 6, 11), "district") is None
+    archive_brief(store, DAY, "district", "<p>今日受理 38 件</p>")  # made again: the newer stands
+    assert archived_brief(store, DAY, "district") == "<p>今日受理 38 件</p>" and store.count("briefs") == 2
