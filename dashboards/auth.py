@@ -139,10 +139,13 @@ def _lookup() -> Principal | None:
         if session.get("user"):
             if time.time() - session.get("since", 0) > SESSION_HOURS * 3600:
                 return None
-            user = find_user(CACHE.layer(store, "users"), session["user"])
-            return user and Principal("user", user.name, user.role, user.area, {}, user.display_name)
+            return _as_principal(find_user(CACHE.layer(store, "users"), session["user"]))
         kiosk = find_kiosk(CACHE.layer(store, "kiosks"), session["kiosk"])
         return kiosk and Principal("kiosk", kiosk.label or kiosk.kiosk_id, "kiosk", kiosk.area, kiosk.view)
+
+
+def _as_principal(user) -> Principal | None:
+    return user and Principal("user", user.name, user.role, user.area, {}, user.display_name)
 
 
 def _kiosk_may_call(request) -> bool:
@@ -178,7 +181,7 @@ def _basic_principal(limiter: "LoginLimiter", trusted: dict) -> Principal | None
                 trusted.clear()
             trusted[digest] = time.monotonic() + BASIC_TRUST_S
         user = find_user(CACHE.layer(store, "users"), name)  # disabled since? then no longer found
-    return user and Principal("user", user.name, user.role, user.area, {}, user.display_name)
+    return _as_principal(user)
 
 
 def _feed_gate(limiter: "LoginLimiter", trusted: dict):

@@ -20,6 +20,7 @@ import pandas as pd
 
 from dashboards.auth import FEED_PREFIX
 from dashboards.cache import CACHE
+from dashboards.data import plain_values
 from gis.datums import STORAGE_CRS
 from layers.catalogue import CATALOGUE, mask_personal
 from layers.features import (CONFORMANCE, BadQuery, ItemsQuery, analysis_period, api_definition, collection, feature_collection,
@@ -135,9 +136,8 @@ def _case_page(store, layer, q, f, personal_allowed):
     keep = narrowed.mask(cases) & matching(cases, q, time_field=layer.time, lon_lat=("lon", "lat"))
     rows = np.flatnonzero(keep)
     chosen = cases.iloc[rows[q.offset:q.offset + q.limit]]
-    page = pd.DataFrame({c: chosen[c].astype(object).where(chosen[c].notna(), None).to_numpy()
-                         if isinstance(chosen[c].dtype, pd.CategoricalDtype) else chosen[c].to_numpy()
-                         for c in fields if c in chosen.columns})
+    page = pd.DataFrame({c: plain_values(chosen[c]) if isinstance(chosen[c].dtype, pd.CategoricalDtype)
+                         else chosen[c].to_numpy() for c in fields if c in chosen.columns})
     if "description" in fields:
         page["description"] = None
         if personal_allowed and len(page):  # free text is not held in memory: read for this page only

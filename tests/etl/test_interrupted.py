@@ -28,6 +28,24 @@ def run_ingest(spec, exports):
                             stderr=subprocess.PIPE, cwd=os.getcwd(), start_new_session=True)
 
 
+def geography_only(spec, built, *, reset=False):
+    """The store holding the demo's geography and nothing else."""
+    from etl.geography import load_geography
+
+    with open_store(spec) as store:
+        if reset:
+            store.reset()
+        load_geography(built["geography"], store)
+
+
+def timed_clean_run(spec, built) -> float:
+    """One ingest of every export, to its end; its seconds."""
+    started = time.perf_counter()
+    done = run_ingest(spec, built["exports"])
+    assert done.wait(120) == 0, done.stderr.read().decode()
+    return time.perf_counter() - started
+
+
 def state(spec):
     with open_store(spec) as store:
         return {name: store.count(name) for name in ("cases", "case_sources", "quarantine")}
@@ -35,24 +53,16 @@ def state(spec):
 
 @pytest.mark.parametrize("backend", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
 def test_a_killed_ingest_never_leaves_half_a_batch(backend, demo_build, tmp_path, request):
-    from etl.geography import load_geography
-
     spec = str(tmp_path / "s.gpkg") if backend == "gpkg" else request.getfixturevalue("postgis_url")
-    with open_store(spec) as store:
-        load_geography(demo_build["geography"], store)
+    geography_only(spec, demo_build)
     empty = state(spec)
-    started = time.perf_counter()
-    done = run_ingest(spec, demo_build["exports"])
-    assert done.wait(120) == 0, done.stderr.read().decode()
-    full_run = time.perf_counter() - started
+    full_run = timed_clean_run(spec, demo_build)
     after = state(spec)
     assert after["cases"] > 0
 
     outcomes = set()
     for fraction in (0.6, 0.9, 0.97):
-        with open_store(spec) as store:
-            store.reset()
-            load_geography(demo_build["geography"], store)
+        geography_only(spec, demo_build, reset=True)
         proc = run_ingest(spec, demo_build["exports"])
         time.sleep(full_run * fraction)
         os.killpg(proc.pid, signal.SIGKILL)
@@ -75,23 +85,16 @@ def contents(spec):
 @pytest.mark.postgis
 def test_an_ingest_through_a_postgres_restart_fails_cleanly_and_a_rerun_gives_one_clean_run(
         demo_build, postgis_url):
-    from etl.geography import load_geography
     from tests.conftest import postgres_stopped
 
-    with open_store(postgis_url) as store:
-        load_geography(demo_build["geography"], store)
+    geography_only(postgis_url, demo_build)
     nothing = contents(postgis_url)
-    started = time.perf_counter()
-    clean = run_ingest(postgis_url, demo_build["exports"])
-    assert clean.wait(120) == 0, clean.stderr.read().decode()
-    full_run = time.perf_counter() - started
+    full_run = timed_clean_run(postgis_url, demo_build)
     one_clean_run = contents(postgis_url)
 
     codes = []
     for fraction in (0.3, 0.9):
-        with open_store(postgis_url) as store:
-            store.reset()
-            load_geography(demo_build["geography"], store)
+        geography_only(postgis_url, demo_build, reset=True)
         proc = run_ingest(postgis_url, demo_build["exports"])
         time.sleep(full_run * fraction)
         with postgres_stopped():

@@ -1,7 +1,6 @@
 """Exports read back by real readers (pyogrio and GDAL's ogrinfo): counts, datums, Chinese text, masking."""
 
 import json
-import shutil
 import subprocess
 from datetime import date
 
@@ -15,17 +14,8 @@ from shapely.geometry import Point
 from gis.datums import to_cgcs2000, wgs84_to_gcj02
 from layers.export import FORMATS, export_layers
 from layers.filters import CaseFilter
-from layers.store import open_store
 
 STREET = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31), street_code="330205003")
-
-
-@pytest.fixture
-def store_copy(demo_gpkg, tmp_path):
-    path = tmp_path / "copy.gpkg"
-    shutil.copy(demo_gpkg[0], path)
-    with open_store(str(path)) as store:
-        yield store
 
 
 def known_point(store):

@@ -1,6 +1,5 @@
 """The HTML export opened in headless Chromium: it draws every feature with no network."""
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -9,18 +8,9 @@ import pytest
 from layers.export import export_layers, layer_frame
 from layers.filters import CaseFilter
 from layers.html_map import html_map
-from layers.store import open_store
 
 STREET = CaseFilter(start=date(2020, 12, 1), end=date(2020, 12, 31), street_code="330205003")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-
-
-@pytest.fixture
-def store_copy(demo_gpkg, tmp_path):
-    path = tmp_path / "copy.gpkg"
-    shutil.copy(demo_gpkg[0], path)
-    with open_store(str(path)) as store:
-        yield store
 
 
 def test_the_page_fetches_nothing_and_carries_leaflet(store_copy):
