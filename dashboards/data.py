@@ -17,7 +17,7 @@ from gis.datums import STORAGE_CRS
 from gis.heat import Heat, kernel_density, to_metric
 from layers.analysis import (baseline_windows, blind_spot_layer, cell_change, emerging_cells, hotspot_cells,
                              priority_layer)
-from layers.areas import COMMUNITY_DIGITS, DISTRICT, Area
+from layers.areas import DISTRICT, Area, area_places
 from layers.catalogue import CATALOGUE
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
@@ -148,7 +148,10 @@ def kept(store, f: CaseFilter) -> np.ndarray:
 def _select(every_case, visits, f, chosen):
     cases = every_case if chosen.all() else every_case.iloc[np.flatnonzero(chosen)]
     visits = visits[matches(visits, period_filter(f.start, f.end))]
-    return cases, visits[chosen[visits["case_row"].to_numpy()]]
+    # A visit in the period counts where its case is in the filter's area and kinds, whenever the case
+    # was opened: a second visit about last month's matter is still today's visit (as `onemap kpis` counts).
+    rows = visits["case_row"].to_numpy()
+    return cases, visits[f.narrowed(start=None, end=None).mask(every_case.iloc[rows])]
 
 
 def read_places(store, f: CaseFilter, layer: str):
@@ -161,11 +164,7 @@ def area_title(store, area: Area, lang: str = "zh") -> str:
     """What a person calls an area: 江北区, a street's or a community's name, or a community's cells."""
     if area.is_district:
         return say("江北区 全区", "Whole district", lang)
-    layer, column = {"street": ("streets", "street_code"), "community": ("communities", "community_code"),
-                     "cells": ("communities", "community_code")}[area.kind]
-    codes = [c[:COMMUNITY_DIGITS] for c in area.codes] if area.kind == "cells" else list(area.codes)
-    places = CACHE.layer(store, layer)
-    names = "、".join(places[matches(places, [Condition(column, "in", sorted(set(codes)))])]["name"])
+    names = "、".join(area_places(area, lambda layer: CACHE.layer(store, layer)))
     if area.kind == "cells":
         return f"{names} " + (f"{len(area.codes)} grid cells" if lang == "en" else f"{len(area.codes)}个网格")
     return names

@@ -85,3 +85,15 @@ class Area:
 
 
 DISTRICT = Area()
+
+
+def area_places(area: Area, read_layer) -> list[str]:
+    """The names of the streets or communities an area is made of (none for the district);
+    ``read_layer(name)`` gives a geography layer."""
+    if area.is_district:
+        return []
+    layer, column = {"street": ("streets", "street_code"), "community": ("communities", "community_code"),
+                     "cells": ("communities", "community_code")}[area.kind]
+    codes = [c[:COMMUNITY_DIGITS] for c in area.codes] if area.kind == "cells" else list(area.codes)
+    places = read_layer(layer)
+    return list(places.loc[places[column].isin(set(codes)).to_numpy(), "name"])

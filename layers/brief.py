@@ -12,13 +12,21 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from layers.filters import overdue
+from layers.analysis import hotspot_cells
+from layers.areas import DISTRICT, Area, area_places
+from layers.filters import CaseFilter, channel_counts, overdue
 from layers.kpis import compute_kpis
+from layers.schema import CASE_STATUSES
+from layers.store import Condition, Store
 
 # A dispute that brings this many people at once is a mass dispute (群体性纠纷).
 MASS_DISPUTE_PEOPLE = 5
 # A phone that reported this many cases in the last 30 days is a repeat caller (重复来电).
 REPEAT_CALLS, REPEAT_DAYS = 3, 30
+# A cell is hot at this Gi* confidence bin or above (95 %).
+HOT_BIN = 2
+# How far back a brief reads: the repeat-caller window and a day to spare.
+DAYS_READ = REPEAT_DAYS + 1
 
 
 def daily_brief(cases: pd.DataFrame, sources: pd.DataFrame, day: date, *, as_of=None) -> dict:
@@ -35,15 +43,19 @@ def daily_brief(cases: pd.DataFrame, sources: pd.DataFrame, day: date, *, as_of=
     week_before = on(yesterday - pd.Timedelta(days=7), 7)
     intake = {}
     for column in ("channel", "category"):
+        # Per channel as the dashboard's channel mix counts: a case two channels reported counts for both.
+        count = (lambda frame: pd.Series(channel_counts(frame), dtype=int)) if column == "channel" else (
+            lambda frame: frame[column].value_counts())
         counts = pd.DataFrame({
-            "yesterday": cases.loc[on(yesterday), column].value_counts(),
-            "today": cases.loc[on(day) & (reported <= as_of).to_numpy(), column].value_counts(),
-            "week_average": cases.loc[week_before, column].value_counts() / 7,
+            "yesterday": count(cases[on(yesterday)]),
+            "today": count(cases[on(day) & (reported <= as_of).to_numpy()]),
+            "week_average": count(cases[week_before]) / 7,
         }).fillna(0)
         counts["yesterday"] = counts["yesterday"].astype(int)
         counts["today"] = counts["today"].astype(int)
         counts["week_average"] = counts["week_average"].round(1)
         intake[column] = counts.sort_values(["yesterday", "today"], ascending=False).rename_axis(column).reset_index()
+
     def kpis_of(first):
         visits = sources[((sources["reported_at"] >= first)
                           & (sources["reported_at"] < first + pd.Timedelta(days=1))).to_numpy()]
@@ -60,6 +72,72 @@ def daily_brief(cases: pd.DataFrame, sources: pd.DataFrame, day: date, *, as_of=
         "overdue": overdue_list(cases, as_of),
         "notable": notable(cases, day.date(), as_of),
     }
+
+
+def brief_from_store(store: Store, day: date, area: Area = DISTRICT, *, as_of=None) -> dict:
+    """The brief of ``day`` for ``area``, read from the store: :func:`daily_brief` with the area's
+    name, its new and intensifying hotspots and what its map draws (``map``)."""
+    day_start = pd.Timestamp(day).normalize()
+    recent = CaseFilter(start=(day_start - pd.Timedelta(days=DAYS_READ)).date(), end=day_start.date(),
+                        area=area).read_cases(store)
+    # Overdue cases may be of any age: the open ones past their deadline by the end of the day.
+    late = store.read("cases", [Condition("status", "in", [s for s in CASE_STATUSES if s != "closed"]),
+                                Condition("due_at", "<", (day_start + pd.Timedelta(days=1)).to_pydatetime())]
+                      + area.conditions("cases"))
+    cases = pd.concat([recent, late[~late["case_id"].isin(set(recent["case_id"]))]], ignore_index=True)
+    visits = store.read("case_sources", CaseFilter(start=(day_start - pd.Timedelta(days=1)).date(),
+                                                   end=day_start.date()).conditions()
+                        + [Condition("channel", "=", "walk_in")])
+    if not area.is_district:  # a visit about a case of the area, whenever the case was opened
+        theirs = store.read("cases", [Condition("case_id", "in", sorted(set(visits["case_id"])))]
+                            + area.conditions("cases"))
+        visits = visits[visits["case_id"].isin(set(theirs["case_id"])).to_numpy()]
+    brief = daily_brief(cases, visits, day_start.date(), as_of=as_of)
+    cells = store.read("grid_cells", area.conditions("grid_cells")).sort_values("grid_cell", ignore_index=True)
+    outline_layer = "communities" if area.kind in ("community", "cells") else "streets"
+    shown = cases[(cases["reported_at"] >= day_start - pd.Timedelta(days=1)).to_numpy()
+                  & (cases["reported_at"] <= brief["as_of"]).to_numpy() & cases.geometry.notna().to_numpy()]
+    brief["area"] = area_name(store, area)
+    brief["hotspots"] = hotspot_changes(cases, cells, day_start)
+    brief["map"] = {"cells": cells, "outlines": store.read(outline_layer, area.conditions(outline_layer)),
+                    "cases": shown.assign(today=(shown["reported_at"] >= day_start).to_numpy()),
+                    "hot": cells[cells["grid_cell"].isin(set(brief["hotspots"]["grid_cell"]))]}
+    return brief
+
+
+def area_name(store: Store, area: Area) -> str:
+    """The area as a brief's title names it: 江北区, a street, a community, or a community's cells."""
+    if area.is_district:
+        district = store.read("district")
+        return str(district["name"].iat[0]) if len(district) else "全区"
+    names = "、".join(area_places(area, store.read))
+    return f"{names} {len(area.codes)}个网格" if area.kind == "cells" else names
+
+
+def hotspot_changes(cases: pd.DataFrame, cells: pd.DataFrame, until) -> pd.DataFrame:
+    """Grid cells hot (Gi*, 95 % or surer) in the 7 days before ``until`` that were not hot in the 7 days
+    before those (``new``), or were but less surely (``intensifying``), and whose own cases rose; surest first.
+
+    Gi* also marks a quiet cell amid busy neighbours; a brief names only cells that got busier themselves.
+    """
+    until = pd.Timestamp(until)
+    reported = cases["reported_at"]
+
+    def week(end):
+        within = ((reported >= end - pd.Timedelta(days=7)) & (reported < end)).to_numpy()
+        found = hotspot_cells(cases[within], cells)
+        counts = cases.loc[within, "grid_cell"].value_counts()
+        return found.assign(cases=found["grid_cell"].map(counts).fillna(0).astype(int).to_numpy())
+
+    now, before = week(until), week(until - pd.Timedelta(days=7)).set_index("grid_cell")
+    now = now.assign(bin_before=now["grid_cell"].map(before["bin"]).fillna(0).astype(int).to_numpy(),
+                     cases_before=now["grid_cell"].map(before["cases"]).fillna(0).astype(int).to_numpy())
+    now["change"] = np.where(now["bin_before"] <= 0, "new",
+                             np.where(now["bin"] > now["bin_before"], "intensifying", ""))
+    hot = now[(now["bin"] >= HOT_BIN).to_numpy() & (now["change"] != "").to_numpy()
+              & (now["cases"] > now["cases_before"]).to_numpy()]
+    return pd.DataFrame(hot[["grid_cell", "name", "community_code", "street_code", "change", "z", "bin", "bin_before",
+                             "cases", "cases_before"]]).sort_values(["bin", "z"], ascending=False, ignore_index=True)
 
 
 def day_clearing(cases: pd.DataFrame, received_on: date) -> pd.DataFrame:
@@ -100,7 +178,6 @@ def notable(cases: pd.DataFrame, day: date, as_of) -> dict:
                     dtype=np.int64)).reset_index(drop=True)}
 
 
-
 def archive_brief(store, day: date, area: str, html: str, *, made_at=None) -> None:
     """Keep a made brief in the store (one per day and area; a brief made again replaces it)."""
     store.upsert("briefs", pd.DataFrame([{"brief_date": pd.Timestamp(day).date().isoformat(), "area": area,
@@ -110,8 +187,6 @@ def archive_brief(store, day: date, area: str, html: str, *, made_at=None) -> No
 
 def archived_brief(store, day: date, area: str) -> str | None:
     """The brief of ``day`` and ``area`` as it was made, or None if none was."""
-    from layers.store import Condition
-
     rows = store.read("briefs", [Condition("brief_date", "=", pd.Timestamp(day).date().isoformat()),
                                  Condition("area", "=", area)])
     return None if rows.empty else str(rows["html"].iat[0])

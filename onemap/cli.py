@@ -147,32 +147,31 @@ def cmd_brief(args):
     import pandas as pd
 
     from dashboards.brief import brief_html, print_pdf
-    from layers.brief import archive_brief, archived_brief, daily_brief
+    from layers.areas import DISTRICT, Area
+    from layers.brief import archive_brief, archived_brief, area_name, brief_from_store
     from layers.kpis import street_code_for
-    from layers.store import Condition
 
     with open_store(args.store) as store:
         code = street_code_for(store, args.street)
-        area = store.read("streets", [Condition("street_code", "=", code)])["name"].iat[0] if code else "江北区"
-        spec = f"street:{code}" if code else "district"
+        area = Area("street", (code,)) if code else Area.parse(args.area) if args.area else DISTRICT
+        name = area_name(store, area)
         if args.archived:
-            page = archived_brief(store, args.date, spec)
+            page = archived_brief(store, args.date, area.spec())
             if page is None:
-                raise ValueError(f"no brief of {args.date} for {area} was made; make it without --archived")
+                raise ValueError(f"no brief of {args.date} for {name} was made; make it without --archived")
         else:
-            where = [Condition("street_code", "=", code)] if code else []
-            cases = store.read("cases", where)
-            visits = store.read("case_sources", [Condition("channel", "=", "walk_in")])
-            visits = visits[visits["case_id"].isin(set(cases["case_id"]))] if code else visits
             as_of = pd.Timestamp(args.as_of) if args.as_of else None
-            page = brief_html(daily_brief(cases, visits, args.date, as_of=as_of), area=area)
-            archive_brief(store, args.date, spec, page)
+            page = brief_html(brief_from_store(store, args.date, area, as_of=as_of))
+            archive_brief(store, args.date, area.spec(), page)
+    if not args.out:
+        print(f"今日要情 {args.date} ({name}) archived in the store")
+        return
     out = Path(args.out)
     if out.suffix.lower() == ".pdf":
         print_pdf(page, out)
     else:
         out.write_text(page, encoding="utf-8")
-    print(f"今日要情 {args.date} ({area}) → {out}")
+    print(f"今日要情 {args.date} ({name}) → {out}")
 
 
 def _analysis_filter(args, store):
@@ -378,9 +377,10 @@ def build_parser():
 
     p = sub.add_parser("brief", help="the daily brief (今日要情) for a day, as HTML or PDF")
     p.add_argument("--date", type=_date, required=True)
-    p.add_argument("--street")
+    p.add_argument("--street", help="a street's name or code")
+    p.add_argument("--area", help="an area spec instead: district, community:CODE, cells:CODE,CODE")
     p.add_argument("--as-of", help="the time the brief is made at (default: the end of the day)")
-    p.add_argument("--out", required=True, help="brief.html or brief.pdf")
+    p.add_argument("--out", help="brief.html or brief.pdf (none: only made and archived in the store)")
     p.add_argument("--archived", action="store_true", help="the brief as it was made that day, from the store")
     p.add_argument("--store", help=store_help)
     p.set_defaults(func=cmd_brief)

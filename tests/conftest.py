@@ -93,6 +93,33 @@ def demo_gpkg(demo_build, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_postgis(demo_gpkg):
+    """The demo in a schema of its own on the PostGIS server, for the session; its store URL."""
+    psycopg = pytest.importorskip("psycopg")
+    schema = f"demo_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=5, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    except psycopg.Error as exc:
+        _unavailable(f"PostGIS not available at {PG_URL}: {str(exc).strip().splitlines()[0]}")
+    url = f"{PG_URL}?schema={schema}"
+    copy_store(demo_gpkg[0], url)
+    yield url
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def demo_store(request, demo_gpkg, tmp_path):
+    """The demo in each store in turn (the GeoPackage a copy this test may write to); its spec."""
+    if request.param == "postgis":
+        return request.getfixturevalue("demo_postgis")
+    path = tmp_path / "demo.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
 def chromium_driver():
     """A headless Chromium driven through chromedriver, with software WebGL for the map."""
     webdriver = pytest.importorskip("selenium.webdriver")

@@ -14,13 +14,12 @@ from layers.store import open_store
 
 
 @pytest.mark.browser
-def test_the_printed_brief_has_its_pages_and_the_days_figures(demo_gpkg, tmp_path):
+def test_the_printed_brief_has_its_pages_and_the_days_figures(demo_store, tmp_path):
     if not shutil.which("pdftoppm"):
         pytest.fail("pdftoppm missing (Debian: poppler-utils)")
-    pdf, store_path = tmp_path / "brief.pdf", tmp_path / "demo.gpkg"
-    shutil.copy(demo_gpkg[0], store_path)  # the brief is archived in its store
+    pdf = tmp_path / "brief.pdf"
     done = subprocess.run([sys.executable, "-m", "onemap.cli", "brief", "--date", "2020-11-18", "--out", str(pdf),
-                           "--store", str(store_path)], capture_output=True, text=True, timeout=300)
+                           "--store", demo_store], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     subprocess.run(["pdftoppm", "-r", "50", "-png", str(pdf), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page-*.png"))
@@ -30,10 +29,15 @@ def test_the_printed_brief_has_its_pages_and_the_days_figures(demo_gpkg, tmp_pat
             ink = image.read(1)
         assert (ink < 128).mean() > 0.01  # text and tables, not a blank page
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    with open_store(demo_gpkg[0]) as store:
+    with open_store(demo_store) as store:
         kpis = kpis_from_store(store, start=date(2020, 11, 18), end=date(2020, 11, 18))
     received = sum(kpis[g]["received"] for g in ("disputes", "events", "petitions"))
     assert "今日要情" in text and f"今日受理 {received} 件" in text
+    assert "新增和加剧的热点" in text and "今日 %d 件" % received in text  # the map's key counts the day's cases
+    page_one = pages[0]
+    with rasterio.open(page_one) as image:
+        red, green, blue = image.read(1).astype(int), image.read(2).astype(int), image.read(3).astype(int)
+    assert ((red - green > 80) & (red - blue > 80)).sum() > 50  # the map's heat and red points are on page one
     assert re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text) is None  # no phone number in the brief
 
 

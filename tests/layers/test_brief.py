@@ -20,6 +20,7 @@ def cases(rows):
     frame["resolved_in_place"] = False
     frame["level_received"] = frame["level"]
     frame["kind"] = "dispute"
+    frame["channels"] = None  # each case came by one channel
     return frame
 
 
@@ -93,3 +94,61 @@ def test_a_made_brief_is_kept_as_it_was(store):
     assert archived_brief(store, date(2020, 6, 11), "district") is None
     archive_brief(store, DAY, "district", "<p>今日受理 38 件</p>")  # made again: the newer stands
     assert archived_brief(store, DAY, "district") == "<p>今日受理 38 件</p>" and store.count("briefs") == 2
+
+
+def lattice(n=8):
+    """An n × n block of square grid cells (about 100 m) with their codes."""
+    from shapely.geometry import box
+    import geopandas as gpd
+
+    size = 0.001
+    codes = [f"C{r}{c}" for r in range(n) for c in range(n)]
+    return gpd.GeoDataFrame({"grid_cell": codes, "name": codes, "community_code": "K", "street_code": "S",
+                             "population": 100},
+                            geometry=[box(121.5 + c * size, 29.9 + r * size, 121.5 + (c + 1) * size,
+                                          29.9 + (r + 1) * size) for r in range(n) for c in range(n)], crs=4490)
+
+
+def test_a_cluster_that_appears_this_week_is_a_new_hotspot_and_last_weeks_is_not_named():
+    from layers.brief import hotspot_changes
+
+    cells = lattice()
+    until = pd.Timestamp("2020-06-10")
+    rows = []
+    # Last week: a cluster in the south-west corner; this week: one in the north-east corner.
+    for cell in ("C00", "C01", "C10", "C11"):
+        rows += [(cell, until - pd.Timedelta(days=10))] * 6
+    for cell in ("C66", "C67", "C76", "C77"):
+        rows += [(cell, until - pd.Timedelta(days=3))] * 6
+    # A scatter of single cases everywhere, both weeks.
+    rows += [(code, until - pd.Timedelta(days=1 + 7 * (i % 2))) for i, code in enumerate(cells["grid_cell"])]
+    found = hotspot_changes(pd.DataFrame(rows, columns=["grid_cell", "reported_at"]), cells, until)
+    assert set(found["grid_cell"]) <= {"C66", "C67", "C76", "C77"} and len(found) >= 3
+    assert set(found["change"]) == {"new"} and (found["cases"] > found["cases_before"]).all()
+
+
+def test_the_brief_from_the_store_agrees_with_the_dashboard_for_the_same_area_and_days(demo_store):
+    from dashboards.data import filtered_cases
+    from layers.areas import Area
+    from layers.brief import brief_from_store
+    from layers.filters import CaseFilter, channel_counts
+    from layers.kpis import compute_kpis
+
+    day, as_of = date(2020, 11, 18), pd.Timestamp("2020-11-18 23:59:59")
+    with open_store(demo_store) as store:
+        for area in (Area.parse("street:330205003"), Area.parse("cells:33020500300101,33020500300102"), Area()):
+            brief = brief_from_store(store, day, area, as_of=as_of)
+            for column, first in (("today", day), ("yesterday", date(2020, 11, 17))):
+                f = CaseFilter(start=first, end=first, area=area)
+                cases, visits = filtered_cases(store, f, as_of=as_of)  # what the overview's tiles count
+                shown = compute_kpis(cases, visits, start=first, end=first, as_of=as_of)
+                for group in ("disputes", "events", "petitions", "visits"):
+                    assert brief["kpis"][column][group] == shown[group], (area, column, group)
+                channels = brief["intake"]["channel"].set_index("channel")[column]
+                assert channels[channels > 0].to_dict() == dict(channel_counts(cases)), (area, column)
+                categories = brief["intake"]["category"].set_index("category")[column]
+                assert categories[categories > 0].to_dict() == cases["category"].astype(str).value_counts().to_dict()
+            assert brief["received"]["today"] == len(filtered_cases(store, CaseFilter(start=day, end=day, area=area),
+                                                                    as_of=as_of)[0])
+        assert brief["area"] == "江北区" and len(brief["map"]["cases"]) == brief["received"]["today"] + \
+            brief["received"]["yesterday"] - int(brief["map"]["cases"].geometry.isna().sum())
