@@ -15,7 +15,7 @@ import pandas as pd
 from layers.analysis import hotspot_cells
 from layers.areas import DISTRICT, Area, area_places
 from layers.filters import CaseFilter, channel_counts, overdue
-from layers.kpis import compute_kpis
+from layers.kpis import compute_kpis, visits_in
 from layers.schema import CASE_STATUSES
 from layers.store import Condition, Store
 
@@ -88,10 +88,7 @@ def brief_from_store(store: Store, day: date, area: Area = DISTRICT, *, as_of=No
     visits = store.read("case_sources", CaseFilter(start=(day_start - pd.Timedelta(days=1)).date(),
                                                    end=day_start.date()).conditions()
                         + [Condition("channel", "=", "walk_in")])
-    if not area.is_district:  # a visit about a case of the area, whenever the case was opened
-        theirs = store.read("cases", [Condition("case_id", "in", sorted(set(visits["case_id"])))]
-                            + area.conditions("cases"))
-        visits = visits[visits["case_id"].isin(set(theirs["case_id"])).to_numpy()]
+    visits = visits_in(store, visits, area.conditions("cases"))
     brief = daily_brief(cases, visits, day_start.date(), as_of=as_of)
     cells = store.read("grid_cells", area.conditions("grid_cells")).sort_values("grid_cell", ignore_index=True)
     outline_layer = "communities" if area.kind in ("community", "cells") else "streets"

@@ -13,6 +13,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from layers.areas import DISTRICT, Area
 from layers.filters import tally
 from layers.schema import LEVELS
 from layers.store import Condition, Store, matches, period_filter
@@ -95,22 +96,27 @@ def street_code_for(store: Store, street: str | None) -> str | None:
 
 
 def kpis_from_store(store: Store, *, start: date | None = None, end: date | None = None,
-                    street: str | None = None, as_of=None) -> dict:
+                    street: str | None = None, area: Area = DISTRICT, as_of=None) -> dict:
+    """The KPIs of a period in a street (name or code) or an area, read from the store."""
     code = street_code_for(store, street)
-    cases = store.read("cases", period_filter(start, end, street_code=code))
-    sources = store.read("case_sources", period_filter(start, end) + [Condition("channel", "=", "walk_in")])
-    if code:
-        sources = sources[_cases_in_street(store, sources, code)]
+    place = ([Condition("street_code", "=", code)] if code else []) + area.conditions("cases")
+    cases = store.read("cases", period_filter(start, end) + place)
+    sources = visits_in(store, store.read("case_sources", period_filter(start, end)
+                                          + [Condition("channel", "=", "walk_in")]), place)
     result = compute_kpis(cases, sources, start=start, end=end, as_of=as_of)
     result["street"] = code
-    result["setback_areas"] = setback_summary(store.read("setback_areas"), street_code=code)
+    result["setback_areas"] = setback_summary(store.read("setback_areas", area.conditions("setback_areas")),
+                                              street_code=code)
     return result
 
 
-def _cases_in_street(store, sources, code):
-    ids = sorted(set(sources["case_id"]))
-    cases = store.read("cases", [Condition("case_id", "in", ids), Condition("street_code", "=", code)])
-    return sources["case_id"].isin(set(cases["case_id"]))
+def visits_in(store: Store, visits: pd.DataFrame, place: list[Condition]) -> pd.DataFrame:
+    """The visits whose case lies in the place (``place``: filter terms on cases), whenever it was opened:
+    a second visit about last month's matter is still a visit of today."""
+    if not place:
+        return visits
+    theirs = store.read("cases", [Condition("case_id", "in", sorted(set(visits["case_id"])))] + place)
+    return visits[visits["case_id"].isin(set(theirs["case_id"])).to_numpy()]
 
 
 def filtered_kpis(cases: pd.DataFrame, *, as_of=None) -> dict:

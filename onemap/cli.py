@@ -21,6 +21,13 @@ def _date(text):
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _month(text):
+    try:
+        return date.fromisoformat(f"{text}-01").strftime("%Y-%m")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a month (YYYY-MM): {text!r}") from None
+
+
 def _print_report(report, as_json):
     data = report.to_dict()
     if as_json:
@@ -142,18 +149,13 @@ def cmd_kpis(args):
 
 
 def cmd_brief(args):
-    from pathlib import Path
-
     import pandas as pd
 
-    from dashboards.brief import brief_html, print_pdf
-    from layers.areas import DISTRICT, Area
+    from dashboards.brief import brief_html
     from layers.brief import archive_brief, archived_brief, area_name, brief_from_store
-    from layers.kpis import street_code_for
 
     with open_store(args.store) as store:
-        code = street_code_for(store, args.street)
-        area = Area("street", (code,)) if code else Area.parse(args.area) if args.area else DISTRICT
+        area = _area(args, store)
         name = area_name(store, area)
         if args.archived:
             page = archived_brief(store, args.date, area.spec())
@@ -166,12 +168,40 @@ def cmd_brief(args):
     if not args.out:
         print(f"今日要情 {args.date} ({name}) archived in the store")
         return
-    out = Path(args.out)
+    _write_page(page, args.out)
+    print(f"今日要情 {args.date} ({name}) → {args.out}")
+
+
+def cmd_monthly(args):
+    from dashboards.monthly import monthly_html
+    from layers.monthly import monthly_from_store
+
+    with open_store(args.store) as store:
+        page = monthly_html(monthly_from_store(store, args.month, _area(args, store)))
+    _write_page(page, args.out)
+    print(f"难题月研判 {args.month} → {args.out}")
+
+
+def _area(args, store):
+    """The area a command was given: --street (name or code), --area (a spec), or the district."""
+    from layers.areas import DISTRICT, Area
+    from layers.kpis import street_code_for
+
+    code = street_code_for(store, args.street)
+    return Area("street", (code,)) if code else Area.parse(args.area) if args.area else DISTRICT
+
+
+def _write_page(page: str, out) -> None:
+    """A printable page as HTML, or printed to PDF by headless Chromium when ``out`` ends in .pdf."""
+    from pathlib import Path
+
+    from dashboards.printed import print_pdf
+
+    out = Path(out)
     if out.suffix.lower() == ".pdf":
         print_pdf(page, out)
     else:
         out.write_text(page, encoding="utf-8")
-    print(f"今日要情 {args.date} ({name}) → {out}")
 
 
 def _analysis_filter(args, store):
@@ -384,6 +414,14 @@ def build_parser():
     p.add_argument("--archived", action="store_true", help="the brief as it was made that day, from the store")
     p.add_argument("--store", help=store_help)
     p.set_defaults(func=cmd_brief)
+
+    p = sub.add_parser("monthly", help="the monthly analysis of hard problems (难题月研判), as HTML or PDF")
+    p.add_argument("--month", type=_month, required=True, help="YYYY-MM")
+    p.add_argument("--street", help="a street's name or code")
+    p.add_argument("--area", help="an area spec instead: district, community:CODE, cells:CODE,CODE")
+    p.add_argument("--out", required=True, help="monthly.html or monthly.pdf")
+    p.add_argument("--store", help=store_help)
+    p.set_defaults(func=cmd_monthly)
 
     p = sub.add_parser("kpis", help="the centre's KPIs over a period")
     p.add_argument("--store", help=store_help)

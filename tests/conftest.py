@@ -200,3 +200,12 @@ def copy_store(source: str, target: str) -> None:
     with open_store(source) as read, open_store(target) as write:
         for name in LAYERS:
             write.write_layer(name, read.read(name))
+
+
+def printed_pages(pdf, folder) -> tuple[list, str]:
+    """A printed PDF's pages as PNG files (pdftoppm, 50 dpi) and its text (pdftotext -layout)."""
+    if not shutil.which("pdftoppm"):
+        pytest.fail("pdftoppm missing (Debian: poppler-utils)")
+    subprocess.run(["pdftoppm", "-r", "50", "-png", str(pdf), f"{folder}/page"], check=True)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return sorted(__import__("pathlib").Path(folder).glob("page-*.png")), text

@@ -11,24 +11,21 @@ import rasterio
 
 from layers.kpis import kpis_from_store
 from layers.store import open_store
+from tests.conftest import printed_pages
 
 
 @pytest.mark.browser
 def test_the_printed_brief_has_its_pages_and_the_days_figures(demo_store, tmp_path):
-    if not shutil.which("pdftoppm"):
-        pytest.fail("pdftoppm missing (Debian: poppler-utils)")
     pdf = tmp_path / "brief.pdf"
     done = subprocess.run([sys.executable, "-m", "onemap.cli", "brief", "--date", "2020-11-18", "--out", str(pdf),
                            "--store", demo_store], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    subprocess.run(["pdftoppm", "-r", "50", "-png", str(pdf), str(tmp_path / "page")], check=True)
-    pages = sorted(tmp_path.glob("page-*.png"))
+    pages, text = printed_pages(pdf, tmp_path)
     assert 1 <= len(pages) <= 2  # one to two A4 pages
     for page in pages:
         with rasterio.open(page) as image:
             ink = image.read(1)
         assert (ink < 128).mean() > 0.01  # text and tables, not a blank page
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     with open_store(demo_store) as store:
         kpis = kpis_from_store(store, start=date(2020, 11, 18), end=date(2020, 11, 18))
     received = sum(kpis[g]["received"] for g in ("disputes", "events", "petitions"))
