@@ -11,6 +11,7 @@ from flask import current_app
 from dashboards import auth, feed, figures, geo
 from dashboards.cache import CACHE
 from dashboards.basemap import NO_BASEMAP, Basemap
+from dashboards.schedule import BriefSchedule
 from layers.store import Store, StoreError, open_store
 
 _HERE = Path(__file__).parent
@@ -42,8 +43,9 @@ def create_app(store_spec: str, *, basemap: Basemap = NO_BASEMAP) -> dash.Dash:
 
 
 def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap: Basemap = NO_BASEMAP,
-          workers: int = 1):
-    """Serve the app: waitress in this process, or with ``workers`` > 1, gunicorn with that many processes.
+          workers: int = 1, brief_at=None):
+    """Serve the app: waitress in this process, or with ``workers`` > 1, gunicorn with that many processes;
+    with ``brief_at`` (a time of day), the day's briefs are made and archived then (``dashboards.schedule``).
 
     One process answers with one core at a time (Python's lock); a server with several cores and
     many people filtering at once needs several. The cases are read once, before the processes
@@ -57,6 +59,9 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
         print(f"the store did not answer at start ({exc}); serving anyway", flush=True)
     print(f"serving the one map on http://{host}:{port} (store {store_spec}, {workers} process"
           f"{'es' if workers > 1 else ''})", flush=True)
+    if brief_at is not None:  # in this process: gunicorn's workers are forked from it and run no thread of it
+        BriefSchedule(str(store_spec), brief_at, log=lambda text: print(text, flush=True)).start()
+        print(f"the daily briefs are made at {brief_at:%H:%M}", flush=True)
     if workers > 1:
         _Gunicorn(app.server, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
                                "threads": 8, "worker_connections": CONNECTION_LIMIT, "keepalive": 75,

@@ -7,10 +7,16 @@
 from __future__ import annotations
 
 import base64
+from datetime import date
 
+import pandas as pd
+
+from dashboards.i18n import say
 from dashboards.printed import page, table
 from dashboards.static_map import HOT_COLOUR, TODAY_COLOUR, YESTERDAY_COLOUR, brief_map
 from dashboards.tiles import percent
+from layers.areas import Area
+from layers.brief import archived, brief_from_store
 from layers.schema import CHANNELS
 
 GROUPS = (("disputes", "矛盾纠纷"), ("events", "事件"), ("petitions", "信访"))
@@ -25,6 +31,22 @@ img.map { width: 100mm; border: 0.5pt solid #999; }
 .key span { display: inline-block; width: 8pt; height: 8pt; border-radius: 50%; margin: 0 2pt 0 8pt; }
 .key span.ring { border-radius: 0; background: none !important; border: 1.4pt solid; }
 """
+
+
+def brief_for_page(store, day: date, area: Area, *, fresh: bool = False, now=None,
+                   lang: str = "zh") -> tuple[str, str]:
+    """The brief the /brief page shows, and a line saying which: the one archived that day, as it was
+    made; or, with none archived or ``fresh``, one made now from the store (as of now for today, as of
+    the end of the day for a day gone). The page only reads: the server's schedule archives."""
+    now = pd.Timestamp(now) if now is not None else pd.Timestamp.now().floor("s")
+    kept = None if fresh else archived(store, day, area.spec())
+    if kept is not None:
+        return kept[0], say(f"{day} 的简报，{kept[1]:%Y-%m-%d %H:%M} 生成并存档（当时的数据）",
+                            f"The brief of {day} as archived at {kept[1]:%Y-%m-%d %H:%M}", lang, sep=" · ")
+    as_of = now if pd.Timestamp(day) == now.normalize() else None
+    made = brief_html(brief_from_store(store, day, area, as_of=as_of))
+    return made, say(f"{day} 的简报，按当前数据于 {now:%H:%M} 生成（未存档）",
+                     f"The brief of {day} made now from the current data (not archived)", lang, sep=" · ")
 
 
 def brief_html(brief: dict, *, area: str | None = None) -> str:

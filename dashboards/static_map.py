@@ -19,7 +19,7 @@ from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 
 from dashboards.figures import HEAT_COLOURS  # noqa: E402
 from gis.datums import METRIC_CRS  # noqa: E402
-from gis.heat import kernel_density, to_metric  # noqa: E402
+from gis.heat import BANDWIDTH_M, kernel_density, to_metric  # noqa: E402
 
 # The dashboard's heat colours, transparent where there is nothing.
 HEAT_MAP = LinearSegmentedColormap.from_list("heat", [(*HEAT_COLOURS[0], 0.0), *[(*c, 0.85) for c in HEAT_COLOURS[1:]]])
@@ -41,7 +41,10 @@ def brief_map(cells, outlines, cases, hot, *, width_mm: float = 100, max_height_
         cells.boundary.plot(ax=axes, color="#cbd5e1", linewidth=0.3)
         if len(cases):
             x, y = to_metric(cases.geometry.x.to_numpy(), cases.geometry.y.to_numpy())
-            heat = kernel_density(x, y, (minx, miny, maxx, maxy), cell_m=max(25.0, (maxx - minx) / 400))
+            # 300 m over a district; narrower over a few cells, where 300 m would cover them all.
+            extent = max(maxx - minx, maxy - miny)
+            heat = kernel_density(x, y, (minx, miny, maxx, maxy), bandwidth_m=float(np.clip(extent / 40, 50, BANDWIDTH_M)),
+                                  cell_m=max(5.0, extent / 400))
             peak = float(heat.density.max())
             if peak > 0:
                 hx0, hy0, hx1, hy1 = heat.bounds
@@ -53,8 +56,8 @@ def brief_map(cells, outlines, cases, hot, *, width_mm: float = 100, max_height_
         if len(cases):
             today = cases["today"].to_numpy(dtype=bool)
             for chosen, colour in ((~today, YESTERDAY_COLOUR), (today, TODAY_COLOUR)):
-                axes.scatter(np.asarray(x)[chosen], np.asarray(y)[chosen], s=9, c=colour, edgecolors="white",
-                             linewidths=0.4, zorder=5)
+                axes.scatter(np.asarray(x)[chosen], np.asarray(y)[chosen], s=12, c=colour, edgecolors="white",
+                             linewidths=0.3, zorder=5)
         axes.set_xlim(minx, maxx)
         axes.set_ylim(miny, maxy)
         figure.subplots_adjust(0, 0, 1, 1)

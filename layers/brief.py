@@ -91,7 +91,7 @@ def brief_from_store(store: Store, day: date, area: Area = DISTRICT, *, as_of=No
     visits = visits_in(store, visits, area.conditions("cases"))
     brief = daily_brief(cases, visits, day_start.date(), as_of=as_of)
     cells = store.read("grid_cells", area.conditions("grid_cells")).sort_values("grid_cell", ignore_index=True)
-    outline_layer = "communities" if area.kind in ("community", "cells") else "streets"
+    outline_layer = {"community": "communities", "cells": "grid_cells"}.get(area.kind, "streets")
     shown = cases[(cases["reported_at"] >= day_start - pd.Timedelta(days=1)).to_numpy()
                   & (cases["reported_at"] <= brief["as_of"]).to_numpy() & cases.geometry.notna().to_numpy()]
     brief["area"] = area_name(store, area)
@@ -184,6 +184,12 @@ def archive_brief(store, day: date, area: str, html: str, *, made_at=None) -> No
 
 def archived_brief(store, day: date, area: str) -> str | None:
     """The brief of ``day`` and ``area`` as it was made, or None if none was."""
+    found = archived(store, day, area)
+    return None if found is None else found[0]
+
+
+def archived(store, day: date, area: str) -> tuple[str, pd.Timestamp] | None:
+    """The brief of ``day`` and ``area`` as it was made and when it was made, or None if none was."""
     rows = store.read("briefs", [Condition("brief_date", "=", pd.Timestamp(day).date().isoformat()),
                                  Condition("area", "=", area)])
-    return None if rows.empty else str(rows["html"].iat[0])
+    return None if rows.empty else (str(rows["html"].iat[0]), pd.Timestamp(rows["made_at"].iat[0]))

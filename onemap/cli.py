@@ -12,6 +12,8 @@ from pathlib import Path
 from layers.store import StoreError, default_store, open_store
 
 DEMO_DIR = Path("data/demo")
+# The centre reads the day's brief at its morning meeting.
+BRIEF_AT = "07:30"
 
 
 def _date(text):
@@ -363,11 +365,12 @@ def cmd_serve(args):
 
     from dashboards.app import serve
     from dashboards.basemap import basemap_from
+    from dashboards.schedule import parse_hour
 
     basemap = basemap_from(getattr(args, "basemap", None) or os.environ.get("ONEMAP_BASEMAP"),
                            getattr(args, "basemap_datum", None) or os.environ.get("ONEMAP_BASEMAP_DATUM"))
     serve(args.store or default_store(), port=getattr(args, "port", 8050), basemap=basemap,
-          workers=getattr(args, "workers", 1))
+          workers=getattr(args, "workers", 1), brief_at=parse_hour(getattr(args, "brief_at", BRIEF_AT)))
 
 
 def build_parser():
@@ -495,6 +498,8 @@ def build_parser():
     p.add_argument("--basemap-datum", help="the tiles' datum for a URL: cgcs2000, wgs84 or gcj02")
     p.add_argument("--workers", type=int, default=1,
                    help="processes (gunicorn) to answer with; one per core for many users (default 1: waitress)")
+    p.add_argument("--brief-at", default=BRIEF_AT,
+                   help=f"when the day's briefs are made and archived, HH:MM or off (default {BRIEF_AT})")
     p.set_defaults(func=cmd_serve)
     return parser
 

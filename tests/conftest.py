@@ -141,18 +141,20 @@ def chromium_driver():
 
 
 @contextlib.contextmanager
-def serving(store_path, log=None, workers=1):
+def serving(store_path, log=None, workers=1, brief_at="off"):
     """``onemap serve`` on a store, in its own process as in production; yields its base URL.
 
     In a process of its own, so the server's sockets never share descriptor
-    numbers with the test process's database connections. ``log``: a file for what the server prints.
+    numbers with the test process's database connections. ``log``: a file for what the server prints;
+    ``brief_at``: when the server makes the day's briefs (off unless a test is about them).
     """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out = open(log, "w") if log else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", str(store_path),
-                             "--port", str(port), "--workers", str(workers)], stdout=out, stderr=subprocess.STDOUT)
+                             "--port", str(port), "--workers", str(workers), "--brief-at", brief_at],
+                            stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):

@@ -103,6 +103,8 @@ def layout(**kwargs):
                        href=switch),
                 html.A(say("靶向治理", "Remediation", lang), href="/remediation" + ("?lang=en" if lang == "en" else ""),
                        className="link"),
+                html.A(say("今日要情", "Daily brief", lang), href="/brief" + ("?lang=en" if lang == "en" else ""),
+                       className="link"),
                 html.A(say("退出", "Log out", lang), href="/logout", className="link")])]),
         html.Div(banner, id="overview-banner", className="banner", style=banner_style),
         dcc.Store(id="overview-lang", data=lang),

@@ -43,7 +43,9 @@ def layout(**kwargs):
             html.Span(say("治理前后对比：每处地点治理开始前与完成后的月均案件，对照未治理的同类地点",
                           "Cases per month before the start and after the finish, against places not remediated",
                           lang), className="sub"),
-            html.Span(className="who", children=[html.A(say("一张图", "One map", lang), href="/", className="link")])]),
+            html.Span(className="who", children=[html.A(say("一张图", "One map", lang), href="/", className="link"),
+                                                html.A(say("今日要情", "Daily brief", lang), href="/brief",
+                                                       className="link")])]),
         html.Div(summary, className="kpis", id="remediation-overall"),
         html.Div(className="table-wrap", children=[dash_table.DataTable(
             id="remediation-table", data=data["rows"], sort_action="native", page_size=25,

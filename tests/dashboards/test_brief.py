@@ -4,14 +4,18 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from datetime import date
 
 import pytest
 import rasterio
 
+from layers.areas import Area
+from layers.filters import CaseFilter
 from layers.kpis import kpis_from_store
 from layers.store import open_store
-from tests.conftest import printed_pages
+from tests.conftest import printed_pages, serving
+from tests.dashboards.test_browser import SCREENSHOTS, log_in
 
 
 @pytest.mark.browser
@@ -54,3 +58,93 @@ def test_yesterdays_brief_reads_as_it_was_made(demo_gpkg, tmp_path):
     assert "孔浦街道" in made and "截至 17:30" in made
     # The day goes on; the brief made at 17:30 is still the one on record.
     assert brief("--archived") == made
+
+
+def test_the_page_shows_the_brief_archived_that_day_or_one_made_now(demo_gpkg, tmp_path):
+    from dashboards.brief import brief_for_page
+    from layers.areas import Area
+    from layers.brief import archive_brief
+
+    path = tmp_path / "demo.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    street = Area.parse("street:330205003")
+    with open_store(str(path)) as store:
+        archive_brief(store, date(2020, 11, 18), street.spec(), "<p>孔浦 07:30</p>", made_at="2020-11-18 07:30")
+        page, note = brief_for_page(store, date(2020, 11, 18), street)
+        assert page == "<p>孔浦 07:30</p>" and "2020-11-18 07:30 生成并存档" in note
+        page, note = brief_for_page(store, date(2020, 11, 18), street, fresh=True, now="2026-11-27 09:00")
+        assert "孔浦街道" in page and "截至 23:59" in page and "未存档" in note
+        # Today's brief, not archived yet, is made as of now.
+        page, _ = brief_for_page(store, date(2020, 11, 19), street, now="2020-11-19 10:15")
+        assert "截至 10:15" in page
+
+
+def test_the_briefs_are_due_at_the_hour_or_at_once_when_the_server_starts_late():
+    from datetime import datetime, time
+
+    from dashboards.schedule import next_run, parse_hour
+
+    at = parse_hour("07:30")
+    assert next_run(datetime(2026, 11, 27, 6, 0), at, made_today=False) == datetime(2026, 11, 27, 7, 30)
+    assert next_run(datetime(2026, 11, 27, 9, 0), at, made_today=False) == datetime(2026, 11, 27, 9, 0)
+    assert next_run(datetime(2026, 11, 27, 9, 0), at, made_today=True) == datetime(2026, 11, 28, 7, 30)
+    assert parse_hour("off") is None and at == time(7, 30)
+    with pytest.raises(ValueError, match="not a time of day"):
+        parse_hour("7h30")
+
+
+@pytest.fixture(scope="module")
+def served_with_briefs(demo_gpkg, tmp_path_factory):
+    """``onemap serve`` on a copy of the demo that makes the day's briefs from midnight: at once."""
+    path = tmp_path_factory.mktemp("briefs") / "demo.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    log = path.parent / "serve.log"
+    with serving(path, log=log, brief_at="00:00") as url:
+        yield url, str(path), log
+
+
+@pytest.mark.browser
+def test_the_server_makes_and_archives_the_days_briefs_and_the_page_shows_them(served_with_briefs, chromium_driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from layers.brief import archived
+
+    url, path, log = served_with_briefs
+    today = date.today()
+    with open_store(path) as store:
+        streets = list(store.read("streets")["street_code"])
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and "briefs of" not in log.read_text():
+        time.sleep(2)
+    assert f"briefs of {today} made" in log.read_text() and f": {len(streets) + 1} of {len(streets) + 1}" in \
+        log.read_text()
+    with open_store(path) as store:
+        for area in ["district", *(f"street:{s}" for s in streets)]:
+            assert archived(store, today, area) is not None, area
+
+    # The street's staff opens the brief page: today's brief as the server archived it.
+    driver = chromium_driver
+    log_in(driver, url, "kongpu")
+    driver.get(f"{url}/brief")
+    wait = WebDriverWait(driver, 60)
+    wait.until(lambda d: "生成并存档" in d.find_element(By.ID, "brief-note").text)
+    with open_store(path) as store:
+        kept = archived(store, today, "street:330205003")[0]
+    assert driver.find_element(By.ID, "brief-frame").get_attribute("srcdoc") == kept
+
+    # The grid leader's brief of a past day, made from the store for her two cells.
+    log_in(driver, url, "hongmei")
+    driver.get(f"{url}/brief?day=2020-12-29")
+    wait.until(lambda d: "未存档" in d.find_element(By.ID, "brief-note").text)
+    with open_store(path) as store:
+        cells = CaseFilter(start=date(2020, 12, 29), end=date(2020, 12, 29),
+                           area=Area.parse("cells:33020500300201,33020500300202")).read_cases(store)
+    shown = driver.find_element(By.ID, "brief-frame").get_attribute("srcdoc")
+    assert len(cells) > 0 and f"今日受理 <b>{len(cells)}</b> 件" in shown and "红梅社区 2个网格" in shown
+    driver.switch_to.frame(driver.find_element(By.ID, "brief-frame"))
+    assert "今日要情" in driver.find_element(By.TAG_NAME, "h1").text
+    driver.switch_to.default_content()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.set_window_size(1400, 1400)
+    driver.save_screenshot(str(SCREENSHOTS / "brief_page.png"))

@@ -1,0 +1,112 @@
+"""今日要情 · the daily brief of the viewer's area, as archived or made now, with its PDF; and the
+monthly analysis (难题月研判) of any month, as a PDF."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import dash
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboards.app import store_from_request
+from dashboards.auth import principal
+from dashboards.brief import brief_for_page
+from dashboards.i18n import language, say
+from dashboards.monthly import monthly_html
+from dashboards.printed import print_pdf
+from layers.monthly import monthly_from_store
+
+dash.register_page(__name__, path="/brief", name="今日要情 Daily brief", title="社会治理一张图 · 今日要情")
+
+MONTHS_OFFERED = 36
+
+
+def _who():
+    who = principal()
+    if who is None or who.kind != "user":
+        raise PermissionError("no user for this request")
+    return who
+
+
+def _day(text) -> date:
+    try:
+        return date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return date.today()
+
+
+def layout(day=None, lang=None, **_):
+    who = _who()
+    lang = language(lang)
+    today = date.today()
+    months = [p.strftime("%Y-%m") for p in pd.period_range(end=pd.Period(today, "M") - 1, periods=MONTHS_OFFERED,
+                                                              freq="M")[::-1]]
+    back = "?lang=en" if lang == "en" else ""
+    return html.Div([
+        html.Div(className="header", children=[
+            html.H1("Daily brief" if lang == "en" else "今日要情"),
+            html.Span(say("每日简报与月度研判", "The daily brief and the monthly analysis", lang), className="sub"),
+            html.Span(className="who", children=[
+                html.Span(who.label(lang), id="brief-who"),
+                html.A(say("一张图", "One map", lang), href="/" + back, className="link"),
+                html.A(say("靶向治理", "Remediation", lang), href="/remediation" + back, className="link"),
+                html.A(say("退出", "Log out", lang), href="/logout", className="link")])]),
+        dcc.Store(id="brief-lang", data=lang),
+        html.Div(className="filters", children=[
+            html.Span(say("日期", "Day", lang), className="label"),
+            html.Div(dcc.DatePickerSingle(id="brief-day", date=_day(day or today).isoformat(),
+                                          display_format="YYYY-MM-DD", first_day_of_week=1), style={"width": "160px"}),
+            dcc.Checklist(id="brief-fresh", options=[{"label": say("按当前数据重新生成", "Make it from the current data",
+                                                                   lang), "value": "fresh"}], value=[],
+                          className="check"),
+            html.Button(say("下载 PDF", "Download PDF", lang), id="brief-pdf", className="button"),
+            dcc.Download(id="brief-pdf-file"),
+            html.Span(say("月度研判", "Monthly analysis", lang), className="label"),
+            dcc.Dropdown(id="brief-month", options=months, value=months[0], clearable=False,
+                         style={"width": "120px"}),
+            html.Button(say("下载月度研判 PDF", "Download the monthly PDF", lang), id="brief-monthly",
+                        className="button"),
+            dcc.Download(id="brief-monthly-file"),
+        ]),
+        html.Div(id="brief-note", className="brief-note"),
+        dcc.Loading(html.Iframe(id="brief-frame", title="今日要情",
+                                style={"width": "210mm", "height": "1400px", "border": "1px solid #cbd5e0",
+                                       "background": "#fff", "display": "block", "margin": "8px auto"})),
+    ])
+
+
+@callback(Output("brief-frame", "srcDoc"), Output("brief-note", "children"), Input("brief-day", "date"),
+          Input("brief-fresh", "value"), State("brief-lang", "data"))
+def show(day, fresh, lang):
+    who = _who()
+    with store_from_request() as store:
+        return brief_for_page(store, _day(day), who.area, fresh=bool(fresh), lang=language(lang))
+
+
+@callback(Output("brief-pdf-file", "data"), Input("brief-pdf", "n_clicks"), State("brief-day", "date"),
+          State("brief-fresh", "value"), prevent_initial_call=True)
+def brief_pdf(_clicks, day, fresh):
+    who = _who()
+    with store_from_request() as store:
+        page, _ = brief_for_page(store, _day(day), who.area, fresh=bool(fresh))
+    return _pdf(page, f"今日要情_{_day(day)}.pdf")
+
+
+@callback(Output("brief-monthly-file", "data"), Input("brief-monthly", "n_clicks"), State("brief-month", "value"),
+          prevent_initial_call=True)
+def monthly_pdf(_clicks, month):
+    who = _who()
+    month = pd.Period(month, "M").strftime("%Y-%m")  # a month, whatever the request says
+    with store_from_request() as store:
+        page = monthly_html(monthly_from_store(store, month, who.area))
+    return _pdf(page, f"难题月研判_{month}.pdf")
+
+
+def _pdf(page: str, name: str) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "out.pdf"
+        print_pdf(page, path)
+        return dcc.send_bytes(path.read_bytes(), name)
