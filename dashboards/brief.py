@@ -64,7 +64,7 @@ def brief_html(brief: dict, *, area: str | None = None) -> str:
         table(brief["intake"]["category"].head(10),
                {"category": "类别（前十）", "yesterday": "昨日", "today": "今日", "week_average": "前七日日均"}),
         "</div></div>",
-        "<h2>主要指标</h2>", _kpitable(brief["kpis"]),
+        "<h2>主要指标</h2>", _kpi_table(brief["kpis"]),
         "<h2>问题日清零</h2>",
         f"<p>昨日受理、至今未分派未办结 <b>{len(brief['to_clear'])}</b> 件（按街道、责任单位，先受理者在前）。</p>",
         table(brief["to_clear"].head(ROWS_SHOWN),
@@ -119,15 +119,22 @@ def _hotspots(brief: dict) -> list[str]:
                     "cases": "近七日案件", "cases_before": "前七日案件"})]
 
 
-def _kpitable(kpis: dict) -> str:
+def _kpi_table(kpis: dict) -> str:
+    """Today's KPIs with their change from yesterday's (cases, and percentage points for the rates)."""
     rows = []
     for key, name in GROUPS:
         today, before = kpis["today"][key], kpis["yesterday"][key]
-        rows.append(f"<tr><td>{name}</td><td class='n'>{today['received']}</td><td class='n'>{before['received']}"
-                    f"</td><td class='n'>{percent(today['closure_rate'])}</td>"
-                    f"<td class='n'>{percent(today['resolved_in_place_rate'])}</td>"
-                    f"<td class='n'>{today['overdue']}</td></tr>")
-    return ("<table><tr><th>类别</th><th>今日受理</th><th>昨日受理</th><th>结案率</th><th>就地化解率</th>"
-            f"<th>超期</th></tr>{''.join(rows)}</table>")
+        cells = [today["received"], before["received"], f"{today['received'] - before['received']:+d}"]
+        for rate in ("closure_rate", "resolved_in_place_rate"):
+            cells += [percent(today[rate]), _points(today[rate], before[rate])]
+        cells += [today["overdue"], f"{today['overdue'] - before['overdue']:+d}"]
+        rows.append(f"<tr><td>{name}</td>" + "".join(f"<td class='n'>{c}</td>" for c in cells) + "</tr>")
+    return ("<table><tr><th>类别</th><th>今日受理</th><th>昨日受理</th><th>增减</th><th>结案率</th><th>较昨日</th>"
+            "<th>就地化解率</th><th>较昨日</th><th>超期</th><th>增减</th></tr>" + "".join(rows) + "</table>")
+
+
+def _points(now, before) -> str:
+    """A rate's change in percentage points, or — where either day has none."""
+    return "—" if now is None or before is None else f"{(now - before) * 100:+.1f}"
 
 

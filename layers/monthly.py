@@ -93,12 +93,14 @@ def recurring_problems(cases: pd.DataFrame, month_start, register: pd.DataFrame,
     found = []
     for kind, column in (("grid_cell", "grid_cell"), ("estate", "estate_id")):
         placed = cases[cases[column].notna().to_numpy()]
+        pair = placed[column].astype(str) + "\x1f" + placed["category"].astype(str)
+        # Counted first over the month, so only the few recurring pairs are gone through one by one.
+        counts = pair[(placed["reported_at"] >= month_start).to_numpy()].value_counts()
+        placed = placed[pair.isin(set(counts[counts >= least].index)).to_numpy()]
         month_of = placed["reported_at"].dt.to_period("M")
         groups = placed.groupby([placed[column].astype(str), placed["category"].astype(str)], sort=False)
         for (place, category), rows in groups:
             in_month = rows[(rows["reported_at"] >= month_start).to_numpy()]
-            if len(in_month) < least:
-                continue
             per_month = month_of[rows.index].value_counts().reindex(months, fill_value=0)
             tau, p = mann_kendall(per_month.to_numpy())
             found.append({"place_kind": kind, "place": place, "name": names.get((kind, place), place),
