@@ -148,3 +148,31 @@ def test_the_server_makes_and_archives_the_days_briefs_and_the_page_shows_them(s
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.set_window_size(1400, 1400)
     driver.save_screenshot(str(SCREENSHOTS / "brief_page.png"))
+
+
+@pytest.mark.browser  # the PDF is printed by Chromium
+def test_the_page_gives_the_viewers_brief_and_monthly_analysis_from_each_store(demo_store, tmp_path):
+    import base64
+
+    from dashboards.app import create_app
+    from dashboards.client import for_app
+    from demo.users import demo_password
+
+    client = for_app(create_app(demo_store))
+    client.log_in("kongpu", demo_password("kongpu"))
+    shown = client.call("brief-frame", {"brief-day.date": "2020-11-18", "brief-fresh.value": ["fresh"]},
+                        {"brief-lang.data": "zh"}).get_json()["response"]
+    street = Area.parse("street:330205003")
+    with open_store(demo_store) as store:
+        day = CaseFilter(start=date(2020, 11, 18), end=date(2020, 11, 18), area=street).read_cases(store)
+        month = kpis_from_store(store, start=date(2021, 2, 1), end=date(2021, 2, 28), area=street)
+    assert "孔浦街道" in shown["brief-frame"]["srcDoc"] and f"今日受理 <b>{len(day)}</b> 件" in shown["brief-frame"]["srcDoc"]
+
+    sent = client.call("brief-monthly-file", {"brief-monthly.n_clicks": 1},
+                       {"brief-month.value": "2021-02"}).get_json()["response"]["brief-monthly-file"]["data"]
+    assert sent["filename"] == "难题月研判_2021-02.pdf"
+    pdf = tmp_path / "monthly.pdf"
+    pdf.write_bytes(base64.b64decode(sent["content"]))
+    pages, text = printed_pages(pdf, tmp_path)
+    total = sum(month[g]["received"] for g in ("disputes", "events", "petitions"))
+    assert pages and "孔浦街道" in text and re.search(rf"合计\s+{total}\s", text)
