@@ -81,13 +81,13 @@ def category_change(now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
 
 
 def recurring_problems(cases: pd.DataFrame, month_start, register: pd.DataFrame, names: dict,
-                       *, least: int = RECURRING_CASES, top: int = TOP) -> pd.DataFrame:
+                       *, least: int = RECURRING_CASES, top: int = TOP, months: int = TREND_MONTHS) -> pd.DataFrame:
     """同质化 problems: the same category at the same grid cell or estate, ``least`` times or more in the
-    month starting ``month_start``, most cases first; each with its cases per month over the months in
-    ``cases`` (``per_month``, the month last), their Mann–Kendall ``trend``, its case ids and whether the
-    register holds a remediation of the place (for an estate, of any of its setback areas too)."""
+    month starting ``month_start``, most cases first; each with its cases in each of the ``months`` months
+    to that month (``per_month``, the month last), their Mann–Kendall ``trend``, its case ids and whether
+    the register holds a remediation of the place (for an estate, of any of its setback areas too)."""
     month_start = pd.Timestamp(month_start)
-    months = pd.period_range(cases["reported_at"].min(), month_start, freq="M") if len(cases) else []
+    months = pd.period_range(end=month_start.to_period("M"), periods=months, freq="M")
     on_register = set(zip(register["place_kind"], register["place"]))
     on_register |= {("estate", e) for e in register.get("estate_id", pd.Series(dtype=object)).dropna()}
     found = []
