@@ -32,8 +32,8 @@ def monthly_html(analysis: dict) -> str:
         table(analysis["categories"].head(ROWS_SHOWN), {"category": "类别（前十）", "cases": "本月",
                                                         "previous_month": "上月", "change": "增减"}),
         "<h2>高发、同质化问题</h2>",
-        f"<p>同一网格或小区、同一类问题本月反复发生（3件及以上）{len(recurring)} 处"
-        f"{'（列前十）' if len(recurring) >= ROWS_SHOWN else ''}，其中已列入靶向治理台账 "
+        f"<p>同一网格或小区、同一类问题本月反复发生（3件及以上）<b>{analysis['recurring_count']}</b> 处"
+        f"{'，列前 %d 处' % len(recurring) if analysis['recurring_count'] > len(recurring) else ''}，其中已列入靶向治理台账 "
         f"<b>{int(recurring['on_register'].sum())}</b> 处。</p>",
         table(recurring.assign(
             kind=recurring["place_kind"].map(KIND_NAMES), months=recurring["per_month"].map(_series),

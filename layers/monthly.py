@@ -30,6 +30,8 @@ RECURRING_CASES = 3
 TREND_MONTHS = 6
 TOP = 10
 TREND_WORDS = {"rising": "上升", "falling": "下降", "steady": "平稳"}
+# The case column that says which place of a kind a case happened at.
+PLACE_CASE_COLUMNS = {"grid_cell": "grid_cell", "estate": "estate_id"}
 
 
 def month_bounds(month) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -65,6 +67,7 @@ def monthly_from_store(store: Store, month, area: Area = DISTRICT) -> dict:
         "categories": category_change(in_month, recent[((recent["reported_at"] >= month_before.start_time)
                                                         & (recent["reported_at"] < start)).to_numpy()]),
         "recurring": recurring_problems(recent, start, register, names),
+        "recurring_count": len(recurring_pairs(in_month, start)),
         "hard_cases": hard_cases(in_month, open_at_end, after),
         "remediation": remediation_progress(register, start, after),
         "blind_spots": blind_spot_changes(spots_now, spots_before),
@@ -80,38 +83,44 @@ def category_change(now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["cases", "change"], ascending=False).rename_axis("category").reset_index()
 
 
+def recurring_pairs(cases: pd.DataFrame, month_start, *, least: int = RECURRING_CASES) -> pd.DataFrame:
+    """Every place (grid cell or estate) and category with ``least`` or more cases in the month starting
+    ``month_start``: ``place_kind``, ``place``, ``category``, ``cases``; most cases first."""
+    in_month = cases[(cases["reported_at"] >= pd.Timestamp(month_start)).to_numpy()]
+    found = []
+    for kind, column in PLACE_CASE_COLUMNS.items():
+        placed = in_month[in_month[column].notna().to_numpy()]
+        counts = placed.groupby([placed[column].astype(str), placed["category"].astype(str)]).size()
+        counts = counts[counts >= least]
+        found.append(pd.DataFrame({"place_kind": kind, "place": counts.index.get_level_values(0),
+                                   "category": counts.index.get_level_values(1), "cases": counts.to_numpy()}))
+    return pd.concat(found, ignore_index=True).sort_values(
+        ["cases", "place_kind", "place", "category"], ascending=[False, True, True, True], ignore_index=True)
+
+
 def recurring_problems(cases: pd.DataFrame, month_start, register: pd.DataFrame, names: dict,
                        *, least: int = RECURRING_CASES, top: int = TOP, months: int = TREND_MONTHS) -> pd.DataFrame:
-    """同质化 problems: the same category at the same grid cell or estate, ``least`` times or more in the
-    month starting ``month_start``, most cases first; each with its cases in each of the ``months`` months
-    to that month (``per_month``, the month last), their Mann–Kendall ``trend``, its case ids and whether
-    the register holds a remediation of the place (for an estate, of any of its setback areas too)."""
+    """同质化 problems: the ``top`` of :func:`recurring_pairs`, each with its cases in each of the ``months``
+    months to the month (``per_month``, the month last), their Mann–Kendall ``trend``, its case ids and
+    whether the register holds a remediation of the place (for an estate, of any of its setback areas too)."""
     month_start = pd.Timestamp(month_start)
     months = pd.period_range(end=month_start.to_period("M"), periods=months, freq="M")
     on_register = set(zip(register["place_kind"], register["place"]))
     on_register |= {("estate", e) for e in register.get("estate_id", pd.Series(dtype=object)).dropna()}
     found = []
-    for kind, column in (("grid_cell", "grid_cell"), ("estate", "estate_id")):
-        placed = cases[cases[column].notna().to_numpy()]
-        pair = placed[column].astype(str) + "\x1f" + placed["category"].astype(str)
-        # Counted first over the month, so only the few recurring pairs are gone through one by one.
-        counts = pair[(placed["reported_at"] >= month_start).to_numpy()].value_counts()
-        placed = placed[pair.isin(set(counts[counts >= least].index)).to_numpy()]
-        month_of = placed["reported_at"].dt.to_period("M")
-        groups = placed.groupby([placed[column].astype(str), placed["category"].astype(str)], sort=False)
-        for (place, category), rows in groups:
-            in_month = rows[(rows["reported_at"] >= month_start).to_numpy()]
-            per_month = month_of[rows.index].value_counts().reindex(months, fill_value=0)
-            tau, p = mann_kendall(per_month.to_numpy())
-            found.append({"place_kind": kind, "place": place, "name": names.get((kind, place), place),
-                          "category": category, "cases": len(in_month),
-                          "per_month": per_month.astype(int).tolist(),
-                          "trend": "steady" if p >= TREND_ALPHA else "rising" if tau > 0 else "falling",
-                          "on_register": (kind, place) in on_register,
-                          "case_ids": in_month.sort_values("reported_at")["case_id"].astype(str).tolist()})
-    columns = ["place_kind", "place", "name", "category", "cases", "per_month", "trend", "on_register", "case_ids"]
-    return pd.DataFrame(found, columns=columns).sort_values(
-        ["cases", "place_kind", "place"], ascending=[False, True, True], ignore_index=True).head(top)
+    for r in recurring_pairs(cases, month_start, least=least).head(top).itertuples():
+        rows = cases[((cases[PLACE_CASE_COLUMNS[r.place_kind]].astype(str) == r.place)
+                      & (cases["category"].astype(str) == r.category)).to_numpy()]
+        in_month = rows[(rows["reported_at"] >= month_start).to_numpy()]
+        per_month = rows["reported_at"].dt.to_period("M").value_counts().reindex(months, fill_value=0)
+        tau, p = mann_kendall(per_month.to_numpy())
+        found.append({"place_kind": r.place_kind, "place": r.place, "name": names.get((r.place_kind, r.place), r.place),
+                      "category": r.category, "cases": len(in_month), "per_month": per_month.astype(int).tolist(),
+                      "trend": "steady" if p >= TREND_ALPHA else "rising" if tau > 0 else "falling",
+                      "on_register": (r.place_kind, r.place) in on_register,
+                      "case_ids": in_month.sort_values("reported_at")["case_id"].astype(str).tolist()})
+    return pd.DataFrame(found, columns=["place_kind", "place", "name", "category", "cases", "per_month", "trend",
+                                        "on_register", "case_ids"])
 
 
 def hard_cases(in_month: pd.DataFrame, open_at_end: pd.DataFrame, as_of, *, top: int = TOP) -> dict:
@@ -181,9 +190,7 @@ def _register_in(store: Store, area: Area, after) -> pd.DataFrame:
     for a setback area, its estate."""
     effects = remediation_effects(store, as_of=after)
     if effects.empty:
-        return effects.assign(estate_id=pd.Series(dtype=object), started_at=pd.Series(dtype="datetime64[ms]"),
-                              finished_at=pd.Series(dtype="datetime64[ms]"), place_kind=pd.Series(dtype=object),
-                              place=pd.Series(dtype=object))
+        return effects.assign(estate_id=pd.Series(dtype=object))
     inside = set()
     for kind, (layer, key) in PLACE_LAYERS.items():
         inside |= {(kind, code) for code in store.read(layer, area.conditions(layer))[key]}

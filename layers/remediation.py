@@ -108,6 +108,9 @@ def difference_in_differences(treated: tuple[int, int], control: tuple[int, int]
 def remediation_effects(store: Store, *, months: int = WINDOW_MONTHS, as_of=None) -> pd.DataFrame:
     """The register with each finished remediation's effect (cases per month, DiD with its 95 % interval)."""
     register = store.read("remediations").sort_values("started_at", ignore_index=True)
+    if register.empty:  # nothing to measure: the cases (a million, perhaps) are not read
+        return register[["remediation_id", "place_kind", "place", "what", "unit", "started_at", "finished_at",
+                         "handed_over_to"]].assign(verdict=pd.Series(dtype=object))
     cases = store.read("cases")
     as_of = pd.Timestamp(as_of) if as_of is not None else cases["reported_at"].max()
     first = cases["reported_at"].min()

@@ -77,6 +77,7 @@ def cmd_demo(args):
     print(f"\nOpen {base}/ and log in as one of the demo users (user / password, role, area):")
     for u in people["users"]:
         print(f"  {u['user']:<10} {u['password']:<16} {u['role']:<13} {u['area']}  {u['display_name']}")
+    print(f"Today's brief (今日要情) and the monthly analysis: {base}/brief")
     print(f"The wall screen needs no login, only its kiosk link (revoke: onemap kiosk revoke {people['kiosk_id']}):")
     print(f"  {base}/wall?kiosk={people['kiosk_token']}\n")
     if not args.no_serve:

@@ -5,7 +5,8 @@ from datetime import date
 
 import pandas as pd
 
-from layers.monthly import blind_spot_changes, hard_cases, month_bounds, recurring_problems, remediation_progress
+from layers.monthly import (blind_spot_changes, hard_cases, month_bounds, recurring_pairs, recurring_problems,
+                            remediation_progress)
 from layers.store import open_store
 
 MONTH_START = pd.Timestamp("2020-11-01")
@@ -24,7 +25,9 @@ def test_the_same_problem_at_the_same_place_three_times_in_the_month_is_a_recurr
     rows += [(f"E{i}", f"2020-11-{d:02d}", "C2", "E9", "物业纠纷") for i, d in enumerate([2, 12, 22])]
     rows += [(f"D{i}", f"2020-11-{d:02d}", "C3", None, "乱停车") for i, d in enumerate([4, 5])]  # twice: not yet
     register = pd.DataFrame({"place_kind": ["setback_area"], "place": ["E9-S"], "estate_id": ["E9"]})
+    assert len(recurring_pairs(cases(rows), MONTH_START)) == 3
     found = recurring_problems(cases(rows), MONTH_START, register, {("grid_cell", "C1"): "白杨社区第1网格"})
+    assert recurring_problems(cases(rows), MONTH_START, register, {}, top=1)["place"].tolist() == ["C1"]
     assert found[["place_kind", "place", "category", "cases"]].values.tolist() == [
         ["grid_cell", "C1", "噪声扰民", 5], ["estate", "E9", "物业纠纷", 3], ["grid_cell", "C2", "物业纠纷", 3]]
     noise = found.iloc[0]
