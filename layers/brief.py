@@ -1,8 +1,10 @@
 """The figures of the daily brief (《今日要情》): what the clerks now count by hand each morning.
 
-Takes the cases (and the walk-in visits) and a day; returns plain data that a
-page or a printed brief lays out. "Yesterday" is the day before ``day``; the
-7-day average is of the seven days before yesterday.
+:func:`daily_brief` takes the cases (and the walk-in visits) and a day and
+returns plain data that a page or a printed brief lays out;
+:func:`brief_from_store` reads what an area's brief needs and adds its
+hotspots and its map. "Yesterday" is the day before ``day``; the 7-day average
+is of the seven days before yesterday. Made briefs are archived in the store.
 """
 
 from __future__ import annotations
