@@ -53,6 +53,7 @@ def brief_html(brief: dict, *, area: str | None = None) -> str:
     """The brief as one HTML page, in Chinese; with the map when the brief holds one (``brief_from_store``)."""
     area = area or brief.get("area", "江北区")
     received = brief["received"]
+    street = "street" if "street" in brief["to_clear"] else "street_code"  # names, where the store gave them
     parts = [
         "<h2>受理情况</h2>",
         f"<p>昨日受理 <b>{received['yesterday']}</b> 件，今日受理 <b>{received['today']}</b> 件，"
@@ -68,7 +69,7 @@ def brief_html(brief: dict, *, area: str | None = None) -> str:
         "<h2>问题日清零</h2>",
         f"<p>昨日受理、至今未分派未办结 <b>{len(brief['to_clear'])}</b> 件（按街道、责任单位，先受理者在前）。</p>",
         table(brief["to_clear"].head(ROWS_SHOWN),
-               {"case_id": "编号", "reported_at": "受理时间", "category": "类别", "street_code": "街道",
+               {"case_id": "编号", "reported_at": "受理时间", "category": "类别", street: "街道",
                 "responsible_unit": "责任单位"}),
         "<h2>超期未办结</h2>",
         f"<p>超期未办结 <b>{len(brief['overdue'])}</b> 件（超期最久者在前）。</p>",

@@ -96,6 +96,9 @@ def brief_from_store(store: Store, day: date, area: Area = DISTRICT, *, as_of=No
     outline_layer = {"community": "communities", "cells": "grid_cells"}.get(area.kind, "streets")
     shown = cases[(cases["reported_at"] >= day_start - pd.Timedelta(days=1)).to_numpy()
                   & (cases["reported_at"] <= brief["as_of"]).to_numpy() & cases.geometry.notna().to_numpy()]
+    streets = store.read("streets")
+    brief["to_clear"]["street"] = brief["to_clear"]["street_code"].map(
+        dict(zip(streets["street_code"], streets["name"]))).fillna(brief["to_clear"]["street_code"])
     brief["area"] = area_name(store, area)
     brief["hotspots"] = hotspot_changes(cases, cells, day_start)
     brief["map"] = {"cells": cells, "outlines": store.read(outline_layer, area.conditions(outline_layer)),

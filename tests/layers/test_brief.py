@@ -152,3 +152,16 @@ def test_the_brief_from_the_store_agrees_with_the_dashboard_for_the_same_area_an
                                                                     as_of=as_of)[0])
         assert brief["area"] == "江北区" and len(brief["map"]["cases"]) == brief["received"]["today"] + \
             brief["received"]["yesterday"] - int(brief["map"]["cases"].geometry.isna().sum())
+
+
+def test_the_day_clearing_list_names_each_street(demo_gpkg):
+    from layers.brief import brief_from_store
+
+    with open_store(demo_gpkg[0]) as store:
+        streets = store.read("streets")
+        waiting = store.read("cases")
+        brief = brief_from_store(store, date(2021, 3, 2))
+    waiting = waiting[(waiting["status"] == "reported") & (waiting["reported_at"].dt.date == date(2021, 3, 1))]
+    names = dict(zip(streets["street_code"], streets["name"]))
+    assert len(brief["to_clear"]) == len(waiting) > 0
+    assert brief["to_clear"]["street"].tolist() == brief["to_clear"]["street_code"].map(names).tolist()
