@@ -19,6 +19,8 @@ from layers.brief import archived
 from layers.store import StoreError, open_store
 
 BRIEF_TIMEOUT_S = 600
+# A run that made not even the district's brief is tried again this long after, this many times a day.
+RETRY_S, TRIES = 300, 3
 
 
 def parse_hour(text: str | None) -> time | None:
@@ -56,22 +58,30 @@ class BriefSchedule:
         self._stop.set()
 
     def _run(self) -> None:
-        last = None  # the day last made: made once a day, even when some brief failed
+        last = None  # the day last made: made once a day, even when a street's brief failed
+        tries, tries_day = 0, None
         while not self._stop.is_set():
             now = datetime.now()
-            due = next_run(now, self.at, last == now.date() or self._made(now.date()))
+            try:
+                made = last == now.date() or self._made(now.date())
+            except StoreError as exc:  # the store is down: ask again in a while
+                self.log(f"briefs: the store did not answer ({exc})")
+                if self._stop.wait(RETRY_S):
+                    return
+                continue
+            due = next_run(now, self.at, made)
             if self._stop.wait(max(0.0, (due - now).total_seconds())):
                 return
-            self.make(due.date(), datetime.now())
-            last = due.date()
+            tries = 1 if tries_day != due.date() else tries + 1
+            tries_day = due.date()
+            if "district" in self.make(due.date(), datetime.now()) or tries >= TRIES:
+                last = due.date()
+            elif self._stop.wait(RETRY_S):  # not even the district's: the store may be down; try again
+                return
 
     def _made(self, day) -> bool:
-        try:
-            with open_store(self.store_spec) as store:
-                return archived(store, day, "district") is not None
-        except StoreError as exc:  # the store is down: try at the hour, when it may be back
-            self.log(f"briefs: the store did not answer ({exc})")
-            return True
+        with open_store(self.store_spec) as store:
+            return archived(store, day, "district") is not None
 
     def make(self, day, as_of: datetime) -> list[str]:
         """Make and archive the district's and every street's brief of ``day`` as of ``as_of``; the areas made."""

@@ -176,3 +176,18 @@ def test_the_page_gives_the_viewers_brief_and_monthly_analysis_from_each_store(d
     pages, text = printed_pages(pdf, tmp_path)
     total = sum(month[g]["received"] for g in ("disputes", "events", "petitions"))
     assert pages and "孔浦街道" in text and re.search(rf"合计\s+{total}\s", text)
+
+
+def test_the_schedule_asks_again_while_the_store_does_not_answer(tmp_path, monkeypatch):
+    from datetime import time as time_of_day
+
+    from dashboards import schedule
+
+    monkeypatch.setattr(schedule, "RETRY_S", 0.1)
+    foreign = tmp_path / "notes.gpkg"
+    foreign.write_text("not a GeoPackage", encoding="utf-8")
+    said = []
+    running = schedule.BriefSchedule(str(foreign), time_of_day(0, 0), log=said.append).start()
+    time.sleep(1.5)
+    running.stop()
+    assert len([s for s in said if "the store did not answer" in s]) >= 3 and "not a GeoPackage" in foreign.read_text()
