@@ -19,7 +19,7 @@ from layers.areas import DISTRICT, Area, area_places
 from layers.filters import CaseFilter, channel_counts, overdue
 from layers.kpis import compute_kpis, visits_in
 from layers.schema import CASE_STATUSES
-from layers.store import Condition, Store
+from layers.store import Condition, Store, period_filter
 
 # A dispute that brings this many people at once is a mass dispute (群体性纠纷).
 MASS_DISPUTE_PEOPLE = 5
@@ -87,8 +87,7 @@ def brief_from_store(store: Store, day: date, area: Area = DISTRICT, *, as_of=No
                                 Condition("due_at", "<", (day_start + pd.Timedelta(days=1)).to_pydatetime())]
                       + area.conditions("cases"))
     cases = pd.concat([recent, late[~late["case_id"].isin(set(recent["case_id"]))]], ignore_index=True)
-    visits = store.read("case_sources", CaseFilter(start=(day_start - pd.Timedelta(days=1)).date(),
-                                                   end=day_start.date()).conditions()
+    visits = store.read("case_sources", period_filter(day_start - pd.Timedelta(days=1), day_start)
                         + [Condition("channel", "=", "walk_in")])
     visits = visits_in(store, visits, area.conditions("cases"))
     brief = daily_brief(cases, visits, day_start.date(), as_of=as_of)

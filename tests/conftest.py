@@ -30,19 +30,28 @@ def _unavailable(reason):
     pytest.skip(reason)
 
 
-@pytest.fixture
-def postgis_url():
-    """A fresh schema on the real PostGIS server, dropped afterwards."""
+@contextlib.contextmanager
+def _postgis_schema(prefix: str):
+    """A schema of its own on the real PostGIS server, dropped afterwards; its store URL."""
     psycopg = pytest.importorskip("psycopg")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         with psycopg.connect(PG_URL, connect_timeout=5, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     except psycopg.Error as exc:
         _unavailable(f"PostGIS not available at {PG_URL}: {str(exc).strip().splitlines()[0]}")
-    yield f"{PG_URL}?schema={schema}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    try:
+        yield f"{PG_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgis_url():
+    """A fresh schema on the real PostGIS server, dropped afterwards."""
+    with _postgis_schema("t") as url:
+        yield url
 
 
 @pytest.fixture(params=["gpkg", "postgis"])
@@ -95,18 +104,9 @@ def demo_gpkg(demo_build, tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_postgis(demo_gpkg):
     """The demo in a schema of its own on the PostGIS server, for the session; its store URL."""
-    psycopg = pytest.importorskip("psycopg")
-    schema = f"demo_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(PG_URL, connect_timeout=5, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    except psycopg.Error as exc:
-        _unavailable(f"PostGIS not available at {PG_URL}: {str(exc).strip().splitlines()[0]}")
-    url = f"{PG_URL}?schema={schema}"
-    copy_store(demo_gpkg[0], url)
-    yield url
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with _postgis_schema("demo") as url:
+        copy_store(demo_gpkg[0], url)
+        yield url
 
 
 @pytest.fixture(params=["gpkg", "postgis"])
@@ -202,6 +202,15 @@ def copy_store(source: str, target: str) -> None:
     with open_store(source) as read, open_store(target) as write:
         for name in LAYERS:
             write.write_layer(name, read.read(name))
+
+
+def printed(command: list[str], folder) -> tuple[list, str]:
+    """``onemap COMMAND --out FOLDER/printed.pdf`` run as a user runs it; the PDF read by :func:`printed_pages`."""
+    pdf = f"{folder}/printed.pdf"
+    done = subprocess.run([sys.executable, "-m", "onemap.cli", *command, "--out", pdf], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return printed_pages(pdf, folder)
 
 
 def printed_pages(pdf, folder) -> tuple[list, str]:

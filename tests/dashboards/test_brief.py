@@ -14,17 +14,13 @@ from layers.areas import Area
 from layers.filters import CaseFilter
 from layers.kpis import kpis_from_store
 from layers.store import open_store
-from tests.conftest import printed_pages, serving
+from tests.conftest import printed, printed_pages, serving
 from tests.dashboards.test_browser import SCREENSHOTS, log_in
 
 
 @pytest.mark.browser
 def test_the_printed_brief_has_its_pages_and_the_days_figures(demo_store, tmp_path):
-    pdf = tmp_path / "brief.pdf"
-    done = subprocess.run([sys.executable, "-m", "onemap.cli", "brief", "--date", "2020-11-18", "--out", str(pdf),
-                           "--store", demo_store], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    pages, text = printed_pages(pdf, tmp_path)
+    pages, text = printed(["brief", "--date", "2020-11-18", "--store", demo_store], tmp_path)
     assert 1 <= len(pages) <= 2  # one to two A4 pages
     for page in pages:
         with rasterio.open(page) as image:

@@ -10,16 +10,12 @@ import rasterio
 
 from layers.kpis import kpis_from_store
 from layers.store import open_store
-from tests.conftest import printed_pages
+from tests.conftest import printed
 
 
 @pytest.mark.browser
 def test_the_printed_monthly_analysis_holds_the_months_figures(demo_store, tmp_path):
-    pdf = tmp_path / "monthly.pdf"
-    done = subprocess.run([sys.executable, "-m", "onemap.cli", "monthly", "--month", "2021-02", "--out", str(pdf),
-                           "--store", demo_store], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    pages, text = printed_pages(pdf, tmp_path)
+    pages, text = printed(["monthly", "--month", "2021-02", "--store", demo_store], tmp_path)
     assert 2 <= len(pages) <= 6
     for page in pages:
         with rasterio.open(page) as image:
