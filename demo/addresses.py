@@ -26,11 +26,13 @@ DOORPLATE_SPACING = 30.0  # metres between doorplates on one side of a road
 
 
 def _road_names(n, rng):
-    names = set()
+    # A dict, not a set: a set's order follows the string hash, which differs between processes,
+    # and the names are shuffled from that order (the same seed gave other roads in another run).
+    names = {}
     while len(names) < n:
         a, b = rng.choice(len(_ROAD_WORDS), 2, replace=False)
-        names.add(_ROAD_WORDS[a] + _ROAD_WORDS[b] + _DIRECTIONS[rng.integers(len(_DIRECTIONS))]
-                  + _ROAD_KINDS[rng.integers(len(_ROAD_KINDS))])
+        names[_ROAD_WORDS[a] + _ROAD_WORDS[b] + _DIRECTIONS[rng.integers(len(_DIRECTIONS))]
+              + _ROAD_KINDS[rng.integers(len(_ROAD_KINDS))]] = None
     return sorted(names, key=lambda _: rng.random())
 
 

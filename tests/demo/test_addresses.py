@@ -34,3 +34,14 @@ def test_written_addresses_geocode_to_the_right_place(demo_build):
     share = {p: precisions.count(p) / len(precisions) for p in set(precisions)}
     assert share["building"] > 0.8 and share.get("none", 0) < 0.02
     assert wrong == 0  # a typo may lose precision, never move a case to another community
+
+
+def test_the_same_seed_names_the_same_roads_in_any_process():
+    import os
+    import subprocess
+    import sys
+
+    script = "import numpy as np; from demo.addresses import _road_names; print(_road_names(300, np.random.default_rng(1)))"
+    names = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "26", "77")}
+    assert len(names) == 1  # not following the string hash, which differs from process to process
