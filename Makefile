@@ -19,6 +19,8 @@ demo: install
 	$(BIN)/onemap demo
 
 test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:

@@ -1,4 +1,4 @@
-"""Create and serve the Dash app over one store."""
+"""Create and serve the Dash app over one store: only wiring (the request helpers are in ``dashboards.request``)."""
 
 from __future__ import annotations
 
@@ -6,37 +6,33 @@ from pathlib import Path
 
 import dash
 import plotly.io as pio
-from flask import current_app
+from dash import html
 
-from dashboards import auth, feed, figures, geo
-from dashboards.cache import CACHE
+from dashboards import auth, errors, feed, figures, geo
 from dashboards.basemap import NO_BASEMAP, Basemap
+from dashboards.cache import CACHE
 from dashboards.schedule import BriefSchedule
-from layers.store import Store, StoreError, open_store
+from layers.errors import StoreUnreachable
+from layers.store import open_store
 
 _HERE = Path(__file__).parent
 CONNECTION_LIMIT = 2000
 
 
-def store_from_request() -> Store:
-    """The store of the app serving the current request (set by :func:`create_app`)."""
-    return open_store(current_app.config["ONEMAP_STORE"])
-
-
-def basemap_from_request() -> Basemap:
-    return current_app.config.get("ONEMAP_BASEMAP", NO_BASEMAP)
-
-
 def create_app(store_spec: str, *, basemap: Basemap = NO_BASEMAP) -> dash.Dash:
+    """The Dash app over one store: one store object (with its connection pool) for every request of a process."""
     pio.templates.default = figures.TEMPLATE_NAME
     app = dash.Dash(
         __name__, use_pages=True, pages_folder=str(_HERE / "pages"), assets_folder=str(_HERE / "assets"),
-        title="社会治理一张图 · One map", suppress_callback_exceptions=True,
+        title="社会治理一张图 · One map", suppress_callback_exceptions=True, on_error=errors.on_callback_error,
     )
+    store = open_store(store_spec)
+    app.server.extensions["onemap_store"] = store
     app.server.config["ONEMAP_STORE"] = str(store_spec)
-    app.server.config["ONEMAP_BASEMAP"] = basemap
-    app.layout = dash.page_container
-    auth.install(app, str(store_spec))
+    app.server.extensions["onemap_basemap"] = basemap
+    app.layout = html.Div([errors.error_box(), dash.page_container])
+    errors.install(app)
+    auth.install(app, store)
     geo.install(app)
     feed.install(app)
     return app
@@ -52,11 +48,13 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
     are forked, so they start warm and share those pages of memory.
     """
     app = create_app(store_spec, basemap=basemap)
+    store = app.server.extensions["onemap_store"]
     try:
-        with open_store(store_spec) as store:
-            CACHE.warm(store)
-    except StoreError as exc:  # the database may be down at start: the first requests try again
+        store.check_schema()  # a store behind its schema is refused here, with how to migrate it
+        CACHE.warm(store)
+    except StoreUnreachable as exc:  # the database may be down at start: the first requests try again
         print(f"the store did not answer at start ({exc}); serving anyway", flush=True)
+    store.close()  # its connections are not carried into the processes forked below: each makes its own
     print(f"serving the one map on http://{host}:{port} (store {store_spec}, {workers} process"
           f"{'es' if workers > 1 else ''})", flush=True)
     if brief_at is not None:  # in this process: gunicorn's workers are forked from it and run no thread of it

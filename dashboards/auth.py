@@ -11,9 +11,9 @@ is in the data functions: every callback passes ``principal().area`` down.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
-from collections import defaultdict, deque
-from dataclasses import dataclass
+import uuid
 from datetime import timedelta
 from html import escape
 
@@ -21,11 +21,12 @@ import flask
 import pandas as pd
 
 from dashboards.cache import CACHE
-from dashboards.i18n import only
-from layers.areas import Area
-from layers.users import ROLES, authenticate, find_kiosk, find_user, kiosk_for_token, server_secret
+from dashboards.request import Principal, _as_principal, principal, store_from_request
+from layers.areas import district_names
+from layers.errors import StoreError
+from layers.store import Condition, Store
+from layers.users import authenticate, find_user, kiosk_for_token, server_secret
 
-SESSION_HOURS = 12
 KIOSK_DAYS = 400
 FAILED_LOGINS, LOCKOUT_S = 5, 15 * 60
 # What anybody may fetch: the login page and the static files every page needs.
@@ -36,60 +37,17 @@ FEED_PREFIX = "/ogcapi"
 BASIC_TRUST_S = 300
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The user or the kiosk a request comes from."""
-
-    kind: str  # "user" or "kiosk"
-    name: str
-    role: str
-    area: Area
-    view: dict
-    display_name: str = ""
-
-    def label(self, lang: str = "zh") -> str:
-        """Who is looking, in the page's language: 红梅社区网格长 · 网格长, or … · Grid leader."""
-        if self.kind == "kiosk":
-            return f"{only(('大屏', 'Wall'), lang)} {self.name}"
-        return f"{self.display_name or self.name} · {only(ROLES.get(self.role, (self.role,) * 2), lang)}"
-
-
 class LoginLimiter:
     """At most ``FAILED_LOGINS`` failures in a row per user name within ``LOCKOUT_S``; then the name is
-    locked that long. Kept in this process: right for the GeoPackage store, whose server is one
-    process (its file is written through two SQLite libraries, GDAL's and Python's, and the server
-    does not write it on every login)."""
+    locked that long. Kept in the store's ``logins`` layer, whatever the backend: every process and
+    server of a store (``onemap serve --workers``) counts the same attempts, so a guesser gets five in all."""
 
-    def __init__(self, limit=FAILED_LOGINS, window_s=LOCKOUT_S, clock=time.monotonic):
-        self.limit, self.window_s, self.clock = limit, window_s, clock
-        self.failures: dict[str, deque] = defaultdict(deque)
+    def __init__(self, store: Store, limit=FAILED_LOGINS, window_s=LOCKOUT_S):
+        self.store, self.limit, self.window_s = store, limit, window_s
 
     def locked(self, name: str) -> bool:
-        recent = self.failures[name]
-        while recent and self.clock() - recent[0] > self.window_s:
-            recent.popleft()
-        return len(recent) >= self.limit
-
-    def failed(self, name: str):
-        self.failures[name].append(self.clock())
-
-    def succeeded(self, name: str):
-        self.failures.pop(name, None)
-
-
-class StoreLoginLimiter:
-    """The same limit kept in the store's ``logins`` layer, for PostGIS: every process and server of
-    the store (``onemap serve --workers``) counts the same attempts, so a guesser gets five in all."""
-
-    def __init__(self, store_spec: str, limit=FAILED_LOGINS, window_s=LOCKOUT_S):
-        self.store_spec, self.limit, self.window_s = store_spec, limit, window_s
-
-    def locked(self, name: str) -> bool:
-        from layers.store import Condition, open_store
-
         since = pd.Timestamp.now() - pd.Timedelta(seconds=self.window_s)
-        with open_store(self.store_spec) as store:
-            tries = store.read("logins", [Condition("user_name", "=", name), Condition("at", ">=", since)])
+        tries = self.store.read("logins", [Condition("user_name", "=", name), Condition("at", ">=", since)])
         outcomes = tries.sort_values("at")["ok"].astype(bool).tolist()
         failures_in_a_row = len(outcomes) - (max(i for i, ok in enumerate(outcomes) if ok) + 1 if any(outcomes) else 0)
         return failures_in_a_row >= self.limit
@@ -101,51 +59,11 @@ class StoreLoginLimiter:
         self._record(name, True)
 
     def _record(self, name, ok):
-        import logging
-        import uuid
-
-        from layers.store import StoreError, open_store
-
         try:
-            with open_store(self.store_spec) as store:
-                store.upsert("logins", pd.DataFrame([{"login_id": uuid.uuid4().hex, "user_name": name[:200],
-                                                      "at": pd.Timestamp.now(), "ok": ok}]))
+            self.store.upsert("logins", pd.DataFrame([{"login_id": uuid.uuid4().hex, "user_name": name[:200],
+                                                       "at": pd.Timestamp.now(), "ok": ok}]))
         except StoreError as exc:  # the count may miss one attempt; the login itself is not refused for it
             logging.getLogger(__name__).warning("a login attempt was not recorded: %s", type(exc).__name__)
-
-
-def login_limiter(store_spec: str):
-    """The failed-login limit for a store: shared through the store for PostGIS, per process otherwise."""
-    if store_spec.startswith(("postgresql://", "postgres://")):
-        return StoreLoginLimiter(store_spec)
-    return LoginLimiter()
-
-
-def principal() -> Principal | None:
-    """The principal of the current request (looked up once per request)."""
-    if "onemap_principal" not in flask.g:
-        flask.g.onemap_principal = _lookup()
-    return flask.g.onemap_principal
-
-
-def _lookup() -> Principal | None:
-    from dashboards.app import store_from_request
-
-    session = flask.session
-    if not session.get("user") and not session.get("kiosk"):
-        return None
-    # Users and kiosks as the server holds them, re-read whenever the store's copy changes.
-    with store_from_request() as store:
-        if session.get("user"):
-            if time.time() - session.get("since", 0) > SESSION_HOURS * 3600:
-                return None
-            return _as_principal(find_user(CACHE.layer(store, "users"), session["user"]))
-        kiosk = find_kiosk(CACHE.layer(store, "kiosks"), session["kiosk"])
-        return kiosk and Principal("kiosk", kiosk.label or kiosk.kiosk_id, "kiosk", kiosk.area, kiosk.view)
-
-
-def _as_principal(user) -> Principal | None:
-    return user and Principal("user", user.name, user.role, user.area, {}, user.display_name)
 
 
 def _kiosk_may_call(request) -> bool:
@@ -161,26 +79,24 @@ def _kiosk_may_call(request) -> bool:
 
 def _basic_principal(limiter: "LoginLimiter", trusted: dict) -> Principal | None:
     """The user of an HTTP Basic login (the feed's clients), with the same failed-login limit as the page."""
-    from dashboards.app import store_from_request
-
     given = flask.request.authorization
     if given is None or given.type != "basic" or not given.username:
         return None
     name, password = given.username, given.password or ""
     # Remembered by a digest of name, password and the server's secret: never the password itself.
     digest = hashlib.sha256(f"{flask.current_app.secret_key}\0{name}\0{password}".encode()).hexdigest()
-    with store_from_request() as store:
-        if trusted.get(digest, 0) < time.monotonic():
-            if limiter.locked(name):
-                return None
-            if authenticate(store, name, password) is None:
-                limiter.failed(name)
-                return None
-            limiter.succeeded(name)
-            if len(trusted) > 1000:
-                trusted.clear()
-            trusted[digest] = time.monotonic() + BASIC_TRUST_S
-        user = find_user(CACHE.layer(store, "users"), name)  # disabled since? then no longer found
+    store = store_from_request()
+    if trusted.get(digest, 0) < time.monotonic():
+        if limiter.locked(name):
+            return None
+        if authenticate(store, name, password) is None:
+            limiter.failed(name)
+            return None
+        limiter.succeeded(name)
+        if len(trusted) > 1000:
+            trusted.clear()
+        trusted[digest] = time.monotonic() + BASIC_TRUST_S
+    user = find_user(CACHE.layer(store, "users"), name)  # disabled since? then no longer found
     return _as_principal(user)
 
 
@@ -206,10 +122,7 @@ def _gate(limiter: "LoginLimiter", trusted: dict):
         return _feed_gate(limiter, trusted)
     token = request.args.get("kiosk")
     if token and request.path == "/wall":
-        from dashboards.app import store_from_request
-
-        with store_from_request() as store:
-            kiosk = kiosk_for_token(store, token)
+        kiosk = kiosk_for_token(store_from_request(), token)
         if kiosk is None:
             return _login_page("这个大屏链接无效或已撤销 · This kiosk link is invalid or revoked", status=403)
         flask.session.clear()
@@ -234,7 +147,7 @@ def _gate(limiter: "LoginLimiter", trusted: dict):
 _LOGIN_HTML = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>登录 · 社会治理一张图</title><link rel="stylesheet" href="/assets/style.css"></head>
 <body class="login"><form method="post" class="login-box">
-<h1>江北区社会治理一张图</h1><div class="sub">登录 · Log in</div>{message}
+<h1>{title}</h1><div class="sub">登录 · Log in</div>{message}
 <label>用户名 User name<input name="user" autocomplete="username" value="{user}" autofocus></label>
 <label>密码 Password<input name="password" type="password" autocomplete="current-password"></label>
 <input type="hidden" name="next" value="{next}"><button type="submit">登录 Log in</button>
@@ -243,7 +156,13 @@ _LOGIN_HTML = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 
 def _login_page(message="", *, user="", next_="/", status=200):
     note = f'<div class="login-error" id="login-error">{escape(message)}</div>' if message else ""
-    return flask.Response(_LOGIN_HTML.format(message=note, user=escape(user), next=escape(next_)), status=status,
+    try:
+        zh, _ = district_names(CACHE.layer(store_from_request(), "district"))
+    except StoreError:  # the login page shows even while the store does not answer
+        zh = ""
+    title = escape(f"{zh}社会治理一张图")
+    return flask.Response(_LOGIN_HTML.format(message=note, user=escape(user), next=escape(next_), title=title),
+                          status=status,
                           mimetype="text/html")
 
 
@@ -252,17 +171,14 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
-def install(app, store_spec: str):
+def install(app, store: Store):
     """Sessions, the login and logout routes and the gate, on the Dash app's Flask server."""
-    from layers.store import open_store
-
     server = app.server
-    with open_store(store_spec) as store:
-        server.secret_key = server_secret(store)
+    server.secret_key = server_secret(store)
     # The cookie may live as long as a kiosk link; a person's session ends SESSION_HOURS after login (_lookup).
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_DAYS))
-    limiter, trusted = login_limiter(store_spec), {}
+    limiter, trusted = LoginLimiter(store), {}
 
     @server.route("/login", methods=["GET", "POST"])
     def login():
@@ -274,8 +190,7 @@ def install(app, store_spec: str):
         if limiter.locked(name):
             return _login_page("尝试次数过多，请15分钟后再试 · Too many attempts, try again in 15 minutes",
                                user=name, next_=next_, status=429)
-        with open_store(store_spec) as store:
-            user = authenticate(store, name, password)
+        user = authenticate(store, name, password)
         if user is None:
             limiter.failed(name)
             return _login_page("用户名或密码不正确 · Wrong user name or password", user=name, next_=next_,

@@ -9,13 +9,14 @@ street in the picture. ``onemap serve --basemap amap`` or ``--basemap URL
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 
 from gis.datums import from_cgcs2000
+from layers.errors import InvalidValue
+from layers.settings import Settings
 
 # Datums whose lon/lat a CGCS2000 point keeps to within centimetres: nothing to shift.
 _SAME = ("cgcs2000", "wgs84", "EPSG:4490", "EPSG:4326")
@@ -70,14 +71,14 @@ def basemap_from(name_or_url: str | None, datum: str | None = None, *, key: str 
     if name_or_url in PRESETS:
         url, preset_datum, attribution = PRESETS[name_or_url]
         if "{key}" in url:
-            key = key or os.environ.get("ONEMAP_TIANDITU_KEY")
+            key = key or Settings.from_environ().tianditu_key or None
             if not key:
-                raise ValueError(f"basemap {name_or_url}: set ONEMAP_TIANDITU_KEY to the service key (tk)")
+                raise InvalidValue(f"basemap {name_or_url}: set ONEMAP_TIANDITU_KEY to the service key (tk)")
             url = url.replace("{key}", key)
         return Basemap(tuple(url.replace("{s}", str(s)) for s in range(1, 5)), datum or preset_datum, attribution)
     if not all(part in name_or_url for part in ("{z}", "{x}", "{y}")):
-        raise ValueError(f"basemap {name_or_url!r}: a preset ({', '.join(PRESETS)}) or a URL with {{z}}, {{x}}, {{y}}")
+        raise InvalidValue(f"basemap {name_or_url!r}: a preset ({', '.join(PRESETS)}) or a URL with {{z}}, {{x}}, {{y}}")
     if not datum:
-        raise ValueError(f"basemap {name_or_url!r}: say its datum (cgcs2000, wgs84, gcj02)")
+        raise InvalidValue(f"basemap {name_or_url!r}: say its datum (cgcs2000, wgs84, gcj02)")
     from_cgcs2000(np.array([121.5]), np.array([29.9]), datum)  # an unknown datum fails here, at start-up
     return Basemap((name_or_url,), datum)

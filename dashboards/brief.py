@@ -17,10 +17,12 @@ from dashboards.static_map import HOT_COLOUR, TODAY_COLOUR, YESTERDAY_COLOUR, br
 from dashboards.tiles import percent
 from layers.areas import Area
 from layers.brief import archived, brief_from_store
+from layers.glossary import LEVEL_LABELS
 from layers.schema import CHANNELS
 
 GROUPS = (("disputes", "矛盾纠纷"), ("events", "事件"), ("petitions", "信访"))
-LEVEL_NAMES = {"community": "村社", "street": "街镇", "district": "区"}
+# The printed pages are in Chinese: the glossary's Chinese words.
+LEVEL_NAMES = {level: zh for level, (zh, _) in LEVEL_LABELS.items()}
 ROWS_SHOWN = 10
 CHANGE_NAMES = {"new": "新增", "intensifying": "加剧"}
 _STYLE = """
@@ -51,7 +53,7 @@ def brief_for_page(store, day: date, area: Area, *, fresh: bool = False, now=Non
 
 def brief_html(brief: dict, *, area: str | None = None) -> str:
     """The brief as one HTML page, in Chinese; with the map when the brief holds one (``brief_from_store``)."""
-    area = area or brief.get("area", "江北区")
+    area = area or brief.get("area", "全区")
     received = brief["received"]
     street = "street" if "street" in brief["to_clear"] else "street_code"  # names, where the store gave them
     parts = [

@@ -10,9 +10,9 @@ import pandas as pd
 
 from dashboards.i18n import pick, say
 from layers.filters import channel_counts, tally
+from layers.glossary import LEVEL_LABELS
 from layers.schema import CHANNELS
 
-LEVEL_WORDS = {"community": ("村社", "community"), "street": ("街镇", "street"), "district": ("区", "district")}
 _LAYOUT = dict(margin=dict(l=8, r=8, t=34, b=8), height=240, showlegend=False, plot_bgcolor="#fff",
                paper_bgcolor="#fff", font=dict(size=11))
 
@@ -71,7 +71,7 @@ def channel_mix(cases: pd.DataFrame, lang: str = "zh") -> dict:
 
 def level_split(cases: pd.DataFrame, lang: str = "zh") -> dict:
     closed = (cases["status"] == "closed").to_numpy(dtype=bool)
-    counts = tally(cases["level"], closed).reindex(list(LEVEL_WORDS), fill_value=0)
-    return _figure([_trace("bar", x=[pick(LEVEL_WORDS[k], lang) for k in counts.index], y=counts.to_numpy().tolist(),
+    counts = tally(cases["level"], closed).reindex(list(LEVEL_LABELS), fill_value=0)
+    return _figure([_trace("bar", x=[pick(LEVEL_LABELS[k], lang) for k in counts.index], y=counts.to_numpy().tolist(),
                            marker=dict(color=["#38a169", "#d69e2e", "#e53e3e"]))],
                    say("化解层级", "Settled at (小事不出村·大事不出街·难事不出区)", lang))

@@ -6,11 +6,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from dashboards.data import catalogue_names
-from layers.export import FORMATS, export_layers
+from dashboards.map_views import catalogue_names
+from layers.export import export_format, export_layers
 from layers.filters import CaseFilter
 from layers.users import PERSONAL_DATA_ROLES
-
 
 
 def export_view(store, f: CaseFilter, map_layers, *, fmt: str, datum: str, user: str, role: str) -> Path:
@@ -18,8 +17,9 @@ def export_view(store, f: CaseFilter, map_layers, *, fmt: str, datum: str, user:
     # Cases and cells always go, with the catalogue layers the map shows.
     names = list(dict.fromkeys(["cases", "grid_cells"] + catalogue_names(map_layers or ())))
     folder = Path(tempfile.mkdtemp(prefix="onemap-export-"))
-    one_file = fmt in ("gpkg", "html") or len(names) == 1
-    out = folder / (f"onemap{FORMATS[fmt]}" if one_file else "onemap")
+    form = export_format(fmt)
+    one_file = form.many_layers or form.write_all is not None or len(names) == 1
+    out = folder / (f"onemap{form.suffix}" if one_file else "onemap")
     export_layers(store, names, out, fmt=fmt, datum=datum, f=f, personal_allowed=role in PERSONAL_DATA_ROLES,
                   user=user)
     if out.is_dir():

@@ -20,11 +20,23 @@ import pandas as pd
 
 from dashboards.auth import FEED_PREFIX
 from dashboards.cache import CACHE
-from dashboards.data import plain_values
+from dashboards.request import principal, store_from_request
+from dashboards.table import plain_values
 from gis.datums import STORAGE_CRS
 from layers.catalogue import CATALOGUE, mask_personal
-from layers.features import (CONFORMANCE, BadQuery, ItemsQuery, analysis_period, api_definition, collection, feature_collection,
-                             features, landing_page, matching, parse_items_query)
+from layers.features import (
+    CONFORMANCE,
+    BadQuery,
+    ItemsQuery,
+    analysis_period,
+    api_definition,
+    collection,
+    feature_collection,
+    features,
+    landing_page,
+    matching,
+    parse_items_query,
+)
 from layers.filters import CaseFilter
 from layers.store import Condition, matches
 from layers.users import PERSONAL_DATA_ROLES
@@ -33,9 +45,6 @@ _GEOGRAPHY = ("streets", "communities", "grid_cells", "estates", "setback_areas"
 
 
 def install(app):
-    from dashboards.app import store_from_request
-    from dashboards.auth import principal
-
     server = app.server
 
     def base() -> str:
@@ -58,8 +67,8 @@ def install(app):
     @server.route(FEED_PREFIX + "/collections")
     def feed_collections():
         f = CaseFilter(area=principal().area)
-        with store_from_request() as store:
-            bbox, interval = _extent(store, f)
+        store = store_from_request()
+        bbox, interval = _extent(store, f)
         found = [collection(layer, base(), bbox, interval if layer.time else None) for layer in CATALOGUE.values()]
         return _json({"collections": found, "links": [
             {"href": f"{base()}/collections", "rel": "self", "type": "application/json", "title": "the layers"}]})
@@ -68,8 +77,8 @@ def install(app):
     def feed_collection(name):
         layer = _layer(name)
         f = CaseFilter(area=principal().area)
-        with store_from_request() as store:
-            bbox, interval = _extent(store, f)
+        store = store_from_request()
+        bbox, interval = _extent(store, f)
         return _json(collection(layer, base(), bbox, interval if layer.time else None))
 
     @server.route(FEED_PREFIX + "/collections/<name>/items")
@@ -78,9 +87,9 @@ def install(app):
         who = principal()
         try:
             q = parse_items_query(flask.request.args, None)
-            with store_from_request() as store:
-                page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
-                                           personal_allowed=who.role in PERSONAL_DATA_ROLES)
+            store = store_from_request()
+            page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
+                                       personal_allowed=who.role in PERSONAL_DATA_ROLES)
         except BadQuery as exc:
             return _json({"code": "InvalidParameterValue", "description": str(exc)}, 400)
         body = feature_collection(page, layer, q, matched, f"{base()}/collections/{name}/items",
@@ -97,9 +106,9 @@ def install(app):
         try:
             q = parse_items_query(flask.request.args, None)
             q = ItemsQuery(limit=1, crs=q.crs, start=q.start, end=q.end, properties=dict(zip(layer.key, values)))
-            with store_from_request() as store:
-                page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
-                                           personal_allowed=who.role in PERSONAL_DATA_ROLES)
+            store = store_from_request()
+            page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
+                                       personal_allowed=who.role in PERSONAL_DATA_ROLES)
         except BadQuery as exc:
             return _json({"code": "InvalidParameterValue", "description": str(exc)}, 400)
         if not matched:

@@ -8,14 +8,15 @@ import warnings
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import shapely
 from plotly import colors
 
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.i18n import pick, say
 from layers.features import feature_id
+from layers.glossary import STATUS_LABELS
 from layers.styles import look, style_field, value_colours
-import plotly.io as pio
 
 # A small template of our own: plotly's default one is 6 KB of JSON in every figure of every response.
 TEMPLATE = go.layout.Template(layout=dict(
@@ -40,13 +41,14 @@ MEASURES = {"cases": ("cases", ("案件", "cases"), ("网格案件数", "Cases p
 
 
 def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", outline_colour=None,
-             place: str = "", basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
+             place: str = "", basemap: Basemap = NO_BASEMAP, lang: str = "zh",
+             extent=(121.35, 29.85, 121.65, 30.06)) -> dict:
     """Per-cell case choropleth with community and street outlines on a blank basemap, as a plain figure dict.
 
     Plain dicts, not plotly objects: checking a figure with 600 polygons in it costs more than
     everything else in a filter change. ``outlines`` (layer → GeoJSON) may be URLs the browser
     fetches once (the dashboard's ``/geo/…``); they do not change with the filter.
-    The map fits the cells shown when ``place`` changes, and keeps the user's pan and zoom otherwise.
+    The map fits the cells shown (``extent``, the district's bounds, when there are none) when ``place`` changes, and keeps the user's pan and zoom otherwise.
     ``cells_geojson`` and ``outlines`` are already in the basemap's datum; the centre is shifted here.
     """
     column, legend, title = MEASURES[measure]
@@ -65,7 +67,7 @@ def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", ou
                    line=dict(width=OUTLINE_STYLES[name][0]), name=name) for name, source in outlines.items()]
     if basemap.layer():
         layers.insert(0, basemap.layer())
-    minx, miny, maxx, maxy = (cells.total_bounds if len(cells) else (121.35, 29.85, 121.65, 30.06))
+    minx, miny, maxx, maxy = cells.total_bounds if len(cells) else extent  # no cell in view: the district
     (minx, maxx), (miny, maxy) = basemap.xy([minx, maxx], [miny, maxy])
     return {"data": [choropleth], "layout": dict(
         map=dict(style=MAP_STYLE, center=dict(lon=(minx + maxx) / 2, lat=(miny + maxy) / 2),
@@ -91,8 +93,8 @@ def _zoom(width_deg, height_deg, *, width_px=1200, height_px=460, lat=29.95):
     return float(np.clip(min(fit_w, fit_h) - 0.15, 8, 17))
 
 
-STATUS_COLOURS = {"reported": ("#e53e3e", ("已受理", "reported")), "dispatched": ("#dd6b20", ("已派单", "dispatched")),
-                  "coordinated": ("#d69e2e", ("协调中", "coordinated")), "closed": ("#38a169", ("已办结", "closed"))}
+STATUS_COLOURS = {status: (colour, STATUS_LABELS[status]) for status, colour in (
+    ("reported", "#e53e3e"), ("dispatched", "#dd6b20"), ("coordinated", "#d69e2e"), ("closed", "#38a169"))}
 SETBACK_COLOURS = {"unmanaged": ("#c53030", ("失管退红空间", "unmanaged setback")),
                    "handed_over": ("#2f855a", ("已移交退红空间", "handed-over setback"))}
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import flask
 
 from dashboards.cache import CACHE
+from dashboards.request import basemap_from_request, principal, store_from_request
 from layers.filters import CaseFilter
+from layers.store import matches
 
 # Layer → the key its features are named by; simplification tolerance in degrees (≈5 m and ≈20 m).
 GEO_LAYERS = {"grid_cells": ("grid_cell", 0.00005), "communities": ("community_code", 0.0002),
@@ -34,11 +36,13 @@ def to_geojson(frame, layer: str) -> str:
 _TEXTS: dict[tuple, str] = {}
 
 
-def install(app):
-    from dashboards.app import basemap_from_request, store_from_request
-    from dashboards.auth import principal
-    from dashboards.data import read_places
+def read_places(store, f: CaseFilter, layer: str):
+    """A geography layer within the filter's street, community and cell, and within the viewer's area."""
+    frame = CACHE.layer(store, layer)
+    return frame[matches(frame, f.place_conditions(layer))]
 
+
+def install(app):
     @app.server.route("/geo/<layer>.geojson")
     def geo(layer):
         who = principal()
@@ -47,14 +51,14 @@ def install(app):
         f = CaseFilter(area=who.area)
         key = GEO_LAYERS[layer][0]
         basemap = basemap_from_request()
-        with store_from_request() as store:
-            places = read_places(store, f, layer)
-            memo = (store.url, layer, CACHE.version(store, layer), basemap.datum, tuple(places[key]))
-            if memo not in _TEXTS:
-                if len(_TEXTS) > 256:
-                    _TEXTS.clear()
-                _TEXTS[memo] = to_geojson(basemap.shift(places), layer)
-            body = _TEXTS[memo]
+        store = store_from_request()
+        places = read_places(store, f, layer)
+        memo = (store.url, layer, CACHE.version(store, layer), basemap.datum, tuple(places[key]))
+        if memo not in _TEXTS:
+            if len(_TEXTS) > 256:
+                _TEXTS.clear()
+            _TEXTS[memo] = to_geojson(basemap.shift(places), layer)
+        body = _TEXTS[memo]
         response = flask.Response(body, mimetype="application/geo+json")
         response.headers["Cache-Control"] = "private, max-age=86400"
         return response

@@ -10,7 +10,7 @@ LANGUAGES = {"zh": "中文", "en": "English"}
 
 
 def language(value) -> str:
-    return value if value in LANGUAGES else "zh"
+    return value if isinstance(value, str) and value in LANGUAGES else "zh"
 
 
 def say(zh: str, en: str, lang: str = "zh", *, sep: str = " ") -> str:

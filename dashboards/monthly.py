@@ -13,6 +13,7 @@ from dashboards.printed import page, table
 from dashboards.remediation import VERDICT_WORDS
 from dashboards.tiles import percent
 from gis.blind_spots import RULES
+from layers.glossary import STATUS_LABELS
 from layers.monthly import TREND_WORDS
 from layers.schema import CHANNELS
 
@@ -20,7 +21,7 @@ ROWS_SHOWN = 10
 STAMP = "%Y-%m-%d %H:%M"
 KIND_NAMES = {"grid_cell": "网格", "estate": "小区", "setback_area": "退红空间"}
 SPOT_CHANGES = {"new": "新出现", "continuing": "持续", "cleared": "已消除"}
-STATUS_NAMES = {"reported": "已受理", "dispatched": "已分派", "coordinated": "协调中", "closed": "已办结"}
+STATUS_NAMES = {status: zh for status, (zh, _) in STATUS_LABELS.items()}
 
 
 def monthly_html(analysis: dict) -> str:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from layers.errors import Unavailable
+
 STYLE = """
 @page { size: A4; margin: 12mm 13mm 12mm 13mm; }
 body { font-family: "Noto Sans CJK SC", "Noto Serif CJK SC", sans-serif; font-size: 9.5pt; color: #111; }
@@ -65,7 +67,7 @@ def print_pdf(html: str, pdf_path) -> None:
     """Print the page to an A4 PDF with headless Chromium (Debian's ``chromium``)."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if not binary:
-        raise RuntimeError("printing a PDF needs Chromium (Debian: apt-get install chromium fonts-noto-cjk)")
+        raise Unavailable("printing a PDF needs Chromium (Debian: apt-get install chromium fonts-noto-cjk)")
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "page.html"
         source.write_text(html, encoding="utf-8")
@@ -73,4 +75,4 @@ def print_pdf(html: str, pdf_path) -> None:
                                f"--user-data-dir={folder}/profile", f"--print-to-pdf={Path(pdf_path).resolve()}",
                                source.as_uri()], capture_output=True, text=True, timeout=120)
     if done.returncode != 0 or not Path(pdf_path).exists():
-        raise RuntimeError(f"Chromium could not print {pdf_path}: {done.stderr[-500:]}")
+        raise Unavailable(f"Chromium could not print {pdf_path}: {done.stderr[-500:]}")

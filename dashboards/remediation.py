@@ -6,11 +6,16 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboards.charts import _figure, _trace
-from dashboards.data import read_places
+from dashboards.geo import read_places
 from dashboards.i18n import say
 from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
-from layers.remediation import PLACE_LAYERS, monthly_cases, overall_effect, remediation_effects
+from layers.remediation import (
+    PLACE_LAYERS,
+    monthly_cases,
+    overall_effect,
+    remediation_effects,
+)
 
 VERDICT_WORDS = {"reduced": ("案件减少", "fewer cases"), "increased": ("案件增加", "more cases"),
                  "none": ("无可测效果", "no measurable effect"), None: ("未完成", "not finished")}

@@ -16,6 +16,7 @@ import threading
 from datetime import datetime, time, timedelta
 
 from layers.brief import archived
+from layers.errors import InvalidValue
 from layers.store import StoreError, open_store
 
 BRIEF_TIMEOUT_S = 600
@@ -30,7 +31,7 @@ def parse_hour(text: str | None) -> time | None:
     try:
         return time.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"not a time of day (HH:MM, or off): {text!r}") from None
+        raise InvalidValue(f"not a time of day (HH:MM, or off): {text!r}") from None
 
 
 def next_run(now: datetime, at: time, made_today: bool) -> datetime:

@@ -6,9 +6,11 @@ import logging
 from datetime import datetime
 
 import dash
+import pandas as pd
 
 from dashboards.basemap import NO_BASEMAP, Basemap
-from dashboards.data import unreachable_banner, wall_data
+from dashboards.data import area_title, unreachable_banner, view_data
+from dashboards.geo import read_places
 from dashboards.i18n import language, say
 from dashboards.tiles import kpi_tiles
 from layers.areas import DISTRICT, Area
@@ -17,7 +19,7 @@ from layers.filters import CaseFilter
 log = logging.getLogger(__name__)
 
 
-def wall_refresh(open_store, query: dict, tick: int, last_good: str | None, *, area: Area = DISTRICT,
+def wall_refresh(get_store, query: dict, tick: int, last_good: str | None, *, area: Area = DISTRICT,
                  basemap: Basemap = NO_BASEMAP, now=None):
     """The wall's outputs for one tick, inside ``area``; on a store failure the last picture stays under a banner."""
     now = now or datetime.now()
@@ -25,9 +27,9 @@ def wall_refresh(open_store, query: dict, tick: int, last_good: str | None, *, a
     rotate = str(query.get("rotate", "")).lower() in ("1", "true", "yes")
     lang = language(query.get("lang"))
     try:
-        with open_store() as store:
-            data = wall_data(store, f, tick, rotate=rotate, basemap=basemap, lang=lang)
-            held = unreachable_banner(store, lang)
+        store = get_store()
+        data = wall_data(store, f, tick, rotate=rotate, basemap=basemap, lang=lang)
+        held = unreachable_banner(store, lang)
     except Exception as exc:  # noqa: BLE001 — whatever broke, the wall must keep its picture up
         log.warning("wall refresh failed, keeping the last picture", exc_info=True)
         since = last_good or "—"
@@ -41,3 +43,41 @@ def wall_refresh(open_store, query: dict, tick: int, last_good: str | None, *, a
     stamp = now.strftime("%Y-%m-%d %H:%M:%S")
     return (kpi_tiles(data["kpis"], prefix="wall-kpi", lang=lang), data["map"], f"{data['title']}  {period}",
             f"{say('更新于', 'Refreshed', lang)} {stamp}", "", {"display": "none"}, stamp)
+
+
+WALL_BACKGROUND = "#0b1426"
+
+
+WALL_BACKDROP = dict(sourcetype="geojson", type="fill", color=WALL_BACKGROUND, below="traces", source={
+    "type": "Feature", "properties": {},
+    "geometry": {"type": "Polygon", "coordinates": [[[-180, -85], [180, -85], [180, 85], [-180, 85], [-180, -85]]]}})
+
+
+def wall_views(streets: pd.DataFrame, *, rotate: bool, title: str = "全区 Whole district"
+               ) -> list[tuple[str | None, str]]:
+    """The views a wall screen shows in turn: its whole area, then each of the area's streets (code, title)."""
+    views = [(None, title)]
+    if rotate and len(streets) > 1:
+        views += [(code, name) for code, name in sorted(zip(streets["street_code"], streets["name"]))]
+    return views
+
+
+def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, basemap: Basemap = NO_BASEMAP,
+              lang: str = "zh") -> dict:
+    """What the wall shows at its ``tick``-th refresh: the view's title, tiles and map."""
+    views = wall_views(read_places(store, CaseFilter(area=f.area), "streets"), rotate=rotate,
+                       title=area_title(store, f.area, lang))
+    code, title = views[tick % len(views)]
+    data = view_data(store, f.narrowed(street_code=code, community_code=None, grid_cell=None), as_of=as_of,
+                     outline_colour="#a0aec0", basemap=basemap, lang=lang)
+    # Dark under the cells: a fill below the traces on the blank style. (A style object of its
+    # own would be set anew at every refresh, and MapLibre then keeps the old picture.)
+    layout = data["map"]["layout"]
+    if not basemap.tiles:
+        layout["map"]["layers"] = [WALL_BACKDROP] + layout["map"]["layers"]
+    layout.update(paper_bgcolor=WALL_BACKGROUND, font=dict(color="#e2e8f0"),
+                  legend=dict(layout.get("legend", {}), bgcolor="rgba(11,20,38,0.85)",
+                              font=dict(color="#e2e8f0", size=14)),
+                  title=dict(text=f"{title} · {layout['title']['text']}", font=dict(size=20)))
+    return {"title": title, "kpis": data["kpis"], "map": data["map"], "view": tick % len(views),
+            "views": len(views)}

@@ -27,6 +27,10 @@ from gis.partition import partition
 
 DISTRICT_CODE = "330205"
 DISTRICT_NAME = "江北区"
+DISTRICT_NAME_EN = "Jiangbei"
+# What an address in the district may begin with, and what marks one as the other 江北区 (Chongqing).
+ADDRESS_PREFIX = ("中国", "浙江省", "宁波市", "江北区")
+ELSEWHERE = ("重庆", "渝北", "渝中")
 
 # code suffix → name, and a GCJ-02 anchor near where each one lies.
 STREETS = {
@@ -180,7 +184,8 @@ def build_district(seed: int = 2020) -> District:
     component_rows = _components(cell_rows, rng)
 
     return District(
-        district=_frame([{"district_code": DISTRICT_CODE, "name": DISTRICT_NAME,
+        district=_frame([{"district_code": DISTRICT_CODE, "name": DISTRICT_NAME, "name_en": DISTRICT_NAME_EN,
+                          "address_prefix": " ".join(ADDRESS_PREFIX), "elsewhere": " ".join(ELSEWHERE),
                           "geometry": outline}]),
         streets=_frame(streets),
         communities=_frame(community_rows),

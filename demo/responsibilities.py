@@ -14,7 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from demo.district import DISTRICT_CODE, DISTRICT_NAME
-from demo.matters import CITY_EVENT_CATEGORIES, DISPUTE_CATEGORIES, GRID_EVENT_CATEGORIES, PETITION_CATEGORIES
+from demo.matters import (
+    CITY_EVENT_CATEGORIES,
+    DISPUTE_CATEGORIES,
+    GRID_EVENT_CATEGORIES,
+    PETITION_CATEGORIES,
+)
 
 DISTRICT_UNITS = {
     "医疗纠纷": "江北区医疗纠纷人民调解委员会", "交通事故纠纷": "江北区交通事故纠纷人民调解委员会",

@@ -11,7 +11,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from etl.normalise import Area, Problems, coordinates, parse_datetimes, plain_digits, shape_problems, text_column
+from etl.normalise import (
+    Area,
+    Problems,
+    coordinates,
+    parse_datetimes,
+    plain_digits,
+    shape_problems,
+    text_column,
+)
 from etl.profiles import Profile
 from gis.assign import PolygonIndex
 from gis.datums import STORAGE_CRS

@@ -12,13 +12,14 @@ from pathlib import Path
 import pyogrio
 
 from etl.responsibilities import read_responsibilities
+from layers.errors import BadInput
 from layers.store import Store
 
 LAYERS = ("district", "streets", "communities", "grid_cells", "estates", "setback_areas", "addresses",
           "components")
 
 
-class GeographyError(ValueError):
+class GeographyError(BadInput):
     """A geography file that cannot be loaded."""
 
 

@@ -17,6 +17,7 @@ from etl.normalise import REASONS, Area, normalise
 from etl.profiles import Profile, read_profile
 from etl.read import read_export
 from gis.datums import METRIC_CRS, STORAGE_CRS
+from layers.errors import InvalidValue
 from layers.responsibilities import responsible_units
 from layers.schema import LAYERS
 from layers.store import Condition, Store, period_filter
@@ -28,7 +29,7 @@ AREA_MARGIN_METRES = 1000.0
 GEOGRAPHY = ("district", "streets", "communities", "grid_cells", "estates", "setback_areas", "addresses", "responsibilities")
 
 
-class IngestError(RuntimeError):
+class IngestError(InvalidValue):
     """An ingest that cannot start (no geography, unreadable file...)."""
 
 

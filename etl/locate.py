@@ -16,6 +16,18 @@ from gis.datums import STORAGE_CRS
 from gis.geocode import NO_MATCH, AddressMatcher
 
 
+def address_names(geography: dict) -> dict:
+    """The district's address prefix and the names of other places, from its stored row (words split by spaces)."""
+    district = geography.get("district")
+    if district is None or not len(district):
+        return {}
+    row = district.iloc[0]
+
+    def words(value):
+        return tuple(str(value).split()) if isinstance(value, str) else ()
+    return {"prefix": words(row.get("address_prefix")), "elsewhere": words(row.get("elsewhere"))}
+
+
 def geocode(records: pd.DataFrame, matcher: AddressMatcher) -> pd.DataFrame:
     """Match each record without coordinates by its address and its community column.
 
@@ -70,7 +82,7 @@ def locate(records: pd.DataFrame, geography: dict) -> gpd.GeoDataFrame:
 
     todo = ~has_xy
     if todo.any():
-        matcher = AddressMatcher(communities, streets, geography.get("addresses"))
+        matcher = AddressMatcher(communities, streets, geography.get("addresses"), **address_names(geography))
         found = geocode(records[todo], matcher)
         precision[todo] = found["precision"].to_numpy()
         community[todo] = found["community_code"].to_numpy()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gis.datums import DatumError, to_cgcs2000
 from layers.components import COMPONENT_STATES
+from layers.errors import BadProfile
 from layers.schema import CASE_KINDS, CASE_STATUSES, CHANNELS, LEVELS
 
 # What a profile describes: case records of a channel, or a component inventory.
@@ -29,7 +30,7 @@ REQUIRED = {"cases": ("source_id", "reported_at", "category", "status"), "compon
 FORMATS = ("csv", "xlsx", "json", "geojson")
 
 
-class ProfileError(ValueError):
+class ProfileError(BadProfile):
     """A profile that cannot describe an export."""
 
 

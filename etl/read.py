@@ -18,13 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from etl.profiles import Profile
+from layers.errors import BadInput
 
 _FALLBACK_ENCODINGS = ("utf-8", "gb18030")
 # The columns a GeoJSON reader makes of each Point's coordinates; a profile names them as x and y.
 GEOJSON_X, GEOJSON_Y = "@x", "@y"
 
 
-class ReadError(ValueError):
+class ReadError(BadInput):
     """A file that cannot be read with its profile."""
 
 

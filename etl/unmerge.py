@@ -12,11 +12,12 @@ from __future__ import annotations
 import pandas as pd
 
 from etl.ingest import DEADLINE_DAYS
+from layers.errors import InvalidValue
 from layers.schema import LAYERS
 from layers.store import Condition, Store
 
 
-class UnmergeError(ValueError):
+class UnmergeError(InvalidValue):
     """A record that does not exist or was not merged."""
 
 

@@ -105,10 +105,12 @@ def bd09_to_gcj02(lon, lat, *, tolerance_deg=1e-10):
 
 
 def wgs84_to_bd09(lon, lat):
+    """WGS84 lon/lat to Baidu's BD-09, through GCJ-02."""
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
 def bd09_to_wgs84(lon, lat):
+    """Baidu's BD-09 lon/lat to WGS84, through GCJ-02 (both inverted by iteration)."""
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 

@@ -19,9 +19,17 @@ import pandas as pd
 import shapely
 from rapidfuzz import fuzz, process
 
-# Another 江北区 exists (Chongqing): an address naming it must not land here.
-_OTHER_CITIES = ("重庆", "渝北", "渝中")
-_PREFIX = re.compile(r"^(?:中国)?(?:浙江省?)?(?:宁波市?)?(?:江北区)?")
+# The ending of an administrative name that an address may leave out: 浙江(省), 宁波(市).
+_LEVEL_ENDINGS = "省市"  # not 区 or 县: a road may start with the district's short name (江北大道)
+
+
+def prefix_pattern(names) -> re.Pattern:
+    """What an address may begin with before the street: each name in turn, each optional, its ending too."""
+    parts = []
+    for name in names:
+        base, ending = (name[:-1], name[-1]) if len(name) > 2 and name[-1] in _LEVEL_ENDINGS else (name, "")
+        parts.append(f"(?:{re.escape(base)}{re.escape(ending) + '?' if ending else ''})?")
+    return re.compile("^" + "".join(parts))
 _ROAD = re.compile(r"(?P<road>[\u4e00-\u9fff]{1,10}?(?:大道|路|街|巷|弄))"
                    r"(?:(?P<doorplate>\d+)号)?(?:(?P<building>\d+)(?:幢|栋|号楼|座))?")
 _ABBREVIATIONS = {"街道": "街", "社区": "社"}
@@ -35,6 +43,8 @@ _FUZZY_FAR = 80
 
 @dataclass(frozen=True)
 class Match:
+    """Where an address lies: its community and street (None where unknown) and how precisely."""
+
     community_code: str | None
     street_code: str | None
     precision: str  # building | road | community | street | none
@@ -95,18 +105,25 @@ class AddressMatcher:
     addresses : GeoDataFrame of the standard address table (address_id,
         community_code, street_code, road, doorplate, building, point
         geometry), or None to match down to community level only
+    prefix : the names an address may begin with before the street, in order
+        (country, province, city, district: 中国 浙江省 宁波市 江北区)
+    elsewhere : names that mark an address as another place (the other 江北区
+        is in Chongqing): such an address matches nothing
     """
 
-    def __init__(self, communities: pd.DataFrame, streets: pd.DataFrame, addresses=None):
+    def __init__(self, communities: pd.DataFrame, streets: pd.DataFrame, addresses=None, *,
+                 prefix=(), elsewhere=()):
+        self._prefix = prefix_pattern(prefix)
+        self._elsewhere = tuple(elsewhere)
         self._community_street = dict(zip(communities["community_code"], communities["street_code"]))
         self._street_forms = self._forms(zip(streets["name"], streets["street_code"]))
         self._community_forms = self._forms(zip(communities["name"], communities["community_code"]))
         self._street_names = dict(zip(streets["name"], streets["street_code"]))
         self._community_names = dict(zip(communities["name"], communities["community_code"]))
-        self._addresses = {}
-        self._roads = {}  # road → [(community_code, street_code)]
-        self._roads_in = {}  # community or street code → its roads
-        self._road_points = {}  # (road, community_code) → (lon, lat) of the road's middle address
+        self._addresses: dict = {}
+        self._roads: dict[str, list] = {}  # road → [(community_code, street_code)]
+        self._roads_in: dict[str, set] = {}  # community or street code → its roads
+        self._road_points: dict[tuple, tuple] = {}  # (road, community_code) → (lon, lat) of the road's middle address
         if addresses is not None and len(addresses):
             self._index_addresses(addresses)
 
@@ -166,9 +183,9 @@ class AddressMatcher:
     def _levels(self, address):
         """(street candidates, community candidates, (road, doorplate, building) or None)."""
         text = normalise_address(address)
-        if any(city in text for city in _OTHER_CITIES):
+        if any(place in text for place in self._elsewhere):
             return None
-        text = _PREFIX.sub("", text)
+        text = self._prefix.sub("", text)
         streets, text = self._take(text, self._street_forms, r"^(.{2,3}?)(?:街道|镇)", self._street_names, set())
         communities, text = self._take(text, self._community_forms, r"^(.{2,5}?)(?:社区|村)",
                                        self._community_names, streets)
@@ -196,6 +213,7 @@ class AddressMatcher:
         return set(), text
 
     def match(self, address: str) -> Match:
+        """The address's community, street and building or road point, as precisely as it says; NO_MATCH otherwise."""
         levels = self._levels(address) if isinstance(address, str) else None
         if levels is None:
             return NO_MATCH

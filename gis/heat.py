@@ -26,6 +26,8 @@ _TO_LONLAT = Transformer.from_crs(METRIC_CRS, STORAGE_CRS, always_xy=True)
 
 @dataclass(frozen=True)
 class Heat:
+    """A kernel density raster over a box in metres, with the bandwidth it was made with."""
+
     density: np.ndarray  # cases per km², rows north to south
     bounds: tuple[float, float, float, float]  # minx, miny, maxx, maxy in METRIC_CRS metres
     bandwidth_m: float
@@ -39,6 +41,7 @@ class Heat:
 
 
 def to_metric(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """CGCS2000 lon/lat to metres (EPSG:4549, Gauss-Krüger CM 120E)."""
     return _TO_METRIC.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
 
 

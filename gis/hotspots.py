@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from esda import G_Local, fdr
-from libpysal.weights import W, Queen
+from libpysal.weights import Queen, W
 from scipy import stats
 
 # Confidence bin → (the two-sided level it stands for, 中文, English), as ArcGIS's Gi_Bin.

@@ -15,11 +15,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.datums import METRIC_CRS
 from gis.blind_spots import blind_spots
 from gis.change import period_change
+from gis.datums import METRIC_CRS
 from gis.emerging import emerging_hotspots, space_time_counts
 from gis.hotspots import BIN_WORDS, contiguity, hotspots
+from layers.errors import InvalidValue
 from layers.filters import CaseFilter, tally
 from layers.priority import priority_list
 from layers.responsibilities import responsible_units
@@ -36,7 +37,7 @@ def cells_in(store: Store, f: CaseFilter) -> gpd.GeoDataFrame:
 def cell_values(cases: pd.DataFrame, cells: pd.DataFrame, measure: str = "cases") -> np.ndarray:
     """Cases per cell, or cases per 1 000 residents (0 where the population is unknown)."""
     if measure not in MEASURES:
-        raise ValueError(f"unknown measure {measure!r}: {', '.join(MEASURES)}")
+        raise InvalidValue(f"unknown measure {measure!r}: {', '.join(MEASURES)}")
     counts = cells["grid_cell"].map(tally(cases["grid_cell"])).fillna(0).to_numpy(dtype=float)
     if measure == "cases":
         return counts
@@ -81,7 +82,7 @@ def change_layer(store: Store, f: CaseFilter, *, baseline: str = "last_year") ->
     """Cases per cell in the filter's period against ``last_year`` (the same days a year before) or
     ``previous_3`` (the three periods of the same length just before)."""
     if f.start is None or f.end is None:
-        raise ValueError("a change layer needs a period with a start and an end")
+        raise InvalidValue("a change layer needs a period with a start and an end")
     cells = cells_in(store, f)
     windows = baseline_windows(f.start, f.end, baseline)
     return cell_change(f.read_cases(store), [f.narrowed(start=a, end=b).read_cases(store) for a, b in windows], cells)
@@ -94,7 +95,7 @@ def baseline_windows(start: date, end: date, baseline: str = "last_year") -> lis
         return [(_years_back(start, 1), _years_back(end, 1))]
     if baseline == "previous_3":
         return [(start - length * k, start - length * (k - 1) - timedelta(days=1)) for k in (1, 2, 3)]
-    raise ValueError(f"unknown baseline {baseline!r}: last_year or previous_3")
+    raise InvalidValue(f"unknown baseline {baseline!r}: last_year or previous_3")
 
 
 def cell_change(now: pd.DataFrame, before: list[pd.DataFrame], cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from layers.errors import InvalidValue
 from layers.schema import LAYERS
 from layers.store import Condition
 
@@ -19,12 +20,36 @@ AREA_KINDS = {"district": ("全区", "District"), "street": ("街道", "Street")
 STREET_DIGITS, COMMUNITY_DIGITS = 9, 12
 
 
-class AreaError(ValueError):
+def district_names(district) -> tuple[str, str]:
+    """The district's name in Chinese and in English, from its stored row (English: the Chinese, if none is stored)."""
+    if district is None or not len(district):
+        return "本区", "District"
+    row = district.iloc[0]
+    zh = row["name"] if isinstance(row.get("name"), str) and row["name"] else "本区"
+    en = row.get("name_en")
+    return zh, en if isinstance(en, str) and en else zh
+
+
+# Where nothing is drawn yet (an empty store), a map shows mainland China.
+CHINA_EXTENT = (73.5, 18.0, 135.1, 53.6)
+
+
+def district_extent(district) -> tuple[float, float, float, float]:
+    """The district's outline's bounds (CGCS2000 lon/lat); China's before any district is loaded."""
+    if district is None or not len(district) or district.geometry.isna().all():
+        return CHINA_EXTENT
+    minx, miny, maxx, maxy = (float(v) for v in district.total_bounds)
+    return minx, miny, maxx, maxy
+
+
+class AreaError(InvalidValue):
     """An area that cannot be read or does not exist."""
 
 
 @dataclass(frozen=True)
 class Area:
+    """What a user or kiosk may see: the district, a street, a community, or some grid cells."""
+
     kind: str = "district"
     codes: tuple[str, ...] = ()
 
@@ -44,10 +69,12 @@ class Area:
         return cls(kind, codes)
 
     def spec(self) -> str:
+        """The area as written in the store and on the command line: district, street:CODE, cells:A,B."""
         return self.kind if self.kind == "district" else f"{self.kind}:{','.join(self.codes)}"
 
     @property
     def is_district(self) -> bool:
+        """Whether the area is the whole district."""
         return self.kind == "district"
 
     def conditions(self, layer: str) -> list[Condition]:
@@ -81,7 +108,7 @@ class Area:
         """Whether the place with this code lies wholly inside the area."""
         if self.is_district:
             return True
-        return bool(code) and any(code.startswith(a) for a in self.codes)
+        return code is not None and bool(code) and any(code.startswith(a) for a in self.codes)
 
 
 DISTRICT = Area()

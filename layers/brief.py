@@ -34,9 +34,9 @@ DAYS_READ = REPEAT_DAYS + 1
 def daily_brief(cases: pd.DataFrame, sources: pd.DataFrame, day: date, *, as_of=None) -> dict:
     """The brief for ``day``: intake against the 7-day average, the KPIs and their change, the
     day-clearing list, overdue cases and notable cases, all as of ``as_of`` (default: the end of ``day``)."""
-    day = pd.Timestamp(day).normalize()
-    as_of = pd.Timestamp(as_of) if as_of is not None else day + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
-    yesterday = day - pd.Timedelta(days=1)
+    start = pd.Timestamp(day).normalize()  # the day's first instant
+    as_of = pd.Timestamp(as_of) if as_of is not None else start + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    yesterday = start - pd.Timedelta(days=1)
     reported = cases["reported_at"]
 
     def on(first, days=1):
@@ -50,7 +50,7 @@ def daily_brief(cases: pd.DataFrame, sources: pd.DataFrame, day: date, *, as_of=
             lambda frame: frame[column].value_counts())
         counts = pd.DataFrame({
             "yesterday": count(cases[on(yesterday)]),
-            "today": count(cases[on(day) & (reported <= as_of).to_numpy()]),
+            "today": count(cases[on(start) & (reported <= as_of).to_numpy()]),
             "week_average": count(cases[week_before]) / 7,
         }).fillna(0)
         counts["yesterday"] = counts["yesterday"].astype(int)
@@ -63,16 +63,16 @@ def daily_brief(cases: pd.DataFrame, sources: pd.DataFrame, day: date, *, as_of=
                           & (sources["reported_at"] < first + pd.Timedelta(days=1))).to_numpy()]
         return compute_kpis(cases[on(first)], visits, start=first.date(), end=first.date(), as_of=as_of)
 
-    kpis_today, kpis_yesterday = kpis_of(day), kpis_of(yesterday)
+    kpis_today, kpis_yesterday = kpis_of(start), kpis_of(yesterday)
     return {
-        "day": day.date(), "yesterday": yesterday.date(), "as_of": as_of,
-        "received": {"yesterday": int(on(yesterday).sum()), "today": int((on(day) & (reported <= as_of)).sum()),
+        "day": start.date(), "yesterday": yesterday.date(), "as_of": as_of,
+        "received": {"yesterday": int(on(yesterday).sum()), "today": int((on(start) & (reported <= as_of)).sum()),
                      "week_average": round(int(week_before.sum()) / 7, 1)},
         "intake": intake,
         "kpis": {"today": kpis_today, "yesterday": kpis_yesterday},
         "to_clear": day_clearing(cases, yesterday.date()),
         "overdue": overdue_list(cases, as_of),
-        "notable": notable(cases, day.date(), as_of),
+        "notable": notable(cases, start.date(), as_of),
     }
 
 

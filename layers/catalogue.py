@@ -21,6 +21,8 @@ from layers.store import Store
 
 @dataclass(frozen=True)
 class Field:
+    """One field of a catalogue layer and its name in each language."""
+
     name: str
     zh: str
     en: str
@@ -29,6 +31,8 @@ class Field:
 
 @dataclass(frozen=True)
 class CatalogueLayer:
+    """A layer planners take out: its title, geometry, fields, style and the query that makes it under a filter."""
+
     name: str
     title: tuple[str, str]
     geometry: str
@@ -70,8 +74,10 @@ def _analysis(name: str) -> Callable[[Store, CaseFilter], gpd.GeoDataFrame]:
             spots = analysis.blind_spot_layer(store, f)
             return gpd.GeoDataFrame(spots.drop(columns=["lon", "lat"]),
                                     geometry=gpd.points_from_xy(spots["lon"], spots["lat"]), crs=STORAGE_CRS)
-        made = {"hotspots": analysis.hotspot_layer, "emerging_hotspots": analysis.emerging_layer,
-                "priorities": analysis.priority_layer, "change": analysis.change_layer}[name](store, f)
+        makers: dict[str, Callable[..., gpd.GeoDataFrame]] = {
+            "hotspots": analysis.hotspot_layer, "emerging_hotspots": analysis.emerging_layer,
+            "priorities": analysis.priority_layer, "change": analysis.change_layer}
+        made = makers[name](store, f)
         return made.reset_index(drop=True)
 
     return query

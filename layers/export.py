@@ -16,7 +16,8 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -26,15 +27,15 @@ import pyarrow as pa
 import pyogrio
 import shapely
 
-from gis.datums import from_cgcs2000
+from gis.datums import DatumError, from_cgcs2000
 from layers.catalogue import CATALOGUE, mask_personal
+from layers.errors import InvalidValue
 from layers.filters import CaseFilter
 from layers.html_map import write_html_map
 from layers.schema import LAYERS
-from layers.styles import qgis_style, style_field, value_colours
 from layers.store import Store
+from layers.styles import qgis_style, style_field, value_colours
 
-FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp": ".zip", "kml": ".kml", "html": ".html"}
 # Shapefile field names are at most 10 characters: these long names get these short ones (the rest are
 # cut, and numbered if two cuts meet).
 SHAPEFILE_NAMES = {"reported_at": "reported", "dispatched_at": "dispatchd", "closed_at": "closed",
@@ -47,14 +48,39 @@ SHAPEFILE_NAMES = {"reported_at": "reported", "dispatched_at": "dispatchd", "clo
                    "cases_per_km2": "per_km2", "cases_per_1000": "per_1000", "class_name": "class",
                    "maintaining_unit": "maintainer", "owning_unit": "owner", "major_class": "major",
                    "minor_class": "minor", "surveyed_at": "surveyed", "official_name": "off_name"}
-DRIVERS = {"gpkg": "GPKG", "geojson": "GeoJSON", "kml": "KML"}
-# Formats a large layer is written to a batch at a time, and the rows in a batch.
-STREAMED = ("gpkg", "geojson", "csv")
+# The rows in a batch of a large layer written a batch at a time.
 BATCH_ROWS = 25_000
-DATUMS = {"cgcs2000": "EPSG:4490", "wgs84": "EPSG:4326", "gcj02": "EPSG:4326", "gk": "EPSG:4549"}
+
+
+@dataclass(frozen=True)
+class Datum:
+    """A datum an export may be in: its CRS as the file declares it, and its name for people."""
+
+    crs: str
+    label: tuple[str, str]
+
+
+DATUMS = {
+    "cgcs2000": Datum("EPSG:4490", ("CGCS2000", "CGCS2000")),
+    "wgs84": Datum("EPSG:4326", ("WGS84", "WGS84")),
+    "gcj02": Datum("EPSG:4326", ("GCJ-02 高德", "GCJ-02 (Amap)")),  # declared as WGS84: no CRS names it
+    "gk": Datum("EPSG:4549", ("高斯-克吕格 CM120E", "Gauss-Krüger CM120E")),
+}
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...)): such text is
 # written with a leading apostrophe, so it stays text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def datum_crs(datum: str) -> str:
+    """The CRS a datum's export declares: one of :data:`DATUMS`, or any EPSG code pyproj knows."""
+    key = datum.strip().lower()
+    if key in DATUMS:
+        return DATUMS[key].crs
+    try:
+        from_cgcs2000(120.0, 30.0, datum)  # an unknown datum stops here, not half way through a file
+    except DatumError as exc:
+        raise InvalidValue(str(exc), zh=f"无法识别的坐标系 {datum!r}") from exc
+    return datum.strip().upper()
 
 
 def in_datum(frame: gpd.GeoDataFrame, datum: str) -> gpd.GeoDataFrame:
@@ -62,8 +88,8 @@ def in_datum(frame: gpd.GeoDataFrame, datum: str) -> gpd.GeoDataFrame:
     key = datum.strip().lower()
     if key == "cgcs2000":
         return frame
-    target = DATUMS.get(key, datum.upper())
-    name = "gcj02" if key == "gcj02" else "wgs84" if key == "wgs84" else target
+    target = datum_crs(datum)
+    name = key if key in ("gcj02", "wgs84") else target
     moved = shapely.transform(frame.geometry.to_numpy(),
                               lambda xy: np.column_stack(from_cgcs2000(xy[:, 0], xy[:, 1], name)))
     return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=moved, crs=target)
@@ -72,61 +98,59 @@ def in_datum(frame: gpd.GeoDataFrame, datum: str) -> gpd.GeoDataFrame:
 def layer_frame(store: Store, name: str, f: CaseFilter, *, personal_allowed: bool = False) -> gpd.GeoDataFrame:
     """One catalogue layer under the filter, personal fields masked unless allowed."""
     if name not in CATALOGUE:
-        raise ValueError(f"unknown layer {name!r}; layers: {', '.join(CATALOGUE)}")
+        raise InvalidValue(f"unknown layer {name!r}; layers: {', '.join(CATALOGUE)}")
     layer = CATALOGUE[name]
     return mask_personal(layer.query(store, f), layer, allowed=personal_allowed)
 
 
 def export_layers(store: Store, names: list[str], out, *, fmt: str = "gpkg", datum: str = "cgcs2000",
                   f: CaseFilter | None = None, personal_allowed: bool = False, user: str = "") -> dict[str, int]:
-    """Write the layers to ``out`` (a file; a folder for several GeoJSON or CSV layers); returns rows per layer.
+    """Write the layers to ``out`` (a file; a folder for several layers of a one-layer format); returns rows per layer.
 
-    A large layer (cases) goes to GeoPackage, GeoJSON and CSV a batch at a time: memory holds one
-    batch, whatever the count.
+    What each format does is its entry in :data:`FORMATS`. A large layer (cases) goes to a format that
+    can take batches a batch at a time: memory holds one batch, whatever the count.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    form = export_format(fmt)
     unknown = [name for name in names if name not in CATALOGUE]
     if unknown:
-        raise ValueError(f"unknown layer {unknown[0]!r}; layers: {', '.join(CATALOGUE)}")
-    if fmt == "kml" and datum.strip().lower() not in ("wgs84", "gcj02"):
-        raise ValueError(f"KML is lon/lat on WGS84: export it with --crs wgs84 (or gcj02), not {datum}")
+        raise InvalidValue(f"unknown layer {unknown[0]!r}; layers: {', '.join(CATALOGUE)}",
+                           zh=f"参数无效：没有图层 {unknown[0]!r}")
+    datum_crs(datum)
+    if form.datums is not None and datum.strip().lower() not in form.datums:
+        raise InvalidValue(f"{fmt.upper()} takes only the datums {', '.join(form.datums)}: export it with --crs "
+                           f"{form.datums[0]}, not {datum}",
+                           zh=f"{fmt.upper()} 只能用 {'、'.join(DATUMS[d].label[0] for d in form.datums)} 坐标系")
     f = f or CaseFilter()
     out = Path(out)
-    several = len(names) > 1 and fmt not in ("gpkg", "html")
+    several = len(names) > 1 and form.write_all is None and not form.many_layers
     if several:
         out.mkdir(parents=True, exist_ok=True)
-    elif fmt == "gpkg" and out.exists():
-        out.unlink()
-    counts = {}
-    if fmt == "html":
+    elif out.exists() and out.is_file():
+        out.unlink()  # a file of several layers is made anew, not added to
+    counts, styles = {}, {}
+    if form.write_all is not None:
         frames = {name: in_datum(layer_frame(store, name, f, personal_allowed=personal_allowed), datum)
                   for name in names}
-        write_html_map(frames, out)
+        form.write_all(frames, out)
         counts = {name: len(frame) for name, frame in frames.items()}
-    styles = {}
-    for name in names if fmt != "html" else ():
+    for name in names if form.write_all is None else ():
         layer = CATALOGUE[name]
-        path = out / f"{name}{FORMATS[fmt]}" if several else out
-        if layer.batches is not None and fmt in STREAMED:
+        path = out / f"{name}{form.suffix}" if several else out
+        if layer.batches is not None and form.write_batches is not None:
             seen = _Values(style_field(layer.style))
             batches = (seen.add(in_datum(mask_personal(batch, layer, allowed=personal_allowed), datum))
                        for batch in layer.batches(store, f, BATCH_ROWS))
-            counts[name] = write_csv_batches(batches, path) if fmt == "csv" else write_batches(
-                batches, path, name, fmt, layer.geometry)
+            counts[name] = form.write_batches(batches, path, name, layer.geometry)
             styles[name] = qgis_style(layer.style, layer.geometry, value_colours(seen.frame(), layer.style))
             continue
         frame = in_datum(layer_frame(store, name, f, personal_allowed=personal_allowed), datum)
         counts[name] = len(frame)
         styles[name] = qgis_style(layer.style, layer.geometry, value_colours(frame, layer.style))
-        if fmt == "csv":
-            write_csv_batches(iter([frame]), path)
-        elif fmt == "shp":
-            write_shapefile(frame, name, path)
-        else:
-            pyogrio.write_dataframe(_plain(frame), path, layer=name, driver=DRIVERS[fmt])
-    if fmt == "gpkg":
-        write_gpkg_styles(out, styles)
+        if form.write is None:  # a format of one file for all layers has no writer of one layer
+            raise InvalidValue(f"{fmt} writes all layers at once")
+        form.write(frame, path, name)
+    if form.styles is not None:
+        form.styles(out, styles)
     store.upsert("exports", pd.DataFrame([{
         "export_id": f"X{uuid.uuid4().hex[:10]}", "user_name": user, "at": pd.Timestamp.now().floor("s"),
         "layers": ",".join(names), "format": fmt, "datum": datum, "filter": json.dumps(f.to_query(), ensure_ascii=False),
@@ -134,8 +158,16 @@ def export_layers(store: Store, names: list[str], out, *, fmt: str = "gpkg", dat
     return counts
 
 
-def write_batches(batches: Iterator[gpd.GeoDataFrame], path, name: str, fmt: str, geometry_type: str) -> int:
-    """One layer to a GeoPackage or GeoJSON file through GDAL's Arrow writer, batch by batch; returns rows."""
+def export_format(fmt) -> ExportFormat:
+    """The entry of :data:`FORMATS` a format's name gives; an unknown one is refused, naming those there are."""
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise InvalidValue(f"unknown format {str(fmt)[:40]!r}; formats: {', '.join(FORMATS)}",
+                           zh=f"参数无效：没有导出格式 {str(fmt)[:40]!r}")
+    return FORMATS[fmt]
+
+
+def write_batches(batches: Iterator[gpd.GeoDataFrame], path, name: str, driver: str, geometry_type: str) -> int:
+    """One layer to a file of a GDAL driver (GPKG, GeoJSON) through GDAL's Arrow writer, batch by batch; returns rows."""
     first = next(batches)
     schema = _arrow_schema(first, name)
     written = 0
@@ -147,7 +179,7 @@ def write_batches(batches: Iterator[gpd.GeoDataFrame], path, name: str, fmt: str
             yield _arrow_batch(frame, schema)
 
     crs = first.crs.to_wkt() if first.crs is not None else None
-    pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, arrow()), path, layer=name, driver=DRIVERS[fmt],
+    pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, arrow()), path, layer=name, driver=driver,
                         geometry_name="geometry", geometry_type=geometry_type, crs=crs)
     return written
 
@@ -311,3 +343,49 @@ def _arrow_batch(frame: gpd.GeoDataFrame, schema: pa.Schema) -> pa.RecordBatch:
     arrays = [pa.array(plain[field.name].to_numpy() if field.name in plain else [None] * len(frame),
                        type=field.type, from_pandas=True) for field in schema if field.name != "geometry"]
     return pa.RecordBatch.from_arrays(arrays + [pa.array(wkb, type=pa.binary())], schema=schema)
+
+
+def _by_gdal(driver: str):
+    def write(frame, path, name):
+        pyogrio.write_dataframe(_plain(frame), path, layer=name, driver=driver)
+    return write
+
+
+def _batches_by_gdal(driver: str):
+    def write(batches, path, name, geometry_type):
+        return write_batches(batches, path, name, driver, geometry_type)
+    return write
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """What a format is: its file's suffix and how a layer is written to it.
+
+    ``write`` takes one layer whole; ``write_batches`` (if the format can) a large layer a batch at a
+    time; ``write_all`` instead writes every layer into one file at once (the HTML map); ``many_layers``:
+    several layers go into one file; ``styles`` writes each layer's QGIS style into the file;
+    ``datums``: the only datums the format allows (None: any).
+    """
+
+    label: tuple[str, str]
+    suffix: str
+    write: Callable | None = None
+    write_batches: Callable | None = None
+    write_all: Callable | None = None
+    many_layers: bool = False
+    styles: Callable | None = None
+    datums: tuple[str, ...] | None = None
+
+
+# A new format is one entry here: the CLI's --format choices and the dashboard's dropdown read this table.
+FORMATS = {
+    "gpkg": ExportFormat(("GeoPackage", "GeoPackage"), ".gpkg", _by_gdal("GPKG"), _batches_by_gdal("GPKG"),
+                         many_layers=True, styles=write_gpkg_styles),
+    "geojson": ExportFormat(("GeoJSON", "GeoJSON"), ".geojson", _by_gdal("GeoJSON"), _batches_by_gdal("GeoJSON")),
+    "csv": ExportFormat(("CSV 表格", "CSV"), ".csv", lambda frame, path, name: write_csv_batches(iter([frame]), path),
+                        lambda batches, path, name, geometry_type: write_csv_batches(batches, path)),
+    "shp": ExportFormat(("Shapefile (zip)", "Shapefile (zip)"), ".zip",
+                        lambda frame, path, name: write_shapefile(frame, name, path)),
+    "kml": ExportFormat(("KML 谷歌地球", "KML"), ".kml", _by_gdal("KML"), datums=("wgs84", "gcj02")),
+    "html": ExportFormat(("HTML 离线地图", "HTML map"), ".html", write_all=write_html_map),
+}

@@ -24,6 +24,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from layers.catalogue import CatalogueLayer
+from layers.errors import InvalidValue
 from layers.filters import CaseFilter
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -43,12 +44,14 @@ CONFORMANCE = (
 LOCAL_OFFSET = pd.Timedelta(hours=8)
 
 
-class BadQuery(ValueError):
+class BadQuery(InvalidValue):
     """A request the standard says to answer with 400, with what was wrong."""
 
 
 @dataclass(frozen=True)
 class ItemsQuery:
+    """An OGC API items request, read and checked: box, period, property filters, paging and CRS."""
+
     bbox: tuple[float, float, float, float] | None = None  # stored lon/lat
     start: pd.Timestamp | None = None  # local time, inclusive
     end: pd.Timestamp | None = None  # local time, inclusive
@@ -114,7 +117,7 @@ def parse_datetime(text: str) -> tuple[pd.Timestamp | None, pd.Timestamp | None]
     parts = text.split("/")
     if len(parts) > 2:
         raise BadQuery(f"datetime {text!r}: an instant or one interval a/b")
-    ends = []
+    ends: list[tuple | None] = []
     for i, part in enumerate(parts):
         if part in ("..", ""):
             ends.append(None)
@@ -280,6 +283,7 @@ def feature_collection(page: gpd.GeoDataFrame, layer: CatalogueLayer, q: ItemsQu
 
 
 def landing_page(base: str) -> dict:
+    """The OGC API landing page: the links to the API definition, conformance and collections."""
     return {"title": "社会治理一张图 · One map", "description": "图层服务 (OGC API – Features) · the one map's layers",
             "links": [
                 {"href": f"{base}", "rel": "self", "type": "application/json", "title": "this document"},
@@ -297,8 +301,8 @@ def api_definition(base: str, layers) -> dict:
     GDAL and QGIS read it to know the page size they may ask and which fields they may filter on
     at the server (the rest they filter themselves).
     """
-    def parameter(name, schema, description, style=None):
-        found = {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+    def parameter(name, schema, description, style=None) -> dict:
+        found: dict = {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
         if style:
             found.update(style=style, explode=False)
         return found
@@ -313,7 +317,7 @@ def api_definition(base: str, layers) -> dict:
         parameter("offset", {"type": "integer", "minimum": 0, "default": 0}, "features to skip"),
         parameter("crs", {"type": "string", "format": "uri", "enum": list(CRS_LIST)}, "the answer's CRS"),
     ]
-    paths = {"/": {"get": {"summary": "landing page", "responses": {"200": {"description": "links"}}}},
+    paths: dict[str, dict] = {"/": {"get": {"summary": "landing page", "responses": {"200": {"description": "links"}}}},
              "/conformance": {"get": {"summary": "conformance classes", "responses": {"200": {"description": "ok"}}}},
              "/collections": {"get": {"summary": "the layers", "responses": {"200": {"description": "ok"}}}}}
     for layer in layers:

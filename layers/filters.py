@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from layers.areas import DISTRICT, Area
+from layers.errors import InvalidValue
 from layers.schema import CASE_STATUSES, CHANNELS, LAYERS, LEVELS
 from layers.store import Condition, Store, matches, period_filter
 
@@ -39,14 +40,45 @@ def preset_period(preset: str, today: date) -> tuple[date, date]:
         return today.replace(day=1), today
     if preset == "year":
         return today.replace(month=1, day=1), today
-    raise ValueError(f"unknown period preset {preset!r}; presets: {', '.join(PRESETS)}")
+    raise InvalidValue(f"unknown period preset {preset!r}; presets: {', '.join(PRESETS)}")
+
+
+# The days a period may start or end on: what the centre's records can hold (a link that says year 1 or 9999
+# is a typo or a probe, and would overflow the store's timestamps).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+_TEXT_PARAMETERS = ("from", "to", "preset", "street", "community", "cell", "category", "channel", "status", "level")
 
 
 def _date(text):
     try:
-        return date.fromisoformat(text) if text else None
+        day = date.fromisoformat(text) if text else None
     except (TypeError, ValueError):
         return None
+    return day if day is None or FIRST_DAY <= day <= LAST_DAY else None
+
+
+def check_query(query: dict) -> None:
+    """Raise :class:`InvalidValue` naming the first parameter of a view's query that means nothing.
+
+    :meth:`CaseFilter.from_query` drops such a value (a wall screen never stops on one); a page
+    calls this first, to tell the person which value it did not take.
+    """
+    for name in _TEXT_PARAMETERS:
+        value = query.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidValue(f"{name} must be text, not {type(value).__name__} {str(value)[:40]!r}",
+                               zh=f"参数无效：{name} 应为文字，收到 {str(value)[:40]!r}")
+    for name in ("from", "to"):
+        text = query.get(name)
+        if text and _date(text) is None:
+            raise InvalidValue(f"{name}={text[:40]!r} is not a day from {FIRST_DAY} to {LAST_DAY} (YYYY-MM-DD)",
+                               zh=f"参数无效：{name}={text[:40]!r} 不是 {FIRST_DAY} 至 {LAST_DAY} 之间的日期")
+    start, end = _date(query.get("from")), _date(query.get("to"))
+    if start and end and start > end:
+        raise InvalidValue(f"from={start} is after to={end}", zh=f"参数无效：开始日期 {start} 晚于结束日期 {end}")
+    if query.get("preset") and query["preset"] not in PRESETS:
+        raise InvalidValue(f"preset={query['preset'][:40]!r}: presets are {', '.join(PRESETS)}",
+                           zh=f"参数无效：时段 {query['preset'][:40]!r} 不存在")
 
 
 def _words(text, allowed=None) -> tuple[str, ...]:
@@ -58,6 +90,8 @@ def _words(text, allowed=None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class CaseFilter:
+    """What a view shows: a period, a place (street, community, cell), kinds of case, and the viewer's area."""
+
     start: date | None = None
     end: date | None = None
     street_code: str | None = None
@@ -75,7 +109,10 @@ class CaseFilter:
     def from_query(cls, query: dict, *, today: date | None = None) -> "CaseFilter":
         """Read a URL query; a value that means nothing is dropped, never an error on a wall screen."""
         today = today or date.today()
+        query = {k: v if isinstance(v, str) or k not in _TEXT_PARAMETERS else None for k, v in query.items()}
         start, end = _date(query.get("from")), _date(query.get("to"))
+        if start and end and start > end:
+            start, end = None, None
         if query.get("preset") in PRESETS:
             start, end = preset_period(query["preset"], today)
         if start is None and end is None:
@@ -152,6 +189,7 @@ class CaseFilter:
         return keep
 
     def read_cases(self, store: Store, *, as_of=None) -> pd.DataFrame:
+        """The stored cases this filter keeps (read with the store's own filtering, then the rest in memory)."""
         return self.apply(store.read("cases", self.conditions()), as_of=as_of)
 
     def mask(self, cases: pd.DataFrame, *, as_of=None) -> np.ndarray:
@@ -168,7 +206,7 @@ def channel_counts(cases: pd.DataFrame) -> Counter:
     ``channels`` lists a merged case's channels (``e_ningbo;hotline_12345``); a case from one
     channel has only its ``channel``. Counted per distinct list, not per case.
     """
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for names, n in tally(cases["channels"]).items():
         for name in str(names).split(";"):
             counts[name] += int(n)

@@ -16,6 +16,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from layers.areas import CHINA_EXTENT
 from layers.catalogue import CATALOGUE
 from layers.styles import look, style_field, value_colours
 
@@ -31,7 +32,7 @@ def html_map(frames: dict[str, gpd.GeoDataFrame]) -> str:
              for name, frame in frames.items()}
     drawn = [f.geometry[~f.geometry.is_empty & f.geometry.notna()] for f in shown.values()]
     drawn = [g for g in drawn if len(g)]
-    bounds = pd.concat(drawn).total_bounds if drawn else (121.35, 29.85, 121.65, 30.06)
+    bounds = pd.concat(drawn).total_bounds if drawn else CHINA_EXTENT
     page = folium.Map(tiles=None, control_scale=True)
     _standalone(page)
     for name, frame in shown.items():
@@ -57,6 +58,7 @@ def html_map(frames: dict[str, gpd.GeoDataFrame]) -> str:
 
 
 def write_html_map(frames: dict[str, gpd.GeoDataFrame], path) -> None:
+    """The layers as one standalone HTML map (Leaflet inside the page) at ``path``."""
     Path(path).write_text(html_map(frames), encoding="utf-8")
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from layers.areas import DISTRICT, Area
+from layers.errors import InvalidValue
 from layers.filters import tally
 from layers.schema import LEVELS
 from layers.store import Condition, Store, matches, period_filter
@@ -92,7 +93,7 @@ def street_code_for(store: Store, street: str | None) -> str | None:
     for code, name in zip(streets["street_code"], streets["name"]):
         if street in (code, name) or name.startswith(street):
             return code
-    raise ValueError(f"unknown street {street!r}; streets: {', '.join(streets['name'])}")
+    raise InvalidValue(f"unknown street {street!r}; streets: {', '.join(streets['name'])}")
 
 
 def kpis_from_store(store: Store, *, start: date | None = None, end: date | None = None,

@@ -18,9 +18,9 @@ import pandas as pd
 
 from gis.blind_spots import REPEAT_DAYS, repeats_within
 from layers.filters import overdue
+from layers.glossary import PLACE_COLUMNS
 
 WEIGHTS = {"density": 30, "hotspot": 25, "recurrence": 15, "overdue": 15, "blind_spot": 15}
-PLACE_COLUMNS = {"grid_cell": "grid_cell", "estate": "estate_id", "setback_area": "setback_area"}
 
 
 def priority_list(places: pd.DataFrame, cases: pd.DataFrame, hot_bins: pd.Series, flagged: set, *,

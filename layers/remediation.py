@@ -21,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from layers.errors import InvalidValue
+from layers.glossary import PLACE_COLUMNS
 from layers.store import Condition, Store
 
 # The case column that says where a case happened, per kind of place.
-PLACE_COLUMNS = {"setback_area": "setback_area", "estate": "estate_id", "grid_cell": "grid_cell"}
 PLACE_LAYERS = {"setback_area": ("setback_areas", "setback_area"), "estate": ("estates", "estate_id"),
                 "grid_cell": ("grid_cells", "grid_cell")}
 SETBACK_STATUSES = ("unmanaged", "in_renovation", "handed_over")
@@ -37,14 +38,14 @@ def add_remediation(store: Store, *, place_kind: str, place: str, what: str, uni
                     entered_by: str = "") -> str:
     """Register a remediation; a setback area's status and manager follow. Returns its id."""
     if place_kind not in PLACE_LAYERS:
-        raise ValueError(f"unknown place kind {place_kind!r}: {', '.join(PLACE_LAYERS)}")
+        raise InvalidValue(f"unknown place kind {place_kind!r}: {', '.join(PLACE_LAYERS)}")
     layer, key = PLACE_LAYERS[place_kind]
     found = store.read(layer, [Condition(key, "=", place)])
     if found.empty:
-        raise ValueError(f"no {place_kind} {place!r} in the store")
+        raise InvalidValue(f"no {place_kind} {place!r} in the store")
     started, finished = pd.Timestamp(started_at), pd.Timestamp(finished_at) if finished_at is not None else None
     if finished is not None and finished < started:
-        raise ValueError(f"remediation of {place} finished ({finished:%Y-%m-%d}) before it started "
+        raise InvalidValue(f"remediation of {place} finished ({finished:%Y-%m-%d}) before it started "
                          f"({started:%Y-%m-%d})")
     if handed_over_to and handed_over_at is None:
         handed_over_at = finished if finished is not None else started
@@ -82,6 +83,7 @@ class Effect:
 
     @property
     def verdict(self) -> str:
+        """What the difference in differences says: reduced, increased, or no clear change (its 95 % interval spans 0)."""
         if self.high < 0:
             return "reduced"
         if self.low > 0:
@@ -101,7 +103,8 @@ def difference_in_differences(treated: tuple[int, int], control: tuple[int, int]
     variance = (max(ta, 1) / ma**2 + max(tb, 1) / mb**2 + max(ca, 1) / (ma * controls) ** 2
                 + max(cb, 1) / (mb * controls) ** 2)
     half = Z95 * np.sqrt(variance)
-    return Effect(*(round(r, 3) for r in rates), did=round(did, 3), low=round(did - half, 3),
+    before, after, control_before, control_after = (round(r, 3) for r in rates)
+    return Effect(before, after, control_before, control_after, did=round(did, 3), low=round(did - half, 3),
                   high=round(did + half, 3))
 
 
@@ -151,8 +154,10 @@ def overall_effect(effects: pd.DataFrame, place_kind: str) -> dict | None:
         return None
     sd = (done["high"] - done["low"]) / (2 * Z95)
     did, half = done["did"].mean(), Z95 * np.sqrt((sd**2).sum()) / len(done)
-    effect = Effect(*(round(done[c].mean(), 3) for c in ("before", "after", "control_before", "control_after")),
-                    did=round(did, 3), low=round(did - half, 3), high=round(did + half, 3))
+    before, after, control_before, control_after = (
+        round(done[c].mean(), 3) for c in ("before", "after", "control_before", "control_after"))
+    effect = Effect(before, after, control_before, control_after, did=round(did, 3), low=round(did - half, 3),
+                    high=round(did + half, 3))
     return {"place_kind": place_kind, "remediations": int(len(done)), "before": effect.before, "after": effect.after,
             "control_before": effect.control_before, "control_after": effect.control_after, "did": effect.did,
             "low": effect.low, "high": effect.high, "verdict": effect.verdict}

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gis.datums import STORAGE_CRS
+from layers.errors import InvalidValue
 
 CASE_KINDS = ("dispute", "event", "petition")
 CASE_STATUSES = ("reported", "dispatched", "coordinated", "closed")
@@ -31,12 +32,14 @@ CHANNELS = {
 }
 
 
-class SchemaError(ValueError):
+class SchemaError(InvalidValue):
     """A frame that does not fit its layer's schema."""
 
 
 @dataclass(frozen=True)
 class Layer:
+    """One stored layer or table: its natural key, columns and types, geometry type and required columns."""
+
     name: str
     key: tuple[str, ...]
     columns: dict[str, str]  # column → str | int | float | bool | datetime
@@ -58,7 +61,11 @@ _RECORD = {
 LAYERS = {
     layer.name: layer
     for layer in [
-        Layer("district", ("district_code",), {"district_code": "str", "name": "str"}, "Geometry"),
+        # The district: its outline, its name in each language, the names an address may begin with
+        # before the street (province, city, district), and names that mark an address as another place.
+        Layer("district", ("district_code",),
+              {"district_code": "str", "name": "str", "name_en": "str", "address_prefix": "str", "elsewhere": "str"},
+              "Geometry"),
         Layer("streets", ("street_code",), {"street_code": "str", "name": "str", "kind": "str"}, "Geometry"),
         Layer("communities", ("community_code",),
               {"community_code": "str", "official_name": "str", "kind": "str",
@@ -132,6 +139,9 @@ LAYERS = {
               {"brief_date": "str", "area": "str", "made_at": "datetime", "html": "str"},
               None, not_null=("brief_date", "area", "made_at", "html")),
         Layer("settings", ("name",), {"name": "str", "value": "str"}, None, not_null=("name",)),
+        # The migrations (layers.store.migrations) this store has had, one row each.
+        Layer("schema_version", ("version",), {"version": "int", "about": "str", "applied_at": "datetime"},
+              None, not_null=("version", "applied_at")),
         Layer("quarantine", ("source", "file", "row"),
               {"source": "str", "file": "str", "row": "int", "fields": "str",
                "reasons": "str", "message": "str", "raw": "str"},

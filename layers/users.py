@@ -19,6 +19,7 @@ import pandas as pd
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from layers.areas import Area, AreaError
+from layers.errors import InvalidValue
 from layers.store import Condition, Store
 
 ROLES = {
@@ -42,6 +43,8 @@ def _nobody() -> str:
 
 @dataclass(frozen=True)
 class User:
+    """A person who may log in: role and area (never the password hash)."""
+
     name: str
     role: str
     area: Area
@@ -50,6 +53,8 @@ class User:
 
 @dataclass(frozen=True)
 class Kiosk:
+    """A wall screen's link: its area and its view's query (never the token)."""
+
     kiosk_id: str
     area: Area
     view: dict
@@ -58,9 +63,10 @@ class Kiosk:
 
 def check_area(store: Store, area: Area) -> Area:
     """The area if every code in it exists in the store's geography; else an error naming the missing ones."""
-    layer, column = {"street": ("streets", "street_code"), "community": ("communities", "community_code"),
-                     "cells": ("grid_cells", "grid_cell")}.get(area.kind, (None, None))
-    if layer:
+    where = {"street": ("streets", "street_code"), "community": ("communities", "community_code"),
+             "cells": ("grid_cells", "grid_cell")}.get(area.kind)
+    if where:
+        layer, column = where
         found = set(store.read(layer, [Condition(column, "in", list(area.codes))])[column])
         missing = [c for c in area.codes if c not in found]
         if missing:
@@ -72,9 +78,9 @@ def add_user(store: Store, name: str, *, role: str, area: Area, password: str, d
              now=None) -> User:
     """Create or replace a user (a replaced user gets the new password, role and area)."""
     if role not in ROLES:
-        raise ValueError(f"role {role!r}: roles are {', '.join(ROLES)}")
+        raise InvalidValue(f"role {role!r}: roles are {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"the password for {name!r} is shorter than {MIN_PASSWORD} characters")
+        raise InvalidValue(f"the password for {name!r} is shorter than {MIN_PASSWORD} characters")
     check_area(store, area)
     store.upsert("users", pd.DataFrame([{
         "user_name": name, "display_name": display_name or name, "role": role, "area": area.spec(),
@@ -101,6 +107,7 @@ def find_user(users: pd.DataFrame, name: str) -> User | None:
 
 
 def authenticate(store: Store, name: str, password: str) -> User | None:
+    """The user whose password this is, or None (the same time taken whether or not the name exists)."""
     rows = store.read("users", [Condition("user_name", "=", name)])
     if rows.empty:
         check_password_hash(_nobody(), password)
@@ -112,6 +119,7 @@ def authenticate(store: Store, name: str, password: str) -> User | None:
 
 
 def list_users(store: Store) -> pd.DataFrame:
+    """The users, without their password hashes, by name."""
     return store.read("users").drop(columns="password_hash").sort_values("user_name")
 
 
@@ -159,10 +167,12 @@ def find_kiosk(kiosks: pd.DataFrame, kiosk_id: str) -> Kiosk | None:
 
 
 def list_kiosks(store: Store) -> pd.DataFrame:
+    """The kiosk links, without their token hashes, oldest first."""
     return store.read("kiosks").drop(columns="token_hash").sort_values("created_at")
 
 
 def revoke_kiosk(store: Store, kiosk_id: str, *, now=None) -> bool:
+    """End a kiosk link now; False if there is no such link."""
     rows = store.read("kiosks", [Condition("kiosk_id", "=", kiosk_id)])
     if rows.empty:
         return False

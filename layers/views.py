@@ -27,6 +27,7 @@ def count_per_cell(cases: pd.DataFrame, cells: gpd.GeoDataFrame) -> gpd.GeoDataF
 
 
 def cell_choropleth(store: Store, *, start=None, end=None, street_code=None) -> gpd.GeoDataFrame:
+    """The grid cells with their case counts for a period (and a street), for a choropleth."""
     cells = store.read("grid_cells")
     if street_code:
         cells = cells[cells["street_code"] == street_code]

@@ -9,7 +9,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from layers.store import StoreError, default_store, open_store
+from layers.errors import InvalidValue, NotFound, OnemapError
+from layers.export import DATUMS, FORMATS
+from layers.settings import Settings
+from layers.store import default_store, open_store
 
 DEMO_DIR = Path("data/demo")
 # The centre reads the day's brief at its morning meeting.
@@ -52,10 +55,14 @@ def cmd_demo(args):
     from etl.profiles import read_profile
 
     started = time.perf_counter()
-    built = build_demo(DEMO_DIR, seed=args.seed)
+
+    def progress(step):
+        print(f"[{time.perf_counter() - started:5.1f} s] building {step}", file=sys.stderr, flush=True)
+    built = build_demo(DEMO_DIR, seed=args.seed, progress=progress)
     print(f"demo district built in {DEMO_DIR} ({time.perf_counter() - started:.1f} s)")
     store = open_store(args.store)
     store.reset()
+    store.migrate()
     loaded = load_geography(built["geography"], store)
     print("geography: " + ", ".join(f"{k} {v}" for k, v in loaded.items()))
     print(f"responsibility list: {load_responsibilities(built['responsibilities'], store)} entries")
@@ -163,7 +170,7 @@ def cmd_brief(args):
         if args.archived:
             page = archived_brief(store, args.date, area.spec())
             if page is None:
-                raise ValueError(f"no brief of {args.date} for {name} was made; make it without --archived")
+                raise NotFound(f"no brief of {args.date} for {name} was made; make it without --archived")
         else:
             as_of = pd.Timestamp(args.as_of) if args.as_of else None
             page = brief_html(brief_from_store(store, args.date, area, as_of=as_of))
@@ -309,6 +316,8 @@ def cmd_export(args):
         f = _analysis_filter(args, store)
         counts = export_layers(store, args.layers, args.out, fmt=args.format, datum=args.crs, f=f,
                                personal_allowed=args.with_personal, user=getpass.getuser())
+    note = "" if args.date_from or args.date_to else " (this year: --from and --to export another period)"
+    print(f"period {f.start} → {f.end}{note}")
     for name, n in counts.items():
         print(f"{name}: {n} features → {args.out} ({args.format}, {args.crs})")
 
@@ -320,7 +329,7 @@ def cmd_user(args):
     from layers.users import add_user, disable_user, list_users
 
     if args.action != "list" and not args.name:
-        raise ValueError(f"onemap user {args.action} needs a user name")
+        raise InvalidValue(f"onemap user {args.action} needs a user name")
     with open_store(args.store) as store:
         if args.action == "add":
             password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(
@@ -334,7 +343,7 @@ def cmd_user(args):
                 print(f"{row.user_name:<16} {row.role:<13} {row.area:<30} {row.display_name}{state}")
         elif args.action == "disable":
             if not disable_user(store, args.name):
-                raise ValueError(f"no user {args.name!r}")
+                raise NotFound(f"no user {args.name!r}")
             print(f"user {args.name} disabled")
 
 
@@ -345,7 +354,7 @@ def cmd_kiosk(args):
     from layers.users import add_kiosk, list_kiosks, revoke_kiosk
 
     if args.action == "revoke" and not args.kiosk_id:
-        raise ValueError("onemap kiosk revoke needs the kiosk's id (onemap kiosk list)")
+        raise InvalidValue("onemap kiosk revoke needs the kiosk's id (onemap kiosk list)")
     with open_store(args.store) as store:
         if args.action == "add":
             kiosk_id, token = add_kiosk(store, area=Area.parse(args.area), label=args.label, view=args.view)
@@ -357,19 +366,33 @@ def cmd_kiosk(args):
                 print(f"{row.kiosk_id}  {row.area:<30} {row.view:<24} {row.label}{state}")
         elif args.action == "revoke":
             if not revoke_kiosk(store, args.kiosk_id):
-                raise ValueError(f"no kiosk {args.kiosk_id!r}")
+                raise NotFound(f"no kiosk {args.kiosk_id!r}")
             print(f"kiosk {args.kiosk_id} revoked")
 
 
-def cmd_serve(args):
-    import os
+def cmd_migrate(args):
+    from layers.store import SCHEMA_VERSION
 
+    with open_store(args.store) as store:
+        before = store.schema_version()
+        applied = store.migrate()
+    if args.json:
+        print(json.dumps({"store": store.url, "before": before, "applied": applied, "version": SCHEMA_VERSION}))
+    elif applied:
+        print(f"store {store.url}: schema version {before or 0} -> {SCHEMA_VERSION} "
+              f"(migrations {', '.join(map(str, applied))})")
+    else:
+        print(f"store {store.url}: at schema version {SCHEMA_VERSION}, nothing to do")
+
+
+def cmd_serve(args):
     from dashboards.app import serve
     from dashboards.basemap import basemap_from
     from dashboards.schedule import parse_hour
 
-    basemap = basemap_from(getattr(args, "basemap", None) or os.environ.get("ONEMAP_BASEMAP"),
-                           getattr(args, "basemap_datum", None) or os.environ.get("ONEMAP_BASEMAP_DATUM"))
+    settings = Settings.from_environ()
+    basemap = basemap_from(getattr(args, "basemap", None) or settings.basemap or None,
+                           getattr(args, "basemap_datum", None) or settings.basemap_datum or None)
     serve(args.store or default_store(), port=getattr(args, "port", 8050), basemap=basemap,
           workers=getattr(args, "workers", 1), brief_at=parse_hour(getattr(args, "brief_at", BRIEF_AT)))
 
@@ -385,6 +408,11 @@ def build_parser():
     p.add_argument("--seed", type=int, default=2020)
     p.add_argument("--port", type=int, default=8050)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("migrate", help="bring a store to this onemap's schema version (a new store: build it)")
+    p.add_argument("--store", help=store_help)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("ingest", help="ingest channel exports")
     p.add_argument("paths", nargs="+")
@@ -453,11 +481,11 @@ def build_parser():
     p = sub.add_parser("export", help="export catalogue layers (GeoPackage, GeoJSON, CSV, Shapefile, KML, HTML) in a chosen datum")
     p.add_argument("layers", nargs="+", help="streets, communities, grid_cells, estates, setback_areas, components, "
                                              "cases, hotspots, emerging_hotspots, change, blind_spots, priorities")
-    p.add_argument("--format", choices=["gpkg", "geojson", "csv", "shp", "kml", "html"], default="gpkg")
-    p.add_argument("--crs", default="cgcs2000", help="cgcs2000 (default), wgs84, gcj02, gk (EPSG:4549) or EPSG:CODE")
+    p.add_argument("--format", choices=list(FORMATS), default="gpkg")
+    p.add_argument("--crs", default="cgcs2000", help=f"{', '.join(DATUMS)} (default cgcs2000), or EPSG:CODE")
     p.add_argument("--out", required=True, help="a file; a folder when several layers go to GeoJSON or CSV")
-    p.add_argument("--from", dest="date_from", type=_date)
-    p.add_argument("--to", dest="date_to", type=_date)
+    p.add_argument("--from", dest="date_from", type=_date, help="first day (default: 1 January this year)")
+    p.add_argument("--to", dest="date_to", type=_date, help="last day (default: today)")
     p.add_argument("--street")
     p.add_argument("--category")
     p.add_argument("--channel")
@@ -509,7 +537,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (StoreError, ValueError, RuntimeError) as exc:
+    except OnemapError as exc:  # what a person can act on; anything else is a bug and keeps its traceback
+        if getattr(args, "json", False):
+            print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
         print(f"onemap {args.command}: {exc}", file=sys.stderr)
         return 2
     return 0

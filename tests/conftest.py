@@ -88,10 +88,9 @@ def ingest_demo(built, store):
 @pytest.fixture(scope="session")
 def demo_gpkg(demo_build, tmp_path_factory):
     """A GeoPackage store holding the ingested demo; its path and the ingest report."""
-    from layers.store import open_store
-
     from demo.remediations import create_demo_remediations
     from demo.users import create_demo_users
+    from layers.store import open_store
 
     path = tmp_path_factory.mktemp("store") / "demo.gpkg"
     with open_store(str(path)) as store:

@@ -10,26 +10,38 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html
+from dash import (
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    dash_table,
+    dcc,
+    html,
+)
 
-from dashboards.app import basemap_from_request, store_from_request
 from dashboards.cache import CACHE
-from dashboards.auth import principal
-from dashboards.data import (POINT_LIMIT, TABLE_COLUMNS, area_title, case_details, cell_details, chart_data,
-                             filtered_cases, map_layers, read_places, table_page, unreachable_banner, view_data)
+from dashboards.data import area_title, chart_data, district_title, unreachable_banner, view_data
+from dashboards.details import case_details, cell_details
 from dashboards.download import export_view
 from dashboards.figures import MEASURES
+from dashboards.geo import read_places
 from dashboards.i18n import language, only, other, pick, say
+from dashboards.map_views import POINT_LIMIT, map_layers
+from dashboards.request import basemap_from_request, principal, store_from_request
+from dashboards.selection import filtered_cases
+from dashboards.table import TABLE_COLUMNS, table_page
 from dashboards.tiles import count, kpi_tiles, percent
-from layers.filters import PRESETS, CaseFilter, preset_period
+from layers.errors import InvalidValue
+from layers.export import DATUMS, FORMATS, export_format
+from layers.filters import PRESETS, CaseFilter, check_query, preset_period
+from layers.glossary import LEVEL_LABELS, STATUS_LABELS
 from layers.kpis import street_code_for
 from layers.schema import CASE_STATUSES, CHANNELS, LEVELS
 
 dash.register_page(__name__, path="/", name="一张图 Overview", title="社会治理一张图 · Overview")
 
-STATUS_LABELS = {"reported": ("已受理", "reported"), "dispatched": ("已派单", "dispatched"),
-                 "coordinated": ("协调中", "coordinated"), "closed": ("已办结", "closed")}
-LEVEL_LABELS = {"community": ("村社", "community"), "street": ("街镇", "street"), "district": ("区", "district")}
 DEFAULT_LAYERS = "cases"
 MEASURE_LABELS = {"cases": ("案件数", "count"), "per_km2": ("每平方公里", "per km²"),
                   "per_1000": ("每千人", "per 1,000 residents")}
@@ -43,11 +55,30 @@ FILTER_INPUTS = [Input("overview-period", "start_date"), Input("overview-period"
 
 
 def _filter(start, end, street, community, cell, categories, channels, statuses, levels, overdue) -> CaseFilter:
-    query = {"from": start and start[:10], "to": end and end[:10], "street": street, "community": community,
-             "cell": cell, "category": ",".join(categories or []), "channel": ",".join(channels or []),
-             "status": ",".join(statuses or []), "level": ",".join(levels or []),
+    query = {"from": _text("from", start, 10), "to": _text("to", end, 10), "street": street, "community": community,
+             "cell": cell, "category": _joined("category", categories), "channel": _joined("channel", channels),
+             "status": _joined("status", statuses), "level": _joined("level", levels),
              "overdue": "1" if overdue else ""}
+    check_query(query)
     return CaseFilter.from_query(query).narrowed(area=_area())
+
+
+def _text(name, value, length=None):
+    """A control's text value (None when empty); a value of another type is refused, naming the control."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue(f"{name} must be text, not {type(value).__name__}", zh=f"参数无效：{name} 应为文字")
+    return value[:length] if length else value
+
+
+def _joined(name, values) -> str:
+    """A multi-choice control's values, comma-joined; anything but a list of text is refused."""
+    if values in (None, ""):
+        return ""
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidValue(f"{name} must be a list of text", zh=f"参数无效：{name} 应为文字列表")
+    return ",".join(values)
 
 
 def _area():
@@ -69,15 +100,24 @@ def _dropdown(id_, options, value, placeholder, multi=False):
 
 def layout(**kwargs):
     area = _area()
-    with store_from_request() as store:
-        mine = CaseFilter(area=area)
-        streets, communities, cells = (read_places(store, mine, layer)
-                                       for layer in ("streets", "communities", "grid_cells"))
-        categories = sorted(set(CACHE.layer(store, "responsibilities")["category"])) or []
-        if kwargs.get("street"):
+    store = store_from_request()
+    mine = CaseFilter(area=area)
+    streets, communities, cells = (read_places(store, mine, layer)
+                                   for layer in ("streets", "communities", "grid_cells"))
+    categories = sorted(set(CACHE.layer(store, "responsibilities")["category"])) or []
+    lang = language(kwargs.get("lang"))
+    # A value of the link that means nothing is named on the page, and the rest of the view shown without it.
+    problem = None
+    try:
+        check_query(kwargs)
+    except InvalidValue as exc:
+        problem = exc
+    if kwargs.get("street") and isinstance(kwargs["street"], str):
+        try:
             kwargs["street"] = street_code_for(store, kwargs["street"])
-        lang = language(kwargs.get("lang"))
-        whole = area_title(store, area, lang)
+        except InvalidValue as exc:
+            problem, kwargs["street"] = problem or exc, None
+    whole = area_title(store, area, lang)
     # A link to a place outside the user's area opens the user's whole area instead.
     kwargs.update({k: None for k in ("street", "community", "cell") if not area.overlaps(kwargs.get(k))})
     f = CaseFilter.from_query(kwargs).narrowed()
@@ -85,18 +125,18 @@ def layout(**kwargs):
     measure = kwargs.get("measure") if kwargs.get("measure") in MEASURES else "cases"
     # The page comes with its first view filled in, as the callbacks would answer it: the browser
     # draws at once instead of asking again (the callbacks answer only changes).
-    with store_from_request() as store:
-        tiles, figure, link, note, switch, banner, banner_style = _view(store, f.narrowed(area=area), layers,
-                                                                       measure, lang)
-        chart_figures = _charts(store, f.narrowed(area=area), lang)
-        rows, pages = table_page(store, f.narrowed(area=area), page=0, page_size=15, lang=lang)
+    tiles, figure, link, note, switch, banner, banner_style = _view(store, f.narrowed(area=area), layers,
+                                                                   measure, lang)
+    chart_figures = _charts(store, f.narrowed(area=area), lang)
+    rows, pages = table_page(store, f.narrowed(area=area), page=0, page_size=15, lang=lang)
     street_options = [{"label": whole, "value": ""}] + [
         {"label": name, "value": code} for code, name in zip(streets["street_code"], streets["name"])]
     who = principal()
     return html.Div([
         html.Div(className="header", children=[
-            html.H1("Jiangbei one map" if lang == "en" else "江北区社会治理一张图"),
-            html.Span("Conflict mediation centre" if lang == "en" else "Jiangbei one map · 矛调中心", className="sub"),
+            html.H1(district_title(store, lang)),
+            html.Span("Conflict mediation centre" if lang == "en" else f"{district_title(store, 'en')} · 矛调中心",
+                      className="sub"),
             html.Span(className="who", children=[
                 html.Span(f"{who.label(lang)} · {whole}", id="overview-who"),
                 html.A("中文" if lang == "en" else "English", id="overview-lang-switch", className="link",
@@ -107,6 +147,9 @@ def layout(**kwargs):
                        className="link"),
                 html.A(say("退出", "Log out", lang), href="/logout", className="link")])]),
         html.Div(banner, id="overview-banner", className="banner", style=banner_style),
+        html.Div(f"{problem.message('zh')} · {problem.message('en')}" if problem else "", id="overview-problem",
+                 className="app-error",
+                 role="alert", style={"display": "block" if problem else "none"}),
         dcc.Store(id="overview-lang", data=lang),
         html.Div(className="filters", children=[
             html.Span(say("时段", "Period", lang), className="label"),
@@ -135,13 +178,10 @@ def layout(**kwargs):
                                                            "value": "1"}],
                           value=["1"] if f.overdue_only else []),
             html.A(say("本视图链接", "Link to this view", lang), id="overview-link", className="link", href=link),
-            dcc.Dropdown(id="overview-export-format", value="gpkg", clearable=False, style={"width": "120px"},
-                         options=[{"label": k.upper(), "value": k} for k in ("gpkg", "geojson", "csv", "shp", "kml",
-                                                                             "html")]),
+            dcc.Dropdown(id="overview-export-format", value="gpkg", clearable=False, style={"width": "140px"},
+                         options=[{"label": only(form.label, lang), "value": k} for k, form in FORMATS.items()]),
             dcc.Dropdown(id="overview-export-datum", value="cgcs2000", clearable=False, style={"width": "150px"},
-                         options=[{"label": label, "value": k} for k, label in (
-                             ("cgcs2000", "CGCS2000"), ("wgs84", "WGS84"), ("gcj02", say("GCJ-02 高德", "GCJ-02 (Amap)", lang)),
-                             ("gk", say("高斯-克吕格 CM120E", "Gauss-Krüger CM120E", lang)))]),
+                         options=[{"label": only(d.label, lang), "value": k} for k, d in DATUMS.items()]),
             html.Button(say("导出", "Export", lang), id="overview-export", className="link"),
             dcc.Download(id="overview-download"),
             html.Span(id="overview-export-note", className="label"),
@@ -200,6 +240,8 @@ def _cell_options(cells, community_code):
 def apply_preset(preset):
     if not preset:
         return dash.no_update, dash.no_update
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise InvalidValue(f"preset {str(preset)[:40]!r}: one of {', '.join(PRESETS)}", zh="参数无效：时段")
     from datetime import date
 
     return preset_period(preset, date.today())
@@ -209,8 +251,9 @@ def apply_preset(preset):
           Input("overview-street", "value"), State("overview-community", "value"), prevent_initial_call=True)
 def cascade_street(street, community):
     area = _area()
-    with store_from_request() as store:
-        options = _community_options(read_places(store, CaseFilter(area=area), "communities"), street or None)
+    store = store_from_request()
+    street, community = _text("street", street), _text("community", community)
+    options = _community_options(read_places(store, CaseFilter(area=area), "communities"), street)
     keep = community if community in {o["value"] for o in options} else None
     return options, keep
 
@@ -219,8 +262,9 @@ def cascade_street(street, community):
           Input("overview-community", "value"), State("overview-cell", "value"), prevent_initial_call=True)
 def cascade_community(community, cell):
     area = _area()
-    with store_from_request() as store:
-        options = _cell_options(read_places(store, CaseFilter(area=area), "grid_cells"), community)
+    store = store_from_request()
+    community, cell = _text("community", community), _text("cell", cell)
+    options = _cell_options(read_places(store, CaseFilter(area=area), "grid_cells"), community)
     keep = cell if cell in {o["value"] for o in options} else None
     return options, keep
 
@@ -231,9 +275,10 @@ def cascade_community(community, cell):
           *FILTER_INPUTS, Input("overview-layers", "value"), Input("overview-measure", "value"), LANG,
           prevent_initial_call=True)
 def update(*values):
-    layers, measure = tuple(values[-3] or ()), values[-2] if values[-2] in MEASURES else "cases"
-    with store_from_request() as store:
-        return _view(store, _filter(*values[:-3]), layers, measure, language(values[-1]))
+    layers = tuple(v for v in _joined("layers", values[-3]).split(",") if v)
+    measure = values[-2] if isinstance(values[-2], str) and values[-2] in MEASURES else "cases"
+    store = store_from_request()
+    return _view(store, _filter(*values[:-3]), layers, measure, language(values[-1]))
 
 
 def _view(store, f, layers, measure, lang):
@@ -253,8 +298,8 @@ def _view(store, f, layers, measure, lang):
 @callback(*[Output(f"overview-chart-{name}", "figure") for name in CHARTS], *FILTER_INPUTS, LANG,
           prevent_initial_call=True)
 def charts(*values):
-    with store_from_request() as store:
-        return _charts(store, _filter(*values[:-1]), language(values[-1]))
+    store = store_from_request()
+    return _charts(store, _filter(*values[:-1]), language(values[-1]))
 
 
 def _charts(store, f, lang):
@@ -272,8 +317,8 @@ def table(page, sort_by, *values):
     if set(dash.ctx.triggered_prop_ids) - {"overview-table.page_current"}:
         page = 0  # a new filter or order starts at the first page
     f = _filter(*values[:-1])
-    with store_from_request() as store:
-        rows, pages = table_page(store, f, sort_by=sort_by, page=page or 0, page_size=15, lang=language(values[-1]))
+    store = store_from_request()
+    rows, pages = table_page(store, f, sort_by=sort_by, page=page or 0, page_size=15, lang=language(values[-1]))
     return rows, pages, page or 0
 
 
@@ -284,10 +329,16 @@ def table(page, sort_by, *values):
 def download(_clicks, fmt, datum, layers, *values):
     who = principal()
     f = _filter(*values[:-1])  # the user's area is ANDed in here, as in every callback
-    if fmt == "kml" and datum not in ("wgs84", "gcj02"):
-        return dash.no_update, say("KML 只能用 WGS84 或 GCJ-02", "KML needs WGS84 or GCJ-02", language(values[-1]))
-    with store_from_request() as store:
-        path = export_view(store, f, layers, fmt=fmt, datum=datum, user=who.name, role=who.role)
+    form = export_format(fmt)
+    layers = [v for v in _joined("layers", layers).split(",") if v]
+    if not isinstance(datum, str) or datum not in DATUMS:
+        raise InvalidValue(f"datum {str(datum)[:40]!r}: one of {', '.join(DATUMS)}", zh="参数无效：坐标系")
+    if form.datums is not None and datum not in form.datums:
+        names = [only(DATUMS[d].label, language(values[-1])) for d in form.datums]
+        return dash.no_update, say(f"{fmt.upper()} 只能用 {'、'.join(names)}", f"{fmt.upper()} needs {' or '.join(names)}",
+                                   language(values[-1]))
+    store = store_from_request()
+    path = export_view(store, f, layers, fmt=fmt, datum=datum, user=who.name, role=who.role)
     return dcc.send_file(str(path)), ""
 
 
@@ -295,15 +346,16 @@ def download(_clicks, fmt, datum, layers, *values):
           prevent_initial_call=True)
 def details(click, *values):
     lang = language(values[-1])
-    points = (click or {}).get("points") or []
+    points = click.get("points") if isinstance(click, dict) else None
+    points = [p for p in points if isinstance(p, dict)] if isinstance(points, list) else []
     case_id = next((p.get("customdata") for p in points if isinstance(p.get("customdata"), str)), None)
     if case_id:
         return _case_panel(case_id, _area(), lang)
-    cell = next((p.get("location") for p in points if p.get("location")), None)
+    cell = next((p.get("location") for p in points if isinstance(p.get("location"), str) and p["location"]), None)
     if not cell:
         return dash.no_update
-    with store_from_request() as store:
-        d = cell_details(store, _filter(*values[:-1]), cell, lang=lang)
+    store = store_from_request()
+    d = cell_details(store, _filter(*values[:-1]), cell, lang=lang)
     if d is None:
         return html.Div(say("没有这个网格", "No such cell", lang, sep=" · "), className="hint")
     dedicated = " · " + say("专属网格", "dedicated", lang) if d["kind"] == "dedicated" else ""
@@ -335,8 +387,8 @@ clientside_callback(
 
 
 def _case_panel(case_id, area, lang):
-    with store_from_request() as store:
-        d = case_details(store, case_id, area, lang)
+    store = store_from_request()
+    d = case_details(store, case_id, area, lang)
     if d is None:
         return html.Div(say("没有这个案件", "No such case", lang, sep=" · "), className="hint")
     unit = d["responsible_unit"] or say("未列明", "none listed", lang)

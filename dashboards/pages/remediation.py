@@ -5,10 +5,9 @@ from __future__ import annotations
 import dash
 from dash import dash_table, dcc, html
 
-from dashboards.app import store_from_request
-from dashboards.auth import principal
 from dashboards.i18n import language, say
 from dashboards.remediation import VERDICT_WORDS, remediation_data
+from dashboards.request import principal, store_from_request
 
 dash.register_page(__name__, path="/remediation", name="靶向治理 Remediation", title="社会治理一张图 · 靶向治理")
 
@@ -26,8 +25,8 @@ def layout(**kwargs):
     if who is None or who.kind != "user":
         raise PermissionError("no user for this request")
     lang = language(kwargs.get("lang"))
-    with store_from_request() as store:
-        data = remediation_data(store, who.area, lang)
+    store = store_from_request()
+    data = remediation_data(store, who.area, lang)
     summary = [html.Div(className="kpi-tile", style={"gridColumn": "span 3"}, children=[
         html.Div(say("已完成治理的", "Finished: ", lang) + say(*KIND_WORDS[o["place_kind"]], lang)
                  + f" {o['remediations']}", className="kpi-zh"),

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboards.app import basemap_from_request, store_from_request
-from dashboards.auth import principal
+from dashboards.data import district_title
 from dashboards.i18n import language
+from dashboards.request import basemap_from_request, principal, store_from_request
 from dashboards.wall import wall_refresh
 
 dash.register_page(__name__, path="/wall", name="大屏 Wall", title="社会治理一张图 · 大屏")
@@ -41,7 +41,7 @@ def layout(**kwargs):
         dcc.Store(id="wall-last-good"),
         dcc.Interval(id="wall-tick", interval=_interval(kwargs.get("interval")) * 1000, n_intervals=0),
         html.Div(className="wall-head", children=[
-            html.H1("Jiangbei one map" if language(kwargs.get("lang")) == "en" else "江北区社会治理一张图"),
+            html.H1(district_title(store_from_request(), language(kwargs.get("lang")))),
             html.Span(id="wall-title", className="wall-title"),
             html.Span(id="wall-refreshed", className="wall-refreshed"),
         ]),
@@ -60,5 +60,9 @@ def refresh(tick, query, last_good):
     who = principal()
     if who is None:
         raise PermissionError("no user or kiosk for this request")
-    return wall_refresh(store_from_request, query or {}, tick or 0, last_good, area=who.area,
+    # What the browser sends back of the wall's own stores; anything else is taken as a fresh start.
+    tick = tick if isinstance(tick, int) and not isinstance(tick, bool) and tick >= 0 else 0
+    query = query if isinstance(query, dict) else {}
+    last_good = last_good if isinstance(last_good, str) else None
+    return wall_refresh(store_from_request, query, tick, last_good, area=who.area,
                         basemap=basemap_from_request())

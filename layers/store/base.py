@@ -6,6 +6,7 @@ upsert semantics, filters) lives here.
 
 from __future__ import annotations
 
+import abc
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -14,11 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layers.errors import DuplicateKey, InvalidValue, StoreBehindSchema
 from layers.schema import LAYERS, conform
-
-
-class StoreError(RuntimeError):
-    """The store could not be reached or could not do what was asked."""
+from layers.store.migrations import SCHEMA_VERSION, pending
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def matches(frame: pd.DataFrame, terms: list[Condition]) -> np.ndarray:
     keep = np.ones(len(frame), dtype=bool)
     for term in terms:
         if term.op not in ("=", ">=", "<", "in"):
-            raise StoreError(f"unsupported filter operator {term.op!r}")
+            raise InvalidValue(f"unsupported filter operator {term.op!r}")
         column = frame[term.column]
         values = list(term.value) if term.op == "in" else [term.value]
         if isinstance(column.dtype, pd.CategoricalDtype) and term.op in ("=", "in"):
@@ -90,23 +89,79 @@ def period_filter(start: date | None = None, end: date | None = None, *,
     return terms
 
 
-class Store:
+class Store(abc.ABC):
     """What every backend offers.
 
     ``write_layer`` replaces a layer whole (geography delivered as a set);
     ``upsert`` inserts or replaces records by their natural key, so running
     the same ingest twice leaves the store as one run did.
+
+    A store object is made once per process and shared by its threads (the
+    dashboard's requests): opening one connects to nothing and runs no DDL.
+    The first read or write checks the schema's version once
+    (:meth:`check_schema`); a store that holds nothing yet reads as empty and
+    is built (:meth:`migrate`) by its first write.
     """
 
     url: str
+    _schema_checked = False
+
+    def __init_subclass__(cls, **kwargs):
+        # A backend that leaves out a method fails when it is defined (at import), not at its first call.
+        super().__init_subclass__(**kwargs)
+        missing = sorted(name for name in _BACKEND_METHODS if getattr(getattr(cls, name), "__isabstractmethod__", False))
+        if missing and not getattr(cls, "_abstract", False):
+            raise TypeError(f"store backend {cls.__name__} lacks {', '.join(missing)}")
+
+    # The schema's version.
+    def schema_version(self) -> int | None:
+        """The last migration this store has had; 0 for a store made before versioning; None if it holds nothing."""
+        return self._schema_version()
+
+    def check_schema(self, *, writing: bool = False) -> bool:
+        """Whether the store has its schema (else it holds nothing yet); raise if it is behind or ahead of this program's.
+
+        Checked once per store object; a write into a store that holds nothing builds it first.
+        """
+        if self._schema_checked:
+            return True
+        version = self._schema_version()
+        if version is None:
+            if not writing:
+                return False
+            self.migrate()
+            return True
+        if version != SCHEMA_VERSION:
+            raise _behind(self.url, version)
+        self._schema_checked = True
+        return True
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this store lacks, in order; the versions applied (none when it was current)."""
+        applied = []
+        with self._migration_lock():
+            version = self._schema_version() or 0
+            if version > SCHEMA_VERSION:
+                raise _behind(self.url, version)
+            for migration in pending(version):
+                for step in migration.steps:
+                    self._apply(step)
+                self._upsert_many({"schema_version": conform("schema_version", pd.DataFrame([{
+                    "version": migration.version, "about": migration.about, "applied_at": pd.Timestamp.now()}]))})
+                applied.append(migration.version)
+        self._schema_checked = True
+        return applied
 
     def write_layer(self, name: str, frame) -> int:
+        """Replace a layer whole (geography is delivered as a set); returns the rows written."""
+        self.check_schema(writing=True)
         frame = conform(name, frame)
         self._replace(name, frame)
         self._upsert_many({"settings": _versions([name])})
         return len(frame)
 
     def upsert(self, name: str, frame) -> int:
+        """Insert or replace one layer's rows by their natural key; returns the rows given."""
         return self.upsert_many({name: frame})[name]
 
     def upsert_many(self, frames: dict) -> dict[str, int]:
@@ -121,10 +176,11 @@ class Store:
             key = list(LAYERS[name].key)
             if frame.duplicated(key).any():
                 dup = frame.loc[frame.duplicated(key), key].head(3).to_dict("records")
-                raise StoreError(f"upsert into {name!r}: duplicate keys in one batch, e.g. {dup}")
+                raise DuplicateKey(f"upsert into {name!r}: duplicate keys in one batch, e.g. {dup}")
             ready[name] = frame
         batch = {name: frame for name, frame in ready.items() if len(frame)}
         if batch:
+            self.check_schema(writing=True)
             changed = [name for name in batch if name != "settings"]
             if changed:
                 versions = _versions(changed)
@@ -133,7 +189,10 @@ class Store:
         return {name: len(frame) for name, frame in ready.items()}
 
     def read(self, name: str, where: list[Condition] | None = None):
+        """A layer's rows under the filter terms, with the layer's columns and types."""
         _check_read(name, where)
+        if not self.check_schema():
+            return empty_frame(name)
         return self._read(name, _storable(where))
 
     def read_batches(self, name: str, where: list[Condition] | None = None, size: int = 100_000):
@@ -145,45 +204,35 @@ class Store:
 
         def batches():
             nothing = True
-            for frame in self._read_batches(name, _storable(where), size):
-                nothing = False
-                yield frame
+            if self.check_schema():
+                for frame in self._read_batches(name, _storable(where), size):
+                    nothing = False
+                    yield frame
             if nothing:  # no rows: one empty frame, so a writer still knows the columns
                 yield empty_frame(name)
         return batches()
 
     def data_versions(self) -> dict[str, str]:
         """Layer → a stamp that changes with every write to it: what a cache checks before it trusts itself."""
+        if not self.check_schema():
+            return {}
         rows = self._read("settings", [])
         return {n[len("version:"):]: v for n, v in zip(rows["name"], rows["value"]) if n.startswith("version:")}
 
     def count(self, name: str) -> int:
+        """How many rows a layer holds."""
         if name not in LAYERS:
-            raise StoreError(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
+            raise InvalidValue(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
+        if not self.check_schema():
+            return 0
         return self._count(name)
 
+    @abc.abstractmethod
     def reset(self):
-        """Remove every layer and table: the store is as new."""
-        raise NotImplementedError
-
-    # Backends implement these.
-    def _replace(self, name, frame):
-        raise NotImplementedError
-
-    def _upsert_many(self, frames):
-        raise NotImplementedError
-
-    def _count(self, name):
-        return len(self._read(name, []))
-
-    def _read(self, name, where):
-        raise NotImplementedError
-
-    def _read_batches(self, name, where, size):
-        yield self._read(name, where)
+        """Remove every layer and table: the store is as new (it holds nothing; the next write builds it)."""
 
     def close(self):
-        pass
+        """Let go of connections; the store may be used again after (it connects anew)."""
 
     def __enter__(self):
         return self
@@ -191,15 +240,62 @@ class Store:
     def __exit__(self, *exc):
         self.close()
 
+    # Backends implement these.
+    @abc.abstractmethod
+    def _schema_version(self) -> int | None:
+        """The highest version in ``schema_version``; 0 if the store has layers but no such record; None if empty."""
+
+    @abc.abstractmethod
+    def _migration_lock(self):
+        """A context in which one process at a time migrates."""
+
+    @abc.abstractmethod
+    def _apply(self, step) -> None:
+        """Apply one migration step (``layers.store.migrations``); safe to apply again."""
+
+    @abc.abstractmethod
+    def _replace(self, name, frame):
+        """Replace the layer's rows with the frame's."""
+
+    @abc.abstractmethod
+    def _upsert_many(self, frames):
+        """Insert or replace each frame's rows by natural key, all layers in one transaction."""
+
+    @abc.abstractmethod
+    def _count(self, name):
+        """How many rows the layer holds."""
+
+    @abc.abstractmethod
+    def _read(self, name, where):
+        """The layer's rows under the terms, conformed."""
+
+    def _read_batches(self, name, where, size):
+        yield self._read(name, where)
+
+
+_BACKEND_METHODS = ("reset", "_schema_version", "_migration_lock", "_apply", "_replace", "_upsert_many",
+                    "_count", "_read")
+
+
+def _behind(url: str, version: int) -> StoreBehindSchema:
+    if version > SCHEMA_VERSION:
+        return StoreBehindSchema(
+            f"store {url} is at schema version {version}, newer than this onemap's {SCHEMA_VERSION}: "
+            "update onemap", zh=f"数据库 {url} 的结构版本 {version} 高于本程序的 {SCHEMA_VERSION}：请升级 onemap")
+    return StoreBehindSchema(
+        f"store {url} is at schema version {version}; this onemap needs {SCHEMA_VERSION}: "
+        f"back it up, then run: onemap migrate --store {url}",
+        zh=f"数据库 {url} 的结构版本为 {version}，本程序需要 {SCHEMA_VERSION}：请备份后运行 onemap migrate --store {url}")
+
 
 def _check_read(name, where):
     if name not in LAYERS:
-        raise StoreError(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
+        raise InvalidValue(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
     for term in where or []:
         if term.column not in LAYERS[name].columns:
-            raise StoreError(f"layer {name!r} has no column {term.column!r} to filter on")
+            raise InvalidValue(f"layer {name!r} has no column {term.column!r} to filter on")
         if term.op not in ("=", ">=", "<", "in"):
-            raise StoreError(f"unsupported filter operator {term.op!r}")
+            raise InvalidValue(f"unsupported filter operator {term.op!r}")
 
 
 def _storable(where) -> list[Condition]:
@@ -217,7 +313,7 @@ def _storable(where) -> list[Condition]:
             term = Condition(term.column, "in", [v for v in term.value if not holds_nul(v)])
         elif holds_nul(term.value):
             if term.op != "=":
-                raise StoreError(f"a NUL character in the bound {term.column} {term.op} …")
+                raise InvalidValue(f"a NUL character in the bound {term.column} {term.op} …")
             term = Condition(term.column, "in", [])
         terms.append(term)
     return terms

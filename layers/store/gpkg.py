@@ -10,8 +10,10 @@ file stays a plain GeoPackage that QGIS or ``ogrinfo`` opens.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import struct
+import threading
 import time
 from pathlib import Path
 
@@ -22,8 +24,11 @@ import pyogrio
 import shapely
 
 from gis.datums import STORAGE_CRS
+from layers.errors import StoreDamaged, StoreError, StoreLocked, StoreUnreachable
 from layers.schema import LAYERS, conform
-from layers.store.base import Store, StoreError, empty_frame
+from layers.settings import Settings
+from layers.store.base import Store, empty_frame
+from layers.store.migrations import AddColumn, CreateLayer
 from layers.store.rtree import bulk_load
 
 _SRS_ID = 4490
@@ -32,21 +37,35 @@ _GEOMETRY = "geom"
 _HEADER = b"GP\x00\x01" + struct.pack("<i", _SRS_ID)
 _HEADER_EMPTY = b"GP\x00\x11" + struct.pack("<i", _SRS_ID)
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
-# How long a write waits for another program (QGIS, a second ingest) to let go of the file.
-LOCK_TIMEOUT_S = 30.0
 _SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "BOOLEAN", "datetime": "DATETIME"}
 
 
 class GeoPackageStore(Store):
+    """The embedded store: one GeoPackage file, read through GDAL and written through SQLite."""
+
     def __init__(self, path):
         self.path = Path(path)
         self.url = str(self.path)
         if self.path.exists() and self.path.is_dir():
-            raise StoreError(f"store {self.path} is a directory, expected a .gpkg file")
+            raise StoreError(f"store {self.path} is a directory, expected a .gpkg file",
+                             zh=f"数据库 {self.path} 是一个文件夹，应为 .gpkg 文件")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One SQLite connection per thread (and process), made at its first use; reset() ends them all.
+        self._local = threading.local()
+        self._generation = 0
 
     def reset(self):
+        """Delete the file: the store holds nothing; the next write builds it."""
+        self._generation += 1
+        self._schema_checked = False
         self.path.unlink(missing_ok=True)
+
+    def close(self):
+        """Close this thread's connection (the next use opens another)."""
+        conn = self._thread_conn(make=False)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def _recover(self):
         """Roll back what a killed writer left half done, before GDAL opens the file read-only.
@@ -55,13 +74,10 @@ class GeoPackageStore(Store):
         read-write open; a read-only open cannot, and fails.
         """
         if self.path.with_name(self.path.name + "-journal").exists():
-            conn = self._connect()
             try:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                self._connect().execute("SELECT count(*) FROM sqlite_master").fetchone()
             except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: cannot recover from an interrupted write: {exc}") from exc
-            finally:
-                conn.close()
+                raise StoreDamaged(f"{self.path}: cannot recover from an interrupted write: {exc}") from exc
 
     def _layers(self):
         if not self.path.exists():
@@ -70,7 +86,58 @@ class GeoPackageStore(Store):
         try:
             return {str(row[0]) for row in _patiently(pyogrio.list_layers, self.path)}
         except pyogrio.errors.DataSourceError as exc:
-            raise StoreError(f"{self.path} is not a readable GeoPackage: {exc}") from exc
+            raise StoreDamaged(f"{self.path} is not a readable GeoPackage: {exc}") from exc
+
+    def check_schema(self, *, writing=False):
+        """As :meth:`Store.check_schema`, after rolling back what a killed writer left half done."""
+        self._recover()  # every time: a writer killed since would leave GDAL unable to read
+        return super().check_schema(writing=writing)
+
+    def _schema_version(self):
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return None
+        self._intact()
+        conn = self._connect()
+        try:
+            return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise _locked(self.path, exc) if "locked" in str(exc) else StoreError(
+                    f"cannot read {self.path}: {exc}") from exc
+        ours = conn.execute("SELECT count(*) FROM gpkg_contents WHERE table_name IN (%s)"
+                            % ", ".join("?" * len(LAYERS)), tuple(LAYERS)).fetchone()[0]
+        return 0 if ours else None
+
+    @contextlib.contextmanager
+    def _migration_lock(self):
+        with self._layer_lock():
+            yield
+
+    def _apply(self, step):
+        if isinstance(step, CreateLayer):
+            name, layer = step.layer, LAYERS[step.layer]
+            present = self._layers()
+            if name not in present:
+                # An empty layer made by GDAL: its tables, triggers and metadata are what any reader expects.
+                self._replace(name, empty_frame(name))
+            elif layer.geometry and not self._spatial(name):
+                # A table from before the schema gave it a geometry: rewritten once as a layer.
+                self._replace(name, _conform_old(name, self._read(name, [])))
+            conn = self._connect()
+            for column in layer.columns:
+                self._add_column(conn, name, column)
+            conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(name + '_natural_key')} ON {_quote(name)} "
+                         f"({', '.join(map(_quote, layer.key))})")  # a layer from before versioning may lack it
+        elif isinstance(step, AddColumn):
+            self._add_column(self._connect(), step.layer, step.column)
+        else:
+            raise TypeError(f"unknown migration step {step!r}")
+
+    def _add_column(self, conn, name, column):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})")}
+        if column not in have:
+            kind = LAYERS[name].columns[column]
+            conn.execute(f"ALTER TABLE {_quote(name)} ADD COLUMN {_quote(column)} {_SQL_TYPES[kind]}")
 
     def _intact(self):
         """Refuse to write into a file that is there but is not a sound GeoPackage.
@@ -89,7 +156,7 @@ class GeoPackageStore(Store):
             problem = f"not a GeoPackage (application id {header[68:72]!r})"
         else:
             try:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=LOCK_TIMEOUT_S)
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=_lock_timeout())
                 try:
                     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
                     conn.execute("SELECT count(*) FROM gpkg_contents").fetchone()
@@ -102,7 +169,8 @@ class GeoPackageStore(Store):
             except sqlite3.Error as exc:
                 problem = f"damaged ({exc})"
         if problem:
-            raise StoreError(f"{self.path} is {problem}: refusing to write over it; move it away or restore it")
+            raise StoreDamaged(f"{self.path} is {problem}: refusing to write over it; move it away or restore it",
+                               zh=f"{self.path} 不是完好的 GeoPackage 数据库，未写入任何内容：请移走或恢复该文件")
 
     def _replace(self, name, frame):
         self._intact()
@@ -114,20 +182,12 @@ class GeoPackageStore(Store):
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FeatureError) as exc:
             raise _locked(self.path, exc) if "locked" in str(exc) else StoreError(
                 f"cannot write layer {name!r} to {self.path}: {exc}") from exc
+        # GDAL wrote the layer anew, without the natural key that upserts go by.
+        self._connect().execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(name + '_natural_key')} "
+                                f"ON {_quote(name)} ({', '.join(map(_quote, layer.key))})")
 
     def _upsert_many(self, frames):
         self._intact()
-        present = self._layers()
-        if any(name not in present or (LAYERS[name].geometry and not self._spatial(name)) for name in frames):
-            with self._layer_lock():
-                present = self._layers()  # again: another process may have made them meanwhile
-                for name in frames:
-                    if name not in present:
-                        # An empty layer made by GDAL: its tables, triggers and metadata are what any reader expects.
-                        self._replace(name, empty_frame(name))
-                    elif LAYERS[name].geometry and not self._spatial(name):
-                        # A table from before the schema gave it a geometry: rewritten once as a layer.
-                        self._replace(name, self._read(name, []))
         conn = self._connect()
         try:
             # One transaction, taken for writing at once: every layer of the batch, or none. Python's
@@ -136,19 +196,18 @@ class GeoPackageStore(Store):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for name, frame in frames.items():
-                    self._migrate(conn, name)
                     self._upsert_one(conn, name, frame)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         except sqlite3.OperationalError as exc:
             raise (_locked(self.path, exc) if "locked" in str(exc) else StoreError(
                 f"cannot write to {self.path}: {exc}")) from exc
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
-        finally:
-            conn.close()
 
     @contextlib.contextmanager
     def _layer_lock(self):
@@ -166,26 +225,31 @@ class GeoPackageStore(Store):
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _thread_conn(self, *, make=True):
+        held = getattr(self._local, "conn", None)
+        if held is not None and held[:2] == (os.getpid(), self._generation):
+            return held[2]
+        if not make:
+            return None
+        conn = self._open_connection()
+        self._local.conn = (os.getpid(), self._generation, conn)
+        return conn
+
     def _connect(self):
+        """This thread's connection to the file (made at its first use, kept for the next)."""
+        return self._thread_conn()
+
+    def _open_connection(self):
         try:
-            conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=_lock_timeout(), isolation_level=None,
+                                   check_same_thread=False)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+            raise StoreUnreachable(f"cannot open {self.path}: {exc}") from exc
         # The R-tree triggers GDAL puts on a layer call these GeoPackage SQL functions.
         conn.create_function("ST_IsEmpty", 1, _is_empty, deterministic=True)
         for fn, index in (("ST_MinX", 0), ("ST_MinY", 1), ("ST_MaxX", 2), ("ST_MaxY", 3)):
             conn.create_function(fn, 1, lambda blob, i=index: _bound(blob, i), deterministic=True)
         return conn
-
-    def _migrate(self, conn, name):
-        """Add columns the schema has gained since the file was made, and the natural-key index."""
-        layer = LAYERS[name]
-        have = {row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})")}
-        for column, kind in layer.columns.items():
-            if column not in have:
-                conn.execute(f"ALTER TABLE {_quote(name)} ADD COLUMN {_quote(column)} {_SQL_TYPES[kind]}")
-        conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(name + '_natural_key')} ON {_quote(name)} "
-                     f"({', '.join(map(_quote, layer.key))})")
 
     def _upsert_one(self, conn, name, frame):
         layer = LAYERS[name]
@@ -265,31 +329,21 @@ class GeoPackageStore(Store):
         return any(str(row[0]) == name and row[1] is not None for row in _patiently(pyogrio.list_layers, self.path))
 
     def data_versions(self):
+        """Layer → a stamp that changes with every write to it, read straight from SQLite."""
         # Asked on every dashboard request: straight to SQLite, without opening the file through GDAL.
-        if not self.path.exists():
+        if not self.check_schema():
             return {}
-        conn = self._connect()
         try:
-            rows = conn.execute("SELECT name, value FROM settings WHERE name LIKE 'version:%'").fetchall()
-        except sqlite3.OperationalError:
-            return {}  # no settings table yet: nothing was ever written
-        finally:
-            conn.close()
+            rows = self._connect().execute("SELECT name, value FROM settings WHERE name LIKE 'version:%'").fetchall()
+        except sqlite3.OperationalError as exc:
+            raise (_locked(self.path, exc) if "locked" in str(exc) else StoreError(
+                f"cannot read {self.path}: {exc}")) from exc
         return {name[len("version:"):]: value for name, value in rows}
 
     def _count(self, name):
-        if name not in self._layers():
-            return 0
-        conn = self._connect()
-        try:
-            return int(conn.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0])
-        finally:
-            conn.close()
+        return int(self._connect().execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0])
 
     def _read_batches(self, name, where, size):
-        if name not in self._layers():
-            yield empty_frame(name)
-            return
         clause = " AND ".join(_sql_term(t) for t in where) or None
         try:
             with pyogrio.open_arrow(self.path, layer=name, where=clause, batch_size=size,
@@ -313,8 +367,6 @@ class GeoPackageStore(Store):
                                                                              crs=STORAGE_CRS)))
 
     def _read(self, name, where):
-        if name not in self._layers():
-            return empty_frame(name)
         clause = " AND ".join(_sql_term(t) for t in where) or None
         try:
             frame = _patiently(pyogrio.read_dataframe, self.path, layer=name, where=clause,
@@ -336,7 +388,7 @@ def _patiently(read, *args, **kwargs):
     SQLite wanting to write ("attempt to write a readonly database", "database is locked") and
     fail, though a moment later all is well (two server processes recording logins showed it).
     """
-    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    deadline = time.monotonic() + _lock_timeout()
     while True:
         try:
             return read(*args, **kwargs)
@@ -347,9 +399,19 @@ def _patiently(read, *args, **kwargs):
             time.sleep(0.05)
 
 
-def _locked(path, exc) -> StoreError:
-    return StoreError(f"{path} is locked by another program (QGIS, another ingest?) for over "
-                      f"{LOCK_TIMEOUT_S:.0f} s: nothing was written; try again when it has finished ({exc})")
+def _lock_timeout() -> float:
+    return Settings.from_environ().gpkg_lock_timeout_s
+
+
+def _locked(path, exc) -> StoreLocked:
+    return StoreLocked(f"{path} is locked by another program (QGIS, another ingest?) for over "
+                       f"{_lock_timeout():.0f} s: nothing was written; try again when it has finished ({exc})",
+                       zh=f"{path} 正被其他程序（QGIS 或另一次导入？）占用，未写入任何内容：请待其完成后重试")
+
+
+def _conform_old(name, frame):
+    """A table's rows from before its layer had a geometry, as rows of the layer (no geometry yet)."""
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), index=frame.index, crs=STORAGE_CRS))
 
 
 def _quote(identifier: str) -> str:
@@ -368,7 +430,7 @@ def _sqlite_values(values: pd.Series, kind: str) -> list:
         if with_ms.any():
             out[with_ms] = np.datetime_as_string(stamps[with_ms], unit="ms").astype(object)
     elif kind == "bool":
-        out = np.where(missing, None, values.fillna(False).astype(bool).astype(int)).astype(object)
+        out = np.asarray(np.where(missing, None, values.fillna(False).astype(bool).astype(int).to_numpy()), dtype=object)
     elif kind == "int":
         out = np.where(missing, None, values.fillna(0).astype("int64").astype(object))
     elif kind == "float":

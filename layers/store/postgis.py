@@ -8,7 +8,11 @@ libpq one, stripped before connecting) keeps separate stores in one database.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
+import threading
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -17,9 +21,19 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
 
+from layers.errors import (
+    DuplicateKey,
+    InvalidValue,
+    StoreError,
+    StoreLocked,
+    StoreUnreachable,
+)
 from layers.schema import LAYERS, conform
-from layers.store.base import Store, StoreError
+from layers.settings import Settings
+from layers.store.base import Store
+from layers.store.migrations import AddColumn, CreateLayer
 
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision",
              "bool": "boolean", "datetime": "timestamp"}
@@ -27,93 +41,142 @@ _SRID = 4490
 
 
 def hide_password(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def split_schema(url: str) -> tuple[str, str]:
+    """The libpq URL without our ``schema`` parameter, and the schema it names (default ``onemap``)."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query)
     schema = next((v for k, v in query if k == "schema"), "onemap")
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
-        raise StoreError(f"schema {schema!r} in the store URL must be a lower-case identifier")
+        raise InvalidValue(f"schema {schema!r} in the store URL must be a lower-case identifier",
+                           zh=f"数据库地址中的 schema {schema!r} 须为小写标识符")
     return urlunsplit(parts._replace(query=rest)), schema
 
 
 class PostGISStore(Store):
+    """One pool of connections per process (psycopg_pool), made at first use and again after a fork.
+
+    Opening the store does not connect: a dashboard whose database is down can still open it and
+    answer from what it holds; the pool finds a restarted server again by itself.
+    """
+
     def __init__(self, url: str):
         self.url = url
         self._dsn, self.schema = split_schema(url)
-        self._conn = None
-        self._schema_ready = False
+        self._pool: ConnectionPool | None = None
+        self._pool_pid: int | None = None
+        self._pool_lock = threading.Lock()
 
-    @property
-    def conn(self):
-        """The connection, made at first use and made again after the server went away.
+    def pool(self) -> ConnectionPool:
+        """This process's pool (a child of a fork makes its own: connections cannot cross one)."""
+        if self._pool is None or self._pool_pid != os.getpid():
+            with self._pool_lock:
+                if self._pool is None or self._pool_pid != os.getpid():
+                    settings = Settings.from_environ()
+                    self._pool = ConnectionPool(
+                        self._dsn, min_size=settings.pg_pool_min, max_size=max(settings.pg_pool_max, 2),
+                        timeout=settings.pg_pool_timeout_s, open=True, check=ConnectionPool.check_connection,
+                        kwargs={"autocommit": False, "connect_timeout": settings.pg_connect_timeout_s},
+                        name=f"onemap-{self.schema}")
+                    self._pool_pid = os.getpid()
+        assert self._pool is not None
+        return self._pool
 
-        Opening the store does not connect: a dashboard whose database is down can still open it and
-        answer from what it holds, and a restarted server is found again by the next request.
-        """
-        if self._conn is None or self._conn.closed:
-            try:
-                self._conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=10)
-            except psycopg.OperationalError as exc:
-                self._conn = None
-                raise StoreError(f"cannot connect to {hide_password(self.url)}: {exc}") from exc
-            if not self._schema_ready:
-                self._schema_ready = True
-                try:
-                    self._ensure_schema()
-                except psycopg.Error:
-                    self._schema_ready = False
-                    raise
-        return self._conn
-
-    def _lost(self, exc):
-        """The connection broke (a restart, a network cut): forget it, so the next use connects anew."""
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except psycopg.Error:
-                pass
-        self._conn = None
-        return StoreError(f"store {hide_password(self.url)} failed: {exc}")
+    @contextlib.contextmanager
+    def _connection(self):
+        try:
+            with self.pool().connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreUnreachable(f"store {hide_password(self.url)} does not answer: {exc}",
+                                   zh=f"数据库 {hide_password(self.url)} 暂时无法连接") from exc
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+            raise StoreLocked(f"store {hide_password(self.url)}: {exc}") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise StoreUnreachable(f"store {hide_password(self.url)} failed: {exc}",
+                                   zh=f"数据库 {hide_password(self.url)} 连接中断") from exc
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateKey(f"store {hide_password(self.url)}: {exc}") from exc
+        except psycopg.Error as exc:  # no psycopg error leaves the store unwrapped
+            raise StoreError(f"store {hide_password(self.url)}: {type(exc).__name__}: {exc}") from exc
 
     def close(self):
-        if self._conn is not None:
-            self._conn.close()
+        """Close this process's pool (the next use makes another)."""
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.close()
+        self._pool = None
 
     def reset(self):
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
-        self._ensure_schema()
+        """Drop the store's schema: it holds nothing; the next write builds it."""
+        self._schema_checked = False
+        self._run(lambda cur: cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+            sql.Identifier(self.schema))))
 
-    def _ensure_schema(self):
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")
-            if cur.fetchone() is None:
-                cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-            for layer in LAYERS.values():
-                cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_PG_TYPES[t]))
-                        for c, t in layer.columns.items()]
-                if layer.geometry:
-                    cols.append(sql.SQL("geometry geometry({}, {})").format(
-                        sql.SQL(layer.geometry), sql.Literal(_SRID)))
-                cols.append(sql.SQL("PRIMARY KEY ({})").format(
-                    sql.SQL(", ").join(map(sql.Identifier, layer.key))))
-                cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-                    self._table(layer.name), sql.SQL(", ").join(cols)))
-                # A store made before the schema gained a column (or a geometry) gets it now.
-                for c, t in layer.columns.items():
-                    cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
-                        self._table(layer.name), sql.Identifier(c), sql.SQL(_PG_TYPES[t])))
-                if layer.geometry:
-                    cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS geometry geometry({}, {})").format(
-                        self._table(layer.name), sql.SQL(layer.geometry), sql.Literal(_SRID)))
-                if layer.geometry:
-                    cur.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geometry)").format(
-                        sql.Identifier(f"{layer.name}_geometry_gist"), self._table(layer.name)))
+    def _schema_version(self):
+        found = []
+
+        def work(cur):
+            cur.execute("SELECT to_regclass(%s)", (f'"{self.schema}".schema_version',))
+            if cur.fetchone()[0] is not None:
+                cur.execute(sql.SQL("SELECT coalesce(max(version), 0) FROM {}").format(self._table("schema_version")))
+                found.append(int(cur.fetchone()[0]))
+                return
+            cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = ANY(%s)",
+                        (self.schema, list(LAYERS)))
+            found.append(0 if cur.fetchone()[0] else None)
+        self._run(work)
+        return found[0]
+
+    @contextlib.contextmanager
+    def _migration_lock(self):
+        # A session-level advisory lock on a connection of its own: one process migrates, others wait.
+        key = int(hashlib.sha1(f"onemap-migrate:{self.schema}".encode()).hexdigest()[:15], 16)
+        with self._connection() as conn:
+            conn.autocommit = True
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+                try:
+                    yield
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            finally:
+                conn.autocommit = False
+
+    def _apply(self, step):
+        if isinstance(step, CreateLayer):
+            self._run(lambda cur: self._create_layer(cur, step.layer))
+        elif isinstance(step, AddColumn):
+            self._run(lambda cur: self._add_column(cur, step.layer, step.column))
+        else:
+            raise TypeError(f"unknown migration step {step!r}")
+
+    def _create_layer(self, cur, name):
+        cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")
+        if cur.fetchone() is None:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+        layer = LAYERS[name]
+        cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_PG_TYPES[t])) for c, t in layer.columns.items()]
+        if layer.geometry:
+            cols.append(sql.SQL("geometry geometry({}, {})").format(sql.SQL(layer.geometry), sql.Literal(_SRID)))
+        cols.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, layer.key))))
+        cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self._table(name), sql.SQL(", ").join(cols)))
+        # A store made before the schema gained a column (or a geometry) gets it now.
+        for column in layer.columns:
+            self._add_column(cur, name, column)
+        if layer.geometry:
+            cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS geometry geometry({}, {})").format(
+                self._table(name), sql.SQL(layer.geometry), sql.Literal(_SRID)))
+            cur.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geometry)").format(
+                sql.Identifier(f"{name}_geometry_gist"), self._table(name)))
+
+    def _add_column(self, cur, name, column):
+        cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+            self._table(name), sql.Identifier(column), sql.SQL(_PG_TYPES[LAYERS[name].columns[column]])))
 
     def _table(self, name):
         return sql.Identifier(self.schema, name)
@@ -137,11 +200,8 @@ class PostGISStore(Store):
                 copy.write_row(row)
 
     def _run(self, work):
-        try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                work(cur)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise self._lost(exc) from exc
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
+            work(cur)
 
     def _replace(self, name, frame):
         def work(cur):
@@ -191,13 +251,11 @@ class PostGISStore(Store):
     def _read_batches(self, name, where, size):
         # A server-side cursor: PostgreSQL sends ``size`` rows at a time, as they are asked for.
         query, params = self._select(name, where)
-        try:
-            with self.conn.transaction(), self.conn.cursor(name=f"batches_{uuid.uuid4().hex[:12]}") as cur:
-                cur.execute(query, params)
-                while rows := cur.fetchmany(size):
-                    yield self._frame(name, rows)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise self._lost(exc) from exc
+        with self._connection() as conn, conn.transaction(), \
+                conn.cursor(name=f"batches_{uuid.uuid4().hex[:12]}") as cur:
+            cur.execute(query, params)
+            while rows := cur.fetchmany(size):
+                yield self._frame(name, rows)
 
     def _select(self, name, where):
         layer = LAYERS[name]

@@ -34,7 +34,7 @@ def _pack(boxes: np.ndarray, per_node: int) -> list[np.ndarray]:
     nodes = int(np.ceil(n / per_node))
     slices = int(np.ceil(np.sqrt(nodes)))
     by_x = np.argsort((boxes[:, 0] + boxes[:, 1]) / 2, kind="stable")
-    groups = []
+    groups: list[np.ndarray] = []
     for part in np.array_split(by_x, slices):
         by_y = part[np.argsort((boxes[part, 2] + boxes[part, 3]) / 2, kind="stable")]
         groups.extend(by_y[k:k + per_node] for k in range(0, len(by_y), per_node))
@@ -90,6 +90,7 @@ def bulk_load(conn, rtree: str, ids: np.ndarray, boxes: np.ndarray) -> None:
             break
         level_ids, level_boxes, depth = numbers, parent_boxes, depth + 1
     conn.executemany(f"INSERT INTO {node_table} VALUES (?, ?)", written)
+    assert rowids is not None  # the leaves are always written: level 0 runs first
     conn.executemany(f"INSERT INTO {rowid_table} VALUES (?, ?)", zip(rowids[0].tolist(), rowids[1].tolist()))
     for children, numbers in parents:
         conn.executemany(f"INSERT INTO {parent_table} VALUES (?, ?)", zip(children.tolist(), numbers.tolist()))

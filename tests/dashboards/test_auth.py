@@ -15,9 +15,9 @@ import pytest
 from dashboards.app import create_app
 from dashboards.client import for_app
 from demo.users import demo_password
+from layers.areas import Area
 from layers.store import Condition, open_store
 from layers.users import add_kiosk, revoke_kiosk
-from layers.areas import Area
 
 YEAR = {"overview-period.start_date": "2020-01-01", "overview-period.end_date": "2020-12-31"}
 WAITAN, HONGMEI = "330205001", "330205003002"  # a street the grid leader does not lead; the leader's community

@@ -44,7 +44,8 @@ def test_tiles_use_chinese_number_conventions():
 
 
 def test_view_data_follows_every_filter_and_the_table_pages_on_the_server(demo_gpkg):
-    from dashboards.data import case_table, chart_data, view_data
+    from dashboards.data import chart_data, view_data
+    from dashboards.table import case_table
     from layers.filters import CaseFilter
 
     year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
@@ -66,7 +67,7 @@ def test_view_data_follows_every_filter_and_the_table_pages_on_the_server(demo_g
 
 
 def test_a_click_on_a_cell_gives_its_figures_and_latest_cases(demo_gpkg):
-    from dashboards.data import cell_details
+    from dashboards.details import cell_details
     from layers.filters import CaseFilter
 
     year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
@@ -81,7 +82,8 @@ def test_a_click_on_a_cell_gives_its_figures_and_latest_cases(demo_gpkg):
 
 
 def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
-    from dashboards.data import POINT_LIMIT, view_data
+    from dashboards.data import view_data
+    from dashboards.map_views import POINT_LIMIT
     from layers.filters import CaseFilter
 
     year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
@@ -102,7 +104,7 @@ def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
 
 
 def test_a_click_on_a_case_shows_its_lifecycle_and_every_channel_that_reported_it(demo_gpkg):
-    from dashboards.data import case_details
+    from dashboards.details import case_details
 
     with open_store(demo_gpkg[0]) as store:
         cases = store.read("cases")
@@ -134,7 +136,7 @@ def test_cells_by_rate_and_the_heat_layer(demo_gpkg):
 
 
 def test_the_table_page_from_the_servers_sort_order_is_the_stores_order(demo_gpkg):
-    from dashboards.data import table_page
+    from dashboards.table import table_page
     from layers.filters import CaseFilter
 
     f = CaseFilter(start=date(2020, 3, 1), end=date(2020, 6, 30), street_code="330205003")
@@ -148,7 +150,8 @@ def test_the_table_page_from_the_servers_sort_order_is_the_stores_order(demo_gpk
 
 
 def test_english_on_request_with_the_same_numbers(demo_gpkg):
-    from dashboards.data import case_table, chart_data, view_data
+    from dashboards.data import chart_data, view_data
+    from dashboards.table import case_table
     from layers.filters import CaseFilter
 
     year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31), street_code="330205001")
@@ -186,7 +189,7 @@ def test_the_analysis_layers_on_the_map(demo_gpkg):
 
 
 def test_blind_spots_and_priorities_from_the_servers_copy_equal_the_stores(demo_gpkg):
-    from dashboards.data import filtered_cases
+    from dashboards.selection import filtered_cases
     from layers.analysis import blind_spot_layer, priority_layer
     from layers.filters import CaseFilter
 
@@ -225,8 +228,9 @@ def test_a_layer_added_to_the_catalogue_is_on_the_map_and_in_the_export(demo_gpk
 
     import pyogrio
 
-    from dashboards.data import map_layers, view_data
+    from dashboards.data import view_data
     from dashboards.download import export_view
+    from dashboards.map_views import map_layers
     from layers.catalogue import CATALOGUE, CatalogueLayer, Field, places
     from layers.filters import CaseFilter
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from demo.addresses import written_address
+from demo.district import ADDRESS_PREFIX, ELSEWHERE
 from gis.geocode import AddressMatcher
 
 
@@ -20,7 +21,8 @@ def test_one_point_per_doorplate_and_building_inside_its_community(demo_build):
 def test_written_addresses_geocode_to_the_right_place(demo_build):
     district = demo_build["district"]
     table = district.addresses
-    matcher = AddressMatcher(district.communities, district.streets, table)
+    matcher = AddressMatcher(district.communities, district.streets, table, prefix=ADDRESS_PREFIX,
+                             elsewhere=ELSEWHERE)
     streets = dict(zip(district.streets["street_code"], district.streets["name"]))
     communities = dict(zip(district.communities["community_code"], district.communities["name"]))
     rng = np.random.default_rng(11)

@@ -103,7 +103,7 @@ def test_an_ingest_through_a_postgres_restart_fails_cleanly_and_a_rerun_gives_on
         error = proc.stderr.read().decode()
         codes.append(code)
         if code != 0:  # it failed, and said why: the store, not a crash somewhere inside
-            assert "StoreError" in error and ("cannot connect" in error or "failed" in error), error[-800:]
+            assert "StoreUnreachable" in error and ("does not answer" in error or "failed" in error), error[-800:]
         assert contents(postgis_url) in (nothing, one_clean_run)  # no half-written batch
         rerun = run_ingest(postgis_url, demo_build["exports"])
         assert rerun.wait(120) == 0, rerun.stderr.read().decode()

@@ -1,8 +1,8 @@
 """Pairs that must be merged into one case, and pairs that must not."""
 
 import geopandas as gpd
-import pytest
 import pandas as pd
+import pytest
 from shapely.geometry import Point
 
 from etl.merge import merge_duplicates

@@ -3,6 +3,7 @@ import pytest
 from etl.read import ReadError
 from etl.responsibilities import read_responsibilities
 
+
 def test_a_bad_list_names_file_row_and_column(tmp_path):
     path = tmp_path / "清单.csv"
     path.write_text("事项类别,区域代码,区域名称,责任单位\n邻里纠纷,330205,江北区,区矛调中心\n"

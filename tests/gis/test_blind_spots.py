@@ -4,8 +4,15 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point
 
-from gis.blind_spots import (COLUMNS, blind_spots, categories_without_unit, components_broken_again,
-                             outside_grid, recurring_in_cells, unmanaged_setback_areas)
+from gis.blind_spots import (
+    COLUMNS,
+    blind_spots,
+    categories_without_unit,
+    components_broken_again,
+    outside_grid,
+    recurring_in_cells,
+    unmanaged_setback_areas,
+)
 
 
 def cases_frame(rows):

@@ -2,6 +2,7 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point
 
+from demo.district import ADDRESS_PREFIX, ELSEWHERE
 from gis.geocode import AddressMatcher, normalise_address
 
 COMMUNITIES = pd.DataFrame({"community_code": ["330205003002", "330205001001", "330205103201", "330205006010"],
@@ -19,7 +20,7 @@ ADDRESSES = gpd.GeoDataFrame({
     "building": [None, "3", None, None, None],
 }, geometry=[Point(121.58, 29.89), Point(121.5805, 29.8905), Point(121.581, 29.89), Point(121.55, 29.88),
              Point(121.45, 29.97)], crs=4490)
-matcher = AddressMatcher(COMMUNITIES, STREETS, ADDRESSES)
+matcher = AddressMatcher(COMMUNITIES, STREETS, ADDRESSES, prefix=ADDRESS_PREFIX, elsewhere=ELSEWHERE)
 
 
 def test_a_full_address_matches_its_building():

@@ -5,7 +5,12 @@ from datetime import date
 
 import pytest
 
-from layers.analysis import blind_spot_layer, change_layer, emerging_layer, hotspot_layer
+from layers.analysis import (
+    blind_spot_layer,
+    change_layer,
+    emerging_layer,
+    hotspot_layer,
+)
 from layers.filters import CaseFilter
 from layers.store import open_store
 

@@ -98,8 +98,8 @@ def test_a_made_brief_is_kept_as_it_was(store):
 
 def lattice(n=8):
     """An n × n block of square grid cells (about 100 m) with their codes."""
-    from shapely.geometry import box
     import geopandas as gpd
+    from shapely.geometry import box
 
     size = 0.001
     codes = [f"C{r}{c}" for r in range(n) for c in range(n)]
@@ -128,7 +128,7 @@ def test_a_cluster_that_appears_this_week_is_a_new_hotspot_and_last_weeks_is_not
 
 
 def test_the_brief_from_the_store_agrees_with_the_dashboard_for_the_same_area_and_days(demo_store):
-    from dashboards.data import filtered_cases
+    from dashboards.selection import filtered_cases
     from layers.areas import Area
     from layers.brief import brief_from_store
     from layers.filters import CaseFilter, channel_counts

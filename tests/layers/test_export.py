@@ -48,7 +48,7 @@ def point_back(path, fmt, datum) -> tuple[float, float]:
 def test_a_known_point_lands_where_it_should_in_each_format_and_datum(store_copy, tmp_path, datum):
     known_point(store_copy)
     for fmt in ("gpkg", "geojson", "csv", "shp") + (("kml",) if datum in ("wgs84", "gcj02") else ()):
-        out = tmp_path / f"k_{datum}{FORMATS[fmt]}"
+        out = tmp_path / f"k_{datum}{FORMATS[fmt].suffix}"
         export_layers(store_copy, ["components"], out, fmt=fmt, datum=datum)
         x, y = point_back(out, fmt, datum)
         # 1 cm through PROJ, 0.5 m through GCJ-02 (1e-7 and 5e-6 degrees at this latitude).
@@ -168,9 +168,26 @@ def test_exports_stream_from_either_store_batch_by_batch(store, tmp_path, monkey
         geometry=[Point(121.55 + i / 1000, 29.87) for i in range(6)] + [None], crs=4490))
     monkeypatch.setattr(layers.export, "BATCH_ROWS", 3)  # 7 cases: batches of 3, 3 and 1
     for fmt in ("gpkg", "geojson", "csv"):
-        out = tmp_path / f"s{FORMATS[fmt]}"
+        out = tmp_path / f"s{FORMATS[fmt].suffix}"
         assert export_layers(store, ["cases"], out, fmt=fmt) == {"cases": 7}
         back = (pd.read_csv(out, encoding="utf-8-sig") if fmt == "csv"
                 else pyogrio.read_dataframe(out, layer="cases"))
         assert sorted(back["case_id"]) == ids and set(back["reporter_phone"]) == {"138****1234"}, fmt
         assert back["category"].eq("邻里纠纷").all(), fmt
+
+
+def test_a_new_format_is_one_entry_in_the_table(store_copy, tmp_path, monkeypatch):
+    """FlatGeobuf, added as one entry: the export writes it, a real reader opens it, the CLI offers it."""
+    from layers import export
+    from onemap.cli import build_parser
+
+    monkeypatch.setitem(export.FORMATS, "fgb", export.ExportFormat(
+        ("FlatGeobuf", "FlatGeobuf"), ".fgb", export._by_gdal("FlatGeoBuf"), export._batches_by_gdal("FlatGeoBuf")))
+    out = tmp_path / "cells.fgb"
+    counts = export_layers(store_copy, ["grid_cells"], out, fmt="fgb", datum="wgs84", f=STREET)
+    read = pyogrio.read_dataframe(out)
+    assert len(read) == counts["grid_cells"] > 0 and read.crs.to_epsg() == 4326
+    args = build_parser().parse_args(["export", "cases", "--format", "fgb", "--out", "x.fgb"])
+    assert args.format == "fgb"
+    with pytest.raises(ValueError, match="unknown format 'xls'"):
+        export_layers(store_copy, ["cases"], tmp_path / "c.xls", fmt="xls")

@@ -6,8 +6,18 @@ import pytest
 from shapely.geometry import Point
 
 from layers.catalogue import CATALOGUE
-from layers.features import (CRS84, BadQuery, ItemsQuery, api_definition, feature_collection, in_crs, matching,
-                             parse_bbox, parse_datetime, parse_items_query)
+from layers.features import (
+    CRS84,
+    BadQuery,
+    ItemsQuery,
+    api_definition,
+    feature_collection,
+    in_crs,
+    matching,
+    parse_bbox,
+    parse_datetime,
+    parse_items_query,
+)
 
 CGCS2000 = "http://www.opengis.net/def/crs/EPSG/0/4490"
 GK = "http://www.opengis.net/def/crs/EPSG/0/4549"

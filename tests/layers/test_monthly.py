@@ -5,8 +5,14 @@ from datetime import date
 
 import pandas as pd
 
-from layers.monthly import (blind_spot_changes, hard_cases, month_bounds, recurring_pairs, recurring_problems,
-                            remediation_progress)
+from layers.monthly import (
+    blind_spot_changes,
+    hard_cases,
+    month_bounds,
+    recurring_pairs,
+    recurring_problems,
+    remediation_progress,
+)
 from layers.store import open_store
 
 MONTH_START = pd.Timestamp("2020-11-01")
@@ -85,7 +91,7 @@ def test_blind_spots_new_continuing_and_cleared_since_last_month():
 
 
 def test_the_months_figures_agree_with_the_dashboard_for_the_same_area_and_months(demo_store):
-    from dashboards.data import filtered_cases
+    from dashboards.selection import filtered_cases
     from layers.areas import Area
     from layers.filters import CaseFilter
     from layers.kpis import compute_kpis

@@ -5,7 +5,12 @@ import shutil
 import pandas as pd
 import pytest
 
-from layers.remediation import add_remediation, difference_in_differences, overall_effect, remediation_effects
+from layers.remediation import (
+    add_remediation,
+    difference_in_differences,
+    overall_effect,
+    remediation_effects,
+)
 from layers.store import open_store
 
 

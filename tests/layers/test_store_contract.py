@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
+from layers.errors import InvalidValue
 from layers.schema import SchemaError
 from layers.store import Condition, StoreError, open_store, period_filter
 
@@ -92,7 +93,7 @@ def test_bad_input_is_refused_with_its_reason(store):
         store.upsert("cases", cases(["a"]).drop(columns="case_id"))
     with pytest.raises(StoreError, match="duplicate keys"):
         store.upsert("cases", cases(["a", "a"]))
-    with pytest.raises(StoreError, match="unknown layer 'roads'"):
+    with pytest.raises(InvalidValue, match="unknown layer 'roads'"):
         store.read("roads")
 
 
@@ -105,21 +106,26 @@ def test_reset_empties_the_store(store):
 def test_open_store_names_what_it_accepts():
     with pytest.raises(StoreError, match="must end in .gpkg"):
         open_store("data/onemap.sqlite")
-    with pytest.raises(StoreError, match="expected a .gpkg path or a postgresql:// URL"):
+    with pytest.raises(StoreError, match="expected a .gpkg path or a URL of postgresql://"):
         open_store("mysql://x")
 
 
 def test_a_store_from_before_a_schema_change_is_brought_up_to_date(tmp_path):
-    """Issue 2's stores kept case_sources as a plain table with fewer columns."""
+    """Issue 2's stores kept case_sources as a plain table with fewer columns: onemap migrate brings it up."""
     import pyogrio
 
+    from layers.errors import StoreBehindSchema
     from layers.store import open_store
+    from onemap.cli import main
 
     path = tmp_path / "old.gpkg"
     old = pd.DataFrame({"source": ["walk_in"], "source_id": ["1"], "case_id": ["walk_in:1"], "channel": ["walk_in"],
                         "reported_at": [pd.Timestamp("2020-01-01")], "people": [2], "file": ["f.csv"], "row": [2],
                         "merged": [False]})
     pyogrio.write_dataframe(old, path, layer="case_sources", driver="GPKG")
+    with open_store(str(path)) as store, pytest.raises(StoreBehindSchema, match="onemap migrate --store"):
+        store.read("case_sources")  # said, not silently altered
+    assert main(["migrate", "--store", str(path)]) == 0
     with open_store(str(path)) as store:
         assert store.read("case_sources")["people"].tolist() == [2]
         new = store.read("case_sources").assign(source_id="2", case_id="walk_in:2", merge_reason="测试")
@@ -204,7 +210,6 @@ def test_a_locked_geopackage_waits_then_says_so_and_writes_nothing(tmp_path, mon
     import sqlite3
     import threading
 
-    import layers.store.gpkg
 
     path = tmp_path / "s.gpkg"
     with open_store(str(path)) as store:
@@ -218,7 +223,7 @@ def test_a_locked_geopackage_waits_then_says_so_and_writes_nothing(tmp_path, mon
         conn.rollback()
         conn.close()
 
-    monkeypatch.setattr(layers.store.gpkg, "LOCK_TIMEOUT_S", 1.0)
+    monkeypatch.setenv("ONEMAP_GPKG_LOCK_TIMEOUT", "1")
     # Held longer than the wait: a clear error, nothing written.
     ready = threading.Event()
     holder = threading.Thread(target=hold, args=(3, ready))
@@ -230,7 +235,7 @@ def test_a_locked_geopackage_waits_then_says_so_and_writes_nothing(tmp_path, mon
     with open_store(str(path)) as store:
         assert store.read("grid_cells")["population"].tolist() == [100, 200, 300]
     # Let go within the wait: the write waits for it and lands.
-    monkeypatch.setattr(layers.store.gpkg, "LOCK_TIMEOUT_S", 10.0)
+    monkeypatch.setenv("ONEMAP_GPKG_LOCK_TIMEOUT", "10")
     ready = threading.Event()
     holder = threading.Thread(target=hold, args=(1, ready))
     holder.start()

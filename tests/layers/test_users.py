@@ -9,8 +9,16 @@ from shapely.geometry import box
 
 from layers.areas import Area, AreaError
 from layers.store import Condition
-from layers.users import (add_kiosk, add_user, authenticate, disable_user, get_user, kiosk_for_token, revoke_kiosk,
-                          server_secret)
+from layers.users import (
+    add_kiosk,
+    add_user,
+    authenticate,
+    disable_user,
+    get_user,
+    kiosk_for_token,
+    revoke_kiosk,
+    server_secret,
+)
 
 
 def test_an_area_reads_from_its_spec_and_becomes_filter_terms():

@@ -1,0 +1,62 @@
+"""What a click on the map opens: a grid cell's figures and latest cases, or one case and every record behind it."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboards.i18n import only, say
+from dashboards.selection import filtered_cases
+from dashboards.table import case_table
+from layers.areas import DISTRICT, Area
+from layers.filters import CaseFilter
+from layers.glossary import LEVEL_LABELS, step_label
+from layers.kpis import filtered_kpis
+from layers.schema import CHANNELS
+from layers.store import Condition
+
+
+def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of=None, lang: str = "zh") -> dict | None:
+    """A grid cell's figures under the filter, and its latest cases: what a click on the map opens."""
+    cells = store.read("grid_cells", [Condition("grid_cell", "=", grid_cell)] + f.area.conditions("grid_cells"))
+    if cells.empty:
+        return None
+    cell = cells.iloc[0]
+    cases, _ = filtered_cases(store, f.narrowed(grid_cell=grid_cell, community_code=cell["community_code"],
+                                                street_code=cell["street_code"]), as_of=as_of)
+    tiles = filtered_kpis(cases, as_of=as_of)
+    communities = store.read("communities", [Condition("community_code", "=", cell["community_code"])])
+    rows, _ = case_table(cases, page_size=latest, lang=lang)
+    return {"grid_cell": grid_cell, "name": cell["name"], "kind": cell["kind"],
+            "community": communities["name"].iat[0] if len(communities) else None,
+            "population": None if pd.isna(cell["population"]) else int(cell["population"]),
+            "received": tiles["received"], "closed": tiles["closed"], "overdue": tiles["overdue"],
+            "closure_rate": tiles["closure_rate"], "latest": rows}
+
+
+def case_details(store, case_id: str, area: Area = DISTRICT, lang: str = "zh") -> dict | None:
+    """One case as a click on its point opens it: lifecycle, level, unit, and every intake record behind it.
+
+    None for a case outside ``area``, as for one that does not exist.
+    """
+    found = store.read("cases", [Condition("case_id", "=", case_id)] + area.conditions("cases"))
+    if found.empty:
+        return None
+    case = found.iloc[0]
+    records = store.read("case_sources", [Condition("case_id", "=", case_id)]).sort_values("reported_at")
+
+    def when(value):
+        return "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+    return {
+        "case_id": case_id, "category": case["category"],
+        "status": only(step_label(case["status"]), lang),
+        "level": " → ".join(only(LEVEL_LABELS.get(case[c], ("", "")), lang) for c in ("level_received", "level")),
+        "responsible_unit": case["responsible_unit"], "address": case["address"],
+        "precision": case["location_precision"],
+        "lifecycle": [(say(zh, en, lang), when(case[column])) for column, zh, en in (
+            ("reported_at", "呼 受理", "reported"), ("dispatched_at", "分 派单", "dispatched"),
+            ("closed_at", "销 办结", "closed"), ("due_at", "期限", "due"))],
+        "sources": [{"channel": only(CHANNELS.get(r.channel, (r.channel,) * 2), lang), "source_id": r.source_id,
+                     "reported_at": when(r.reported_at), "merge_reason": r.merge_reason if r.merged else None}
+                    for r in records.itertuples()],
+    }

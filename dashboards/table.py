@@ -1,0 +1,104 @@
+"""The case table: its columns, its pages sorted on the server, its rows in the page's language."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dashboards.cache import CACHE
+from dashboards.i18n import only
+from dashboards.selection import kept
+from layers.errors import InvalidValue
+from layers.filters import CaseFilter
+from layers.glossary import LEVEL_LABELS, step_label
+from layers.schema import CHANNELS
+
+# The case table's columns: (field, 中文, English).
+TABLE_COLUMNS = [("case_id", "编号", "Case"), ("reported_at", "受理时间", "Reported"), ("category", "类别", "Category"),
+                 ("channels", "渠道", "Channels"), ("status", "状态", "Status"), ("level", "层级", "Level"),
+                 ("responsible_unit", "责任单位", "Responsible unit"), ("due_at", "期限", "Due"),
+                 ("address", "地址", "Address")]
+
+
+DEFAULT_SORT = [{"column_id": "reported_at", "direction": "desc"}]
+
+
+def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: int = 15,
+               lang: str = "zh") -> tuple[list, int]:
+    """One page of the cases as table rows, sorted on the server; and the number of pages."""
+    sort_by = DEFAULT_SORT if sort_by is None else sort_by
+    columns = [c for c, _, _ in TABLE_COLUMNS]
+    picked = cases.iloc[sort_order(cases, sort_by)[page * page_size:(page + 1) * page_size]]
+    pages = max(1, -(-len(cases) // page_size))
+    rows = pd.DataFrame({c: plain_values(picked[c]) for c in columns}, index=picked.index)
+    for column in ("reported_at", "due_at"):
+        rows[column] = pd.to_datetime(rows[column]).dt.strftime("%Y-%m-%d %H:%M")
+    rows["status"] = rows["status"].map(lambda s: only(step_label(s), lang) if s else s)
+    rows["level"] = rows["level"].map(lambda v: only(LEVEL_LABELS[v], lang) if v in LEVEL_LABELS else v)
+    rows["channels"] = rows["channels"].fillna("").map(
+        lambda cs: ("、" if lang != "en" else ", ").join(only(CHANNELS.get(c, (c, c)), lang) for c in cs.split(";") if c))
+    return rows.astype(object).where(rows.notna(), "").to_dict("records"), pages
+
+
+def plain_values(column: pd.Series) -> np.ndarray:
+    """A column's values as Python objects (None where missing).
+
+    A categorical of the held copy may have a million categories (case ids, addresses): pandas'
+    ``astype(object)`` turns all of them into Python strings first, ~10 ms a column even for a
+    table page of 15 rows; here only the rows' own categories are taken.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        out = np.full(len(codes), None, dtype=object)
+        present = codes >= 0
+        out[present] = column.cat.categories.take(codes[present]).to_numpy(dtype=object)
+        return out
+    return column.astype(object).where(column.notna(), None).to_numpy()
+
+
+def table_page(store, f: CaseFilter, *, sort_by=None, page: int = 0, page_size: int = 15,
+               lang: str = "zh") -> tuple[list, int]:
+    """The case table's page for a filter: the server's held sort order of all cases, masked by the filter."""
+    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+        raise InvalidValue(f"table page {str(page)[:20]!r}: a whole number from 0", zh=f"参数无效：表格页码 {str(page)[:20]!r}")
+    sort_by = sort_terms(sort_by)
+    every, _ = CACHE.cases(store)
+    key = ("sorted", tuple((t["column_id"], t["direction"]) for t in sort_by))
+    order = CACHE.derived(store, key, lambda cases: sort_order(cases, sort_by))
+    keep = kept(store, f)
+    in_order = order[keep[order]]
+    rows = case_table(every.iloc[in_order[page * page_size:(page + 1) * page_size]], sort_by=[], page_size=page_size,
+                      lang=lang)
+    return rows[0], max(1, -(-int(keep.sum()) // page_size))
+
+
+def sort_terms(sort_by) -> list[dict]:
+    """The table's sort as the DataTable sends it, checked: a list of {column_id, direction} of its columns."""
+    if not sort_by:
+        return DEFAULT_SORT
+    columns = {c for c, _, _ in TABLE_COLUMNS}
+    if not isinstance(sort_by, list) or not all(
+            isinstance(t, dict) and t.get("column_id") in columns and t.get("direction") in ("asc", "desc")
+            for t in sort_by):
+        raise InvalidValue(f"sort_by {str(sort_by)[:60]!r}: a list of {{column_id, direction asc|desc}} of the "
+                           f"table's columns", zh="参数无效：表格排序")
+    return [{"column_id": t["column_id"], "direction": t["direction"]} for t in sort_by]
+
+
+def sort_order(cases: pd.DataFrame, sort_by) -> np.ndarray:
+    """Row numbers of ``cases`` in the table's order; ties keep the frame's order (the cache's: case id)."""
+    columns = {c for c, _, _ in TABLE_COLUMNS}
+    order = np.arange(len(cases))
+    for term in reversed([t for t in sort_by if t["column_id"] in columns]):
+        key = _sort_key(cases[term["column_id"]])[order]
+        order = order[np.argsort(key if term["direction"] == "asc" else -key, kind="stable")]
+    return order
+
+
+def _sort_key(column: pd.Series) -> np.ndarray:
+    """Integers that sort as the column does, missing values first."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy().astype(np.int64)  # categories are kept sorted; missing is -1
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.to_numpy("datetime64[ms]").astype(np.int64)  # NaT is the smallest
+    return pd.factorize(column, sort=True)[0].astype(np.int64)

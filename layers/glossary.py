@@ -1,0 +1,23 @@
+"""The glossary's words for people, in one place: each code of the data with its (中文, English) label.
+
+Codes are what the store holds (``layers.schema``); these are what a page, a
+brief or an export shows for them. The lifecycle is 呼·分·联·销 (reported,
+dispatched, coordinated, closed); levels are 村社 / 街镇 / 区.
+"""
+
+from __future__ import annotations
+
+STATUS_LABELS = {"reported": ("已受理", "reported"), "dispatched": ("已派单", "dispatched"),
+                 "coordinated": ("协调中", "coordinated"), "closed": ("已办结", "closed")}
+# The lifecycle's step of each status, as the centre says it (呼应·分流·联动·销号).
+STATUS_STEPS = {"reported": "呼", "dispatched": "分", "coordinated": "联", "closed": "销"}
+LEVEL_LABELS = {"community": ("村社", "community"), "street": ("街镇", "street"), "district": ("区", "district")}
+# A place that remediation or the priority list is about, and the case column that says a case is there.
+PLACE_COLUMNS = {"grid_cell": "grid_cell", "estate": "estate_id", "setback_area": "setback_area"}
+
+
+def step_label(status: str) -> tuple[str, str]:
+    """A status with its lifecycle step, as the case table shows it: ("分 已派单", "dispatched")."""
+    zh, en = STATUS_LABELS.get(status, (status, status))
+    step = STATUS_STEPS.get(status)
+    return (f"{step} {zh}" if step else zh, en)

@@ -1,0 +1,64 @@
+"""The store's schema, versioned: numbered migrations, applied by ``onemap migrate``.
+
+Opening a store runs no DDL. A store records in its ``schema_version`` layer
+the migrations it has had; one behind this list is refused with a message
+saying to run ``onemap migrate`` (``Store.check_schema``). The commands that
+build a store (``onemap demo``, ``onemap migrate``, the first write into a
+store that holds nothing yet) apply them.
+
+A migration is a list of steps that each backend knows how to apply:
+``CreateLayer`` makes a layer as ``layers.schema`` defines it now (and gives
+a layer that is there the columns it lacks), ``AddColumn`` adds one column.
+Every step is safe to apply to a store that already has what it makes, so a
+migration interrupted half way is simply run again. To change the schema:
+change ``layers.schema.LAYERS`` and append a migration here that brings an
+existing store to it (a new layer: ``CreateLayer``; a new column: ``AddColumn``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from layers.schema import LAYERS
+
+
+@dataclass(frozen=True)
+class CreateLayer:
+    """Make the layer, with its natural key (and spatial index); a layer already there gains missing columns."""
+
+    layer: str
+
+
+@dataclass(frozen=True)
+class AddColumn:
+    """Add a column that ``layers.schema`` gained, empty in every row already stored."""
+
+    layer: str
+    column: str
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered change of the schema: what it does, in steps each backend applies."""
+
+    version: int
+    about: str
+    steps: tuple
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "every layer of layers.schema with its natural key and spatial index; a store made before "
+                 "the schema was versioned gains the columns it lacked",
+              tuple(CreateLayer(name) for name in LAYERS)),
+    Migration(2, "the district's English name, the names its addresses begin with, and names of other places "
+                 "with the same district name (the product no longer assumes Jiangbei)",
+              (AddColumn("district", "name_en"), AddColumn("district", "address_prefix"),
+               AddColumn("district", "elsewhere"))),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def pending(version: int) -> list[Migration]:
+    """The migrations a store at ``version`` still needs, in order."""
+    return [m for m in MIGRATIONS if m.version > version]
