@@ -13,10 +13,11 @@ from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
 from dashboards.schedule import BriefSchedule
 from layers.errors import StoreUnreachable
+from layers.settings import SETTINGS
 from layers.store import open_store
 
 _HERE = Path(__file__).parent
-CONNECTION_LIMIT = 2000
+CONNECTION_LIMIT = SETTINGS.connection_limit
 
 
 def create_app(store_spec: str, *, basemap: Basemap = NO_BASEMAP) -> dash.Dash:
@@ -62,14 +63,14 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
         print(f"the daily briefs are made at {brief_at:%H:%M}", flush=True)
     if workers > 1:
         _Gunicorn(app.server, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
-                               "threads": 8, "worker_connections": CONNECTION_LIMIT, "keepalive": 75,
+                               "threads": SETTINGS.server_threads, "worker_connections": CONNECTION_LIMIT, "keepalive": 75,
                                "timeout": 300, "preload_app": True, "accesslog": None}).run()
         return
     from waitress import serve as waitress_serve
 
     # Every browser keeps several connections open (a wall all day); waitress's default limit of 100
     # open connections left the 101st client waiting until another went away.
-    waitress_serve(app.server, host=host, port=port, threads=8, connection_limit=CONNECTION_LIMIT)
+    waitress_serve(app.server, host=host, port=port, threads=SETTINGS.server_threads, connection_limit=CONNECTION_LIMIT)
 
 
 def _Gunicorn(wsgi, options):

@@ -24,17 +24,18 @@ from dashboards.cache import CACHE
 from dashboards.request import Principal, _as_principal, principal, store_from_request
 from layers.areas import district_names
 from layers.errors import StoreError
+from layers.settings import SETTINGS
 from layers.store import Condition, Store
 from layers.users import authenticate, find_user, kiosk_for_token, server_secret
 
-KIOSK_DAYS = 400
-FAILED_LOGINS, LOCKOUT_S = 5, 15 * 60
+KIOSK_DAYS = SETTINGS.kiosk_days
+FAILED_LOGINS, LOCKOUT_S = SETTINGS.failed_logins, SETTINGS.lockout_s
 # What anybody may fetch: the login page and the static files every page needs.
 _PUBLIC = ("/login", "/logout", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
 # The live feed (dashboards.feed): GIS clients log in with HTTP Basic on each request, as QGIS and GDAL do.
 FEED_PREFIX = "/ogcapi"
 # A password checked once is trusted this long (scrypt on each of a client's page requests would be slow).
-BASIC_TRUST_S = 300
+BASIC_TRUST_S = SETTINGS.basic_trust_s
 
 
 class LoginLimiter:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from gis.datums import from_cgcs2000
+from gis.datums import STORAGE_CRS, from_cgcs2000
 from layers.errors import InvalidValue
 from layers.settings import Settings
 
 # Datums whose lon/lat a CGCS2000 point keeps to within centimetres: nothing to shift.
-_SAME = ("cgcs2000", "wgs84", "EPSG:4490", "EPSG:4326")
+_SAME = ("cgcs2000", "wgs84", STORAGE_CRS, "EPSG:4326")
 PRESETS = {
     # 天地图 vector tiles in web Mercator; a key (tk) from lbs.tianditu.gov.cn is required.
     "tianditu": ("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec"

@@ -23,13 +23,14 @@ import pandas as pd
 
 from gis.datums import METRIC_CRS
 from gis.heat import to_metric
+from layers.settings import SETTINGS
 from layers.store import Condition, Store, StoreError
 
-CHECK_S = 1.0
+CHECK_S = SETTINGS.cache_check_s
 # How long a filter's cases are reused, and for how many filters at most: the callbacks of one
 # filter change ask for the same ones, overdue moves with the clock, and each may be a million rows.
-RECENT_S = 5.0
-RECENT_MAX = 8
+RECENT_S = SETTINGS.cache_recent_s
+RECENT_MAX = SETTINGS.cache_recent_max
 # What the dashboard reads of a case; the rest (free text, intake details) is read from the store when a case is opened.
 _KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status",
          "level", "resolved_in_place", "reporter_phone", "grid_cell", "community_code", "street_code",

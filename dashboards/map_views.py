@@ -40,9 +40,10 @@ from layers.analysis import (
 )
 from layers.catalogue import CATALOGUE
 from layers.filters import CaseFilter
+from layers.settings import SETTINGS
 
 # Above this many cases in view the map shows cells only: no more dots than a person can read.
-POINT_LIMIT = 3000
+POINT_LIMIT = SETTINGS.point_limit
 # Under every view: the map's base, not a choice.
 BASE_LAYERS = ("streets", "communities", "grid_cells")
 

@@ -15,11 +15,12 @@ from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
 from dashboards.i18n import only
 from layers.areas import Area
+from layers.settings import SETTINGS
 from layers.store import Store
 from layers.users import ROLES, find_kiosk, find_user
 
 # A person's session ends this long after login; a kiosk's lives as long as its link.
-SESSION_HOURS = 12
+SESSION_HOURS = SETTINGS.session_hours
 
 
 def store_from_request() -> Store:
@@ -47,6 +48,17 @@ class Principal:
         if self.kind == "kiosk":
             return f"{only(('大屏', 'Wall'), lang)} {self.name}"
         return f"{self.display_name or self.name} · {only(ROLES.get(self.role, (self.role,) * 2), lang)}"
+
+
+def person() -> Principal:
+    """The person (a logged-in user, not a kiosk) a page or callback answers; the login check, written once.
+
+    The gate lets no request without a principal this far, and a kiosk only to the wall: this is the second lock.
+    """
+    who = principal()
+    if who is None or who.kind != "user":
+        raise PermissionError("no user for this request")
+    return who
 
 
 def principal() -> Principal | None:

@@ -17,11 +17,12 @@ from datetime import datetime, time, timedelta
 
 from layers.brief import archived
 from layers.errors import InvalidValue
+from layers.settings import SETTINGS
 from layers.store import StoreError, open_store
 
-BRIEF_TIMEOUT_S = 600
+BRIEF_TIMEOUT_S = SETTINGS.brief_timeout_s
 # A run that made not even the district's brief is tried again this long after, this many times a day.
-RETRY_S, TRIES = 300, 3
+RETRY_S, TRIES = SETTINGS.brief_retry_s, SETTINGS.brief_tries
 
 
 def parse_hour(text: str | None) -> time | None:

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from etl.normalise import (
-    Area,
     Problems,
+    Reach,
     coordinates,
     parse_datetimes,
     plain_digits,
@@ -26,7 +26,7 @@ from gis.datums import STORAGE_CRS
 from layers.components import split_code
 
 
-def normalise_components(raw: pd.DataFrame, profile: Profile, file: str, *, area: Area | None = None):
+def normalise_components(raw: pd.DataFrame, profile: Profile, file: str, *, area: Reach | None = None):
     """Return (components, quarantine) for one inventory export."""
     raw = raw.reset_index(drop=True)
     problems = Problems(len(raw))

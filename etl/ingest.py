@@ -13,7 +13,7 @@ import pandas as pd
 from etl.components import locate_components, normalise_components
 from etl.locate import locate
 from etl.merge import WINDOW, merge_duplicates
-from etl.normalise import REASONS, Area, normalise
+from etl.normalise import REASONS, Reach, normalise
 from etl.profiles import Profile, read_profile
 from etl.read import read_export
 from gis.datums import METRIC_CRS, STORAGE_CRS
@@ -140,13 +140,13 @@ def _count(report, item, merged):
         report.files[n].stored = int(rows) - int(merged_rows)
 
 
-def district_area(geography, margin=AREA_MARGIN_METRES) -> Area | None:
+def district_area(geography, margin=AREA_MARGIN_METRES) -> Reach | None:
     """The district outline grown by ``margin``: coordinates beyond it are not this district's."""
     district = geography["district"]
     if district.empty:
         return None
     grown = district.to_crs(METRIC_CRS).buffer(margin).to_crs(STORAGE_CRS).union_all()
-    return Area(grown, str(district["name"].iat[0]))
+    return Reach(grown, str(district["name"].iat[0]))
 
 
 def _cases(decided, store):

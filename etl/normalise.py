@@ -101,14 +101,14 @@ def parse_datetimes(values: pd.Series, formats) -> pd.Series:
 
 
 @dataclass(frozen=True)
-class Area:
+class Reach:
     """Where a coordinate may lie: the district and a margin around it (CGCS2000 lon/lat), and its name."""
 
     polygon: object
     name: str
 
 
-def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Area | None = None):
+def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Reach | None = None):
     """Return (records, quarantine) for one export read by ``etl.read.read_export``.
 
     With ``area``, a coordinate outside it quarantines its row: it is

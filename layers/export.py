@@ -27,12 +27,13 @@ import pyarrow as pa
 import pyogrio
 import shapely
 
-from gis.datums import DatumError, from_cgcs2000
+from gis.datums import STORAGE_CRS, DatumError, from_cgcs2000
 from layers.catalogue import CATALOGUE, mask_personal
 from layers.errors import InvalidValue
 from layers.filters import CaseFilter
 from layers.html_map import write_html_map
 from layers.schema import LAYERS
+from layers.settings import SETTINGS
 from layers.store import Store
 from layers.styles import qgis_style, style_field, value_colours
 
@@ -49,7 +50,7 @@ SHAPEFILE_NAMES = {"reported_at": "reported", "dispatched_at": "dispatchd", "clo
                    "maintaining_unit": "maintainer", "owning_unit": "owner", "major_class": "major",
                    "minor_class": "minor", "surveyed_at": "surveyed", "official_name": "off_name"}
 # The rows in a batch of a large layer written a batch at a time.
-BATCH_ROWS = 25_000
+BATCH_ROWS = SETTINGS.export_batch_rows
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Datum:
 
 
 DATUMS = {
-    "cgcs2000": Datum("EPSG:4490", ("CGCS2000", "CGCS2000")),
+    "cgcs2000": Datum(STORAGE_CRS, ("CGCS2000", "CGCS2000")),
     "wgs84": Datum("EPSG:4326", ("WGS84", "WGS84")),
     "gcj02": Datum("EPSG:4326", ("GCJ-02 高德", "GCJ-02 (Amap)")),  # declared as WGS84: no CRS names it
     "gk": Datum("EPSG:4549", ("高斯-克吕格 CM120E", "Gauss-Krüger CM120E")),

@@ -23,16 +23,18 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from gis.datums import METRIC_CRS, STORAGE_CRS
 from layers.catalogue import CatalogueLayer
 from layers.errors import InvalidValue
 from layers.filters import CaseFilter
+from layers.settings import SETTINGS
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 _EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 # What a client may ask features in: CRS84 (the default), CGCS2000, WGS84 and CGCS2000 Gauss-Krüger 120E.
-CRS_LIST = (CRS84, _EPSG + "4490", _EPSG + "4326", _EPSG + "4549")
-STORAGE_CRS_URI = _EPSG + "4490"
-LIMIT_DEFAULT, LIMIT_MAX = 100, 10_000
+STORAGE_CRS_URI = _EPSG + STORAGE_CRS.split(":")[1]
+CRS_LIST = (CRS84, STORAGE_CRS_URI, _EPSG + "4326", _EPSG + METRIC_CRS.split(":")[1])
+LIMIT_DEFAULT, LIMIT_MAX = 100, SETTINGS.feed_limit_max
 # Parameters of the standard; any other must be a field of the layer.
 _STANDARD = {"bbox", "bbox-crs", "datetime", "crs", "limit", "offset", "f"}
 CONFORMANCE = (

@@ -130,7 +130,9 @@ def hard_cases(in_month: pd.DataFrame, open_at_end: pd.DataFrame, as_of, *, top:
     oldest = open_at_end.assign(days_open=((as_of - open_at_end["reported_at"]).dt.total_seconds() / 86400)
                                 .round(1).to_numpy())
     rank = {level: i for i, level in enumerate(LEVELS)}
-    steps = (in_month["level"].astype(str).map(rank) - in_month["level_received"].astype(str).map(rank)).fillna(0)
+    # As numbers: mapping an empty column (a month without cases) keeps its text type, and text does not subtract.
+    level, received = (in_month[c].astype(str).map(rank).astype("float64") for c in ("level", "level_received"))
+    steps = (level - received).fillna(0)
     channels = in_month["channels"].astype(object).where(in_month["channels"].notna(), in_month["channel"])
     count = channels.astype(str).str.split(";").map(len)
     columns = ["case_id", "reported_at", "category", "street_code", "level", "status"]

@@ -32,6 +32,26 @@ class Settings:
     pg_connect_timeout_s: int = _env("ONEMAP_PG_CONNECT_TIMEOUT", 10, doc="seconds to connect to PostgreSQL")
     gpkg_lock_timeout_s: float = _env("ONEMAP_GPKG_LOCK_TIMEOUT", 30.0,
                                       doc="seconds a GeoPackage write waits for another program to let go of the file")
+    session_hours: float = _env("ONEMAP_SESSION_HOURS", 12.0, doc="hours a person's login lasts")
+    kiosk_days: int = _env("ONEMAP_KIOSK_DAYS", 400, doc="days a wall screen's session cookie lives (its link until revoked)")
+    failed_logins: int = _env("ONEMAP_FAILED_LOGINS", 5, doc="failed logins in a row that lock a user name")
+    lockout_s: int = _env("ONEMAP_LOCKOUT_S", 900, doc="seconds a user name stays locked")
+    basic_trust_s: int = _env("ONEMAP_BASIC_TRUST_S", 300,
+                              doc="seconds a feed client's checked password is trusted before it is checked again")
+    min_password: int = _env("ONEMAP_MIN_PASSWORD", 8, doc="the shortest password a user may be given")
+    cache_check_s: float = _env("ONEMAP_CACHE_CHECK_S", 1.0,
+                                doc="seconds a server trusts its copy of the store before asking for its versions")
+    cache_recent_s: float = _env("ONEMAP_CACHE_RECENT_S", 5.0, doc="seconds one filter's cases are reused")
+    cache_recent_max: int = _env("ONEMAP_CACHE_RECENT_MAX", 8, doc="filters whose cases are kept at once")
+    server_threads: int = _env("ONEMAP_SERVER_THREADS", 8, doc="threads each server process answers with")
+    connection_limit: int = _env("ONEMAP_CONNECTION_LIMIT", 2000, doc="open connections a server keeps (browsers, walls)")
+    point_limit: int = _env("ONEMAP_POINT_LIMIT", 3000, doc="cases in view above which the map shows cells only")
+    export_batch_rows: int = _env("ONEMAP_EXPORT_BATCH_ROWS", 25_000, doc="rows an export writes at a time")
+    feed_limit_max: int = _env("ONEMAP_FEED_LIMIT_MAX", 10_000, doc="the most features one feed page gives")
+    brief_timeout_s: int = _env("ONEMAP_BRIEF_TIMEOUT_S", 600, doc="seconds one scheduled brief may take")
+    brief_retry_s: int = _env("ONEMAP_BRIEF_RETRY_S", 300,
+                              doc="seconds between the schedule's tries while the store does not answer")
+    brief_tries: int = _env("ONEMAP_BRIEF_TRIES", 3, doc="runs a day the schedule tries when the district's brief failed")
     basemap: str = _env("ONEMAP_BASEMAP", "", doc="tianditu, amap, or a tile URL with {z} {x} {y} (empty: none)")
     basemap_datum: str = _env("ONEMAP_BASEMAP_DATUM", "", doc="the tiles' datum for a URL: cgcs2000, wgs84, gcj02")
     tianditu_key: str = _env("ONEMAP_TIANDITU_KEY", "", doc="the Tianditu service key (tk)")

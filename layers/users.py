@@ -20,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from layers.areas import Area, AreaError
 from layers.errors import InvalidValue
+from layers.settings import SETTINGS
 from layers.store import Condition, Store
 
 ROLES = {
@@ -29,7 +30,7 @@ ROLES = {
     "planner": ("规划人员", "Planner"),
     "admin": ("系统管理员", "Administrator"),
 }
-MIN_PASSWORD = 8
+MIN_PASSWORD = SETTINGS.min_password
 # Who may take personal data (phone numbers, free text) out in an export; everyone else gets it masked.
 PERSONAL_DATA_ROLES = ("commander", "admin")
 

@@ -13,24 +13,19 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboards.brief import brief_for_page
+from dashboards.header import header
 from dashboards.i18n import language, say
 from dashboards.monthly import monthly_html
 from dashboards.printed import print_pdf
-from dashboards.request import principal, store_from_request
+from dashboards.request import person, store_from_request
 from layers.errors import InvalidValue
 from layers.filters import FIRST_DAY, LAST_DAY
 from layers.monthly import monthly_from_store
 
-dash.register_page(__name__, path="/brief", name="今日要情 Daily brief", title="社会治理一张图 · 今日要情")
+dash.register_page(__name__, path="/brief", name="今日要情 Daily brief", title="社会治理一张图 · 今日要情",
+                   label=("今日要情", "Daily brief"))
 
 MONTHS_OFFERED = 36
-
-
-def _who():
-    who = principal()
-    if who is None or who.kind != "user":
-        raise PermissionError("no user for this request")
-    return who
 
 
 def _day(text) -> date:
@@ -69,21 +64,15 @@ def _page_day(text, today: date) -> date:
 
 
 def layout(day=None, lang=None, **_):
-    who = _who()
+    who = person()
     lang = language(lang)
     today = date.today()
     months = [p.strftime("%Y-%m") for p in pd.period_range(end=pd.Period(today, "M") - 1, periods=MONTHS_OFFERED,
                                                               freq="M")[::-1]]
-    back = "?lang=en" if lang == "en" else ""
     return html.Div([
-        html.Div(className="header", children=[
-            html.H1("Daily brief" if lang == "en" else "今日要情"),
-            html.Span(say("每日简报与月度研判", "The daily brief and the monthly analysis", lang), className="sub"),
-            html.Span(className="who", children=[
-                html.Span(who.label(lang), id="brief-who"),
-                html.A(say("一张图", "One map", lang), href="/" + back, className="link"),
-                html.A(say("靶向治理", "Remediation", lang), href="/remediation" + back, className="link"),
-                html.A(say("退出", "Log out", lang), href="/logout", className="link")])]),
+        header("Daily brief" if lang == "en" else "今日要情",
+               say("每日简报与月度研判", "The daily brief and the monthly analysis", lang), lang, here="/brief",
+               who=who.label(lang), who_id="brief-who"),
         dcc.Store(id="brief-lang", data=lang),
         html.Div(className="filters", children=[
             html.Span(say("日期", "Day", lang), className="label"),
@@ -111,7 +100,7 @@ def layout(day=None, lang=None, **_):
 @callback(Output("brief-frame", "srcDoc"), Output("brief-note", "children"), Input("brief-day", "date"),
           Input("brief-fresh", "value"), State("brief-lang", "data"))
 def show(day, fresh, lang):
-    who = _who()
+    who = person()
     store = store_from_request()
     return brief_for_page(store, _day(day), who.area, fresh=_fresh(fresh), lang=language(lang))
 
@@ -119,7 +108,7 @@ def show(day, fresh, lang):
 @callback(Output("brief-pdf-file", "data"), Input("brief-pdf", "n_clicks"), State("brief-day", "date"),
           State("brief-fresh", "value"), prevent_initial_call=True)
 def brief_pdf(_clicks, day, fresh):
-    who = _who()
+    who = person()
     store = store_from_request()
     page, _ = brief_for_page(store, _day(day), who.area, fresh=_fresh(fresh))
     return _pdf(page, f"今日要情_{_day(day)}.pdf")
@@ -128,7 +117,7 @@ def brief_pdf(_clicks, day, fresh):
 @callback(Output("brief-monthly-file", "data"), Input("brief-monthly", "n_clicks"), State("brief-month", "value"),
           prevent_initial_call=True)
 def monthly_pdf(_clicks, month):
-    who = _who()
+    who = person()
     month = _month(month)
     store = store_from_request()
     page = monthly_html(monthly_from_store(store, month, who.area))

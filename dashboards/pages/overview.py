@@ -27,20 +27,21 @@ from dashboards.details import case_details, cell_details
 from dashboards.download import export_view
 from dashboards.figures import MEASURES
 from dashboards.geo import read_places
+from dashboards.header import header
 from dashboards.i18n import language, only, other, pick, say
 from dashboards.map_views import POINT_LIMIT, map_layers
-from dashboards.request import basemap_from_request, principal, store_from_request
+from dashboards.request import basemap_from_request, person, principal, store_from_request
 from dashboards.selection import filtered_cases
 from dashboards.table import TABLE_COLUMNS, table_page
 from dashboards.tiles import count, kpi_tiles, percent
-from layers.errors import InvalidValue
+from layers.errors import InvalidValue, OutsideArea
 from layers.export import DATUMS, FORMATS, export_format
 from layers.filters import PRESETS, CaseFilter, check_query, preset_period
 from layers.glossary import LEVEL_LABELS, STATUS_LABELS
 from layers.kpis import street_code_for
 from layers.schema import CASE_STATUSES, CHANNELS, LEVELS
 
-dash.register_page(__name__, path="/", name="一张图 Overview", title="社会治理一张图 · Overview")
+dash.register_page(__name__, path="/", name="一张图 Overview", title="社会治理一张图 · Overview", label=("一张图", "One map"))
 
 DEFAULT_LAYERS = "cases"
 MEASURE_LABELS = {"cases": ("案件数", "count"), "per_km2": ("每平方公里", "per km²"),
@@ -82,11 +83,7 @@ def _joined(name, values) -> str:
 
 
 def _area():
-    # The gate lets no request without a principal this far; this is the second lock.
-    who = principal()
-    if who is None or who.kind != "user":
-        raise PermissionError("no user for this request")
-    return who.area
+    return person().area
 
 
 def _options(labels: dict, lang: str) -> list[dict]:
@@ -118,8 +115,13 @@ def layout(**kwargs):
         except InvalidValue as exc:
             problem, kwargs["street"] = problem or exc, None
     whole = area_title(store, area, lang)
-    # A link to a place outside the user's area opens the user's whole area instead.
-    kwargs.update({k: None for k in ("street", "community", "cell") if not area.overlaps(kwargs.get(k))})
+    # A link to a place outside the user's area opens the user's whole area instead, and says so.
+    kwargs.update({k: None for k in ("street", "community", "cell") if not isinstance(kwargs.get(k), (str, type(None)))})
+    outside = [k for k in ("street", "community", "cell") if kwargs.get(k) and not area.overlaps(kwargs.get(k))]
+    if outside and problem is None:
+        problem = OutsideArea(f"{outside[0]} {str(kwargs[outside[0]])[:20]} is outside your area: your whole area "
+                              "is shown", zh=f"{str(kwargs[outside[0]])[:20]} 不在您的辖区内，显示您的整个辖区")
+    kwargs.update({k: None for k in outside})
     f = CaseFilter.from_query(kwargs).narrowed()
     layers = [k for k in str(kwargs.get("layers") or DEFAULT_LAYERS).split(",") if k in map_layers()]
     measure = kwargs.get("measure") if kwargs.get("measure") in MEASURES else "cases"
@@ -133,19 +135,10 @@ def layout(**kwargs):
         {"label": name, "value": code} for code, name in zip(streets["street_code"], streets["name"])]
     who = principal()
     return html.Div([
-        html.Div(className="header", children=[
-            html.H1(district_title(store, lang)),
-            html.Span("Conflict mediation centre" if lang == "en" else f"{district_title(store, 'en')} · 矛调中心",
-                      className="sub"),
-            html.Span(className="who", children=[
-                html.Span(f"{who.label(lang)} · {whole}", id="overview-who"),
-                html.A("中文" if lang == "en" else "English", id="overview-lang-switch", className="link",
-                       href=switch),
-                html.A(say("靶向治理", "Remediation", lang), href="/remediation" + ("?lang=en" if lang == "en" else ""),
-                       className="link"),
-                html.A(say("今日要情", "Daily brief", lang), href="/brief" + ("?lang=en" if lang == "en" else ""),
-                       className="link"),
-                html.A(say("退出", "Log out", lang), href="/logout", className="link")])]),
+        header(district_title(store, lang),
+               "Conflict mediation centre" if lang == "en" else f"{district_title(store, 'en')} · 矛调中心", lang,
+               here="/", who=f"{who.label(lang)} · {whole}", who_id="overview-who", switch=switch,
+               switch_id="overview-lang-switch"),
         html.Div(banner, id="overview-banner", className="banner", style=banner_style),
         html.Div(f"{problem.message('zh')} · {problem.message('en')}" if problem else "", id="overview-problem",
                  className="app-error",

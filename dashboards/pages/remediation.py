@@ -5,11 +5,13 @@ from __future__ import annotations
 import dash
 from dash import dash_table, dcc, html
 
+from dashboards.header import header
 from dashboards.i18n import language, say
 from dashboards.remediation import VERDICT_WORDS, remediation_data
-from dashboards.request import principal, store_from_request
+from dashboards.request import person, store_from_request
 
-dash.register_page(__name__, path="/remediation", name="靶向治理 Remediation", title="社会治理一张图 · 靶向治理")
+dash.register_page(__name__, path="/remediation", name="靶向治理 Remediation", title="社会治理一张图 · 靶向治理",
+                   label=("靶向治理", "Remediation"))
 
 COLUMNS = [("place", "地点", "Place"), ("what", "治理内容", "Work"), ("unit", "责任单位", "Unit"),
            ("started_at", "开始", "Started"), ("finished_at", "完成", "Finished"),
@@ -21,9 +23,7 @@ KIND_WORDS = {"setback_area": ("退红空间", "setback areas"), "estate": ("老
 
 
 def layout(**kwargs):
-    who = principal()
-    if who is None or who.kind != "user":
-        raise PermissionError("no user for this request")
+    who = person()
     lang = language(kwargs.get("lang"))
     store = store_from_request()
     data = remediation_data(store, who.area, lang)
@@ -37,14 +37,10 @@ def layout(**kwargs):
                  id=f"remediation-overall-{o['place_kind']}")])
         for o in data["overall"]]
     return html.Div([
-        html.Div(className="header", children=[
-            html.H1("Targeted remediation" if lang == "en" else "靶向治理台账"),
-            html.Span(say("治理前后对比：每处地点治理开始前与完成后的月均案件，对照未治理的同类地点",
-                          "Cases per month before the start and after the finish, against places not remediated",
-                          lang), className="sub"),
-            html.Span(className="who", children=[html.A(say("一张图", "One map", lang), href="/", className="link"),
-                                                html.A(say("今日要情", "Daily brief", lang), href="/brief",
-                                                       className="link")])]),
+        header("Targeted remediation" if lang == "en" else "靶向治理台账",
+               say("治理前后对比：每处地点治理开始前与完成后的月均案件，对照未治理的同类地点",
+                   "Cases per month before the start and after the finish, against places not remediated", lang),
+               lang, here="/remediation", who=who.label(lang)),
         html.Div(summary, className="kpis", id="remediation-overall"),
         html.Div(className="table-wrap", children=[dash_table.DataTable(
             id="remediation-table", data=data["rows"], sort_action="native", page_size=25,

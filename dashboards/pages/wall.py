@@ -17,7 +17,7 @@ from dashboards.i18n import language
 from dashboards.request import basemap_from_request, principal, store_from_request
 from dashboards.wall import wall_refresh
 
-dash.register_page(__name__, path="/wall", name="大屏 Wall", title="社会治理一张图 · 大屏")
+dash.register_page(__name__, path="/wall", name="大屏 Wall", title="社会治理一张图 · 大屏", header=False)
 
 DEFAULT_INTERVAL_S = 60
 

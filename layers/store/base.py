@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gis.datums import STORAGE_CRS
 from layers.errors import DuplicateKey, InvalidValue, StoreBehindSchema
 from layers.schema import LAYERS, conform
 from layers.store.migrations import SCHEMA_VERSION, pending
@@ -331,6 +332,6 @@ def empty_frame(name: str):
     layer = LAYERS[name]
     frame = pd.DataFrame({c: pd.Series(dtype=object) for c in layer.columns})
     if layer.geometry:
-        frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs="EPSG:4490"))
+        frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=STORAGE_CRS))
     return conform(name, frame)
 

@@ -31,7 +31,7 @@ from layers.store.base import Store, empty_frame
 from layers.store.migrations import AddColumn, CreateLayer
 from layers.store.rtree import bulk_load
 
-_SRS_ID = 4490
+_SRS_ID = int(STORAGE_CRS.split(":")[1])
 _GEOMETRY = "geom"
 # GeoPackage geometry header: magic "GP", version 0, flags (little-endian, no envelope), srs id.
 _HEADER = b"GP\x00\x01" + struct.pack("<i", _SRS_ID)

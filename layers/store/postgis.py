@@ -23,6 +23,7 @@ import shapely
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from gis.datums import STORAGE_CRS
 from layers.errors import (
     DuplicateKey,
     InvalidValue,
@@ -37,7 +38,7 @@ from layers.store.migrations import AddColumn, CreateLayer
 
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision",
              "bool": "boolean", "datetime": "timestamp"}
-_SRID = 4490
+_SRID = int(STORAGE_CRS.split(":")[1])
 
 
 def hide_password(url: str) -> str:
@@ -281,5 +282,5 @@ class PostGISStore(Store):
         frame = pd.DataFrame(rows, columns=names)
         if layer.geometry:
             geoms = shapely.from_wkb([bytes(g) if g is not None else None for g in frame["geometry"]])
-            frame = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs="EPSG:4490")
+            frame = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=STORAGE_CRS)
         return conform(name, frame)

@@ -22,11 +22,15 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_
                     max_leaves=6)
 
 
-@pytest.fixture(scope="module")
-def commander(demo_gpkg, tmp_path_factory):
-    path = tmp_path_factory.mktemp("errors") / "demo.gpkg"
-    shutil.copy(demo_gpkg[0], path)
-    app = create_app(str(path))
+@pytest.fixture(scope="module", params=["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def commander(request, demo_gpkg, tmp_path_factory):
+    """The commander logged in to the demo, on each store in turn: the app and its client."""
+    if request.param == "postgis":
+        spec = request.getfixturevalue("demo_postgis")
+    else:
+        spec = str(tmp_path_factory.mktemp("errors") / "demo.gpkg")
+        shutil.copy(demo_gpkg[0], spec)
+    app = create_app(spec)
     client = for_app(app)
     assert client.log_in("commander", demo_password("commander")).status_code == 302
     return app, client
@@ -56,8 +60,16 @@ def test_a_link_with_a_bad_value_opens_the_page_with_a_message_naming_it(command
     _, client = commander
     answer = page_callback(client, path)
     assert answer.status_code == 200
-    body = answer.get_data(as_text=True)
-    assert said in body and "overview-kpis" in body  # the page is there, and says what it did not take
+    body = json.dumps(answer.get_json(), ensure_ascii=False)
+    assert said in body and "overview-kpis" in body and "参数无效" in body  # the page is there, and says what it did not take
+
+
+def test_a_link_to_a_place_outside_the_users_area_says_so(demo_gpkg):
+    app = create_app(demo_gpkg[0])
+    client = for_app(app)
+    assert client.log_in("kongpu", demo_password("kongpu")).status_code == 302  # 孔浦街道's staff
+    body = json.dumps(page_callback(client, "/?street=330205001").get_json(), ensure_ascii=False)  # 外滩街道
+    assert "不在您的辖区内" in body and "outside your area" in body
 
 
 @pytest.mark.parametrize("street", [["330205003"], {"a": 1}, 12, 2.5, True])
@@ -112,3 +124,37 @@ def test_no_callback_answers_500_whatever_json_it_is_sent(commander, data):
         assert answer.status_code < 500, (key, json.dumps(values)[:300], said[:300])
         # Every callback of ours checks its inputs: a bad value is named in the page, never reported as a bug.
         assert first in NOT_OURS or "Internal error" not in said, (key, json.dumps(values)[:300], json.dumps(state)[:300], said[:300])
+
+
+def test_the_brief_of_a_day_out_of_range_is_named(commander):
+    _, client = commander
+    answer = client.call("brief-frame", {"brief-day.date": "0001-01-01", "brief-fresh.value": []},
+                         {"brief-lang.data": "zh"})
+    assert "0001-01-01" in error_box(answer) and "参数无效" in error_box(answer)
+
+
+def test_an_unknown_export_format_or_datum_is_named(commander):
+    _, client = commander
+    for fmt, datum, said in (("xls", "cgcs2000", "xls"), ("gpkg", "mars", "mars")):
+        answer = client.call("overview-download", {"overview-export.n_clicks": 1}, {
+            "overview-export-format.value": fmt, "overview-export-datum.value": datum,
+            "overview-layers.value": ["cases"], "overview-period.start_date": "2020-01-01",
+            "overview-period.end_date": "2020-01-31"})
+        assert said in error_box(answer) and "参数无效" in error_box(answer)
+
+
+def test_the_monthly_analysis_of_a_month_without_cases_is_still_printed(demo_gpkg, tmp_path):
+    """A grid leader's two cells had no case in that month: the button gives the analysis, saying so."""
+    import base64
+
+    from tests.conftest import printed_pages
+
+    client = for_app(create_app(demo_gpkg[0]))
+    assert client.log_in("hongmei", demo_password("hongmei")).status_code == 302
+    answer = client.call("brief-monthly-file", {"brief-monthly.n_clicks": 1}, {"brief-month.value": "2024-01"})
+    assert error_box(answer) == ""
+    sent = answer.get_json()["response"]["brief-monthly-file"]["data"]
+    pdf = tmp_path / "monthly.pdf"
+    pdf.write_bytes(base64.b64decode(sent["content"]))
+    pages, text = printed_pages(pdf, tmp_path)
+    assert pages and "2024" in text

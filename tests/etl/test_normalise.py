@@ -40,9 +40,9 @@ def test_missing_coordinates_are_not_an_error_the_address_remains():
 def test_a_coordinate_outside_the_district_is_quarantined_in_words_a_clerk_can_act_on():
     from shapely.geometry import box
 
-    from etl.normalise import Area
+    from etl.normalise import Reach
 
-    area = Area(box(121.35, 29.85, 121.70, 30.10), "江北区")
+    area = Reach(box(121.35, 29.85, 121.70, 30.10), "江北区")
     raw = pd.concat([raw_rows(), raw_rows(事件ID="EN2", 经度="120.15", 纬度="30.28")], ignore_index=True)
     raw["_row"] = [2, 3]
     records, quarantine = normalise(raw, read_profile("e_ningbo"), "e.csv", area=area)

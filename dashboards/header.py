@@ -1,0 +1,30 @@
+"""The header every person's page shows, built once: the page's title, who is looking, and a link to each other page.
+
+The links come from Dash's page registry: a page registered with ``label=(中文, English)``
+is linked from every other page's header, in the page's language; a page registered with
+``header=False`` (the wall, which a kiosk opens) is not.
+"""
+
+from __future__ import annotations
+
+import dash
+from dash import html
+
+from dashboards.i18n import say
+
+
+def header(title: str, sub: str, lang: str, *, here: str, who: str = "", who_id: str | None = None,
+           switch: str | None = None, switch_id: str | None = None) -> html.Div:
+    """The header of the page at ``here``; ``switch``: the same view's link in the other language."""
+    back = "?lang=en" if lang == "en" else ""
+    links = [html.A(say(*page["label"], lang), href=page["path"] + back, className="link")
+             for page in dash.page_registry.values()
+             if page.get("label") and page.get("header", True) and page["path"] != here]
+    if switch is not None:
+        links.insert(0, html.A("中文" if lang == "en" else "English", href=switch, className="link",
+                               **({"id": switch_id} if switch_id else {})))
+    who_span = [html.Span(who, **({"id": who_id} if who_id else {}))] if who else []
+    return html.Div(className="header", children=[
+        html.H1(title), html.Span(sub, className="sub"),
+        html.Span(className="who", children=who_span + links + [
+            html.A(say("退出", "Log out", lang), href="/logout", className="link")])])
