@@ -17,8 +17,7 @@ from dashboards.static_map import HOT_COLOUR, TODAY_COLOUR, YESTERDAY_COLOUR, br
 from dashboards.tiles import percent
 from layers.areas import Area
 from layers.brief import archived, brief_from_store
-from layers.glossary import LEVEL_LABELS
-from layers.schema import CHANNELS
+from layers.glossary import CHANNELS, LEVEL_LABELS
 
 GROUPS = (("disputes", "矛盾纠纷"), ("events", "事件"), ("petitions", "信访"))
 # The printed pages are in Chinese: the glossary's Chinese words.

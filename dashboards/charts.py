@@ -10,8 +10,7 @@ import pandas as pd
 
 from dashboards.i18n import pick, say
 from layers.filters import channel_counts, tally
-from layers.glossary import LEVEL_LABELS
-from layers.schema import CHANNELS
+from layers.glossary import CHANNELS, LEVEL_LABELS
 
 _LAYOUT = dict(margin=dict(l=8, r=8, t=34, b=8), height=240, showlegend=False, plot_bgcolor="#fff",
                paper_bgcolor="#fff", font=dict(size=11))

@@ -9,9 +9,8 @@ from dashboards.selection import filtered_cases
 from dashboards.table import case_table
 from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
-from layers.glossary import LEVEL_LABELS, step_label
+from layers.glossary import CHANNELS, LEVEL_LABELS, step_label
 from layers.kpis import filtered_kpis
-from layers.schema import CHANNELS
 from layers.store import Condition
 
 

@@ -13,9 +13,8 @@ from dashboards.printed import page, table
 from dashboards.remediation import VERDICT_WORDS
 from dashboards.tiles import percent
 from gis.blind_spots import RULES
-from layers.glossary import STATUS_LABELS
+from layers.glossary import CHANNELS, STATUS_LABELS
 from layers.monthly import TREND_WORDS
-from layers.schema import CHANNELS
 
 ROWS_SHOWN = 10
 STAMP = "%Y-%m-%d %H:%M"

@@ -10,8 +10,7 @@ from dashboards.i18n import only
 from dashboards.selection import kept
 from layers.errors import InvalidValue
 from layers.filters import CaseFilter
-from layers.glossary import LEVEL_LABELS, step_label
-from layers.schema import CHANNELS
+from layers.glossary import CHANNELS, LEVEL_LABELS, step_label
 
 # The case table's columns: (field, 中文, English).
 TABLE_COLUMNS = [("case_id", "编号", "Case"), ("reported_at", "受理时间", "Reported"), ("category", "类别", "Category"),

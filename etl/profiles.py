@@ -14,7 +14,8 @@ from pathlib import Path
 from gis.datums import DatumError, to_cgcs2000
 from layers.components import COMPONENT_STATES
 from layers.errors import BadProfile
-from layers.schema import CASE_KINDS, CASE_STATUSES, CHANNELS, LEVELS
+from layers.glossary import CHANNELS
+from layers.schema import CASE_KINDS, CASE_STATUSES, LEVELS
 
 # What a profile describes: case records of a channel, or a component inventory.
 TARGETS = ("cases", "components")

@@ -17,7 +17,8 @@ import pandas as pd
 
 from layers.areas import DISTRICT, Area
 from layers.errors import InvalidValue
-from layers.schema import CASE_STATUSES, CHANNELS, LAYERS, LEVELS
+from layers.glossary import CHANNELS
+from layers.schema import CASE_STATUSES, LAYERS, LEVELS
 from layers.store import Condition, Store, matches, period_filter
 
 PRESETS = {

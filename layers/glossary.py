@@ -7,6 +7,17 @@ dispatched, coordinated, closed); levels are 村社 / 街镇 / 区.
 
 from __future__ import annotations
 
+# Each channel's code and its name (the codes are what a case's channel holds).
+CHANNELS = {
+    "hotline_12345": ("12345热线", "12345 hotline"),
+    "e_ningbo": ("E宁波", "E-Ningbo app"),
+    "minsheng_edian": ("民生E点通", "Minsheng E-Diantong"),
+    "provincial_mediation": ("省矛盾纠纷调解系统", "Provincial mediation system"),
+    "grid_platform": ("基层治理四平台", "Grid platform"),
+    "smart_city": ("智慧城管", "Smart city management"),
+    "walk_in": ("来访登记", "Walk-in visits"),
+    "video_mediation": ("在线视频调解", "Online video mediation"),
+}
 STATUS_LABELS = {"reported": ("已受理", "reported"), "dispatched": ("已派单", "dispatched"),
                  "coordinated": ("协调中", "coordinated"), "closed": ("已办结", "closed")}
 # The lifecycle's step of each status, as the centre says it (呼应·分流·联动·销号).

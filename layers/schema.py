@@ -20,16 +20,6 @@ CASE_KINDS = ("dispute", "event", "petition")
 CASE_STATUSES = ("reported", "dispatched", "coordinated", "closed")
 LEVELS = ("community", "street", "district")
 PRECISIONS = ("building", "road", "community", "street", "none")
-CHANNELS = {
-    "hotline_12345": ("12345热线", "12345 hotline"),
-    "e_ningbo": ("E宁波", "E-Ningbo app"),
-    "minsheng_edian": ("民生E点通", "Minsheng E-Diantong"),
-    "provincial_mediation": ("省矛盾纠纷调解系统", "Provincial mediation system"),
-    "grid_platform": ("基层治理四平台", "Grid platform"),
-    "smart_city": ("智慧城管", "Smart city management"),
-    "walk_in": ("来访登记", "Walk-in visits"),
-    "video_mediation": ("在线视频调解", "Online video mediation"),
-}
 
 
 class SchemaError(InvalidValue):

@@ -73,3 +73,26 @@ def test_export_writes_what_ogrinfo_reads(demo_gpkg, tmp_path, capsys):
     cases = int(printed.split("cases: ")[1].split(" ")[0])
     assert f"Feature Count: {cases}" in info and "CGCS2000 / 3-degree Gauss-Kruger CM 120E" in info
     assert main(["export", "nothing", "--store", str(store), "--out", str(tmp_path / "x.gpkg")]) == 2
+
+
+def test_an_error_is_a_message_and_exit_2_and_json_for_json_commands(tmp_path, capsys):
+    junk = tmp_path / "store.gpkg"
+    junk.write_bytes(b"not a geopackage at all" * 10)
+    assert main(["kpis", "--store", str(junk), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["error"]["code"] == "StoreDamaged" and "not an SQLite database" in err
+    assert main(["kpis", "--store", str(tmp_path / "x.sqlite")]) == 2
+    assert "must end in .gpkg" in capsys.readouterr().err
+
+
+def test_a_bug_is_not_dressed_as_a_user_error(monkeypatch, tmp_path):
+    """Only the product's errors become exit 2; anything else keeps its traceback."""
+    import pytest
+
+    import layers.kpis
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+    monkeypatch.setattr(layers.kpis, "kpis_from_store", broken)
+    with pytest.raises(KeyError):
+        main(["kpis", "--store", str(tmp_path / "empty.gpkg")])

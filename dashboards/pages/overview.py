@@ -37,9 +37,9 @@ from dashboards.tiles import count, kpi_tiles, percent
 from layers.errors import InvalidValue, OutsideArea
 from layers.export import DATUMS, FORMATS, export_format
 from layers.filters import PRESETS, CaseFilter, check_query, preset_period
-from layers.glossary import LEVEL_LABELS, STATUS_LABELS
+from layers.glossary import CHANNELS, LEVEL_LABELS, STATUS_LABELS
 from layers.kpis import street_code_for
-from layers.schema import CASE_STATUSES, CHANNELS, LEVELS
+from layers.schema import CASE_STATUSES, LEVELS
 
 dash.register_page(__name__, path="/", name="一张图 Overview", title="社会治理一张图 · Overview", label=("一张图", "One map"))
 
@@ -171,7 +171,7 @@ def layout(**kwargs):
                                                            "value": "1"}],
                           value=["1"] if f.overdue_only else []),
             html.A(say("本视图链接", "Link to this view", lang), id="overview-link", className="link", href=link),
-            dcc.Dropdown(id="overview-export-format", value="gpkg", clearable=False, style={"width": "140px"},
+            dcc.Dropdown(id="overview-export-format", value="gpkg", clearable=False, style={"width": "170px"},
                          options=[{"label": only(form.label, lang), "value": k} for k, form in FORMATS.items()]),
             dcc.Dropdown(id="overview-export-datum", value="cgcs2000", clearable=False, style={"width": "150px"},
                          options=[{"label": only(d.label, lang), "value": k} for k, d in DATUMS.items()]),

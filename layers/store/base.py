@@ -111,7 +111,7 @@ class Store(abc.ABC):
         # A backend that leaves out a method fails when it is defined (at import), not at its first call.
         super().__init_subclass__(**kwargs)
         missing = sorted(name for name in _BACKEND_METHODS if getattr(getattr(cls, name), "__isabstractmethod__", False))
-        if missing and not getattr(cls, "_abstract", False):
+        if missing:
             raise TypeError(f"store backend {cls.__name__} lacks {', '.join(missing)}")
 
     # The schema's version.

@@ -295,3 +295,24 @@ def test_the_remediation_page_lists_the_register_with_its_effect(served, chromiu
     time.sleep(1)
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "remediation.png"))
+
+
+@pytest.mark.browser
+def test_a_link_with_a_bad_value_shows_the_page_and_names_the_value(served, chromium_driver):
+    """Once a blank page: a street that does not exist, then a date that is no date."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = served
+    driver = chromium_driver
+    log_in(driver, url, "commander")
+    for query, said in (("street=999999999", "999999999"), ("from=2020-13-45", "2020-13-45")):
+        driver.get(f"{url}/?{query}")
+        wait = WebDriverWait(driver, 60)
+        wait.until(ec.visibility_of_element_located((By.ID, "overview-problem")))
+        problem = driver.find_element(By.ID, "overview-problem").text
+        assert said in problem and "参数无效" in problem
+        wait.until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text.strip())  # the page is there
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / "overview_bad_link.png"))

@@ -158,3 +158,29 @@ def test_the_monthly_analysis_of_a_month_without_cases_is_still_printed(demo_gpk
     pdf.write_bytes(base64.b64decode(sent["content"]))
     pages, text = printed_pages(pdf, tmp_path)
     assert pages and "2024" in text
+
+
+def test_a_routes_error_is_json_with_its_status_for_clients_and_a_page_for_people(demo_gpkg, tmp_path):
+    """Each front door translates the product's errors in one place: routes added later get it too."""
+    from layers.errors import StoreUnreachable
+
+    spec = tmp_path / "demo.gpkg"
+    shutil.copy(demo_gpkg[0], spec)
+    app = create_app(str(spec))
+
+    def unreachable():
+        raise StoreUnreachable("store x does not answer", zh="数据库 x 暂时无法连接")
+
+    def bug():
+        raise KeyError("a bug")
+    for path, view in (("/ogcapi/probe", unreachable), ("/probe", unreachable), ("/probe-bug", bug)):
+        app.server.add_url_rule(path, path, view)
+    client = for_app(app)
+    assert client.log_in("commander", demo_password("commander")).status_code == 302
+    feed = client.http.get("/ogcapi/probe")
+    assert feed.status_code == 503 and feed.get_json()["code"] == "StoreUnreachable"
+    page = client.http.get("/probe")
+    assert page.status_code == 503 and "数据库 x 暂时无法连接" in page.get_data(as_text=True)
+    broken = client.http.get("/probe-bug")
+    assert broken.status_code == 500 and "Internal error (ref" in broken.get_data(as_text=True)
+    assert "KeyError" not in broken.get_data(as_text=True)  # the traceback is in the log, not the page

@@ -95,10 +95,17 @@ def test_several_processes_answer_one_session_alike(demo_gpkg, tmp_path):
     assert "2 processes" in said and said.count("Booting worker") == 2
 
 
-@pytest.mark.postgis
-def test_the_failed_login_limit_holds_across_processes_on_postgis(demo_gpkg, postgis_url, tmp_path):
-    copy_store(demo_gpkg[0], postgis_url)
-    with serving(postgis_url, workers=2) as url:
+@pytest.mark.parametrize("kind", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def test_the_failed_login_limit_holds_across_processes_on_either_store(kind, demo_gpkg, tmp_path, request):
+    import shutil
+
+    if kind == "postgis":
+        spec = request.getfixturevalue("postgis_url")
+        copy_store(demo_gpkg[0], spec)
+    else:
+        spec = str(tmp_path / "demo.gpkg")
+        shutil.copy(demo_gpkg[0], spec)
+    with serving(spec, workers=2) as url:
         guesser = _Http(url)
         # Five wrong passwords in all lock the name, whichever processes heard them.
         for _ in range(5):

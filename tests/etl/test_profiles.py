@@ -5,7 +5,7 @@ from etl.read import detect_encoding, read_export
 
 
 def test_every_channel_has_a_shipped_profile_and_components_have_theirs():
-    from layers.schema import CHANNELS
+    from layers.glossary import CHANNELS
 
     shipped = {name: read_profile(name) for name in available_profiles()}
     assert {p.channel for p in shipped.values() if p.target == "cases"} == set(CHANNELS)
