@@ -24,6 +24,7 @@ from dashboards.request import principal, store_from_request
 from dashboards.table import plain_values
 from gis.datums import STORAGE_CRS
 from layers.catalogue import CATALOGUE, mask_personal
+from layers.errors import NotFound
 from layers.features import (
     CONFORMANCE,
     BadQuery,
@@ -85,13 +86,11 @@ def install(app):
     def feed_items(name):
         layer = _layer(name)
         who = principal()
-        try:
-            q = parse_items_query(flask.request.args, None)
-            store = store_from_request()
-            page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
-                                       personal_allowed=who.role in PERSONAL_DATA_ROLES)
-        except BadQuery as exc:
-            return _json({"code": "InvalidParameterValue", "description": str(exc)}, 400)
+        # A bad parameter (BadQuery) becomes the OGC exception with 400 in dashboards.errors, as every error does.
+        q = parse_items_query(flask.request.args, None)
+        store = store_from_request()
+        page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
+                                   personal_allowed=who.role in PERSONAL_DATA_ROLES)
         body = feature_collection(page, layer, q, matched, f"{base()}/collections/{name}/items",
                                   {k: v for k, v in flask.request.args.items() if k not in ("offset", "limit")})
         return _json(body, mimetype="application/geo+json", crs=q.crs)
@@ -103,16 +102,13 @@ def install(app):
         values = fid.split("~")
         if len(values) != len(layer.key):
             flask.abort(404)
-        try:
-            q = parse_items_query(flask.request.args, None)
-            q = ItemsQuery(limit=1, crs=q.crs, start=q.start, end=q.end, properties=dict(zip(layer.key, values)))
-            store = store_from_request()
-            page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
-                                       personal_allowed=who.role in PERSONAL_DATA_ROLES)
-        except BadQuery as exc:
-            return _json({"code": "InvalidParameterValue", "description": str(exc)}, 400)
+        q = parse_items_query(flask.request.args, None)
+        q = ItemsQuery(limit=1, crs=q.crs, start=q.start, end=q.end, properties=dict(zip(layer.key, values)))
+        store = store_from_request()
+        page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
+                                   personal_allowed=who.role in PERSONAL_DATA_ROLES)
         if not matched:
-            return _json({"code": "NotFound", "description": f"no {name} {fid} in your area"}, 404)
+            raise NotFound(f"no {name} {fid} in your area", zh=f"您的辖区内没有 {fid}")
         feature = features(page, layer, q.crs)[0]
         feature["links"] = [{"href": f"{base()}/collections/{name}/items/{fid}", "rel": "self",
                              "type": "application/geo+json"},
@@ -179,7 +175,7 @@ def _extent(store, f: CaseFilter):
 
 def _layer(name):
     if name not in CATALOGUE:
-        flask.abort(flask.make_response(_json({"code": "NotFound", "description": f"no layer {name!r}"}, 404)))
+        raise NotFound(f"no layer {name!r}", zh=f"没有图层 {name!r}")
     return CATALOGUE[name]
 
 
