@@ -7,6 +7,8 @@ times each analysis over them in memory, median of ``--repeat`` runs: Gi* hotspo
 emerging hotspots (Gi* in each of 60 months and a Mann-Kendall trend per cell), the five blind-spot
 rules (with every case's responsible unit looked up again), the priority list, and the remediation
 effects of the 25 estates handed over (which read the store themselves).
+``--small``: the 10 000-row store of ``dashboard_1m.py --small``, one repeat; fails (exit status 1) unless
+every analysis answers for every cell (and every estate).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dashboard_1m import OUT, build_store  # noqa: E402
+from benchenv import check, record  # noqa: E402
+from dashboard_1m import bench_store  # noqa: E402
 
 from demo.remediations import create_demo_remediations  # noqa: E402
 from gis.blind_spots import blind_spots  # noqa: E402
@@ -45,12 +48,17 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--small", action="store_true", help="the 10 000-row store, one repeat")
     args = parser.parse_args()
-    path = build_store(OUT / "dashboard_1m.gpkg", args.rows)
+    if args.small:
+        args.repeat = 1
+    record(["numpy", "pandas", "pyarrow", "geopandas", "shapely", "pyogrio", "scipy", "esda", "libpysal"])
+    path = bench_store(args.small, args.rows)
     f = CaseFilter(start=date(2020, 1, 1), end=date(2024, 12, 31))
     with open_store(str(path)) as store:
         if store.read("remediations").empty:
             create_demo_remediations(store)
+        store_cases = store.count("cases")
         t = time.perf_counter()
         cases = f.read_cases(store)
         read_s = time.perf_counter() - t
@@ -72,8 +80,14 @@ def main():
         results["priority list (cells)"] = timed(lambda: priority_list(
             places[["place_kind", "place", "name", "grid_cell", "area_km2"]], cases, hot, flagged), args.repeat)
         results["remediation effects (25)"] = timed(lambda: remediation_effects(store), 1)
+        estates = len(store.read("remediations"))
     for name, (median, runs, value) in results.items():
         print(f"{name:28s} median {median:6.2f} s  runs {[round(r, 2) for r in runs]}  -> {len(value):,} rows")
+    check(len(cases) == store_cases, f"{len(cases)} cases read for 2020-2024, the store holds {store_cases}")
+    for name in ("hotspots (Gi*, FDR)", "emerging (60 months)", "priority list (cells)"):
+        check(len(results[name][2]) == len(cells), f"{name}: {len(results[name][2])} rows for {len(cells)} cells")
+    check(len(results["remediation effects (25)"][2]) == estates,
+          f"remediation effects: {len(results['remediation effects (25)'][2])} rows for {estates} estates")
 
 
 if __name__ == "__main__":

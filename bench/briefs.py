@@ -12,6 +12,9 @@ Run by hand: ``.venv/bin/python bench/briefs.py [--store SPEC] [--samples 5] [--
   day, as HTML; any failure is printed with its day, and the count of each made is reported.
 
 Prints Markdown tables: medians, and the ratio to the baseline.
+
+``--small``: a demo store of two months (``bench/out/demo_small.gpkg``, built if missing), one sample,
+and the sweep; fails (exit status 1) if a document comes out empty, a PDF is not a PDF or the sweep fails.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchenv import check, record, small_demo_store  # noqa: E402
 
 from dashboards.brief import brief_html  # noqa: E402
 from dashboards.monthly import monthly_html  # noqa: E402
@@ -62,11 +68,15 @@ def timing(store, first, last, samples: int, seed: int = 2020) -> list[dict]:
         for day in days:
             base, _ = timed(lambda: kpis_from_store(store, start=day.date(), end=day.date()))
             made, page = timed(lambda: brief_html(brief_from_store(store, day.date())))
-            printed, _ = timed(lambda: print_pdf(page, Path(folder) / "brief.pdf"))
+            check(isinstance(page, str) and "<html" in page.lower(), f"the brief of {day.date()} is not a page")
+            pdf = Path(folder) / "brief.pdf"
+            printed, _ = timed(lambda: print_pdf(page, pdf))
+            check(pdf.exists() and pdf.read_bytes()[:5] == b"%PDF-", f"the brief of {day.date()} printed no PDF")
             month = day.to_period("M")
             month_base, _ = timed(lambda: kpis_from_store(store, start=month.start_time.date(),
                                                           end=month.end_time.date()))
-            monthly, _ = timed(lambda: monthly_html(monthly_from_store(store, str(month))))
+            monthly, html = timed(lambda: monthly_html(monthly_from_store(store, str(month))))
+            check(isinstance(html, str) and "<html" in html.lower(), f"the monthly analysis of {month} is not a page")
             rows.append({"day": day.date(), "kpis_day_s": base, "brief_s": made, "pdf_s": printed,
                          "kpis_month_s": month_base, "monthly_s": monthly})
             print(f"  {rows[-1]}", flush=True)
@@ -95,7 +105,13 @@ def main():
     parser.add_argument("--store", default="data/onemap.gpkg")
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--small", action="store_true", help="a two-month demo store, one sample, and the sweep")
     args = parser.parse_args()
+    if args.small:
+        args.store = str(small_demo_store(Path(__file__).resolve().parent / "out" / "demo_small.gpkg"))
+        args.samples, args.sweep = 1, True
+    record(["numpy", "pandas", "geopandas", "shapely", "pyogrio", "scipy", "esda", "matplotlib", "plotly", "selenium"],
+           chromium=True, postgres=args.store.split("?")[0] if args.store.startswith("postgresql") else None)
     with open_store(args.store) as store:
         cases = store.count("cases")
         first, last = span(store)
@@ -114,6 +130,8 @@ def main():
                   f"{len(made['failures'])} failures")
             for when, error in made["failures"]:
                 print(f"  {when}: {error}")
+            check(not made["failures"], f"{len(made['failures'])} documents failed in the sweep")
+            check(made["months"] > 0 and made["days"] > 0, "the sweep made nothing")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """Benchmark: the dashboard over a store of 1 000 000 cases.
 
-Run by hand: ``.venv/bin/python bench/dashboard_1m.py [--rows 1000000] [--repeat 5] [--browser]``.
+Run by hand: ``.venv/bin/python bench/dashboard_1m.py [--rows 1000000] [--repeat 5] [--browser]``;
+``--small``: a store of 10 000 rows (``bench/out/dashboard_small.gpkg``), one repeat, for ``bench/run_small.py``.
+The server is started with ``--brief-at off`` (the morning briefs would otherwise run during the
+timing) and waited for up to ``--listen-timeout`` seconds (default 300): it reads its copy of the
+cases before it listens, about a minute over a million cases on two cores.
 The store (``bench/out/dashboard_1m.gpkg``, built once and reused) holds the
 demo district's geography and users and a million grid-platform events over
 five years, ingested through the real ETL (``bench/ingest_1m.synthetic_export``).
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +36,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from benchenv import check, free_port, record, rss_mb, start_server, stop, wait_listening  # noqa: E402
 from ingest_1m import synthetic_export  # noqa: E402
 
 from dashboards.app import create_app  # noqa: E402
@@ -42,6 +46,7 @@ from layers.filters import CaseFilter  # noqa: E402
 from layers.store import open_store  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
+SMALL_ROWS = 10_000
 YEARS = {"overview-period.start_date": "2020-01-01", "overview-period.end_date": "2024-12-31"}
 # What a person does at the morning meeting: the whole district, then narrower and narrower.
 CHANGES = [
@@ -64,23 +69,24 @@ CHANGES = [
 def build_store(path: Path, rows: int) -> Path:
     if path.exists():
         with open_store(str(path)) as store:
-            if store.count("cases") >= rows * 0.99:
+            if store.count("cases") >= rows * 0.99 - 100:  # 100 rows of every export are made unreadable
                 return path
         path.unlink()
     from demo.build import build_demo
     from etl.geography import load_geography, load_responsibilities
     from etl.ingest import ingest
 
-    tmp = Path(tempfile.mkdtemp(prefix="onemap-bench-dash-"))
-    built = build_demo(tmp / "demo", seed=2020, until="2020-02-01")
-    export = synthetic_export(built["district"], rows, tmp / "四平台事件导出_1m.csv")
-    with open_store(str(path)) as store:
-        load_geography(built["geography"], store)
-        load_responsibilities(built["responsibilities"], store)
-        t = time.perf_counter()
-        report = ingest([export], "grid_platform", store)
-        create_demo_users(store)
-        print(f"store built: {report.stored} cases in {time.perf_counter() - t:.0f} s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="onemap-bench-dash-") as folder:
+        tmp = Path(folder)
+        built = build_demo(tmp / "demo", seed=2020, until="2020-02-01")
+        export = synthetic_export(built["district"], rows, tmp / "四平台事件导出_1m.csv")
+        with open_store(str(path)) as store:
+            load_geography(built["geography"], store)
+            load_responsibilities(built["responsibilities"], store)
+            t = time.perf_counter()
+            report = ingest([export], "grid_platform", store)
+            create_demo_users(store)
+            print(f"store built: {report.stored} cases in {time.perf_counter() - t:.0f} s", flush=True)
     return path
 
 
@@ -124,7 +130,7 @@ class _Server:
 
 def time_raw_points(store, repeat):
     """The baseline: each filter answered with every case as a point, as a map without aggregation sends it."""
-    from dashboards.data import filtered_cases
+    from dashboards.selection import filtered_cases
 
     results = []
     for name, change in CHANGES:
@@ -200,31 +206,51 @@ def _logged_in_chromium(url):
     return driver
 
 
+def bench_store(small: bool, rows: int) -> Path:
+    """The store the 1M benches share (``--small``: a store of 10 000 rows, built in seconds)."""
+    if small:
+        return build_store(OUT / "dashboard_small.gpkg", SMALL_ROWS)
+    return build_store(OUT / "dashboard_1m.gpkg", rows)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--browser", action="store_true")
+    parser.add_argument("--listen-timeout", type=float, default=300,
+                        help="seconds to wait for the server to listen (it reads its copy of the cases first)")
+    parser.add_argument("--small", action="store_true", help=f"a store of {SMALL_ROWS:,} rows, one repeat")
     args = parser.parse_args()
-    path = build_store(OUT / "dashboard_1m.gpkg", args.rows)
-    port = 8093
+    if args.small:
+        args.repeat = 1
+    record(["numpy", "pandas", "pyarrow", "geopandas", "shapely", "pyogrio", "dash", "flask", "plotly", "waitress",
+            "requests"] + (["selenium"] if args.browser else []), chromium=args.browser)
+    path = bench_store(args.small, args.rows)
+    with open_store(str(path)) as store:
+        stored = store.count("cases")
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", str(path), "--port",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = OUT / f"server_{port}.log"
+    started = time.perf_counter()
+    server = start_server(str(path), port, log)
     try:
+        listening = wait_listening(server, url, args.listen_timeout, log=log)
+        print(f"store {path}: {stored:,} cases; the server listened after {listening:.1f} s "
+              f"(it reads its copy of the cases first), {rss_mb(server.pid)}", flush=True)
         client = DashClient(_Server(url), for_app(create_app(str(path))).callback_map)
-        for _ in range(100):
-            try:
-                client.log_in("commander", demo_password("commander"))
-                break
-            except requests.ConnectionError:
-                time.sleep(0.2)
+        answer = client.log_in("commander", demo_password("commander"))
+        check(answer.status_code == 200 and "/login" not in answer.url, f"login failed: HTTP {answer.status_code}")
         t = time.perf_counter()
         for output in ("overview-kpis", "overview-chart-trend", "overview-table"):  # the day's first visit
-            client.call(output, {**YEARS, "overview-layers.value": ["cases"], "overview-table.page_current": 0})
-        print(f"store {path}: the server's copy loaded in {time.perf_counter() - t:.1f} s")
+            first = client.call(output, {**YEARS, "overview-layers.value": ["cases"], "overview-table.page_current": 0})
+            check(first.status_code == 200, f"{output}: HTTP {first.status_code}")
+        print(f"the day's first visit (three callbacks) {time.perf_counter() - t:.2f} s; server "
+              f"{rss_mb(server.pid)}; {time.perf_counter() - started:.0f} s since the server started")
         with open_store(str(path)) as store:
             raw = {name: rest for name, *rest in time_raw_points(store, args.repeat)}
+        check(raw["district, 5 years"][3] == stored,
+              f"the whole district's five years hold {raw['district, 5 years'][3]} cases, the store {stored}")
         print(f"{'filter change':26s} {'cases':>9s} {'server ms':>10s} {'bytes':>10s} | {'raw points ms':>13s} "
               f"{'raw bytes':>11s}")
         served = time_changes(client, args.repeat)
@@ -236,14 +262,15 @@ def main():
         print(f"median over changes {statistics.median(medians) * 1000:.0f} ms, slowest "
               f"{max(medians) * 1000:.0f} ms, largest response {max(s for *_, s in served):,} bytes; raw points: "
               f"median {statistics.median([r[0] for r in raw.values()]) * 1000:.0f} ms, largest "
-              f"{max(r[2] for r in raw.values()):,} bytes")
+              f"{max(r[2] for r in raw.values()):,} bytes; server {rss_mb(server.pid)}")
         if args.browser:
             first, again = time_initial_page(url, args.repeat)
             for name, times in (("first visit", first), ("return visit", again)):
                 print(f"initial page in Chromium, {name}: median {statistics.median(times):.2f} s, runs "
                       f"{[round(t, 2) for t in times]}")
     finally:
-        server.terminate()
+        stop(server)
+    log.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

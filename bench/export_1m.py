@@ -12,6 +12,8 @@ runs in a fresh process, so its peak memory (max RSS) is its own:
   GeoPackage: streaming means the peak does not grow with the rows.
 
 Prints a Markdown table per part; medians of ``--repeat`` runs, the export's ratio to the baseline.
+``--small``: the 10 000-row store of ``dashboard_1m.py --small``, one repeat, the memory part for the
+whole period only; fails (exit status 1) unless every export writes every case of its period.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dashboard_1m import OUT, build_store  # noqa: E402
+from benchenv import check, record  # noqa: E402
+from dashboard_1m import bench_store  # noqa: E402
 
 DRIVERS = {"gpkg": "GPKG", "geojson": "GeoJSON"}
 
@@ -62,7 +65,12 @@ def child(kind: str, fmt: str, store_path: str, start: str | None, end: str | No
             result["seconds"] = time.perf_counter() - t
         result["rows"] = counts["cases"]
         if fmt != "csv":
-            assert pyogrio.read_info(out, layer="cases")["features"] == counts["cases"], "rows written != rows read"
+            written = pyogrio.read_info(out, layer="cases")["features"]
+        else:
+            import pandas as pd
+
+            written = len(pd.read_csv(out, dtype=str, keep_default_na=False))
+        check(written == counts["cases"], f"{fmt}: {written} rows written, {counts['cases']} read")
     result["bytes"] = out.stat().st_size
     result["peak_mb"] = peak_mb()
     for part in folder.iterdir():
@@ -82,7 +90,10 @@ def peak_mb() -> float:
 
 def run(kind, fmt, store_path, start=None, end=None) -> dict:
     args = [sys.executable, __file__, "--child", kind, fmt, store_path, start or "", end or ""]
-    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stdout[-2000:], done.stderr[-4000:], file=sys.stderr)
+        check(False, f"the {kind} of {fmt} failed with exit status {done.returncode}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -102,12 +113,20 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--child", nargs=5)
+    parser.add_argument("--small", action="store_true", help="the 10 000-row store, one repeat")
     args = parser.parse_args()
     if args.child:
         kind, fmt, store_path, start, end = args.child
         print(json.dumps(child(kind, fmt, store_path, start or None, end or None)))
         return
-    store_path = str(build_store(OUT / "dashboard_1m.gpkg", args.rows))
+    if args.small:
+        args.repeat = 1
+    record(["numpy", "pandas", "pyarrow", "geopandas", "shapely", "pyogrio"])
+    store_path = str(bench_store(args.small, args.rows))
+    from layers.store import open_store
+
+    with open_store(store_path) as store:
+        stored = store.count("cases")
 
     print("| format | run | median | runs | rows | file | peak RSS | ratio to `to_file` |")
     print("|---|---|---|---|---|---|---|---|")
@@ -117,6 +136,9 @@ def main():
             for kind in runs:
                 runs[kind].append(run(kind, fmt, store_path))
         base = statistics.median(r["seconds"] for r in runs["baseline"])
+        for kind, done in runs.items():
+            check(all(r["rows"] == stored for r in done), f"{fmt} {kind}: rows {[r['rows'] for r in done]}, "
+                                                          f"the store holds {stored}")
         for kind, done in runs.items():
             median = statistics.median(r["seconds"] for r in done)
             label = "`to_file` (write only; read " + f"{statistics.median(r['read_s'] for r in done):.1f} s)" if (
@@ -130,8 +152,10 @@ def main():
     print("| format | rows | median | peak RSS |")
     print("|---|---|---|---|")
     for fmt in ("geojson", "csv", "gpkg"):
-        for start, end in periods(store_path):
+        for start, end in periods(store_path)[2 if args.small else 0:]:
             done = [run("export", fmt, store_path, start, end) for _ in range(args.repeat)]
+            if start is None:
+                check(all(r["rows"] == stored for r in done), f"{fmt}: {[r['rows'] for r in done]} rows of {stored}")
             print(f"| {fmt} | {done[0]['rows']:,} | {statistics.median(r['seconds'] for r in done):.1f} s | "
                   f"{statistics.median(r['peak_mb'] for r in done):,.0f} MB |", flush=True)
 

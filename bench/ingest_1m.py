@@ -1,6 +1,7 @@
 """Benchmark: end-to-end ingest of 1 000 000 synthetic rows into the GeoPackage store.
 
-Run by hand: ``.venv/bin/python bench/ingest_1m.py [--rows 1000000] [--runs 3]``.
+Run by hand: ``.venv/bin/python bench/ingest_1m.py [--rows 1000000] [--runs 3]``; ``--small``: 10 000 rows,
+one run (``bench/run_small.py``).
 The rows are a grid-platform export (CGCS2000 lon/lat, the shipped
 ``grid_platform`` profile) spread over the demo district's cells, five years
 of events, with a sprinkling of the defects real exports carry. Baseline, in
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,10 +26,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from demo.build import build_demo
-from etl.geography import load_geography, load_responsibilities
-from etl.ingest import ingest
-from layers.store import open_store
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchenv import check, record  # noqa: E402
+
+from demo.build import build_demo  # noqa: E402
+from etl.geography import load_geography, load_responsibilities  # noqa: E402
+from etl.ingest import ingest  # noqa: E402
+from layers.store import open_store  # noqa: E402
 
 STATUS = {"reported": "待受理", "dispatched": "已分拨", "coordinated": "处置中", "closed": "已办结"}
 CATEGORIES = ["垃圾堆放", "乱停车", "占道经营", "违章搭建", "安全隐患", "噪声扰民", "设施损坏", "环境卫生"]
@@ -76,7 +83,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--small", action="store_true", help="10 000 rows, one run")
     args = parser.parse_args()
+    if args.small:
+        args.rows, args.runs = 10_000, 1
+    record(["numpy", "pandas", "pyarrow", "geopandas", "shapely", "pyogrio", "pyproj", "rasterio", "rapidfuzz"])
     tmp = Path(tempfile.mkdtemp(prefix="onemap-bench-1m-"))
     built = build_demo(tmp / "demo", seed=2020, until="2020-02-01")
     export = synthetic_export(built["district"], args.rows, tmp / "四平台事件导出_1m.csv")
@@ -90,8 +101,12 @@ def main():
             t = time.perf_counter()
             report = ingest([export], "grid_platform", store)
             times["ingest"].append(time.perf_counter() - t)
-            assert report.rows_in == report.stored + report.merged + report.quarantined == args.rows
+            check(report.rows_in == report.stored + report.merged + report.quarantined == args.rows,
+                  f"rows in {report.rows_in}, stored {report.stored}, merged {report.merged}, quarantined "
+                  f"{report.quarantined}: not every one of {args.rows} rows accounted for")
+            check(report.quarantined == 100, f"{report.quarantined} rows quarantined, 100 made unreadable")
             stored = store.count("cases")
+            check(stored == report.stored, f"{stored} cases in the store, {report.stored} reported stored")
 
         t = time.perf_counter()
         raw = pd.read_csv(export, dtype=str, keep_default_na=False)
@@ -107,6 +122,7 @@ def main():
         print(f"{name:9s} median {med:6.1f} s  ({args.rows / med:8.0f} rows/s)  ratio to baseline {med / base:4.2f}"
               f"  runs {[round(v, 1) for v in values]}")
     print(f"peak memory (max RSS) {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

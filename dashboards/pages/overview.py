@@ -30,7 +30,7 @@ from dashboards.geo import read_places
 from dashboards.header import header
 from dashboards.i18n import language, only, other, pick, say
 from dashboards.map_views import POINT_LIMIT, map_layers
-from dashboards.request import basemap_from_request, person, principal, store_from_request
+from dashboards.request import basemap_from_request, person, store_from_request
 from dashboards.selection import filtered_cases
 from dashboards.table import TABLE_COLUMNS, table_page
 from dashboards.tiles import count, kpi_tiles, percent
@@ -133,7 +133,7 @@ def layout(**kwargs):
     rows, pages = table_page(store, f.narrowed(area=area), page=0, page_size=15, lang=lang)
     street_options = [{"label": whole, "value": ""}] + [
         {"label": name, "value": code} for code, name in zip(streets["street_code"], streets["name"])]
-    who = principal()
+    who = person()
     return html.Div([
         header(district_title(store, lang),
                "Conflict mediation centre" if lang == "en" else f"{district_title(store, 'en')} · 矛调中心", lang,
@@ -320,7 +320,7 @@ def table(page, sort_by, *values):
           State("overview-export-datum", "value"), State("overview-layers", "value"),
           *[State(i.component_id, i.component_property) for i in FILTER_INPUTS], LANG, prevent_initial_call=True)
 def download(_clicks, fmt, datum, layers, *values):
-    who = principal()
+    who = person()
     f = _filter(*values[:-1])  # the user's area is ANDed in here, as in every callback
     form = export_format(fmt)
     layers = [v for v in _joined("layers", layers).split(",") if v]

@@ -350,7 +350,7 @@ class GeoPackageStore(Store):
                                     use_pyarrow=True) as (meta, reader):
                 for batch in reader:
                     yield self._from_arrow(name, batch, meta)
-        except pyogrio.errors.DataSourceError as exc:
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.FeatureError) as exc:
             raise StoreError(f"cannot read layer {name!r} from {self.path}: {exc}") from exc
 
     def _from_arrow(self, name, batch, meta):
@@ -368,16 +368,40 @@ class GeoPackageStore(Store):
 
     def _read(self, name, where):
         clause = " AND ".join(_sql_term(t) for t in where) or None
+        if LAYERS[name].geometry is None:
+            return self._read_table(name, clause)
         try:
             frame = _patiently(pyogrio.read_dataframe, self.path, layer=name, where=clause,
                                            fid_as_index=False)
-        except pyogrio.errors.DataSourceError as exc:
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.FeatureError) as exc:
             raise StoreError(f"cannot read layer {name!r} from {self.path}: {exc}") from exc
         if "geometry" in frame.columns and LAYERS[name].geometry is None:
             frame = pd.DataFrame(frame.drop(columns="geometry"))
         if LAYERS[name].geometry and not isinstance(frame, gpd.GeoDataFrame):
             frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), index=frame.index,
                                                                    crs=STORAGE_CRS))
+        return conform(name, frame)
+
+
+    def _read_table(self, name, clause):
+        """A table without geometry (users, logins, settings…) read through this thread's SQLite connection.
+
+        Asked on every login and page by every server process while others write the same file: SQLite
+        waits out a writer (its busy timeout), where GDAL's read-only open fails ("attempt to write a
+        readonly database") in the instant another process commits.
+        """
+        columns = list(LAYERS[name].columns)
+        query = f"SELECT {', '.join(map(_quote, columns))} FROM {_quote(name)}" + (f" WHERE {clause}" if clause else "")
+        try:
+            rows = self._connect().execute(query).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise (_locked(self.path, exc) if "locked" in str(exc) else StoreError(
+                f"cannot read layer {name!r} from {self.path}: {exc}")) from exc
+        frame = pd.DataFrame(rows, columns=columns)
+        for column, kind in LAYERS[name].columns.items():
+            if kind == "datetime":  # stored as ISO 8601 text, with or without milliseconds
+                stamps = pd.to_datetime(frame[column], format="ISO8601")
+                frame[column] = stamps.dt.tz_localize(None) if stamps.dt.tz is not None else stamps
         return conform(name, frame)
 
 
@@ -392,7 +416,7 @@ def _patiently(read, *args, **kwargs):
     while True:
         try:
             return read(*args, **kwargs)
-        except pyogrio.errors.DataSourceError as exc:
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.FeatureError) as exc:
             transient = "readonly database" in str(exc) or "locked" in str(exc)
             if not transient or time.monotonic() > deadline:
                 raise
