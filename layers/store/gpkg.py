@@ -102,8 +102,7 @@ class GeoPackageStore(Store):
             return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
-                raise _locked(self.path, exc) if "locked" in str(exc) else StoreError(
-                    f"cannot read {self.path}: {exc}") from exc
+                raise _failed(self.path, exc, "cannot read") from exc
         ours = conn.execute("SELECT count(*) FROM gpkg_contents WHERE table_name IN (%s)"
                             % ", ".join("?" * len(LAYERS)), tuple(LAYERS)).fetchone()[0]
         return 0 if ours else None
@@ -122,16 +121,20 @@ class GeoPackageStore(Store):
                 self._replace(name, empty_frame(name))
             elif layer.geometry and not self._spatial(name):
                 # A table from before the schema gave it a geometry: rewritten once as a layer.
-                self._replace(name, _conform_old(name, self._read(name, [])))
+                self._replace(name, self._read(name, []))  # read as the layer's rows, with no geometry yet
             conn = self._connect()
             for column in layer.columns:
                 self._add_column(conn, name, column)
-            conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(name + '_natural_key')} ON {_quote(name)} "
-                         f"({', '.join(map(_quote, layer.key))})")  # a layer from before versioning may lack it
+            self._natural_key(conn, name)  # a layer from before versioning may lack it
         elif isinstance(step, AddColumn):
             self._add_column(self._connect(), step.layer, step.column)
         else:
             raise TypeError(f"unknown migration step {step!r}")
+
+    def _natural_key(self, conn, name):
+        """The unique index on the layer's natural key, which ``INSERT ... ON CONFLICT`` goes by."""
+        conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(name + '_natural_key')} ON {_quote(name)} "
+                     f"({', '.join(map(_quote, LAYERS[name].key))})")
 
     def _add_column(self, conn, name, column):
         have = {row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})")}
@@ -180,11 +183,8 @@ class GeoPackageStore(Store):
         try:
             pyogrio.write_dataframe(frame, self.path, layer=name, driver="GPKG", **kwargs)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FeatureError) as exc:
-            raise _locked(self.path, exc) if "locked" in str(exc) else StoreError(
-                f"cannot write layer {name!r} to {self.path}: {exc}") from exc
-        # GDAL wrote the layer anew, without the natural key that upserts go by.
-        self._connect().execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(name + '_natural_key')} "
-                                f"ON {_quote(name)} ({', '.join(map(_quote, layer.key))})")
+            raise _failed(self.path, exc, f"cannot write layer {name!r} to") from exc
+        self._natural_key(self._connect(), name)  # GDAL wrote the layer anew, without the key upserts go by
 
     def _upsert_many(self, frames):
         self._intact()
@@ -204,8 +204,7 @@ class GeoPackageStore(Store):
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         except sqlite3.OperationalError as exc:
-            raise (_locked(self.path, exc) if "locked" in str(exc) else StoreError(
-                f"cannot write to {self.path}: {exc}")) from exc
+            raise _failed(self.path, exc, "cannot write to") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
 
@@ -336,8 +335,7 @@ class GeoPackageStore(Store):
         try:
             rows = self._connect().execute("SELECT name, value FROM settings WHERE name LIKE 'version:%'").fetchall()
         except sqlite3.OperationalError as exc:
-            raise (_locked(self.path, exc) if "locked" in str(exc) else StoreError(
-                f"cannot read {self.path}: {exc}")) from exc
+            raise _failed(self.path, exc, "cannot read") from exc
         return {name[len("version:"):]: value for name, value in rows}
 
     def _count(self, name):
@@ -395,8 +393,7 @@ class GeoPackageStore(Store):
         try:
             rows = self._connect().execute(query).fetchall()
         except sqlite3.OperationalError as exc:
-            raise (_locked(self.path, exc) if "locked" in str(exc) else StoreError(
-                f"cannot read layer {name!r} from {self.path}: {exc}")) from exc
+            raise _failed(self.path, exc, f"cannot read layer {name!r} from") from exc
         frame = pd.DataFrame(rows, columns=columns)
         for column, kind in LAYERS[name].columns.items():
             if kind == "datetime":  # stored as ISO 8601 text, with or without milliseconds
@@ -433,9 +430,9 @@ def _locked(path, exc) -> StoreLocked:
                        zh=f"{path} 正被其他程序（QGIS 或另一次导入？）占用，未写入任何内容：请待其完成后重试")
 
 
-def _conform_old(name, frame):
-    """A table's rows from before its layer had a geometry, as rows of the layer (no geometry yet)."""
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), index=frame.index, crs=STORAGE_CRS))
+def _failed(path, exc, doing: str) -> StoreError:
+    """An SQLite or GDAL error as the store's: locked by another program, or "cannot read PATH: why"."""
+    return _locked(path, exc) if "locked" in str(exc) else StoreError(f"{doing} {path}: {exc}")
 
 
 def _quote(identifier: str) -> str:
