@@ -8,7 +8,7 @@ import dash
 import plotly.io as pio
 from dash import html
 
-from dashboards import auth, errors, feed, figures, geo
+from dashboards import auth, download, errors, feed, figures, geo
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
 from dashboards.schedule import BriefSchedule
@@ -50,6 +50,9 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
     """
     app = create_app(store_spec, basemap=basemap)
     store = app.server.extensions["onemap_store"]
+    swept = download.sweep()  # what a killed server's export left behind
+    if swept:
+        print(f"removed {swept} export folder(s) a stopped server left behind", flush=True)
     try:
         store.check_schema()  # a store behind its schema is refused here, with how to migrate it
         CACHE.warm(store)

@@ -1,70 +1,58 @@
-"""Who is asking: login, sessions, kiosk links, and the gate every request passes.
+"""Who is asking: login, logout, sessions, kiosk links, and the gate every request passes.
 
 The gate runs before every request the server answers. A page or a callback
 without a valid session gets the login page or a 401; a kiosk session may
-open the wall and run the wall's callbacks, nothing else. Each request
-re-reads its user or kiosk from the store, so disabling a user or revoking a
-kiosk link takes effect at the next click or refresh. The area scoping itself
+open the wall and run the wall's callbacks, nothing else. Only an exact list
+of paths is open without a login, matched after the path is normalised. Each
+request re-reads its user or kiosk from the store, so disabling a user,
+changing a password, logging out or revoking a kiosk link takes effect at
+the next click or refresh on every server process. The area scoping itself
 is in the data functions: every callback passes ``principal().area`` down.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import secrets
 import time
-import uuid
 from datetime import timedelta
 from html import escape
+from urllib.parse import quote
 
+import ada_url
 import flask
 import pandas as pd
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboards.cache import CACHE
+from dashboards.limits import LoginLimiter
 from dashboards.request import Principal, _as_principal, principal, store_from_request
 from layers.areas import district_names
-from layers.errors import StoreError
+from layers.errors import InvalidValue, StoreError
 from layers.settings import SETTINGS
-from layers.store import Condition, Store
-from layers.users import authenticate, find_user, kiosk_for_token, server_secret
+from layers.store import Store
+from layers.users import (
+    MIN_PASSWORD,
+    authenticate,
+    end_session,
+    find_user,
+    kiosk_for_token,
+    server_secret,
+    set_password,
+)
 
 KIOSK_DAYS = SETTINGS.kiosk_days
-FAILED_LOGINS, LOCKOUT_S = SETTINGS.failed_logins, SETTINGS.lockout_s
-# What anybody may fetch: the login page and the static files every page needs.
-_PUBLIC = ("/login", "/logout", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+# Reverse proxies in front of the server: their X-Forwarded-For names the client (0: the peer is the client).
+PROXIES = SETTINGS.proxies
+# What anybody may fetch: the login page and the static files every page needs, matched exactly.
+_PUBLIC = frozenset({"/login", "/logout", "/_favicon.ico"})
+_PUBLIC_FOLDERS = ("/assets/", "/_dash-component-suites/")
 # The live feed (dashboards.feed): GIS clients log in with HTTP Basic on each request, as QGIS and GDAL do.
 FEED_PREFIX = "/ogcapi"
 # A password checked once is trusted this long (scrypt on each of a client's page requests would be slow).
 BASIC_TRUST_S = SETTINGS.basic_trust_s
-
-
-class LoginLimiter:
-    """At most ``FAILED_LOGINS`` failures in a row per user name within ``LOCKOUT_S``; then the name is
-    locked that long. Kept in the store's ``logins`` layer, whatever the backend: every process and
-    server of a store (``onemap serve --workers``) counts the same attempts, so a guesser gets five in all."""
-
-    def __init__(self, store: Store, limit=FAILED_LOGINS, window_s=LOCKOUT_S):
-        self.store, self.limit, self.window_s = store, limit, window_s
-
-    def locked(self, name: str) -> bool:
-        since = pd.Timestamp.now() - pd.Timedelta(seconds=self.window_s)
-        tries = self.store.read("logins", [Condition("user_name", "=", name), Condition("at", ">=", since)])
-        outcomes = tries.sort_values("at")["ok"].astype(bool).tolist()
-        failures_in_a_row = len(outcomes) - (max(i for i, ok in enumerate(outcomes) if ok) + 1 if any(outcomes) else 0)
-        return failures_in_a_row >= self.limit
-
-    def failed(self, name: str):
-        self._record(name, False)
-
-    def succeeded(self, name: str):
-        self._record(name, True)
-
-    def _record(self, name, ok):
-        try:
-            self.store.upsert("logins", pd.DataFrame([{"login_id": uuid.uuid4().hex, "user_name": name[:200],
-                                                       "at": pd.Timestamp.now(), "ok": ok}]))
-        except StoreError as exc:  # the count may miss one attempt; the login itself is not refused for it
-            logging.getLogger(__name__).warning("a login attempt was not recorded: %s", type(exc).__name__)
 
 
 def _kiosk_may_call(request) -> bool:
@@ -78,30 +66,41 @@ def _kiosk_may_call(request) -> bool:
     return outputs[0] == "_pages_content" and pathname == ["/wall"]
 
 
-def _basic_principal(limiter: "LoginLimiter", trusted: dict) -> Principal | None:
+def client_address() -> str:
+    """The client's address: the peer's, or as the configured proxies forwarded it (``ONEMAP_PROXIES``)."""
+    return flask.request.remote_addr or ""
+
+
+def _basic_principal(limiter: LoginLimiter, trusted: dict) -> Principal | None:
     """The user of an HTTP Basic login (the feed's clients), with the same failed-login limit as the page."""
     given = flask.request.authorization
     if given is None or given.type != "basic" or not given.username:
         return None
-    name, password = given.username, given.password or ""
+    name, password, address = given.username, given.password or "", client_address()
     # Remembered by a digest of name, password and the server's secret: never the password itself.
     digest = hashlib.sha256(f"{flask.current_app.secret_key}\0{name}\0{password}".encode()).hexdigest()
     store = store_from_request()
-    if trusted.get(digest, 0) < time.monotonic():
-        if limiter.locked(name):
+    user = find_user(CACHE.layer(store, "users"), name)  # disabled since? then no longer found
+    until, checked_at = trusted.get(digest, (0.0, None))
+    # A password changed since it was checked is checked again (the old one then fails).
+    stale = user is not None and user.sessions_after is not None and checked_at is not None and (
+        checked_at < user.sessions_after)
+    if until < time.monotonic() or stale:
+        trusted.pop(digest, None)
+        if limiter.locked(name, address):
             return None
-        if authenticate(store, name, password) is None:
-            limiter.failed(name)
+        user = authenticate(store, name, password)
+        if user is None:
+            limiter.failed(name, address)
             return None
-        limiter.succeeded(name)
+        limiter.succeeded(name, address)
         if len(trusted) > 1000:
             trusted.clear()
-        trusted[digest] = time.monotonic() + BASIC_TRUST_S
-    user = find_user(CACHE.layer(store, "users"), name)  # disabled since? then no longer found
+        trusted[digest] = (time.monotonic() + BASIC_TRUST_S, pd.Timestamp.now())
     return _as_principal(user)
 
 
-def _feed_gate(limiter: "LoginLimiter", trusted: dict):
+def _feed_gate(limiter: LoginLimiter, trusted: dict):
     who = principal()
     if who is None:
         who = flask.g.onemap_principal = _basic_principal(limiter, trusted)
@@ -115,9 +114,26 @@ def _feed_gate(limiter: "LoginLimiter", trusted: dict):
     return None
 
 
-def _gate(limiter: "LoginLimiter", trusted: dict):
+def is_public(path: str) -> bool:
+    """Whether anybody may fetch this path: one of an exact list, or a file in a static folder.
+
+    A path with ``.`` or ``..`` segments or an empty one (``/login/../_dash-layout``, ``/assets//x``) is
+    never public, whatever it would resolve to.
+    """
+    segments = path.split("/")[1:]
+    if not path.startswith("/") or any(s in (".", "..") for s in segments) or "" in segments[:-1]:
+        return False
+    return path in _PUBLIC or (path.startswith(_PUBLIC_FOLDERS) and not path.endswith("/"))
+
+
+def login_link(full_path: str) -> str:
+    """The login page's address that comes back to ``full_path`` (its query and all) once logged in."""
+    return "/login?next=" + quote(full_path, safe="")
+
+
+def _gate(limiter: LoginLimiter, trusted: dict):
     request = flask.request
-    if request.path.startswith(_PUBLIC):
+    if is_public(request.path):
         return None
     if request.path == FEED_PREFIX or request.path.startswith(FEED_PREFIX + "/"):
         return _feed_gate(limiter, trusted)
@@ -135,7 +151,7 @@ def _gate(limiter: "LoginLimiter", trusted: dict):
     if who is None:
         if is_callback:
             return flask.jsonify({"error": "not logged in"}), 401
-        return flask.redirect("/login?next=" + flask.request.full_path.rstrip("?"))
+        return flask.redirect(login_link(flask.request.full_path.rstrip("?")))
     if who.kind == "kiosk":
         allowed = request.path in ("/wall", "/_dash-layout", "/_dash-dependencies") or (
             request.path.startswith("/geo/")) or (  # outlines, scoped to the kiosk's area like the rest
@@ -167,15 +183,70 @@ def _login_page(message="", *, user="", next_="/", status=200):
                           mimetype="text/html")
 
 
-def _safe_next(target: str | None) -> str:
-    # Only a path on this server: never a redirect to another site.
-    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+_HERE = "http://onemap.invalid/"
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: ``target`` if it is a path on this server, as a browser would parse it; else ``/``.
+
+    Parsed by a WHATWG URL parser (ada, the one Node.js uses), which does what the browser will do with
+    the ``Location``: drop tabs and newlines, read ``\\`` as ``/``, resolve ``..``. The answer is the
+    parsed path and query, re-checked, so what is checked is what the browser follows.
+    """
+    try:
+        url = ada_url.URL(target or "/", _HERE)
+    except ValueError:
+        return "/"
+    if url.origin != ada_url.URL(_HERE).origin:
+        return "/"
+    path = url.pathname + url.search
+    # "/.//evil" resolves to the path "//evil", which a browser reads as another host: never given back.
+    return path if path.startswith("/") and not path.startswith(("//", "/\\")) else "/"
+
+
+def _csrf_token() -> str:
+    """The session's token for its forms: a form posted from another site cannot know it."""
+    if "csrf" not in flask.session:
+        flask.session["csrf"] = secrets.token_urlsafe(32)
+    return flask.session["csrf"]
+
+
+def _csrf_ok() -> bool:
+    given, kept = flask.request.form.get("csrf", ""), flask.session.get("csrf", "")
+    return bool(kept) and hmac.compare_digest(given.encode(), kept.encode())
+
+
+def _start_session(name: str, session_id: str) -> None:
+    flask.session.clear()
+    flask.session.permanent = True
+    flask.session.update(user=name, sid=session_id, since=time.time(), csrf=secrets.token_urlsafe(32))
+
+
+_PASSWORD_HTML = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>修改密码 · 社会治理一张图</title><link rel="stylesheet" href="/assets/style.css"></head>
+<body class="login"><form method="post" class="login-box">
+<h1>修改密码</h1><div class="sub">Change password · {user}</div>{message}
+<label>当前密码 Current password<input name="current" type="password" autocomplete="current-password" autofocus></label>
+<label>新密码 New password<input name="new" type="password" autocomplete="new-password" minlength="{least}"></label>
+<label>再输一次 New password again<input name="again" type="password" autocomplete="new-password"></label>
+<input type="hidden" name="csrf" value="{csrf}"><button type="submit">修改 Change</button>
+<a class="link" href="/">返回 Back</a></form></body></html>"""
+
+
+def _password_page(message="", *, status=200, ok=False):
+    who = principal()
+    note = f'<div class="{"login-ok" if ok else "login-error"}" id="password-message">{escape(message)}</div>' \
+        if message else ""
+    return flask.Response(_PASSWORD_HTML.format(user=escape(who.name), message=note, csrf=_csrf_token(),
+                                                least=MIN_PASSWORD), status=status, mimetype="text/html")
 
 
 def install(app, store: Store):
-    """Sessions, the login and logout routes and the gate, on the Dash app's Flask server."""
+    """Sessions, the login, logout and password routes and the gate, on the Dash app's Flask server."""
     server = app.server
     server.secret_key = server_secret(store)
+    if PROXIES:  # behind a reverse proxy the peer is the proxy: the client is in X-Forwarded-For
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=PROXIES, x_proto=PROXIES)  # type: ignore[method-assign]
     # The cookie may live as long as a kiosk link; a person's session ends SESSION_HOURS after login (_lookup).
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_DAYS))
@@ -184,29 +255,64 @@ def install(app, store: Store):
     @server.route("/login", methods=["GET", "POST"])
     def login():
         request = flask.request
-        next_ = _safe_next(request.values.get("next"))
+        next_ = safe_next(request.values.get("next"))
         if request.method == "GET":
             return _login_page(next_=next_)
         name, password = request.form.get("user", "").strip(), request.form.get("password", "")
-        if limiter.locked(name):
+        address = client_address()
+        if limiter.locked(name, address):
             return _login_page("尝试次数过多，请15分钟后再试 · Too many attempts, try again in 15 minutes",
                                user=name, next_=next_, status=429)
         user = authenticate(store, name, password)
         if user is None:
-            limiter.failed(name)
+            limiter.failed(name, address)
             return _login_page("用户名或密码不正确 · Wrong user name or password", user=name, next_=next_,
                                status=401)
-        limiter.succeeded(name)
-        flask.session.clear()
-        flask.session.permanent = True
-        flask.session["user"] = user.name
-        flask.session["since"] = time.time()
+        _start_session(user.name, limiter.succeeded(name, address))
         return flask.redirect(next_)
 
-    @server.route("/logout")
+    @server.route("/logout", methods=["GET", "POST"])
     def logout():
+        session_id, name = flask.session.get("sid"), flask.session.get("user")
         flask.session.clear()
+        if session_id and name:
+            try:  # ended in the store: a copy of the cookie is refused by every server process
+                end_session(store, session_id, name)
+            except StoreError as exc:
+                logging.getLogger(__name__).warning("a logout was not recorded: %s", type(exc).__name__)
+                return _login_page("已退出本浏览器，但数据存储暂时无法访问：其他设备上复制的会话可能仍然有效 · "
+                                   "Logged out here, but the store did not answer: a copy of this session "
+                                   "elsewhere may still work", status=503)
         return flask.redirect("/login")
+
+    @server.route("/password", methods=["GET", "POST"])
+    def password():
+        who = principal()
+        if who is None or who.kind != "user":
+            return flask.redirect(login_link("/password"))
+        if flask.request.method == "GET":
+            return _password_page()
+        form = flask.request.form
+        if not _csrf_ok():
+            return _password_page("表单已过期，请重试 · The form expired, try again", status=403)
+        address = client_address()
+        if limiter.locked(who.name, address):
+            return _password_page("尝试次数过多，请15分钟后再试 · Too many attempts, try again in 15 minutes",
+                                  status=429)
+        if authenticate(store, who.name, form.get("current", "")) is None:
+            limiter.failed(who.name, address)
+            return _password_page("当前密码不正确 · The current password is wrong", status=401)
+        if form.get("new", "") != form.get("again", ""):
+            return _password_page("两次输入的新密码不一致 · The new passwords differ", status=400)
+        changed_at = pd.Timestamp.now().floor("ms")
+        try:
+            set_password(store, who.name, form.get("new", ""), now=changed_at)
+        except InvalidValue as exc:
+            return _password_page(f"{exc.message('zh')} · {exc.message('en')}", status=400)
+        # Every other session of this user has ended; this browser goes on in a new one.
+        _start_session(who.name, limiter.succeeded(who.name, address))
+        return _password_page("密码已修改，其他设备上的登录已退出 · Password changed; other sessions have ended",
+                              ok=True)
 
     @server.before_request
     def gate():

@@ -62,7 +62,11 @@ def install(app):
         if path.startswith(("/ogcapi", "/_dash-", "/geo/")):
             body = exc.to_dict() if isinstance(exc, OnemapError) else {
                 "code": "ServerError", "description": en, "description_zh": zh}
-            return flask.jsonify(body), status
+            response = flask.jsonify(body)
+            response.status_code = status
+            if getattr(exc, "retry_after", None):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         page = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>出错了 · Error</title>'
                 f'<link rel="stylesheet" href="/assets/style.css"></head><body class="error-page">'
                 f'<div class="app-error" role="alert">{escape(zh)} · {escape(en)}</div>'

@@ -20,11 +20,12 @@ import pandas as pd
 
 from dashboards.auth import FEED_PREFIX
 from dashboards.cache import CACHE
+from dashboards.limits import QueryThrottle
 from dashboards.request import principal, store_from_request
 from dashboards.table import plain_values
 from gis.datums import STORAGE_CRS
 from layers.catalogue import CATALOGUE, mask_personal
-from layers.errors import NotFound
+from layers.errors import NotFound, TooManyQueries
 from layers.features import (
     CONFORMANCE,
     BadQuery,
@@ -42,6 +43,8 @@ from layers.filters import CaseFilter
 from layers.store import Condition, matches
 from layers.users import PERSONAL_DATA_ROLES
 
+# Per server process: how many different values of one filtered query each user has tried lately.
+THROTTLE = QueryThrottle()
 _GEOGRAPHY = ("streets", "communities", "grid_cells", "estates", "setback_areas", "components")
 
 
@@ -58,7 +61,8 @@ def install(app):
 
     @server.route(FEED_PREFIX + "/api")
     def feed_api():
-        return _json(api_definition(base(), CATALOGUE.values()),
+        return _json(api_definition(base(), CATALOGUE.values(),
+                                    personal_allowed=principal().role in PERSONAL_DATA_ROLES),
                      mimetype="application/vnd.oai.openapi+json;version=3.0")
 
     @server.route(FEED_PREFIX + "/conformance")
@@ -88,6 +92,9 @@ def install(app):
         who = principal()
         # A bad parameter (BadQuery) becomes the OGC exception with 400 in dashboards.errors, as every error does.
         q = parse_items_query(flask.request.args, None)
+        if q.properties:  # a filtered query: how many different values one may try is limited
+            _throttle(who, (name, tuple(sorted(q.properties))),
+                      tuple(sorted((k, v) for k, v in flask.request.args.items() if k not in ("offset", "limit"))))
         store = store_from_request()
         page, matched = items_page(store, layer, q, CaseFilter(area=who.area),
                                    personal_allowed=who.role in PERSONAL_DATA_ROLES)
@@ -102,6 +109,7 @@ def install(app):
         values = fid.split("~")
         if len(values) != len(layer.key):
             flask.abort(404)
+        _throttle(who, (name, "item"), (fid,))
         q = parse_items_query(flask.request.args, None)
         q = ItemsQuery(limit=1, crs=q.crs, start=q.start, end=q.end, properties=dict(zip(layer.key, values)))
         store = store_from_request()
@@ -116,8 +124,18 @@ def install(app):
         return _json(feature, mimetype="application/geo+json", crs=q.crs)
 
 
+def _throttle(who, shape: tuple, values: tuple):
+    wait = THROTTLE.wait_s(f"{who.kind}:{who.name}", shape, values)
+    if wait:
+        raise TooManyQueries(wait)
+
+
 def items_page(store, layer, q: ItemsQuery, f: CaseFilter, *, personal_allowed: bool):
-    """One page of a layer's features under the query and the area, and how many matched in all."""
+    """One page of a layer's features under the query and the area, and how many matched in all.
+
+    A property filter on a field the role sees masked is refused (``BadQuery``), as is one on no field.
+    """
+    _check_filterable(q, layer, personal_allowed)
     if layer.name == "cases":
         return _case_page(store, layer, q, f, personal_allowed)
     if layer.name in _GEOGRAPHY:
@@ -154,6 +172,13 @@ def _case_page(store, layer, q, f, personal_allowed):
     points[located] = gpd.points_from_xy(lon[located], lat[located])
     page = gpd.GeoDataFrame(page, geometry=gpd.GeoSeries(points, crs=STORAGE_CRS))
     return mask_personal(page, layer, allowed=personal_allowed), len(rows)
+
+
+def _check_filterable(q: ItemsQuery, layer, personal_allowed: bool):
+    masked = [k for k in q.properties if k in layer.personal and not personal_allowed]
+    if masked:
+        raise BadQuery(f"{masked[0]} is shown masked to your role and cannot be filtered on",
+                       zh=f"{masked[0]} 对您的角色是脱敏显示的，不能按它筛选")
 
 
 def _check_properties(q: ItemsQuery, columns, layer):

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 import flask
+import pandas as pd
 
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
@@ -17,7 +18,7 @@ from dashboards.i18n import only
 from layers.areas import Area
 from layers.settings import SETTINGS
 from layers.store import Store
-from layers.users import ROLES, find_kiosk, find_user
+from layers.users import ROLES, ended_sessions, find_kiosk, find_user
 
 # A person's session ends this long after login; a kiosk's lives as long as its link.
 SESSION_HOURS = SETTINGS.session_hours
@@ -75,11 +76,24 @@ def _lookup() -> Principal | None:
     # Users and kiosks as the server holds them, re-read whenever the store's copy changes.
     store = store_from_request()
     if session.get("user"):
-        if time.time() - session.get("since", 0) > SESSION_HOURS * 3600:
+        since, session_id = session.get("since", 0), session.get("sid")
+        if not session_id or time.time() - since > SESSION_HOURS * 3600:
             return None
-        return _as_principal(find_user(CACHE.layer(store, "users"), session["user"]))
+        user = find_user(CACHE.layer(store, "users"), session["user"])
+        if user is None or (user.sessions_after is not None and pd.Timestamp.fromtimestamp(since) < user.sessions_after):
+            return None  # disabled, or its password changed after this session began
+        if session_id in _ended(store):
+            return None  # logged out (on this server or another)
+        return _as_principal(user)
     kiosk = find_kiosk(CACHE.layer(store, "kiosks"), session["kiosk"])
     return kiosk and Principal("kiosk", kiosk.label or kiosk.kiosk_id, "kiosk", kiosk.area, kiosk.view)
+
+
+def _ended(store: Store) -> frozenset[str]:
+    # Re-read only when a logout anywhere changes the layer; a session ended earlier than a session lasts
+    # has expired by itself, so only the last SESSION_HOURS are read.
+    return CACHE.derived_layer(store, "ended_sessions", ("ids",), lambda: ended_sessions(
+        store, pd.Timestamp.now() - pd.Timedelta(hours=SESSION_HOURS)))
 
 
 def _as_principal(user) -> Principal | None:

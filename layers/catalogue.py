@@ -47,6 +47,11 @@ class CatalogueLayer:
     # For a layer that can be large: the same rows as ``query``, as frames read a batch at a time.
     batches: Callable[[Store, CaseFilter, int], Iterator[gpd.GeoDataFrame]] | None = None
 
+    def filterable(self, *, personal_allowed: bool) -> tuple[str, ...]:
+        """The fields a role may filter, sort or search on: never one it sees masked (a filter on a masked
+        phone, tried digit by digit, would give the number back)."""
+        return tuple(f.name for f in self.fields if personal_allowed or f.name not in self.personal)
+
 
 def places(layer: str) -> Callable[[Store, CaseFilter], gpd.GeoDataFrame]:
     """The query of a geography layer: its rows within the filter's street, community, cell and area."""

@@ -123,3 +123,16 @@ class Unavailable(OnemapError):
     status = 503
     code = "Unavailable"
     zh_kind = "服务暂不可用"
+
+
+class TooManyQueries(OnemapError):
+    """Too many different values of one query in a short time: the way a masked value would be recovered."""
+
+    status = 429
+    code = "TooManyRequests"
+    zh_kind = "请求过于频繁"
+
+    def __init__(self, wait_s: float):
+        super().__init__(f"too many different values of this query lately; try again in {int(wait_s)} s",
+                         zh=f"短时间内同类查询过多，请 {int(wait_s)} 秒后再试")
+        self.retry_after = int(wait_s)

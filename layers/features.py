@@ -297,8 +297,9 @@ def landing_page(base: str) -> dict:
                  "title": "the layers"}]}
 
 
-def api_definition(base: str, layers) -> dict:
-    """The OpenAPI 3.0 document: each layer's items path with its parameters, its fields among them.
+def api_definition(base: str, layers, *, personal_allowed: bool = False) -> dict:
+    """The OpenAPI 3.0 document: each layer's items path with its parameters, the fields the role may
+    filter on among them (never a field it sees masked).
 
     GDAL and QGIS read it to know the page size they may ask and which fields they may filter on
     at the server (the rest they filter themselves).
@@ -323,8 +324,9 @@ def api_definition(base: str, layers) -> dict:
              "/conformance": {"get": {"summary": "conformance classes", "responses": {"200": {"description": "ok"}}}},
              "/collections": {"get": {"summary": "the layers", "responses": {"200": {"description": "ok"}}}}}
     for layer in layers:
+        allowed = layer.filterable(personal_allowed=personal_allowed)
         fields = [parameter(f.name, {"type": "string"}, f"{f.zh} {f.en}: features whose {f.name} equals this")
-                  for f in layer.fields]
+                  for f in layer.fields if f.name in allowed]
         paths[f"/collections/{layer.name}"] = {"get": {
             "summary": f"{layer.title[0]} · {layer.title[1]}", "responses": {"200": {"description": "ok"}}}}
         paths[f"/collections/{layer.name}/items"] = {"get": {

@@ -35,6 +35,8 @@ class Layer:
     columns: dict[str, str]  # column → str | int | float | bool | datetime
     geometry: str | None = None  # Point, Polygon, MultiPolygon, Geometry, or None for a table
     not_null: tuple[str, ...] = field(default=())
+    # Lookups that must not scan the layer as it grows (the login limit's per name and per address).
+    indexes: tuple[tuple[str, ...], ...] = field(default=())
 
 
 _GEOGRAPHY_COMMON = {"name": "str", "street_code": "str"}
@@ -100,13 +102,20 @@ LAYERS = {
         # Who may log in, in which role, over which area (layers.areas spec); passwords as slow hashes.
         Layer("users", ("user_name",),
               {"user_name": "str", "display_name": "str", "role": "str", "area": "str", "password_hash": "str",
-               "created_at": "datetime", "disabled": "bool"},
+               "created_at": "datetime", "disabled": "bool", "sessions_after": "datetime"},
               None, not_null=("user_name", "role", "area", "password_hash")),
-        # Each login attempt (a page's form or a GIS client's Basic login): the failed-login limit
-        # counts them here, so every process and server of one store counts the same attempts.
+        # Each login attempt (a page's form or a GIS client's Basic login) and the client address it came
+        # from: the failed-login limit counts them here, so every process and server of one store counts
+        # the same attempts. A page login's id is its session's id.
         Layer("logins", ("login_id",),
-              {"login_id": "str", "user_name": "str", "at": "datetime", "ok": "bool"},
-              None, not_null=("login_id", "user_name", "at", "ok")),
+              {"login_id": "str", "user_name": "str", "at": "datetime", "ok": "bool", "address": "str"},
+              None, not_null=("login_id", "user_name", "at", "ok"),
+              indexes=(("user_name", "at"), ("address", "at"))),
+        # Sessions ended before their time (a logout), by session id: every server process refuses them.
+        # A password change ends a user's older sessions through users.sessions_after instead.
+        Layer("ended_sessions", ("session_id",),
+              {"session_id": "str", "user_name": "str", "ended_at": "datetime"},
+              None, not_null=("session_id", "ended_at"), indexes=(("ended_at",),)),
         # Kiosk links for wall screens: only a hash of the token is kept; revoked_at ends a link.
         Layer("kiosks", ("kiosk_id",),
               {"kiosk_id": "str", "token_hash": "str", "label": "str", "area": "str", "view": "str",

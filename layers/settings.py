@@ -34,8 +34,21 @@ class Settings:
                                       doc="seconds a GeoPackage write waits for another program to let go of the file")
     session_hours: float = _env("ONEMAP_SESSION_HOURS", 12.0, doc="hours a person's login lasts")
     kiosk_days: int = _env("ONEMAP_KIOSK_DAYS", 400, doc="days a wall screen's session cookie lives (its link until revoked)")
-    failed_logins: int = _env("ONEMAP_FAILED_LOGINS", 5, doc="failed logins in a row that lock a user name")
-    lockout_s: int = _env("ONEMAP_LOCKOUT_S", 900, doc="seconds a user name stays locked")
+    failed_logins: int = _env("ONEMAP_FAILED_LOGINS", 5,
+                              doc="failed logins in a row that lock a user name from one client address")
+    name_failed_logins: int = _env("ONEMAP_NAME_FAILED_LOGINS", 20,
+                                   doc="failed logins of one name from anywhere that lock it for addresses "
+                                       "it has not logged in from lately")
+    address_failed_logins: int = _env("ONEMAP_ADDRESS_FAILED_LOGINS", 50,
+                                      doc="failed logins from one address, any names, that lock the address")
+    known_address_days: int = _env("ONEMAP_KNOWN_ADDRESS_DAYS", 30,
+                                   doc="days an address a user logged in from stays that user's own")
+    lockout_s: int = _env("ONEMAP_LOCKOUT_S", 900, doc="seconds failed logins are counted over, and a lock lasts")
+    proxies: int = _env("ONEMAP_PROXIES", 0,
+                        doc="reverse proxies in front of the server whose X-Forwarded-For names the client")
+    feed_queries: int = _env("ONEMAP_FEED_QUERIES", 300,
+                             doc="different filter values of one feed query a user may ask per window")
+    feed_window_s: int = _env("ONEMAP_FEED_WINDOW_S", 600, doc="seconds the feed's query limit counts over")
     basic_trust_s: int = _env("ONEMAP_BASIC_TRUST_S", 300,
                               doc="seconds a feed client's checked password is trusted before it is checked again")
     min_password: int = _env("ONEMAP_MIN_PASSWORD", 8, doc="the shortest password a user may be given")

@@ -50,6 +50,8 @@ class User:
     role: str
     area: Area
     display_name: str
+    # Sessions begun before this (a password change) are over; None: none ended so.
+    sessions_after: pd.Timestamp | None = None
 
 
 @dataclass(frozen=True)
@@ -77,21 +79,53 @@ def check_area(store: Store, area: Area) -> Area:
 
 def add_user(store: Store, name: str, *, role: str, area: Area, password: str, display_name: str = "",
              now=None) -> User:
-    """Create or replace a user (a replaced user gets the new password, role and area)."""
+    """Create or replace a user (a replaced user gets the new password, role and area, and its sessions end)."""
     if role not in ROLES:
         raise InvalidValue(f"role {role!r}: roles are {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
-        raise InvalidValue(f"the password for {name!r} is shorter than {MIN_PASSWORD} characters")
+    _check_password(name, password)
     check_area(store, area)
+    now = pd.Timestamp(now or pd.Timestamp.now())
     store.upsert("users", pd.DataFrame([{
         "user_name": name, "display_name": display_name or name, "role": role, "area": area.spec(),
-        "password_hash": generate_password_hash(password), "created_at": pd.Timestamp(now or pd.Timestamp.now()),
-        "disabled": False}]))
-    return User(name, role, area, display_name or name)
+        "password_hash": generate_password_hash(password), "created_at": now, "disabled": False,
+        "sessions_after": now}]))
+    return User(name, role, area, display_name or name, now)
+
+
+def _check_password(name: str, password: str):
+    if len(password) < MIN_PASSWORD:
+        raise InvalidValue(f"the password for {name!r} is shorter than {MIN_PASSWORD} characters",
+                           zh=f"密码不能少于{MIN_PASSWORD}个字符")
+
+
+def set_password(store: Store, name: str, password: str, *, now=None) -> bool:
+    """Give a user a new password; every session begun before now ends, on every server. False: no such user."""
+    _check_password(name, password)
+    rows = store.read("users", [Condition("user_name", "=", name)])
+    if rows.empty:
+        return False
+    rows["password_hash"] = generate_password_hash(password)
+    rows["sessions_after"] = pd.Timestamp(now or pd.Timestamp.now())
+    store.upsert("users", rows)
+    return True
+
+
+def end_session(store: Store, session_id: str, user_name: str, *, now=None) -> None:
+    """End one session (a logout) before its time: every server process refuses its cookie from now on."""
+    store.upsert("ended_sessions", pd.DataFrame([{
+        "session_id": session_id, "user_name": user_name, "ended_at": pd.Timestamp(now or pd.Timestamp.now())}]))
+
+
+def ended_sessions(store: Store, since) -> frozenset[str]:
+    """The ids of sessions ended since ``since``; one ended earlier has expired by then anyway."""
+    rows = store.read("ended_sessions", [Condition("ended_at", ">=", pd.Timestamp(since))])
+    return frozenset(rows["session_id"])
 
 
 def _user(row) -> User:
-    return User(row["user_name"], row["role"], Area.parse(row["area"]), row["display_name"] or row["user_name"])
+    after = row.get("sessions_after")
+    return User(row["user_name"], row["role"], Area.parse(row["area"]), row["display_name"] or row["user_name"],
+                pd.Timestamp(after) if pd.notna(after) else None)
 
 
 def get_user(store: Store, name: str) -> User | None:
@@ -124,12 +158,13 @@ def list_users(store: Store) -> pd.DataFrame:
     return store.read("users").drop(columns="password_hash").sort_values("user_name")
 
 
-def disable_user(store: Store, name: str) -> bool:
+def disable_user(store: Store, name: str, *, now=None) -> bool:
     """Disable a user (kept, for the record of who did what); False if there is no such user."""
     rows = store.read("users", [Condition("user_name", "=", name)])
     if rows.empty:
         return False
     rows["disabled"] = True
+    rows["sessions_after"] = pd.Timestamp(now or pd.Timestamp.now())
     store.upsert("users", rows)
     return True
 

@@ -326,14 +326,19 @@ def cmd_user(args):
     import getpass
 
     from layers.areas import Area
-    from layers.users import add_user, disable_user, list_users
+    from layers.users import add_user, disable_user, list_users, set_password
 
     if args.action != "list" and not args.name:
         raise InvalidValue(f"onemap user {args.action} needs a user name")
     with open_store(args.store) as store:
-        if args.action == "add":
+        if args.action in ("add", "password"):
             password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(
                 f"password for {args.name}: ")
+        if args.action == "password":
+            if not set_password(store, args.name, password):
+                raise NotFound(f"no user {args.name!r}")
+            print(f"user {args.name}: new password; the user's open sessions have ended")
+        elif args.action == "add":
             user = add_user(store, args.name, role=args.role, area=Area.parse(args.area), password=password,
                             display_name=args.display_name or "")
             print(f"user {user.name}: role {user.role}, area {user.area.spec()}")
@@ -500,8 +505,9 @@ def build_parser():
     p.set_defaults(func=cmd_remediation)
 
     area_help = "district | street:CODE | community:CODE | cells:CODE,CODE,..."
-    p = sub.add_parser("user", help="manage users: add, list, disable")
-    p.add_argument("action", choices=["add", "list", "disable"])
+    p = sub.add_parser("user", help="manage users: add, list, password, disable (password and disable end "
+                                    "the user's sessions)")
+    p.add_argument("action", choices=["add", "list", "password", "disable"])
     p.add_argument("name", nargs="?")
     p.add_argument("--role", help="commander, street_staff, grid_leader, planner or admin")
     p.add_argument("--area", default="district", help=area_help)

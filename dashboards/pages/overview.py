@@ -24,7 +24,7 @@ from dash import (
 from dashboards.cache import CACHE
 from dashboards.data import area_title, chart_data, district_title, unreachable_banner, view_data
 from dashboards.details import case_details, cell_details
-from dashboards.download import export_view
+from dashboards.download import exported_view
 from dashboards.figures import MEASURES
 from dashboards.geo import read_places
 from dashboards.header import header
@@ -331,8 +331,8 @@ def download(_clicks, fmt, datum, layers, *values):
         return dash.no_update, say(f"{fmt.upper()} 只能用 {'、'.join(names)}", f"{fmt.upper()} needs {' or '.join(names)}",
                                    language(values[-1]))
     store = store_from_request()
-    path = export_view(store, f, layers, fmt=fmt, datum=datum, user=who.name, role=who.role)
-    return dcc.send_file(str(path)), ""
+    with exported_view(store, f, layers, fmt=fmt, datum=datum, user=who.name, role=who.role) as path:
+        return dcc.send_file(str(path)), ""  # read into the answer here; the file goes as the block ends
 
 
 @callback(Output("overview-details", "children"), Input("overview-map", "clickData"), *FILTER_INPUTS, LANG,

@@ -28,7 +28,7 @@ from layers.errors import StoreDamaged, StoreError, StoreLocked, StoreUnreachabl
 from layers.schema import LAYERS, conform
 from layers.settings import Settings
 from layers.store.base import Store, empty_frame
-from layers.store.migrations import AddColumn, CreateLayer
+from layers.store.migrations import AddColumn, AddIndex, CreateLayer
 from layers.store.rtree import bulk_load
 
 _SRS_ID = int(STORAGE_CRS.split(":")[1])
@@ -128,13 +128,22 @@ class GeoPackageStore(Store):
             self._natural_key(conn, name)  # a layer from before versioning may lack it
         elif isinstance(step, AddColumn):
             self._add_column(self._connect(), step.layer, step.column)
+        elif isinstance(step, AddIndex):
+            self._index(self._connect(), step.layer, step.columns)
         else:
             raise TypeError(f"unknown migration step {step!r}")
 
     def _natural_key(self, conn, name):
-        """The unique index on the layer's natural key, which ``INSERT ... ON CONFLICT`` goes by."""
+        """The unique index on the layer's natural key, which ``INSERT ... ON CONFLICT`` goes by, and the
+        layer's lookup indexes."""
         conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(name + '_natural_key')} ON {_quote(name)} "
                      f"({', '.join(map(_quote, LAYERS[name].key))})")
+        for columns in LAYERS[name].indexes:
+            self._index(conn, name, columns)
+
+    def _index(self, conn, name, columns):
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {_quote('_'.join((name, *columns)))} ON {_quote(name)} "
+                     f"({', '.join(map(_quote, columns))})")
 
     def _add_column(self, conn, name, column):
         have = {row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})")}

@@ -8,11 +8,12 @@ store that holds nothing yet) apply them.
 
 A migration is a list of steps that each backend knows how to apply:
 ``CreateLayer`` makes a layer as ``layers.schema`` defines it now (and gives
-a layer that is there the columns it lacks), ``AddColumn`` adds one column.
+a layer that is there the columns and indexes it lacks), ``AddColumn`` adds
+one column, ``AddIndex`` one index.
 Every step is safe to apply to a store that already has what it makes, so a
 migration interrupted half way is simply run again. To change the schema:
 change ``layers.schema.LAYERS`` and append a migration here that brings an
-existing store to it (a new layer: ``CreateLayer``; a new column: ``AddColumn``).
+existing store to it (a new layer: ``CreateLayer``; a new column: ``AddColumn``; a new index: ``AddIndex``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ class AddColumn:
 
 
 @dataclass(frozen=True)
+class AddIndex:
+    """Make an index ``layers.schema`` gained (``Layer.indexes``), for a lookup that must not scan the layer."""
+
+    layer: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Migration:
     """One numbered change of the schema: what it does, in steps each backend applies."""
 
@@ -54,6 +63,10 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "with the same district name (the product no longer assumes Jiangbei)",
               (AddColumn("district", "name_en"), AddColumn("district", "address_prefix"),
                AddColumn("district", "elsewhere"))),
+    Migration(3, "sessions that end on logout and on a password change, and the failed-login limit per client "
+                 "address: ended_sessions, users.sessions_after, logins.address and the logins' lookup indexes",
+              (CreateLayer("ended_sessions"), AddColumn("users", "sessions_after"), AddColumn("logins", "address"),
+               AddIndex("logins", ("user_name", "at")), AddIndex("logins", ("address", "at")))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

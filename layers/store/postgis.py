@@ -34,7 +34,7 @@ from layers.errors import (
 from layers.schema import LAYERS, conform
 from layers.settings import Settings
 from layers.store.base import Store
-from layers.store.migrations import AddColumn, CreateLayer
+from layers.store.migrations import AddColumn, AddIndex, CreateLayer
 
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision",
              "bool": "boolean", "datetime": "timestamp"}
@@ -152,6 +152,8 @@ class PostGISStore(Store):
             self._run(lambda cur: self._create_layer(cur, step.layer))
         elif isinstance(step, AddColumn):
             self._run(lambda cur: self._add_column(cur, step.layer, step.column))
+        elif isinstance(step, AddIndex):
+            self._run(lambda cur: self._index(cur, step.layer, step.columns))
         else:
             raise TypeError(f"unknown migration step {step!r}")
 
@@ -174,6 +176,13 @@ class PostGISStore(Store):
                 self._table(name), sql.SQL(layer.geometry), sql.Literal(_SRID)))
             cur.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geometry)").format(
                 sql.Identifier(f"{name}_geometry_gist"), self._table(name)))
+        for columns in layer.indexes:
+            self._index(cur, name, columns)
+
+    def _index(self, cur, name, columns):
+        cur.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+            sql.Identifier("_".join((name, *columns))), self._table(name),
+            sql.SQL(", ").join(map(sql.Identifier, columns))))
 
     def _add_column(self, cur, name, column):
         cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(

@@ -245,7 +245,8 @@ def test_a_layer_added_to_the_catalogue_is_on_the_map_and_in_the_export(demo_gpk
         expected = store.read("addresses")
         expected = expected[expected["street_code"] == "330205003"]
         data = view_data(store, street, layers=("addresses",))
-        path = export_view(store, street, ["addresses"], fmt="gpkg", datum="cgcs2000", user="t", role="planner")
+        path = export_view(store, street, ["addresses"], tmp_path, fmt="gpkg", datum="cgcs2000", user="t",
+                           role="planner")
     (drawn,) = [t for t in data["map"]["data"] if t["name"] == "标准地址 Addresses"]
     assert len(drawn["lon"]) == len(expected) > 0 and drawn["marker"]["color"] == "#dd6b20"
     assert len(pyogrio.read_dataframe(path, layer="addresses")) == len(expected)
