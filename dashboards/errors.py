@@ -56,6 +56,12 @@ def install(app):
     @app.server.errorhandler(Exception)
     def handle(exc):
         if isinstance(exc, HTTPException):
+            if flask.request.path.startswith("/ogcapi"):  # a client reads JSON, whatever went wrong
+                response = exc.get_response()  # its headers (a 405's Allow) with a JSON body
+                response.set_data(flask.json.dumps({"code": exc.name.replace(" ", ""),
+                                                    "description": exc.description or ""}))
+                response.mimetype = "application/json"
+                return response
             return exc
         zh, en, status = message(exc)
         path = flask.request.path

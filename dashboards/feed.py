@@ -108,7 +108,7 @@ def install(app):
         who = principal()
         values = fid.split("~")
         if len(values) != len(layer.key):
-            flask.abort(404)
+            raise NotFound(f"no {name} {fid} in your area", zh=f"您的辖区内没有 {fid}")
         _throttle(who, (name, "item"), (fid,))
         q = parse_items_query(flask.request.args, None)
         q = ItemsQuery(limit=1, crs=q.crs, start=q.start, end=q.end, properties=dict(zip(layer.key, values)))
@@ -144,7 +144,7 @@ def items_page(store, layer, q: ItemsQuery, f: CaseFilter, *, personal_allowed: 
         cases, _ = CACHE.cases(store)
         made = analysis_period(q, f, cases["reported_at"].max())
     frame = CACHE.recent(store, ("feed", layer.name, made), lambda: layer.query(store, made))
-    _check_properties(q, frame.columns, layer)
+    _check_properties(q, [f.name for f in layer.fields], layer)
     keep = matching(frame, q, time_field=layer.time)
     rows = np.flatnonzero(keep)
     page = frame.iloc[rows[q.offset:q.offset + q.limit]]
@@ -154,7 +154,7 @@ def items_page(store, layer, q: ItemsQuery, f: CaseFilter, *, personal_allowed: 
 def _case_page(store, layer, q, f, personal_allowed):
     cases, _ = CACHE.cases(store)
     fields = [fl.name for fl in layer.fields]
-    _check_properties(q, [c for c in fields if c in cases.columns], layer)
+    _check_properties(q, [c for c in fields if c in cases.columns], layer)  # free text is not held: not filterable
     narrowed = q.narrowed(f)
     keep = narrowed.mask(cases) & matching(cases, q, time_field=layer.time, lon_lat=("lon", "lat"))
     rows = np.flatnonzero(keep)

@@ -90,16 +90,18 @@ def parse_items_query(args, fields=None) -> ItemsQuery:
     crs = args.get("crs", CRS84)
     if crs not in CRS_LIST:
         raise BadQuery(f"crs {crs!r} is not offered; offered: {', '.join(CRS_LIST)}")
+    if args.get("bbox-crs", CRS84) not in CRS_LIST:  # wrong even without a bbox to apply it to
+        raise BadQuery(f"bbox-crs {args['bbox-crs']!r} is not offered; offered: {', '.join(CRS_LIST)}")
     start, end = parse_datetime(args["datetime"]) if args.get("datetime") else (None, None)
     return ItemsQuery(
         bbox=parse_bbox(args["bbox"], args.get("bbox-crs", CRS84)) if args.get("bbox") else None,
         start=start, end=end,
-        limit=min(_whole(args.get("limit"), "limit", LIMIT_DEFAULT, 1), LIMIT_MAX),
+        limit=_whole(args.get("limit"), "limit", LIMIT_DEFAULT, 1, LIMIT_MAX),
         offset=_whole(args.get("offset"), "offset", 0, 0),
         properties={k: v for k, v in args.items() if k not in _STANDARD}, crs=crs)
 
 
-def _whole(text, name, default, least) -> int:
+def _whole(text, name, default, least, most=None) -> int:
     if text in (None, ""):
         return default
     try:
@@ -108,6 +110,8 @@ def _whole(text, name, default, least) -> int:
         raise BadQuery(f"{name} must be a whole number, not {text!r}") from None
     if value < least:
         raise BadQuery(f"{name} must be at least {least}, not {value}")
+    if most is not None and value > most:  # as the API document says, which GDAL reads its page size from
+        raise BadQuery(f"{name} must be at most {most}, not {value}")
     return value
 
 
@@ -220,7 +224,8 @@ def matching(frame: pd.DataFrame, q: ItemsQuery, *, time_field: str | None = Non
         if q.end is not None:
             keep &= stamps <= q.end.to_datetime64()
     for column, text in q.properties.items():
-        keep &= _equals(frame[column], text)
+        # A field of the layer an analysis made no column for (nothing found) matches nothing.
+        keep &= _equals(frame[column], text) if column in frame else False
     return keep
 
 
@@ -311,8 +316,9 @@ def api_definition(base: str, layers, *, personal_allowed: bool = False) -> dict
         return found
 
     standard = [
-        parameter("bbox", {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
-                  "minx,miny,maxx,maxy in bbox-crs (CRS84 unless given)", "form"),
+        parameter("bbox", {"oneOf": [{"type": "array", "minItems": n, "maxItems": n, "items": {"type": "number"}}
+                                     for n in (4, 6)]},
+                  "minx,miny,maxx,maxy (or with minz, maxz) in bbox-crs (CRS84 unless given)", "form"),
         parameter("bbox-crs", {"type": "string", "format": "uri", "enum": list(CRS_LIST)}, "the bbox's CRS"),
         parameter("datetime", {"type": "string"}, "an instant or an interval a/b, RFC 3339, '..' open"),
         parameter("limit", {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX, "default": LIMIT_DEFAULT},
@@ -320,29 +326,43 @@ def api_definition(base: str, layers, *, personal_allowed: bool = False) -> dict
         parameter("offset", {"type": "integer", "minimum": 0, "default": 0}, "features to skip"),
         parameter("crs", {"type": "string", "format": "uri", "enum": list(CRS_LIST)}, "the answer's CRS"),
     ]
-    paths: dict[str, dict] = {"/": {"get": {"summary": "landing page", "responses": {"200": {"description": "links"}}}},
-             "/conformance": {"get": {"summary": "conformance classes", "responses": {"200": {"description": "ok"}}}},
-             "/collections": {"get": {"summary": "the layers", "responses": {"200": {"description": "ok"}}}}}
+    def answers(ok: str, kind: str = "application/json", **errors: str) -> dict:
+        # Every error is the OGC exception as JSON; without a login every path answers 401.
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}}
+        found = {"200": {"description": ok, "content": {kind: {"schema": {"type": "object"}}}},
+                 "401": {"description": "log in: HTTP Basic", "content": error}}
+        found.update({code.lstrip("_"): {"description": about, "content": error} for code, about in errors.items()})
+        return found
+
+    paths: dict[str, dict] = {
+        "/": {"get": {"summary": "landing page", "responses": answers("links")}},
+        "/conformance": {"get": {"summary": "conformance classes", "responses": answers("ok")}},
+        "/collections": {"get": {"summary": "the layers", "responses": answers("ok")}}}
     for layer in layers:
         allowed = layer.filterable(personal_allowed=personal_allowed)
         fields = [parameter(f.name, {"type": "string"}, f"{f.zh} {f.en}: features whose {f.name} equals this")
                   for f in layer.fields if f.name in allowed]
         paths[f"/collections/{layer.name}"] = {"get": {
-            "summary": f"{layer.title[0]} · {layer.title[1]}", "responses": {"200": {"description": "ok"}}}}
+            "summary": f"{layer.title[0]} · {layer.title[1]}", "responses": answers("ok")}}
         paths[f"/collections/{layer.name}/items"] = {"get": {
             "summary": f"{layer.title[1]}: features", "parameters": standard + fields,
-            "responses": {"200": {"description": "a page of features",
-                                  "content": {"application/geo+json": {"schema": {"type": "object"}}}},
-                          "400": {"description": "a parameter is wrong"}}}}
+            "responses": answers("a page of features", "application/geo+json", _400="a parameter is wrong",
+                                 _429="too many different values of one filter lately (Retry-After says when)")}}
         paths[f"/collections/{layer.name}/items/{{featureId}}"] = {"get": {
             "summary": f"{layer.title[1]}: one feature",
             "parameters": [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
                            standard[-1]],
-            "responses": {"200": {"description": "the feature"}, "404": {"description": "not in your area"}}}}
+            "responses": answers("the feature", "application/geo+json", _400="a parameter is wrong",
+                                 _404="not in your area", _429="too many different features asked lately")}}
+    exception = {"type": "object", "required": ["code", "description"],
+                 "properties": {"code": {"type": "string"}, "description": {"type": "string"},
+                                "description_zh": {"type": "string"}}}
     return {"openapi": "3.0.3",
             "info": {"title": "社会治理一张图 · One map", "version": "1.0",
                      "description": "OGC API – Features, Parts 1 and 2. Log in with HTTP Basic."},
-            "servers": [{"url": base}], "paths": paths}
+            "servers": [{"url": base}], "paths": paths, "security": [{"basic": []}],
+            "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+                           "schemas": {"exception": exception}}}
 
 
 def collection(layer: CatalogueLayer, base: str, bbox, interval=None) -> dict:
