@@ -249,6 +249,7 @@ def install(app, store: Store):
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=PROXIES, x_proto=PROXIES)  # type: ignore[method-assign]
     # The cookie may live as long as a kiosk link; a person's session ends SESSION_HOURS after login (_lookup).
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                         SESSION_COOKIE_SECURE=bool(SETTINGS.secure_cookies),
                          PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_DAYS))
     limiter, trusted = LoginLimiter(store), {}
 

@@ -46,6 +46,9 @@ class Settings:
     lockout_s: int = _env("ONEMAP_LOCKOUT_S", 900, doc="seconds failed logins are counted over, and a lock lasts")
     proxies: int = _env("ONEMAP_PROXIES", 0,
                         doc="reverse proxies in front of the server whose X-Forwarded-For names the client")
+    secure_cookies: int = _env("ONEMAP_SECURE_COOKIES", 0,
+                               doc="1 when people reach the server over HTTPS (a proxy in front): the session "
+                                   "cookie is then sent over HTTPS only")
     feed_queries: int = _env("ONEMAP_FEED_QUERIES", 300,
                              doc="different filter values of one feed query a user may ask per window")
     feed_window_s: int = _env("ONEMAP_FEED_WINDOW_S", 600, doc="seconds the feed's query limit counts over")

@@ -2,13 +2,20 @@
 
 With ONEMAP_REQUIRE_SERVICES=1 (as .ci/run sets) a missing server or browser
 fails the test; elsewhere it skips with a one-line reason.
+
+After the whole run, what the product wrote on the side is searched for phone numbers: every log
+record of this process, every server's output, every file a server left in its temporary folder
+(each ``serving`` gets one of its own), and the dashboard's export folder. One found fails the run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import shutil
+import tempfile
 import socket
 import subprocess
 import sys
@@ -22,6 +29,56 @@ REQUIRE = os.environ.get("ONEMAP_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("ONEMAP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 # The demo as of a fixed day: 2020 closed out and two months of 2021, quick to build.
 DEMO_UNTIL = "2021-03-01 12:00:00"
+
+
+# What a mobile number looks like (11 digits from 13…19), not inside a longer run of digits.
+PHONE_SHAPED = re.compile(rb"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+_SIDE = tempfile.mkdtemp(prefix="onemap-test-side-")  # server logs and server temporary folders, searched at the end
+
+
+class _Kept(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[str] = []
+
+    def emit(self, record):
+        self.records.append(self.format(record))
+
+
+_KEPT = _Kept()
+
+
+def pytest_sessionstart(session):
+    logging.getLogger().addHandler(_KEPT)
+    logging.getLogger().setLevel(min(logging.getLogger().level or logging.WARNING, logging.INFO))
+
+
+def phone_shaped_in(folder) -> list[tuple[str, bytes]]:
+    """(file, number) for each phone-shaped string in the files under ``folder``, zip members read as they are."""
+    found = []
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with contextlib.suppress(OSError):
+                data = open(path, "rb").read()
+                found += [(path, m) for m in PHONE_SHAPED.findall(data)]
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from dashboards.download import EXPORT_ROOT
+
+    logging.getLogger().removeHandler(_KEPT)
+    leaks = [("log record", m) for text in _KEPT.records for m in PHONE_SHAPED.findall(text.encode())]
+    leaks += phone_shaped_in(_SIDE)
+    left = [str(p) for p in EXPORT_ROOT.glob("*")] if EXPORT_ROOT.is_dir() else []
+    if leaks or left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_line(f"personal data left on the side: {leaks[:5]} ({len(leaks)} in all); "
+                            f"exports left: {left[:5]}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        shutil.rmtree(_SIDE, ignore_errors=True)
 
 
 def _unavailable(reason):
@@ -150,10 +207,14 @@ def serving(store_path, log=None, workers=1, brief_at="off"):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    out = open(log, "w") if log else subprocess.DEVNULL
+    # Its output and its temporary files go where the end of the run searches them for phone numbers.
+    side = tempfile.mkdtemp(dir=_SIDE, prefix="serve-")
+    os.makedirs(os.path.join(side, "tmp"))
+    log = log or os.path.join(side, "serve.log")
+    out = open(log, "w")
     proc = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", str(store_path),
                              "--port", str(port), "--workers", str(workers), "--brief-at", brief_at],
-                            stdout=out, stderr=subprocess.STDOUT)
+                            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": os.path.join(side, "tmp")})
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -168,8 +229,9 @@ def serving(store_path, log=None, workers=1, brief_at="off"):
     finally:
         proc.terminate()
         proc.wait(20)
-        if log:
-            out.close()
+        out.close()
+        if os.path.dirname(os.path.abspath(log)) != side:  # a test's own log: searched at the end too
+            shutil.copy(log, os.path.join(side, "serve.log"))
 
 
 @contextlib.contextmanager

@@ -316,3 +316,59 @@ def test_a_link_with_a_bad_value_shows_the_page_and_names_the_value(served, chro
         wait.until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text.strip())  # the page is there
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "overview_bad_link.png"))
+
+
+@pytest.mark.browser
+def test_logging_in_from_a_crafted_link_stays_on_this_server(served, chromium_driver):
+    """The attacker's link: a tab the browser strips turned ``/\\t/evil.example`` into ``//evil.example``."""
+    from urllib.parse import urlsplit
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from demo.users import demo_password
+
+    url, _ = served
+    driver = chromium_driver
+    for crafted in ("/%09/evil.example/phish", "/%5C%5Cevil.example/phish", "/%0A/evil.example/phish",
+                    "https:%2F%2Fevil.example"):
+        driver.get(f"{url}/logout")
+        driver.get(f"{url}/login?next={crafted}")
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.NAME, "user"))
+        driver.find_element(By.NAME, "user").send_keys("planner")
+        driver.find_element(By.NAME, "password").send_keys(demo_password("planner"))
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
+        assert urlsplit(driver.current_url).netloc == urlsplit(url).netloc, (crafted, driver.current_url)
+
+
+@pytest.mark.browser
+def test_a_shared_link_comes_back_whole_after_login_and_logout_ends_the_session(served, chromium_driver):
+    import requests
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from demo.users import demo_password
+
+    url, _ = served
+    driver = chromium_driver
+    link = ("/?from=2020-03-01&to=2020-06-30&street=330205003&community=330205003002&cell=33020500300201"
+            "&category=%E5%99%AA%E5%A3%B0%E6%89%B0%E6%B0%91&channel=hotline_12345%2Cwalk_in&status=reported"
+            "&level=community&overdue=1&layers=cases&measure=density")
+    driver.get(f"{url}/logout")
+    driver.get(url + link)  # not logged in: the gate sends the browser to log in first
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.NAME, "user"))
+    driver.find_element(By.NAME, "user").send_keys("commander")
+    driver.find_element(By.NAME, "password").send_keys(demo_password("commander"))
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
+    assert driver.current_url == url + link
+    WebDriverWait(driver, 60).until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text.strip())
+    # A copy of the session taken before logging out no longer opens anything after it.
+    copy = requests.Session()
+    copy.cookies.set("session", driver.get_cookie("session")["value"])
+    assert copy.get(url + "/_dash-layout", allow_redirects=False).status_code == 200
+    driver.find_element(By.CSS_SELECTOR, "a[href='/logout']").click()
+    WebDriverWait(driver, 30).until(lambda d: "/login" in d.current_url)
+    time.sleep(1.2)  # the server looks at the store's versions at most once a second
+    assert copy.get(url + "/_dash-layout", allow_redirects=False).status_code == 401

@@ -29,6 +29,7 @@ from dashboards.auth import is_public, safe_next
 from dashboards.client import DashClient, for_app
 from dashboards.limits import QueryThrottle
 from demo.users import demo_password
+from layers.areas import Area
 from layers.filters import CaseFilter
 from layers.store import open_store
 from layers.users import disable_user, set_password
@@ -351,3 +352,34 @@ def test_dash_client_logs_in_with_the_new_session(app):
     client = DashClient(app.server.test_client(), for_app(app).callback_map)
     assert client.log_in("kongpu", demo_password("kongpu")).status_code in (200, 302)
     assert client.call("overview-kpis", YEAR).status_code == 200
+
+
+# What the checklist in the README claims besides the findings.
+
+def test_each_login_begins_a_new_session_and_its_cookie_is_not_for_scripts(app):
+    client = app.server.test_client()
+    first = login(client, "kongpu")
+    cookie = first.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    before = client.get_cookie("session").value
+    login(client, "kongpu")  # whatever the browser held before, a login gives it a new session
+    assert client.get_cookie("session").value != before
+    earlier = app.server.test_client()
+    earlier.set_cookie("session", before)
+    client.get("/logout")  # logging out ends this session; the person's session on another device goes on
+    assert client.get("/_dash-layout").status_code == 401
+    assert earlier.get("/_dash-layout").status_code == 200
+
+
+def test_passwords_are_long_enough_and_kept_only_as_slow_hashes(app):
+    from layers.errors import InvalidValue
+    from layers.users import MIN_PASSWORD, add_user
+
+    store = app.server.extensions["onemap_store"]
+    with pytest.raises(InvalidValue, match="shorter"):
+        set_password(store, "planner", "x" * (MIN_PASSWORD - 1))
+    with pytest.raises(InvalidValue, match="shorter"):
+        add_user(store, "short", role="planner", area=Area.parse("district"), password="x" * (MIN_PASSWORD - 1))
+    hashes = store.read("users")["password_hash"]
+    assert hashes.str.startswith("scrypt:").all()
+    assert not any(demo_password(n) in h for n, h in zip(store.read("users")["user_name"], hashes))
