@@ -15,10 +15,10 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
