@@ -27,4 +27,5 @@ def header(title: str, sub: str, lang: str, *, here: str, who: str = "", who_id:
     return html.Div(className="header", children=[
         html.H1(title), html.Span(sub, className="sub"),
         html.Span(className="who", children=who_span + links + [
+            html.A(say("修改密码", "Password", lang), href="/password", className="link"),
             html.A(say("退出", "Log out", lang), href="/logout", className="link")])])

@@ -96,3 +96,22 @@ def test_a_bug_is_not_dressed_as_a_user_error(monkeypatch, tmp_path):
     monkeypatch.setattr(layers.kpis, "kpis_from_store", broken)
     with pytest.raises(KeyError):
         main(["kpis", "--store", str(tmp_path / "empty.gpkg")])
+
+
+def test_an_administrator_sets_a_password_and_the_users_sessions_end(demo_gpkg, tmp_path, capsys, monkeypatch):
+    import io
+    import shutil
+
+    from layers.store import open_store
+    from layers.users import authenticate, get_user
+
+    path = str(tmp_path / "demo.gpkg")
+    shutil.copy(demo_gpkg[0], path)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-brand-new-password\n"))
+    assert main(["user", "password", "planner", "--password-stdin", "--store", path]) == 0
+    assert "sessions have ended" in capsys.readouterr().out
+    with open_store(path) as store:
+        assert authenticate(store, "planner", "a-brand-new-password") is not None
+        assert get_user(store, "planner").sessions_after is not None
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-brand-new-password\n"))
+    assert main(["user", "password", "nobody", "--password-stdin", "--store", path]) == 2
