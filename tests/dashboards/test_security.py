@@ -383,3 +383,18 @@ def test_passwords_are_long_enough_and_kept_only_as_slow_hashes(app):
     hashes = store.read("users")["password_hash"]
     assert hashes.str.startswith("scrypt:").all()
     assert not any(demo_password(n) in h for n, h in zip(store.read("users")["user_name"], hashes))
+
+
+def test_no_front_door_filters_or_sorts_on_a_personal_field():
+    """The class of finding 1: besides the feed, no door takes a personal field as a filter or a sort."""
+    from dataclasses import fields
+
+    from dashboards.table import TABLE_COLUMNS
+    from layers.catalogue import CATALOGUE
+
+    personal = {name for layer in CATALOGUE.values() for name in layer.personal}
+    assert personal >= {"reporter_phone", "description"}
+    assert not personal & {c for c, _, _ in TABLE_COLUMNS}  # the table's sort and its columns
+    assert not personal & {f.name for f in fields(CaseFilter)}  # the filter of pages, exports and the CLI
+    for layer in CATALOGUE.values():
+        assert not set(layer.filterable(personal_allowed=False)) & set(layer.personal)
