@@ -57,7 +57,9 @@ def test_the_known_point_in_each_offered_crs():
 def test_the_query_string_refuses_what_it_cannot_mean():
     q = parse_items_query({"limit": "50", "offset": "100", "category": "噪声扰民"}, ["category"])
     assert (q.limit, q.offset, q.properties) == (50, 100, {"category": "噪声扰民"})
-    assert parse_items_query({"limit": "999999"}).limit == 10_000
+    assert parse_items_query({"limit": "10000"}).limit == 10_000
+    with pytest.raises(BadQuery, match="at most 10000"):  # above the maximum the API document states
+        parse_items_query({"limit": "999999"})
     for args, said in (({"limit": "0"}, "limit"), ({"offset": "-1"}, "offset"), ({"limit": "ten"}, "whole"),
                        ({"crs": "EPSG:3857"}, "not offered"), ({"colour": "red"}, "unknown parameter")):
         with pytest.raises(BadQuery, match=said):
