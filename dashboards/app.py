@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dash
@@ -40,9 +44,11 @@ def create_app(store_spec: str, *, basemap: Basemap = NO_BASEMAP) -> dash.Dash:
 
 
 def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap: Basemap = NO_BASEMAP,
-          workers: int = 1, brief_at=None):
+          workers: int = 1, brief_at=None, inbox=None):
     """Serve the app: waitress in this process, or with ``workers`` > 1, gunicorn with that many processes;
-    with ``brief_at`` (a time of day), the day's briefs are made and archived then (``dashboards.schedule``).
+    with ``brief_at`` (a time of day), the day's briefs are made and archived then (``dashboards.schedule``);
+    with ``inbox`` (a folder), what is dropped there is ingested as it arrives, by ``onemap watch`` in a process
+    of its own (``etl.inbox``).
 
     One process answers with one core at a time (Python's lock); a server with several cores and
     many people filtering at once needs several. The cases are read once, before the processes
@@ -64,6 +70,11 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
     if brief_at is not None:  # in this process: gunicorn's workers are forked from it and run no thread of it
         BriefSchedule(str(store_spec), brief_at, log=lambda text: print(text, flush=True)).start()
         print(f"the daily briefs are made at {brief_at:%H:%M}", flush=True)
+    if inbox:  # the writer in a process of its own, as the briefs: the server only reads
+        watcher = subprocess.Popen([sys.executable, "-m", "onemap.cli", "watch", str(inbox), "--store", str(store_spec),
+                                    "--parent", str(os.getpid())])
+        atexit.register(watcher.terminate)  # and, killed, the watcher sees its parent gone and stops
+        print(f"watching {inbox} for exports (a folder per source profile)", flush=True)
     if workers > 1:
         _Gunicorn(app.server, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
                                "threads": SETTINGS.server_threads, "worker_connections": CONNECTION_LIMIT, "keepalive": 75,

@@ -68,6 +68,9 @@ class Settings:
     brief_retry_s: int = _env("ONEMAP_BRIEF_RETRY_S", 300,
                               doc="seconds between the schedule's tries while the store does not answer")
     brief_tries: int = _env("ONEMAP_BRIEF_TRIES", 3, doc="runs a day the schedule tries when the district's brief failed")
+    inbox_settle_s: float = _env("ONEMAP_INBOX_SETTLE_S", 5.0,
+                                 doc="seconds a file in a drop folder must stay unchanged before it is ingested")
+    inbox_interval_s: float = _env("ONEMAP_INBOX_INTERVAL_S", 2.0, doc="seconds between two looks at the drop folders")
     basemap: str = _env("ONEMAP_BASEMAP", "", doc="tianditu, amap, or a tile URL with {z} {x} {y} (empty: none)")
     basemap_datum: str = _env("ONEMAP_BASEMAP_DATUM", "", doc="the tiles' datum for a URL: cgcs2000, wgs84, gcj02")
     tianditu_key: str = _env("ONEMAP_TIANDITU_KEY", "", doc="the Tianditu service key (tk)")

@@ -121,6 +121,30 @@ def cmd_ingest(args):
     _print_report(report, args.json)
 
 
+def cmd_watch(args):
+    from etl.inbox import Inbox
+
+    root = Path(args.inbox)
+    if args.once and not root.is_dir():
+        raise NotFound(f"no inbox folder {root}")
+
+    def report(result):
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+        elif result["ok"]:
+            print(f"{result['file']}: in {result['rows_in']}, stored {result['stored']}, merged {result['merged']}, "
+                  f"quarantined {result['quarantined']}", flush=True)
+        else:
+            print(f"{result['file']}: failed: {result['error']['description']}", flush=True)
+
+    inbox = Inbox(root, args.store or default_store(), settle_s=args.settle, report=report)
+    if args.once:
+        inbox.look(once=True)
+        return
+    print(f"watching {root} (a folder per source profile; files settle for {args.settle:g} s)", flush=True)
+    inbox.run(parent=args.parent)
+
+
 def cmd_unmerge(args):
     from etl.unmerge import unmerge
 
@@ -399,7 +423,8 @@ def cmd_serve(args):
     basemap = basemap_from(getattr(args, "basemap", None) or settings.basemap or None,
                            getattr(args, "basemap_datum", None) or settings.basemap_datum or None)
     serve(args.store or default_store(), port=getattr(args, "port", 8050), basemap=basemap,
-          workers=getattr(args, "workers", 1), brief_at=parse_hour(getattr(args, "brief_at", BRIEF_AT)))
+          workers=getattr(args, "workers", 1), brief_at=parse_hour(getattr(args, "brief_at", BRIEF_AT)),
+          inbox=getattr(args, "inbox", None))
 
 
 def build_parser():
@@ -425,6 +450,17 @@ def build_parser():
     p.add_argument("--store", help=store_help)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("watch", help="ingest the files dropped into an inbox folder (a folder per source profile) "
+                                     "as they arrive")
+    p.add_argument("inbox", help="the inbox: INBOX/hotline_12345/..., or a folder holding its own profile.toml")
+    p.add_argument("--store", help=store_help)
+    p.add_argument("--once", action="store_true", help="take what has settled, then stop")
+    p.add_argument("--settle", type=float, default=Settings.from_environ().inbox_settle_s,
+                   help="seconds a file must stay unchanged before it is taken")
+    p.add_argument("--json", action="store_true", help="one JSON report per file taken")
+    p.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # a server's watcher stops when the server does
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("unmerge", help="split one intake record out of the case it was merged into")
     p.add_argument("source", help="the record's source profile, e.g. e_ningbo")
@@ -533,6 +569,7 @@ def build_parser():
     p.add_argument("--basemap-datum", help="the tiles' datum for a URL: cgcs2000, wgs84 or gcj02")
     p.add_argument("--workers", type=int, default=1,
                    help="processes (gunicorn) to answer with; one per core for many users (default 1: waitress)")
+    p.add_argument("--inbox", help="also watch this inbox folder and ingest what is dropped there (onemap watch)")
     p.add_argument("--brief-at", default=BRIEF_AT,
                    help=f"when the day's briefs are made and archived, HH:MM or off (default {BRIEF_AT})")
     p.set_defaults(func=cmd_serve)

@@ -197,7 +197,7 @@ def chromium_driver():
 
 
 @contextlib.contextmanager
-def serving(store_path, log=None, workers=1, brief_at="off"):
+def serving(store_path, log=None, workers=1, brief_at="off", extra=()):
     """``onemap serve`` on a store, in its own process as in production; yields its base URL.
 
     In a process of its own, so the server's sockets never share descriptor
@@ -213,7 +213,7 @@ def serving(store_path, log=None, workers=1, brief_at="off"):
     log = log or os.path.join(side, "serve.log")
     out = open(log, "w")
     proc = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", str(store_path),
-                             "--port", str(port), "--workers", str(workers), "--brief-at", brief_at],
+                             "--port", str(port), "--workers", str(workers), "--brief-at", brief_at, *extra],
                             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": os.path.join(side, "tmp")})
     url = f"http://127.0.0.1:{port}"
     try:
