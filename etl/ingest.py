@@ -26,6 +26,8 @@ from layers.store import Condition, Store, period_filter
 DEADLINE_DAYS = {"dispute": 30, "petition": 60, "event": 7}
 # A case just over the line is the district's blind spot; one kilometres away is someone else's.
 AREA_MARGIN_METRES = 1000.0
+# Up to this many records, an ingest looks up the stored intake records by their ids, not by their channel.
+KNOWN_LOOKUP_MAX = 20_000
 GEOGRAPHY = ("district", "streets", "communities", "grid_cells", "estates", "setback_areas", "addresses", "responsibilities")
 
 
@@ -115,7 +117,7 @@ def ingest_many(items, store: Store, *, progress=None) -> IngestReport:
     if len(records):
         located = locate(records, geography)
         located["responsible_unit"] = responsible_units(located, geography["responsibilities"])
-        known = store.read("case_sources", [Condition("source", "in", sorted(set(records["source"])))])
+        known = store.read("case_sources", _known_terms(records))
         near = period_filter(records["reported_at"].min() - WINDOW, records["reported_at"].max() + WINDOW)
         if progress:
             progress("merge", len(items), len(items))
@@ -131,6 +133,19 @@ def ingest_many(items, store: Store, *, progress=None) -> IngestReport:
         progress("write", len(items), len(items))
     store.upsert_many({**writes, "quarantine": quarantine})
     return report
+
+
+def _known_terms(records: pd.DataFrame) -> list[Condition]:
+    """What to read of the stored intake records to know which incoming ones were seen before.
+
+    A few new records look up their own ids (through the natural key's index), so a write of ten
+    cases costs the same in a store of a million; a large batch reads its sources' records whole.
+    """
+    terms = [Condition("source", "in", sorted(set(records["source"])))]
+    ids = records["source_id"].dropna().unique()
+    if len(ids) <= KNOWN_LOOKUP_MAX:
+        terms.append(Condition("source_id", "in", sorted(ids)))
+    return terms
 
 
 def _count(report, item, merged):
