@@ -55,10 +55,16 @@ class GeoPackageStore(Store):
         self._generation = 0
 
     def reset(self):
-        """Delete the file: the store holds nothing; the next write builds it."""
+        """Delete the file: the store holds nothing; the next write builds it.
+
+        With its journal: a killed writer's journal left beside a new file of the same name would be
+        played into it at the next open, and damage it.
+        """
+        self.close()
         self._generation += 1
         self._schema_checked = False
-        self.path.unlink(missing_ok=True)
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
 
     def close(self):
         """Close this thread's connection (the next use opens another)."""
