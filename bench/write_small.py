@@ -79,14 +79,14 @@ def main(argv=None) -> int:
             ingest([synthetic_export(district["district"], args.rows, folder / "large.csv")], "grid_platform", store)
             print(f"{args.rows:,} cases ingested into the GeoPackage in {time.perf_counter() - started:.0f} s",
                   flush=True)
-        specs = [("gpkg", spec)]
-        if args.postgis:
-            from tests.conftest import copy_store
-
-            url = f"{PG}?schema=bench_write_{uuid.uuid4().hex[:8]}"
-            copy_store(spec, url)
-            specs.append(("postgis", url))
+        specs = [("gpkg", spec)] + ([("postgis", f"{PG}?schema=bench_write_{uuid.uuid4().hex[:8]}")]
+                                    if args.postgis else [])
         for kind, where in specs:
+            if kind == "postgis":
+                sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+                from tests.conftest import copy_store
+
+                copy_store(spec, where)
             now = timed_writes(where, district, folder, args.runs, seed=1)
             lookup, etl.ingest.KNOWN_LOOKUP_MAX = etl.ingest.KNOWN_LOOKUP_MAX, 0
             before = timed_writes(where, district, folder, args.runs, seed=2)

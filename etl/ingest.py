@@ -118,10 +118,9 @@ def ingest_many(items, store: Store, *, progress=None) -> IngestReport:
         located = locate(records, geography)
         located["responsible_unit"] = responsible_units(located, geography["responsibilities"])
         known = store.read("case_sources", _known_terms(records))
-        near = period_filter(records["reported_at"].min() - WINDOW, records["reported_at"].max() + WINDOW)
         if progress:
             progress("merge", len(items), len(items))
-        decided = merge_duplicates(located, known, store.read("cases", near))
+        decided = merge_duplicates(located, known, _cases_near(store, records["reported_at"]))
         writes["cases"] = _cases(decided, store)
         writes["case_sources"] = _case_sources(decided)
         _count(report, decided["_item"], decided["merged"])
@@ -133,6 +132,28 @@ def ingest_many(items, store: Store, *, progress=None) -> IngestReport:
         progress("write", len(items), len(items))
     store.upsert_many({**writes, "quarantine": quarantine})
     return report
+
+
+def spans_near(times: pd.Series, window: pd.Timedelta = WINDOW) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The periods within ``window`` of any of ``times``, overlapping ones joined, in order.
+
+    Ten cases of ten different years need ten short periods of stored cases, not the years between.
+    """
+    spans: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    for t in sorted(times.dropna()):
+        if spans and t - window <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], t + window)
+        else:
+            spans.append((t - window, t + window))
+    return spans
+
+
+def _cases_near(store: Store, times: pd.Series):
+    """The stored cases a merge may join the incoming records to: those within its window of any of them."""
+    found = [store.read("cases", period_filter(start, end)) for start, end in spans_near(times)]
+    if not found:
+        return store.read("cases", [Condition("case_id", "in", [])])
+    return pd.concat(found, ignore_index=True).drop_duplicates("case_id", ignore_index=True)
 
 
 def _known_terms(records: pd.DataFrame) -> list[Condition]:

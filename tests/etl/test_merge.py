@@ -112,3 +112,14 @@ def test_a_merge_can_be_undone_and_a_reingest_keeps_it_undone(demo_build, tmp_pa
             unmerge(store, "e_ningbo", record["source_id"])
         ingest([demo_build["exports"]["e_ningbo"]], "e_ningbo", store)
         assert store.count("cases") == cases_before + 1
+
+
+def test_the_stored_cases_a_merge_reads_are_those_near_each_record_not_the_years_between():
+    from etl.ingest import spans_near
+
+    times = pd.Series(pd.to_datetime(["2020-01-01 08:00", "2020-01-03 09:00", "2024-05-01 10:00", None]))
+    three_days = pd.Timedelta(days=3)
+    assert spans_near(times, three_days) == [
+        (pd.Timestamp("2019-12-29 08:00"), pd.Timestamp("2020-01-06 09:00")),  # the two close ones joined
+        (pd.Timestamp("2024-04-28 10:00"), pd.Timestamp("2024-05-04 10:00"))]
+    assert spans_near(pd.Series([], dtype="datetime64[ns]"), three_days) == []
