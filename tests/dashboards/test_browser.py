@@ -357,18 +357,18 @@ def test_a_shared_link_comes_back_whole_after_login_and_logout_ends_the_session(
             "&level=community&overdue=1&layers=cases&measure=density")
     driver.get(f"{url}/logout")
     driver.get(url + link)  # not logged in: the gate sends the browser to log in first
-    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.NAME, "user"))
+    WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.NAME, "user"))
     driver.find_element(By.NAME, "user").send_keys("commander")
     driver.find_element(By.NAME, "password").send_keys(demo_password("commander"))
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
+    WebDriverWait(driver, 120).until(lambda d: "/login" not in d.current_url)
     assert driver.current_url == url + link
-    WebDriverWait(driver, 60).until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text.strip())
+    WebDriverWait(driver, 120).until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text.strip())
     # A copy of the session taken before logging out no longer opens anything after it.
     copy = requests.Session()
     copy.cookies.set("session", driver.get_cookie("session")["value"])
     assert copy.get(url + "/_dash-layout", allow_redirects=False).status_code == 200
     driver.find_element(By.CSS_SELECTOR, "a[href='/logout']").click()
-    WebDriverWait(driver, 30).until(lambda d: "/login" in d.current_url)
+    WebDriverWait(driver, 120).until(lambda d: "/login" in d.current_url)
     time.sleep(1.2)  # the server looks at the store's versions at most once a second
     assert copy.get(url + "/_dash-layout", allow_redirects=False).status_code == 401
