@@ -255,6 +255,17 @@ def postgres_stopped():
             time.sleep(0.5)
 
 
+def demo_copy(kind: str, demo_gpkg, tmp_path, request) -> str:
+    """A copy of the demo this test may write to, on the store ``kind`` names (gpkg or postgis); its spec."""
+    if kind == "postgis":
+        spec = request.getfixturevalue("postgis_url")
+        copy_store(demo_gpkg[0], spec)
+        return spec
+    spec = str(tmp_path / "demo.gpkg")
+    shutil.copy(demo_gpkg[0], spec)
+    return spec
+
+
 def copy_store(source: str, target: str) -> None:
     """Every layer of one store written into another (the demo into PostGIS, say)."""
     from layers.schema import LAYERS

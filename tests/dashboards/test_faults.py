@@ -10,7 +10,7 @@ import requests
 from dashboards.app import create_app
 from dashboards.client import DashClient, for_app
 from demo.users import demo_password
-from tests.conftest import copy_store, postgres_stopped, serving
+from tests.conftest import copy_store, demo_copy, postgres_stopped, serving
 
 YEAR = {"overview-period.start_date": "2020-01-01", "overview-period.end_date": "2020-12-31",
         "overview-layers.value": ["cases"]}
@@ -97,14 +97,7 @@ def test_several_processes_answer_one_session_alike(demo_gpkg, tmp_path):
 
 @pytest.mark.parametrize("kind", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
 def test_the_failed_login_limit_holds_across_processes_on_either_store(kind, demo_gpkg, tmp_path, request):
-    import shutil
-
-    if kind == "postgis":
-        spec = request.getfixturevalue("postgis_url")
-        copy_store(demo_gpkg[0], spec)
-    else:
-        spec = str(tmp_path / "demo.gpkg")
-        shutil.copy(demo_gpkg[0], spec)
+    spec = demo_copy(kind, demo_gpkg, tmp_path, request)
     with serving(spec, workers=2) as url:
         guesser = _Http(url)
         # Five wrong passwords in all lock the name, whichever processes heard them.

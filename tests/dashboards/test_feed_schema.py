@@ -12,7 +12,6 @@ so a string the schema allows may rightly be refused with 400.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,17 +20,12 @@ import pytest
 
 from demo.users import demo_password
 from layers.catalogue import CATALOGUE
-from tests.conftest import copy_store, serving
+from tests.conftest import demo_copy, serving
 
 
 @pytest.mark.parametrize("kind", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
 def test_the_feed_answers_as_its_api_document_says(kind, demo_gpkg, tmp_path, request):
-    if kind == "postgis":
-        spec = request.getfixturevalue("postgis_url")
-        copy_store(demo_gpkg[0], spec)
-    else:
-        spec = str(tmp_path / "demo.gpkg")
-        shutil.copy(demo_gpkg[0], spec)
+    spec = demo_copy(kind, demo_gpkg, tmp_path, request)
     schemathesis = Path(sys.executable).with_name("schemathesis")
     with serving(spec) as url:
         run = subprocess.run([str(schemathesis), "run", f"{url}/ogcapi/api", "--auth", f"kongpu:{demo_password('kongpu')}",

@@ -33,7 +33,7 @@ from layers.areas import Area
 from layers.filters import CaseFilter
 from layers.store import open_store
 from layers.users import disable_user, set_password
-from tests.conftest import copy_store, serving
+from tests.conftest import demo_copy, serving
 
 YEAR = {"overview-period.start_date": "2020-01-01", "overview-period.end_date": "2020-12-31"}
 HOST = "http://onemap.test"
@@ -214,12 +214,7 @@ def test_disabling_a_user_ends_their_sessions(app, demo_gpkg):
 
 @pytest.mark.parametrize("kind", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
 def test_logout_ends_the_session_on_every_server_process(kind, demo_gpkg, tmp_path, request):
-    if kind == "postgis":
-        spec = request.getfixturevalue("postgis_url")
-        copy_store(demo_gpkg[0], spec)
-    else:
-        spec = str(tmp_path / "demo.gpkg")
-        shutil.copy(demo_gpkg[0], spec)
+    spec = demo_copy(kind, demo_gpkg, tmp_path, request)
     with serving(spec, workers=2) as url:
         person = requests.Session()
         assert person.post(url + "/login", data={"user": "kongpu", "password": demo_password("kongpu")}).ok
