@@ -35,7 +35,6 @@ from layers.settings import SETTINGS
 from layers.store import Store
 from layers.users import (
     MIN_PASSWORD,
-    authenticate,
     end_session,
     find_user,
     kiosk_for_token,
@@ -49,6 +48,7 @@ PROXIES = SETTINGS.proxies
 # What anybody may fetch: the login page and the static files every page needs, matched exactly.
 _PUBLIC = frozenset({"/login", "/logout", "/_favicon.ico"})
 _PUBLIC_FOLDERS = ("/assets/", "/_dash-component-suites/")
+TOO_MANY = "尝试次数过多，请15分钟后再试 · Too many attempts, try again in 15 minutes"
 # The live feed (dashboards.feed): GIS clients log in with HTTP Basic on each request, as QGIS and GDAL do.
 FEED_PREFIX = "/ogcapi"
 # A password checked once is trusted this long (scrypt on each of a client's page requests would be slow).
@@ -87,11 +87,8 @@ def _basic_principal(limiter: LoginLimiter, trusted: dict) -> Principal | None:
         checked_at < user.sessions_after)
     if until < time.monotonic() or stale:
         trusted.pop(digest, None)
-        if limiter.locked(name, address):
-            return None
-        user = authenticate(store, name, password)
+        user, _ = limiter.attempt(name, password, address)
         if user is None:
-            limiter.failed(name, address)
             return None
         limiter.succeeded(name, address)
         if len(trusted) > 1000:
@@ -261,12 +258,10 @@ def install(app, store: Store):
             return _login_page(next_=next_)
         name, password = request.form.get("user", "").strip(), request.form.get("password", "")
         address = client_address()
-        if limiter.locked(name, address):
-            return _login_page("尝试次数过多，请15分钟后再试 · Too many attempts, try again in 15 minutes",
-                               user=name, next_=next_, status=429)
-        user = authenticate(store, name, password)
+        user, locked = limiter.attempt(name, password, address)
+        if locked:
+            return _login_page(TOO_MANY, user=name, next_=next_, status=429)
         if user is None:
-            limiter.failed(name, address)
             return _login_page("用户名或密码不正确 · Wrong user name or password", user=name, next_=next_,
                                status=401)
         _start_session(user.name, limiter.succeeded(name, address))
@@ -297,11 +292,10 @@ def install(app, store: Store):
         if not _csrf_ok():
             return _password_page("表单已过期，请重试 · The form expired, try again", status=403)
         address = client_address()
-        if limiter.locked(who.name, address):
-            return _password_page("尝试次数过多，请15分钟后再试 · Too many attempts, try again in 15 minutes",
-                                  status=429)
-        if authenticate(store, who.name, form.get("current", "")) is None:
-            limiter.failed(who.name, address)
+        user, locked = limiter.attempt(who.name, form.get("current", ""), address)
+        if locked:
+            return _password_page(TOO_MANY, status=429)
+        if user is None:
             return _password_page("当前密码不正确 · The current password is wrong", status=401)
         if form.get("new", "") != form.get("again", ""):
             return _password_page("两次输入的新密码不一致 · The new passwords differ", status=400)

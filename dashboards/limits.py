@@ -30,6 +30,7 @@ import pandas as pd
 from layers.errors import StoreError
 from layers.settings import SETTINGS
 from layers.store import Condition, Store
+from layers.users import User, authenticate
 
 FEED_QUERIES, FEED_WINDOW_S = SETTINGS.feed_queries, SETTINGS.feed_window_s
 
@@ -54,6 +55,19 @@ class LoginLimiter:
             return True
         from_address = self._read(Condition("address", "=", address), since)
         return bool((~from_address["ok"].astype(bool)).sum() >= self.per_address)
+
+    def attempt(self, name: str, password: str, address: str) -> tuple[User | None, bool]:
+        """(the user whose password this is, or None; whether the name is locked from this address).
+
+        A locked name's password is not checked; a wrong one is counted. A success is recorded by the
+        caller (``succeeded``), which needs the id for the session it opens.
+        """
+        if self.locked(name, address):
+            return None, True
+        user = authenticate(self.store, name, password)
+        if user is None:
+            self.failed(name, address)
+        return user, False
 
     def failed(self, name: str, address: str) -> None:
         self._record(name, address, False)
