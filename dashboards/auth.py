@@ -313,4 +313,12 @@ def install(app, store: Store):
     def gate():
         return _gate(limiter, trusted)
 
+    @server.after_request
+    def not_kept(response):
+        # What a person sees (pages, callbacks, the feed) is theirs at that moment: no browser or proxy keeps
+        # a copy to show after logout, or to the next person. The static files may be kept.
+        if not is_public(flask.request.path) or flask.request.path in _PUBLIC:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
     return limiter

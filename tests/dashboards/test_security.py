@@ -357,6 +357,7 @@ def test_each_login_begins_a_new_session_and_its_cookie_is_not_for_scripts(app):
     first = login(client, "kongpu")
     cookie = first.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get("/_dash-layout").headers["Cache-Control"] == "no-store"  # no copy kept after logout
     before = client.get_cookie("session").value
     login(client, "kongpu")  # whatever the browser held before, a login gives it a new session
     assert client.get_cookie("session").value != before
