@@ -12,7 +12,7 @@ import dash
 import plotly.io as pio
 from dash import html
 
-from dashboards import auth, download, errors, feed, figures, geo
+from dashboards import auth, download, errors, feed, figures, geo, open311
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
 from dashboards.schedule import BriefSchedule
@@ -40,6 +40,7 @@ def create_app(store_spec: str, *, basemap: Basemap = NO_BASEMAP) -> dash.Dash:
     auth.install(app, store)
     geo.install(app)
     feed.install(app)
+    open311.install(app)
     return app
 
 

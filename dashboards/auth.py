@@ -31,6 +31,7 @@ from dashboards.limits import LoginLimiter
 from dashboards.request import Principal, _as_principal, principal, store_from_request
 from layers.areas import district_names
 from layers.errors import InvalidValue, StoreError
+from layers.open311 import PREFIX as OPEN311_PREFIX
 from layers.settings import SETTINGS
 from layers.store import Store
 from layers.users import (
@@ -134,6 +135,8 @@ def _gate(limiter: LoginLimiter, trusted: dict):
         return None
     if request.path == FEED_PREFIX or request.path.startswith(FEED_PREFIX + "/"):
         return _feed_gate(limiter, trusted)
+    if request.path.startswith(OPEN311_PREFIX + "/"):
+        return None  # the push API checks its keys, and a user's session for reads, itself (dashboards.open311)
     token = request.args.get("kiosk")
     if token and request.path == "/wall":
         kiosk = kiosk_for_token(store_from_request(), token)

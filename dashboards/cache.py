@@ -97,6 +97,10 @@ class StoreCache:
         """``make()`` for a layer, made once per version of the layer and ``key`` (the cells' GeoJSON, say)."""
         return self._get(store, (name, key), self._current(store).get(name), lambda s: make())
 
+    def written(self, store: Store) -> None:
+        """This process just wrote to the store: the next request asks for its versions, not after ``check_s``."""
+        self._versions.pop(store.url, None)
+
     def version(self, store: Store, name: str) -> str | None:
         return self._current(store).get(name)
 

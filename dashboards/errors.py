@@ -56,18 +56,22 @@ def install(app):
     @app.server.errorhandler(Exception)
     def handle(exc):
         if isinstance(exc, HTTPException):
-            if flask.request.path.startswith("/ogcapi"):  # a client reads JSON, whatever went wrong
+            if flask.request.path.startswith(("/ogcapi", "/open311")):  # a client reads JSON, whatever went wrong
                 response = exc.get_response()  # its headers (a 405's Allow) with a JSON body
-                response.set_data(flask.json.dumps({"code": exc.name.replace(" ", ""),
-                                                    "description": exc.description or ""}))
+                body = {"code": exc.name.replace(" ", ""), "description": exc.description or ""}
+                if flask.request.path.startswith("/open311"):  # Open311's errors are a list of {code, description}
+                    body = [{"code": exc.code, "description": exc.description or exc.name}]
+                response.set_data(flask.json.dumps(body))
                 response.mimetype = "application/json"
                 return response
             return exc
         zh, en, status = message(exc)
         path = flask.request.path
-        if path.startswith(("/ogcapi", "/_dash-", "/geo/")):
+        if path.startswith(("/ogcapi", "/open311", "/_dash-", "/geo/")):
             body = exc.to_dict() if isinstance(exc, OnemapError) else {
                 "code": "ServerError", "description": en, "description_zh": zh}
+            if path.startswith("/open311"):
+                body = [{"code": status, "description": body["description"]}]
             response = flask.jsonify(body)
             response.status_code = status
             if getattr(exc, "retry_after", None):

@@ -47,10 +47,21 @@ class FileReport:
     target: str = "cases"
 
 
+@dataclass(frozen=True)
+class Pushed:
+    """Rows a channel system sent (the push API), as a file's reader would have given them (``etl.read``)."""
+
+    name: str
+    rows: pd.DataFrame
+
+
 @dataclass
 class IngestReport:
     files: list[FileReport] = field(default_factory=list)
     by_reason: dict = field(default_factory=dict)
+    # Per incoming record: file, row, case_id, merged, seen (stored by an earlier run); and the quarantined rows.
+    outcomes: pd.DataFrame | None = field(default=None, repr=False)
+    quarantine: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def rows_in(self):
@@ -80,13 +91,16 @@ def ingest(paths, source: str | Profile, store: Store) -> IngestReport:
     return ingest_many([(p, profile) for p in paths], store)
 
 
-def ingest_many(items, store: Store, *, progress=None) -> IngestReport:
+def ingest_many(items, store: Store, *, progress=None, audit=None) -> IngestReport:
     """Ingest (path, profile) pairs in one run, so duplicates across them merge.
 
-    Every file is read and checked before anything is written: a file that
-    cannot be read stops the run with nothing stored. Then cases, their
-    intake records, components and quarantine land in one transaction.
-    ``progress``, if given, is called with (step, files done, files) as the run goes.
+    A path may be :class:`Pushed` rows instead of a file. Every file is read
+    and checked before anything is written: a file that cannot be read stops
+    the run with nothing stored. Then cases, their intake records, components
+    and quarantine land in one transaction. ``progress``, if given, is called
+    with (step, files done, files) as the run goes; ``audit``, if given, with
+    (cases before, cases after) and returns the audit rows that land in the
+    same transaction.
     """
     report = IngestReport()
     geography = {name: store.read(name) for name in GEOGRAPHY}
@@ -97,12 +111,15 @@ def ingest_many(items, store: Store, *, progress=None) -> IngestReport:
     for n, (path, profile) in enumerate(items):
         if progress:
             progress("read", n, len(items))
-        raw, encoding = read_export(path, profile)
+        if isinstance(path, Pushed):
+            raw, encoding, name = path.rows, None, path.name
+        else:
+            (raw, encoding), name = read_export(path, profile), Path(path).name
         check = normalise_components if profile.target == "components" else normalise
-        records, quarantine = check(raw, profile, Path(path).name, area=area)
+        records, quarantine = check(raw, profile, name, area=area)
         (components if profile.target == "components" else cases).append(records.assign(_item=n))
         quarantines.append(quarantine)
-        report.files.append(FileReport(Path(path).name, profile.source, encoding, len(raw), 0, 0, len(quarantine),
+        report.files.append(FileReport(name, profile.source, encoding, len(raw), 0, 0, len(quarantine),
                                        profile.target))
     quarantine = pd.concat(quarantines, ignore_index=True)
     for reason in REASONS:
@@ -121,16 +138,22 @@ def ingest_many(items, store: Store, *, progress=None) -> IngestReport:
         if progress:
             progress("merge", len(items), len(items))
         decided = merge_duplicates(located, known, _cases_near(store, records["reported_at"]))
-        writes["cases"] = _cases(decided, store)
+        writes["cases"], prior = _cases(decided, store)
         writes["case_sources"] = _case_sources(decided)
         _count(report, decided["_item"], decided["merged"])
+        seen = pd.MultiIndex.from_frame(decided[["source", "source_id"]]).isin(
+            pd.MultiIndex.from_frame(known[["source", "source_id"]]))
+        report.outcomes = decided[["file", "row", "case_id", "merged"]].assign(seen=seen).reset_index(drop=True)
+        if audit is not None:
+            writes["audit"] = audit(prior, writes["cases"])
     inventory = pd.concat(components, ignore_index=True) if components else pd.DataFrame()
     if len(inventory):
         writes["components"] = locate_components(inventory, geography["grid_cells"]).drop(columns="_item")
         _count(report, inventory["_item"], pd.Series(False, index=inventory.index))
     if progress:
         progress("write", len(items), len(items))
-    store.upsert_many({**writes, "quarantine": quarantine})
+    store.upsert_many({**writes, "quarantine": quarantine.drop(columns="_problems", errors="ignore")})
+    report.quarantine = quarantine
     return report
 
 
@@ -186,7 +209,7 @@ def district_area(geography, margin=AREA_MARGIN_METRES) -> Reach | None:
 
 
 def _cases(decided, store):
-    """Canonical cases: each primary record, with every channel that reported its matter."""
+    """Canonical cases (each primary record, with every channel that reported its matter), and those stored before."""
     primary = decided[~decided["merged"]].copy()
     touched = sorted(set(decided["case_id"]))
     prior = store.read("cases", [Condition("case_id", "in", touched)])
@@ -196,7 +219,7 @@ def _cases(decided, store):
     cases = pd.concat([f for f in (primary, earlier) if len(f)], ignore_index=True)
     cases["channels"] = cases["case_id"].map(_all_channels(cases, decided, prior))
     keep = [c for c in cases.columns if c in LAYERS["cases"].columns]
-    return cases[keep + ["geometry"]].set_geometry("geometry")
+    return cases[keep + ["geometry"]].set_geometry("geometry"), prior
 
 
 def _all_channels(cases, decided, prior):

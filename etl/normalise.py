@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from etl.profiles import Profile
-from gis.datums import to_cgcs2000
+from etl.profiles import ISO8601, Profile
+from gis.datums import DatumError, to_cgcs2000
 from layers.components import split_code
+from layers.features import LOCAL_OFFSET
 
 # Why a row was quarantined (the ingest report counts rows per reason), and how a clerk reads it.
 REASONS = {
@@ -57,6 +59,9 @@ class Problems:
             "raw": [json.dumps({k: v for k, v in raw.iloc[i].items() if not k.startswith("_")}, ensure_ascii=False)
                     for i in bad],
         })
+        # Each problem as (column, reason, words) for an answer to the sender (not stored: the message says it).
+        frame["_problems"] = [[(column, reason, REASONS[reason].format(district=district))
+                               for _field, column, reason, _value in self.items[i]] for i in bad]
         # Text columns stay text even when no row is bad.
         return frame.astype({c: object for c in ("source", "file", "fields", "reasons", "message", "raw")})
 
@@ -90,14 +95,31 @@ def plain_digits(values: pd.Series) -> pd.Series:
 
 
 def parse_datetimes(values: pd.Series, formats) -> pd.Series:
-    """Parse with each format in turn; what none of them reads stays NaT."""
+    """Parse with each format in turn; what none of them reads stays NaT.
+
+    The format ``iso8601`` reads ISO 8601 / RFC 3339 times (``2020-11-18T09:30:00+08:00``, ``…Z``): a time
+    with an offset becomes the district's local time, one without is taken as local already.
+    """
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ms]")
     for fmt in formats:
         todo = out.isna() & (values != "")
         if not todo.any():
             break
-        out[todo] = pd.to_datetime(values[todo], format=fmt, errors="coerce")
+        if fmt == ISO8601:
+            out[todo] = values[todo].map(_iso_local)
+        else:
+            out[todo] = pd.to_datetime(values[todo], format=fmt, errors="coerce")
     return out
+
+
+def _iso_local(text: str):
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return pd.NaT
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None) + LOCAL_OFFSET
+    return pd.Timestamp(stamp)
 
 
 @dataclass(frozen=True)
@@ -129,6 +151,11 @@ def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Reach | N
     problems.add(dup, "source_id", cols["source_id"], "duplicate_id", text["source_id"].to_numpy())
     out["source_id"] = text["source_id"]
     out["category"] = text["category"]
+    if "category" in profile.vocab:  # a source that sends category codes (Open311's service_code)
+        mapped = text["category"].map(profile.vocab["category"])
+        problems.add(mapped.isna() & (text["category"] != ""), "category", cols["category"], "unknown_value",
+                     text["category"].to_numpy())
+        out["category"] = mapped.where(mapped.notna(), text["category"])
     for f in ("description", "reporter_phone", "address"):
         out[f] = text[f].where(text[f] != "", None) if f in text else None
 
@@ -199,11 +226,24 @@ def coordinates(raw, profile, out, problems, area=None):
     problems.add(unreadable, "location", f"{loc.x}/{loc.y}", "bad_coordinate", (xs + "," + ys).to_numpy())
     # 0,0 is what an app writes when it had no fix: treat it as missing, not as the Gulf of Guinea.
     usable = given & ~unreadable & ~((x == 0) & (y == 0))
+    datums = pd.Series(loc.datum, index=raw.index, dtype=object)
+    if loc.datum_column:  # each row says its datum (empty: the profile's)
+        said = text_column(raw, loc.datum_column).str.lower()
+        datums = said.where(said != "", loc.datum)
+        for datum in datums[usable].unique():
+            try:
+                to_cgcs2000([], [], datum)
+            except DatumError:
+                unknown = usable & (datums == datum)
+                problems.add(unknown, "datum", loc.datum_column, "unknown_value", datums.to_numpy())
+                usable &= ~unknown
     if not usable.any():
         return
-    lon, lat = to_cgcs2000(x[usable].to_numpy(), y[usable].to_numpy(), loc.datum)
-    lon = pd.Series(lon, index=x.index[usable])
-    lat = pd.Series(lat, index=x.index[usable])
+    lon = pd.Series(np.nan, index=x.index[usable])
+    lat = pd.Series(np.nan, index=x.index[usable])
+    for datum in datums[usable].unique():
+        rows = usable & (datums == datum)
+        lon[rows[rows].index], lat[rows[rows].index] = to_cgcs2000(x[rows].to_numpy(), y[rows].to_numpy(), datum)
     invalid = ~(lon.between(-180, 180) & lat.between(-90, 90)) | lon.isna() | lat.isna()
     mask = pd.Series(False, index=x.index)
     mask[invalid.index[invalid]] = True

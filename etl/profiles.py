@@ -29,6 +29,8 @@ FIELDS = {
 }
 REQUIRED = {"cases": ("source_id", "reported_at", "category", "status"), "components": ("component_id",)}
 FORMATS = ("csv", "xlsx", "json", "geojson")
+# A datetime format that reads ISO 8601 / RFC 3339 times, with or without an offset (etl.normalise).
+ISO8601 = "iso8601"
 
 
 class ProfileError(BadProfile):
@@ -42,6 +44,7 @@ class Location:
     datum: str | None = None
     address: str | None = None
     community: str | None = None
+    datum_column: str | None = None  # a column that gives each row's datum (``datum`` where it is empty)
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,12 @@ def _validate(raw: dict, where: str) -> Profile:
     vocab = raw.get("vocab", {})
     allowed_words = (("status", CASE_STATUSES), ("level", LEVELS), ("kind", CASE_KINDS),
                      ("state", tuple(COMPONENT_STATES)))
+    unknown_vocab = set(vocab) - {"status", "level", "kind", "state", "resolved_in_place", "category"}
+    if unknown_vocab:
+        problems.append(f"vocab: unknown fields {sorted(unknown_vocab)}")
+    for word, value in vocab.get("category", {}).items():
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"vocab.category: {word!r} maps to {value!r}, not a category name")
     for fieldname, allowed in allowed_words:
         for word, value in vocab.get(fieldname, {}).items():
             if value not in allowed:

@@ -66,7 +66,8 @@ def read_export(path, profile: Profile) -> tuple[pd.DataFrame, str | None]:
         encoding = profile.encoding or detect_encoding(path)
         frame = _read_json(path, encoding, profile)
     loc = profile.location
-    wanted = set(profile.columns.values()) | {c for c in (loc.x, loc.y, loc.address, loc.community) if c}
+    wanted = set(profile.columns.values()) | {c for c in (loc.x, loc.y, loc.address, loc.community, loc.datum_column)
+                                               if c}
     missing = sorted(c for c in wanted if c not in frame.columns)
     if missing:
         hint = ""

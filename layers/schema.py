@@ -121,6 +121,19 @@ LAYERS = {
               {"kiosk_id": "str", "token_hash": "str", "label": "str", "area": "str", "view": "str",
                "created_at": "datetime", "revoked_at": "datetime"},
               None, not_null=("kiosk_id", "token_hash", "area")),
+        # Keys of the channel systems that push cases (dashboards.open311): only a hash of each is kept; a key
+        # writes and reads its own channel's cases only, until revoked.
+        Layer("api_keys", ("key_id",),
+              {"key_id": "str", "key_hash": "str", "channel": "str", "label": "str", "created_at": "datetime",
+               "created_by": "str", "revoked_at": "datetime"},
+              None, not_null=("key_id", "key_hash", "channel", "created_at")),
+        # Every write a person or a channel system makes through the server: who, when, what it was before
+        # and after (JSON), so a changed case or a revoked key can be traced back.
+        Layer("audit", ("audit_id",),
+              {"audit_id": "str", "at": "datetime", "actor": "str", "action": "str", "layer": "str",
+               "record": "str", "before": "str", "after": "str", "address": "str"},
+              None, not_null=("audit_id", "at", "actor", "action", "layer", "record"),
+              indexes=(("layer", "record"), ("at",))),
         # 靶向治理台账: what was done to a place (a setback area, an estate, a grid cell), by whom,
         # when it started and finished, and to whom it was handed over.
         Layer("remediations", ("remediation_id",),

@@ -52,6 +52,10 @@ class Settings:
     feed_queries: int = _env("ONEMAP_FEED_QUERIES", 300,
                              doc="different filter values of one feed query a user may ask per window")
     feed_window_s: int = _env("ONEMAP_FEED_WINDOW_S", 600, doc="seconds the feed's query limit counts over")
+    open311_requests: int = _env("ONEMAP_OPEN311_REQUESTS", 600,
+                                 doc="requests one channel system's key may make to the push API per window")
+    open311_window_s: int = _env("ONEMAP_OPEN311_WINDOW_S", 60, doc="seconds the push API's request limit counts over")
+    open311_batch: int = _env("ONEMAP_OPEN311_BATCH", 1000, doc="cases one batch request to the push API may carry")
     basic_trust_s: int = _env("ONEMAP_BASIC_TRUST_S", 300,
                               doc="seconds a feed client's checked password is trusted before it is checked again")
     min_password: int = _env("ONEMAP_MIN_PASSWORD", 8, doc="the shortest password a user may be given")

@@ -399,6 +399,33 @@ def cmd_kiosk(args):
             print(f"kiosk {args.kiosk_id} revoked")
 
 
+def cmd_apikey(args):
+    import getpass
+
+    import pandas as pd
+
+    from layers.apikeys import add_key, list_keys, revoke_key
+
+    who = f"cli:{getpass.getuser()}"
+    with open_store(args.store) as store:
+        if args.action == "add":
+            if not args.channel:
+                raise InvalidValue("onemap apikey add needs --channel (the channel system the key is for)")
+            key_id, key = add_key(store, args.channel, label=args.label, created_by=who)
+            print(f"key {key_id} for {args.channel}: {key}")
+            print("the key is shown once; give it to the channel system's operator only")
+        elif args.action == "list":
+            for row in list_keys(store).itertuples():
+                state = f" revoked {row.revoked_at:%Y-%m-%d %H:%M}" if pd.notna(row.revoked_at) else ""
+                print(f"{row.key_id}  {row.channel:<22} {row.created_at:%Y-%m-%d %H:%M}  {row.label}{state}")
+        elif args.action == "revoke":
+            if not args.key_id:
+                raise InvalidValue("onemap apikey revoke needs the key's id (onemap apikey list)")
+            if not revoke_key(store, args.key_id, by=who):
+                raise NotFound(f"no key {args.key_id!r}")
+            print(f"key {args.key_id} revoked")
+
+
 def cmd_migrate(args):
     from layers.store import SCHEMA_VERSION
 
@@ -561,6 +588,14 @@ def build_parser():
     p.add_argument("--base-url", default="http://127.0.0.1:8050")
     p.add_argument("--store", help=store_help)
     p.set_defaults(func=cmd_kiosk)
+
+    p = sub.add_parser("apikey", help="keys of the channel systems that push cases (Open311): add, list, revoke")
+    p.add_argument("action", choices=["add", "list", "revoke"])
+    p.add_argument("key_id", nargs="?")
+    p.add_argument("--channel", help="the channel whose cases the key writes and reads")
+    p.add_argument("--label", default="", help="which system holds it, e.g. 12345热线工单系统")
+    p.add_argument("--store", help=store_help)
+    p.set_defaults(func=cmd_apikey)
 
     p = sub.add_parser("serve", help="serve the dashboard")
     p.add_argument("--store", help=store_help)

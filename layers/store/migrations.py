@@ -67,6 +67,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "address: ended_sessions, users.sessions_after, logins.address and the logins' lookup indexes",
               (CreateLayer("ended_sessions"), AddColumn("users", "sessions_after"), AddColumn("logins", "address"),
                AddIndex("logins", ("user_name", "at")), AddIndex("logins", ("address", "at")))),
+    Migration(4, "channel systems push cases (Open311): their keys (api_keys) and the audit of every write "
+                 "made through the server (audit)",
+              (CreateLayer("api_keys"), CreateLayer("audit"))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -179,15 +179,22 @@ def test_values_built_to_break_sql_match_nothing_and_change_nothing(store):
 
 
 def test_a_damaged_geopackage_is_refused_and_never_written_over(tmp_path):
+    import contextlib
     import hashlib
     import os
     import shutil
+    import sqlite3
 
     good = tmp_path / "good.gpkg"
     with open_store(str(good)) as store:
         store.write_layer("grid_cells", three_cells())
+    # The pages of the layer being written, damaged (the file's middle may hold another layer's index).
+    with contextlib.closing(sqlite3.connect(good)) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = 'grid_cells'")]
     damaged = bytearray(good.read_bytes())
-    damaged[len(damaged) // 2:len(damaged) // 2 + 8192] = os.urandom(8192)
+    for page in pages:
+        damaged[(page - 1) * size:page * size] = os.urandom(size)
     for name, content in (("random.gpkg", b"SQLite format 3\x00" + os.urandom(4096)), ("text.gpkg", "不是数据库".encode()),
                           ("damaged.gpkg", bytes(damaged))):
         path = tmp_path / name

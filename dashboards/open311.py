@@ -1,0 +1,369 @@
+"""The push API: channel systems report cases and their status as Open311 GeoReport v2, under ``/open311/v2``.
+
+A channel system sends its key (``Authorization: Bearer om_…`` or Open311's
+``api_key`` parameter); the key writes and reads its own channel's cases only.
+A logged-in user may read (``GET``) the cases of their area; only keys write,
+so a page's session cookie never writes here (nothing for a forged cross-site
+request to ride on). Every write is audited in the same transaction, and a
+request sent again (the same ``channel_request_id``) returns the case it made
+the first time and writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import flask
+import pandas as pd
+
+from dashboards.cache import CACHE
+from dashboards.limits import QueryThrottle
+from dashboards.request import principal, store_from_request
+from etl.ingest import Pushed, ingest_many
+from etl.normalise import parse_datetimes
+from etl.open311 import push_profile, request_rows
+from etl.status import NotYours, update_status
+from layers.apikeys import ApiKey, key_for
+from layers.areas import DISTRICT
+from layers.audit import audit_rows
+from layers.errors import InvalidValue, NotFound, OnemapError, TooManyQueries
+from layers.filters import CaseFilter
+from layers.open311 import PREFIX, api_document, service_request, services
+from layers.settings import SETTINGS
+from layers.store import Condition
+from layers.users import PERSONAL_DATA_ROLES
+
+# Per server process: requests per key (or user) within the window.
+THROTTLE = QueryThrottle(SETTINGS.open311_requests, SETTINGS.open311_window_s)
+BATCH_MAX = SETTINGS.open311_batch
+BODY_MAX = 8 * 1024 * 1024
+LIST_MAX = 1000
+# Personal fields are not copied into the audit: the case holds them, the audit says who changed what.
+_NOT_AUDITED = ("reporter_phone", "description", "geometry")
+
+
+class Refused(OnemapError):
+    """A request the API answers with an Open311 error list."""
+
+    def __init__(self, status: int, description: str, errors: list | None = None):
+        super().__init__(description)
+        self.status = status
+        self.errors = errors or [{"code": status, "description": description}]
+
+
+def install(app):
+    server = app.server
+
+    @server.route(PREFIX + "/openapi.json")
+    def open311_api():
+        return flask.jsonify(api_document(flask.request.host_url.rstrip("/") + PREFIX))
+
+    @server.route(PREFIX + "/services.json")
+    def open311_services():
+        _who()
+        return flask.jsonify(services(_categories(store_from_request())))
+
+    @server.route(PREFIX + "/requests.json", methods=["GET"])
+    def open311_list():
+        return flask.jsonify(_listing(_who(), flask.request.args))
+
+    @server.route(PREFIX + "/requests.json", methods=["POST"])
+    def open311_post():
+        key = _writer()
+        item = _body_object()
+        result = push(store_from_request(), key, [item], address=_address(),
+                      idempotency_key=flask.request.headers.get("Idempotency-Key"))
+        outcome = result["requests"][0]
+        if "errors" in outcome:
+            return flask.jsonify(outcome["errors"]), 400
+        return flask.jsonify([outcome]), 201 if not outcome["repeated"] else 200
+
+    @server.route(PREFIX + "/requests/batch.json", methods=["POST"])
+    def open311_batch():
+        key = _writer()
+        body = flask.request.get_json(silent=True)
+        items = body.get("requests") if isinstance(body, dict) else body
+        if not isinstance(items, list) or not items:
+            raise Refused(400, 'the body must be {"requests": [...]} with at least one request')
+        if len(items) > BATCH_MAX:
+            raise Refused(413, f"{len(items)} requests in one batch; at most {BATCH_MAX}")
+        return flask.jsonify(push(store_from_request(), key, items, address=_address()))
+
+    @server.route(PREFIX + "/requests/<path:request_id>", methods=["GET"])
+    def open311_one(request_id):
+        who = _who()
+        if not request_id.endswith(".json"):
+            raise Refused(404, "no such resource")
+        return flask.jsonify([_one(who, request_id[:-len(".json")])])
+
+    @server.route(PREFIX + "/requests/<path:request_id>/status.json", methods=["POST"])
+    def open311_status(request_id):
+        key = _writer()
+        body = _body_object()
+        store = store_from_request()
+        status = str(body.get("status") or "")
+        status = {"open": "reported"}.get(status, status)
+        at = _local_time(body.get("updated_datetime"), "updated_datetime")
+        actor, address = f"apikey:{key.key_id}", _address()
+
+        def audit(before, after):
+            return audit_rows(actor, "open311.status", "cases", [(request_id, _audited(before), _audited(after))],
+                              address=address)
+        try:
+            update_status(store, request_id, key.channel, status, at, audit=audit)
+        except NotYours as exc:
+            raise Refused(403, str(exc)) from None
+        except NotFound as exc:
+            raise Refused(404, str(exc)) from None
+        except InvalidValue as exc:
+            raise Refused(400, exc.message("en"), [{"code": 400, "field": "status", "reason": "unknown_value",
+                                                   "description": exc.message("en")}]) from None
+        return flask.jsonify([_one(key, request_id)])
+
+    @server.after_request
+    def open311_written(response):
+        if flask.request.path.startswith(PREFIX + "/") and flask.request.method == "POST":
+            CACHE.written(store_from_request())  # what a system just sent, it reads back at once
+        return response
+
+    @server.errorhandler(Refused)
+    def refused(exc: Refused):
+        response = flask.jsonify(exc.errors)
+        response.status_code = exc.status
+        return response
+
+    @server.before_request
+    def open311_throttle():
+        if not flask.request.path.startswith(PREFIX + "/") or flask.request.path == PREFIX + "/openapi.json":
+            return None
+        who = _asker()
+        if who is None:
+            return None  # answered 401 by the route
+        wait = THROTTLE.wait_s(who, ("open311",), (uuid.uuid4().hex,))
+        if wait:
+            response = flask.jsonify([{"code": 429, "description": TooManyQueries(wait).message("en")}])
+            response.status_code = 429
+            response.headers["Retry-After"] = str(int(wait))
+            return response
+        return None
+
+
+def push(store, key: ApiKey, items: list, *, address: str = "", idempotency_key: str | None = None,
+         now=None) -> dict:
+    """Ingest pushed requests for ``key``'s channel: per request, the case it became or why it was kept back.
+
+    rows in = stored + merged + quarantined; ``repeated`` counts requests already stored by an earlier push
+    (answered with their case, written again not at all).
+    """
+    now = pd.Timestamp(now or pd.Timestamp.now())
+    for item in items:
+        if isinstance(item, dict) and item.get("channel") not in (None, "", key.channel):
+            raise Refused(403, f"this key writes {key.channel}'s cases, not {item.get('channel')}'s")
+    raw = request_rows(items, received_at=now, idempotency_key=idempotency_key)
+    ids = sorted(set(raw["channel_request_id"]) - {""})
+    known = store.read("case_sources", [Condition("source", "=", key.channel), Condition("source_id", "in", ids)]) \
+        if ids else None
+    known_case = dict(zip(known["source_id"], known["case_id"])) if known is not None else {}
+    known_merged = dict(zip(known["source_id"], known["merged"].astype(bool))) if known is not None else {}
+    repeated = raw["channel_request_id"].isin(list(known_case)).to_numpy()
+    fresh = raw[~repeated]
+    name = f"open311-{key.key_id}-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    results: dict[int, dict] = {}
+    counts = {"rows_in": len(raw), "stored": 0, "merged": 0, "quarantined": 0, "repeated": int(repeated.sum())}
+    for _, row in raw[repeated].iterrows():
+        rid = row["channel_request_id"]
+        merged = bool(known_merged[rid])
+        counts["merged" if merged else "stored"] += 1
+        results[int(row["_row"])] = {"service_request_id": known_case[rid], "channel_request_id": rid,
+                                     "merged": merged, "repeated": True,
+                                     "service_notice": "已受理(重复提交) · already received"}
+    if len(fresh):
+        actor = f"apikey:{key.key_id}"
+        profile = push_profile(key.channel, _service_codes(store))
+
+        def audit(prior, written):
+            before = {r["case_id"]: _audited(r) for r in _records(prior)}
+            return audit_rows(actor, "open311.request", "cases",
+                              [(r["case_id"], before.get(r["case_id"]), _audited(r)) for r in _records(written)],
+                              address=address, now=now)
+        report = ingest_many([(Pushed(name, fresh.reset_index(drop=True)), profile)], store, audit=audit)
+        counts["stored"] += report.stored
+        counts["merged"] += report.merged
+        counts["quarantined"] += report.quarantined
+        if report.outcomes is not None:
+            for row in report.outcomes.itertuples(index=False):
+                rid = raw.loc[raw["_row"] == row.row, "channel_request_id"].iat[0]
+                results[int(row.row)] = {"service_request_id": row.case_id, "channel_request_id": rid,
+                                         "merged": bool(row.merged), "repeated": bool(row.seen),
+                                         "service_notice": "已受理 · received"}
+        for kept in report.quarantine.to_dict("records"):
+            results[int(kept["row"])] = {
+                "channel_request_id": raw.loc[raw["_row"] == kept["row"], "channel_request_id"].iat[0],
+                "errors": [{"code": 400, "field": column, "reason": reason, "description": f"{column}: {words}"}
+                           for column, reason, words in kept["_problems"]],
+                "quarantined": True}
+    return {**counts, "requests": [results[n] for n in sorted(results)]}
+
+
+def _records(frame) -> list[dict]:
+    if frame is None or frame.empty:
+        return []
+    return pd.DataFrame(frame.drop(columns=[c for c in _NOT_AUDITED if c in frame])).to_dict("records")
+
+
+def _audited(record: dict | None) -> dict | None:
+    if record is None:
+        return None
+    return {k: (None if not isinstance(v, (list, dict)) and pd.isna(v) else v)
+            for k, v in record.items() if k not in _NOT_AUDITED}
+
+
+def _categories(store) -> pd.DataFrame:
+    """Each category of the responsibility list or of the stored cases, with its kind where cases say it."""
+    cases = CACHE.cases(store)[0]
+    seen = pd.DataFrame({"category": cases["category"].astype(object), "kind": cases["kind"].astype(object)})
+    seen = seen.dropna().drop_duplicates()
+    listed = CACHE.layer(store, "responsibilities")[["category"]].dropna().drop_duplicates().assign(kind=None)
+    both = pd.concat([seen, listed[~listed["category"].isin(seen["category"])]], ignore_index=True)
+    return both.drop_duplicates("category")
+
+
+def _service_codes(store) -> dict[str, str]:
+    return {code: code for code in _categories(store)["category"]}
+
+
+def _key_given() -> str | None:
+    header = flask.request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[len("bearer "):].strip()
+    given = flask.request.args.get("api_key") or flask.request.form.get("api_key")
+    return given or None
+
+
+def _key() -> ApiKey | None:
+    if "onemap_apikey" not in flask.g:
+        given = _key_given()
+        flask.g.onemap_apikey = key_for(CACHE.layer(store_from_request(), "api_keys"), given) if given else None
+    return flask.g.onemap_apikey
+
+
+def _asker() -> str | None:
+    key = _key()
+    if key is not None:
+        return f"apikey:{key.key_id}"
+    who = principal()
+    return f"user:{who.name}" if who is not None and who.kind == "user" else None
+
+
+def _who():
+    """The key, or the logged-in user, a read answers; 401 for neither."""
+    key = _key()
+    if key is not None:
+        return key
+    if _key_given() is None:
+        who = principal()
+        if who is not None and who.kind == "user":
+            return who
+    raise Refused(401, "send the channel system's key (Authorization: Bearer …, or api_key), or log in")
+
+
+def _writer() -> ApiKey:
+    """Only a channel system's key writes."""
+    key = _key()
+    if key is None:
+        raise Refused(401, "writing needs a channel system's key (Authorization: Bearer …, or api_key)")
+    if (flask.request.content_length or 0) > BODY_MAX:
+        raise Refused(413, f"a request body of at most {BODY_MAX} bytes")
+    return key
+
+
+def _body_object() -> dict:
+    if flask.request.is_json:
+        body = flask.request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise Refused(400, "the body must be one JSON object")
+        return body
+    return {k: v for k, v in flask.request.form.items() if k != "api_key"}
+
+
+def _address() -> str:
+    return flask.request.remote_addr or ""
+
+
+def _local_time(value, field: str) -> pd.Timestamp:
+    if value in (None, ""):
+        return pd.Timestamp.now().floor("s")
+    parsed = parse_datetimes(pd.Series([str(value)]), ("iso8601",)).iat[0]
+    if pd.isna(parsed):
+        raise Refused(400, f"{field}: not an ISO 8601 time: {value}",
+                      [{"code": 400, "field": field, "reason": "bad_date",
+                        "description": f"{field}: not an ISO 8601 time: {value}"}])
+    return pd.Timestamp(parsed)
+
+
+def _scope(who) -> tuple[CaseFilter, bool]:
+    """What an asker may read: a key its channel's cases, a user their area's; and whether free text is shown."""
+    if isinstance(who, ApiKey):
+        return CaseFilter(area=DISTRICT, channels=(who.channel,)), False
+    return CaseFilter(area=who.area), who.role in PERSONAL_DATA_ROLES
+
+
+def _listing(who, args) -> list[dict]:
+    f, _ = _scope(who)
+    store = store_from_request()
+    cases = CACHE.cases(store)[0]
+    start = _local_time(args["start_date"], "start_date") if args.get("start_date") else None
+    end = _local_time(args["end_date"], "end_date") if args.get("end_date") else None
+    if start is None and end is None:  # Open311: the last 90 days unless asked otherwise
+        start = pd.Timestamp.now().floor("D") - pd.Timedelta(days=90)
+    keep = f.mask(cases)
+    at = cases["reported_at"]
+    if start is not None:
+        keep &= (at >= start).to_numpy()
+    if end is not None:
+        keep &= (at <= end).to_numpy()
+    if args.get("service_request_id"):
+        keep &= cases["case_id"].isin(args["service_request_id"].split(",")[:LIST_MAX]).to_numpy()
+    if args.get("service_code"):
+        keep &= cases["category"].isin(args["service_code"].split(",")).to_numpy()
+    if args.get("status"):
+        wanted = set(args["status"].split(","))
+        unknown = wanted - {"open", "closed"}
+        if unknown:
+            raise Refused(400, f"status {sorted(unknown)}: Open311 knows open and closed",
+                          [{"code": 400, "field": "status", "reason": "unknown_value",
+                            "description": f"status {sorted(unknown)}: Open311 knows open and closed"}])
+        closed = (cases["status"] == "closed").to_numpy()
+        keep &= closed if wanted == {"closed"} else ~closed if wanted == {"open"} else True
+    try:
+        limit = min(int(args.get("limit", LIST_MAX)), LIST_MAX)
+    except ValueError:
+        raise Refused(400, "limit: not a whole number",
+                      [{"code": 400, "field": "limit", "reason": "bad_number",
+                        "description": "limit: not a whole number"}]) from None
+    if limit < 1:
+        raise Refused(400, "limit: at least 1", [{"code": 400, "field": "limit", "reason": "bad_number",
+                                                 "description": "limit: at least 1"}])
+    found = cases[keep].sort_values(["reported_at", "case_id"], ascending=False).head(limit)
+    return [service_request(_plain(row)) for row in found.to_dict("records")]
+
+
+def _one(who, case_id: str) -> dict:
+    store = store_from_request()
+    rows = store.read("cases", [Condition("case_id", "=", case_id)])
+    if rows.empty:
+        raise Refused(404, f"no case {case_id}")
+    f, personal = _scope(who)
+    located = rows.geometry.notna() & ~rows.geometry.is_empty
+    frame = pd.DataFrame(rows.drop(columns="geometry"))
+    frame["lon"] = rows.geometry.x.where(located)
+    frame["lat"] = rows.geometry.y.where(located)
+    if not f.mask(frame).all():
+        raise Refused(403, f"case {case_id} is not one this key's channel sent, or not in your area")
+    case = _plain(frame.iloc[0].to_dict())
+    return service_request(case, description=case.get("description") if personal else None)
+
+
+def _plain(row: dict) -> dict:
+    return {k: (None if not isinstance(v, (list, dict)) and pd.isna(v) else v) for k, v in row.items()}
+
