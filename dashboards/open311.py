@@ -15,6 +15,7 @@ import uuid
 
 import flask
 import pandas as pd
+from werkzeug.routing import Map, Rule
 
 from dashboards.cache import CACHE
 from dashboards.limits import QueryThrottle
@@ -78,25 +79,22 @@ def install(app):
             return flask.jsonify(outcome["errors"]), 400
         return flask.jsonify([outcome]), 201 if not outcome["repeated"] else 200
 
-    @server.route(PREFIX + "/requests/batch.json", methods=["POST"])
+    @server.route(PREFIX + "/batch.json", methods=["POST"])
     def open311_batch():
         key = _writer()
         body = flask.request.get_json(silent=True)
-        items = body.get("requests") if isinstance(body, dict) else body
+        items = body.get("requests") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
             raise Refused(400, 'the body must be {"requests": [...]} with at least one request')
         if len(items) > BATCH_MAX:
             raise Refused(413, f"{len(items)} requests in one batch; at most {BATCH_MAX}")
         return flask.jsonify(push(store_from_request(), key, items, address=_address()))
 
-    @server.route(PREFIX + "/requests/<path:request_id>", methods=["GET"])
+    @server.route(PREFIX + "/requests/<request_id>.json", methods=["GET"])
     def open311_one(request_id):
-        who = _who()
-        if not request_id.endswith(".json"):
-            raise Refused(404, "no such resource")
-        return flask.jsonify([_one(who, request_id[:-len(".json")])])
+        return flask.jsonify([_one(_who(), request_id)])
 
-    @server.route(PREFIX + "/requests/<path:request_id>/status.json", methods=["POST"])
+    @server.route(PREFIX + "/requests/<request_id>/status.json", methods=["POST"])
     def open311_status(request_id):
         key = _writer()
         body = _body_object()
@@ -131,6 +129,30 @@ def install(app):
         response = flask.jsonify(exc.errors)
         response.status_code = exc.status
         return response
+
+    ours: list = []  # the push API's own routes, apart from the pages' catch-all GET
+
+    @server.before_request
+    def open311_methods():
+        """A method the push API does not take on a path of its own: 405 with its methods, not a page."""
+        if not flask.request.path.startswith(PREFIX + "/"):
+            return None
+        if not ours:
+            ours.append(Map([Rule(r.rule, methods=r.methods, endpoint=r.endpoint)
+                             for r in server.url_map.iter_rules() if r.endpoint.startswith("open311_")]))
+        adapter = ours[0].bind("onemap.invalid")
+        allowed = set(adapter.allowed_methods(flask.request.path))
+        if not allowed:
+            raise Refused(404, f"no such resource: {flask.request.path}")
+        allow = ", ".join(sorted(allowed | {"OPTIONS"}))
+        if flask.request.method == "OPTIONS":
+            return flask.Response(status=204, headers={"Allow": allow})
+        if flask.request.method not in allowed:
+            response = flask.jsonify([{"code": 405, "description": f"{flask.request.method} is not taken here"}])
+            response.status_code = 405
+            response.headers["Allow"] = allow
+            return response
+        return None
 
     @server.before_request
     def open311_throttle():
@@ -290,8 +312,9 @@ def _address() -> str:
     return flask.request.remote_addr or ""
 
 
-def _local_time(value, field: str) -> pd.Timestamp:
-    if value in (None, ""):
+def _local_time(value, field: str, *, strict: bool = False) -> pd.Timestamp:
+    """An ISO 8601 time as the district's local time; none given (unless ``strict``): now."""
+    if value in (None, "") and not strict:
         return pd.Timestamp.now().floor("s")
     parsed = parse_datetimes(pd.Series([str(value)]), ("iso8601",)).iat[0]
     if pd.isna(parsed):
@@ -312,8 +335,8 @@ def _listing(who, args) -> list[dict]:
     f, _ = _scope(who)
     store = store_from_request()
     cases = CACHE.cases(store)[0]
-    start = _local_time(args["start_date"], "start_date") if args.get("start_date") else None
-    end = _local_time(args["end_date"], "end_date") if args.get("end_date") else None
+    start = _local_time(args["start_date"], "start_date", strict=True) if "start_date" in args else None
+    end = _local_time(args["end_date"], "end_date", strict=True) if "end_date" in args else None
     if start is None and end is None:  # Open311: the last 90 days unless asked otherwise
         start = pd.Timestamp.now().floor("D") - pd.Timedelta(days=90)
     keep = f.mask(cases)
@@ -336,14 +359,14 @@ def _listing(who, args) -> list[dict]:
         closed = (cases["status"] == "closed").to_numpy()
         keep &= closed if wanted == {"closed"} else ~closed if wanted == {"open"} else True
     try:
-        limit = min(int(args.get("limit", LIST_MAX)), LIST_MAX)
+        limit = int(args.get("limit", LIST_MAX))
     except ValueError:
         raise Refused(400, "limit: not a whole number",
                       [{"code": 400, "field": "limit", "reason": "bad_number",
                         "description": "limit: not a whole number"}]) from None
-    if limit < 1:
-        raise Refused(400, "limit: at least 1", [{"code": 400, "field": "limit", "reason": "bad_number",
-                                                 "description": "limit: at least 1"}])
+    if not 1 <= limit <= LIST_MAX:
+        words = f"limit: from 1 to {LIST_MAX}"
+        raise Refused(400, words, [{"code": 400, "field": "limit", "reason": "bad_number", "description": words}])
     found = cases[keep].sort_values(["reported_at", "case_id"], ascending=False).head(limit)
     return [service_request(_plain(row)) for row in found.to_dict("records")]
 

@@ -115,11 +115,11 @@ def parse_datetimes(values: pd.Series, formats) -> pd.Series:
 def _iso_local(text: str):
     try:
         stamp = datetime.fromisoformat(text)
-    except ValueError:
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None) + LOCAL_OFFSET
+        return pd.Timestamp(stamp).as_unit("ns").floor("ms")  # as precise as the store keeps times
+    except (ValueError, OverflowError):  # not a time, or none pandas can hold (the year 766)
         return pd.NaT
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None) + LOCAL_OFFSET
-    return pd.Timestamp(stamp)
 
 
 @dataclass(frozen=True)

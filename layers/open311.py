@@ -157,11 +157,15 @@ def api_document(base: str) -> dict:
                 "post": {"summary": "report one case", "requestBody": {"required": True, "content": form},
                          "responses": _answers({"description": "the case it became", **_json(_CREATED)},
                                                400, 401, 403, 429)}},
-            "/requests/batch.json": {"post": {
+            "/batch.json": {"post": {
                 "summary": "report many cases in one request (extension)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["requests"],
-                    "properties": {"requests": {"type": "array", "items": _REQUEST}}}}}},
+                    "properties": {"requests": {
+                        "type": "array", "minItems": 1,
+                        # Any item: one that is not a request as POST /requests.json takes is kept back with
+                        # its reasons, and the others are stored.
+                        "items": {"description": "a request as POST /requests.json takes it"}}}}}}},
                 "responses": _answers({"description": "per case: the case it became, or why it was kept back",
                                        **_json({"type": "object"})}, 400, 401, 403, 413, 429)}},
             "/requests/{service_request_id}.json": {"get": {

@@ -363,7 +363,7 @@ class GeoPackageStore(Store):
                                     use_pyarrow=True) as (meta, reader):
                 for batch in reader:
                     yield self._from_arrow(name, batch, meta)
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.FeatureError) as exc:
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
             raise StoreError(f"cannot read layer {name!r} from {self.path}: {exc}") from exc
 
     def _from_arrow(self, name, batch, meta):
@@ -386,7 +386,7 @@ class GeoPackageStore(Store):
         try:
             frame = _patiently(pyogrio.read_dataframe, self.path, layer=name, where=clause,
                                            fid_as_index=False)
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.FeatureError) as exc:
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
             raise StoreError(f"cannot read layer {name!r} from {self.path}: {exc}") from exc
         if "geometry" in frame.columns and LAYERS[name].geometry is None:
             frame = pd.DataFrame(frame.drop(columns="geometry"))
@@ -428,11 +428,27 @@ def _patiently(read, *args, **kwargs):
     while True:
         try:
             return read(*args, **kwargs)
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.FeatureError) as exc:
-            transient = "readonly database" in str(exc) or "locked" in str(exc)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:  # a CRSError too
+            transient = any(words in str(exc) for words in _MID_WRITE) and _sqlite_header(args[0] if args else None)
             if not transient or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+# What GDAL says when its read-only open meets a writer's commit (SQLite busy while it reads the schema):
+# the file is sound, only busy; two threads of one server pushing cases at once showed the last two.
+_MID_WRITE = ("readonly database", "locked", "gpkg_spatial_ref_sys or gpkg_contents, is missing",
+              "not recognized as being in a supported format")
+
+
+def _sqlite_header(path) -> bool:
+    """Whether the file begins as a GeoPackage does (so a failed open is a busy moment, not a wrong file)."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(72)
+    except (OSError, TypeError):
+        return False
+    return header.startswith(b"SQLite format 3\x00") and header[68:72] in (b"GPKG", b"GP10", b"GP11")
 
 
 def _lock_timeout() -> float:

@@ -190,6 +190,27 @@ def test_every_page_outline_and_feed_query_as_every_role(world, role, data):
 
 
 @pytest.mark.parametrize("role", ROLES)
+@SETTINGS
+@given(data=st.data())
+def test_every_push_api_read_as_every_role(world, role, data):
+    w, app, clients = world
+    http = clients[role].http
+    keys = st.sampled_from(["service_request_id", "service_code", "start_date", "end_date", "status", "limit",
+                            "api_key", "page"])
+    query = data.draw(st.dictionaries(keys, st.sampled_from(w.values) | st.text(max_size=20) | ODD
+                                      | st.sampled_from(["open", "closed", "open,closed", "1000", "0", "-1",
+                                                         "2020-01-01T00:00:00+08:00", "2020-12-31T00:00:00Z"]),
+                                      max_size=4))
+    path = data.draw(st.sampled_from(["/open311/v2/requests.json", "/open311/v2/services.json",
+                                      "/open311/v2/requests/" + data.draw(st.sampled_from(w.values)) + ".json",
+                                      "/open311/v2/requests/" + data.draw(st.text(max_size=20) | ODD) + ".json"]))
+    answer = http.get(path, query_string=query)
+    if role == "kiosk":
+        assert answer.status_code == 401, (path, answer.status_code)
+    _check(w, role, answer, (path, query))
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_every_page_and_every_layer_whole_as_every_role(world, role):
     w, app, clients = world
     http = clients[role].http

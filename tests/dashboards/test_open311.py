@@ -192,7 +192,7 @@ def test_a_batch_counts_every_request_it_carried(pushing):
              a_case(lon + 0.002, lat, "GD-7201", service_code="物业纠纷", phone="13900002222"),
              {"service_code": "邻里纠纷", "channel_request_id": "GD-7202"},  # no place at all
              "not an object"]
-    answer = requests.post(f"{url}{V2}/requests/batch.json", json={"requests": batch},
+    answer = requests.post(f"{url}{V2}/batch.json", json={"requests": batch},
                            headers=bearer(keys["hotline"]), timeout=60)
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -200,6 +200,6 @@ def test_a_batch_counts_every_request_it_carried(pushing):
     assert (body["repeated"], body["quarantined"]) == (1, 2)
     assert [("errors" in r) for r in body["requests"]] == [False, False, True, True]
     assert body["requests"][1]["service_request_id"] == "hotline_12345:GD-7201"
-    too_many = requests.post(f"{url}{V2}/requests/batch.json", json={"requests": [{}] * 1001},
+    too_many = requests.post(f"{url}{V2}/batch.json", json={"requests": [{}] * 1001},
                              headers=bearer(keys["hotline"]), timeout=60)
     assert too_many.status_code == 413
