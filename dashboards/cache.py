@@ -18,6 +18,7 @@ import threading
 import time
 from datetime import datetime
 
+import flask
 import numpy as np
 import pandas as pd
 
@@ -51,9 +52,41 @@ class StoreCache:
         self._making: dict[tuple, threading.Lock] = {}
 
     def cases(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The store's cases (in case-id order) and their walk-in visit records."""
+        """The store's cases and their walk-in visit records: within a request, the copy it began with.
+
+        Read whole in case-id order at first; after a write, the rows it changed are applied (a case
+        changed in place, a new one at the end), so the rows of a copy keep their numbers in the next.
+        """
         versions = self._current(store)
-        return self._get(store, "cases", (versions.get("cases"), versions.get("case_sources")), _load_cases)
+        pinned = _pinned()
+        if pinned is not None and store.url in pinned:
+            return pinned[store.url][1]
+        return self._cases_at(store, versions)[1]
+
+    def _cases_at(self, store, versions) -> tuple[dict, tuple]:
+        """(the versions the copy is at, the copy) for ``versions``; while another thread brings the copy
+        up to date, the one held is answered with its own versions instead of waiting."""
+        key = (store.url, "cases")
+        want = (versions.get("cases"), versions.get("case_sources"))
+        held = self._held.get(key)
+        if held is not None and held[0] == want:
+            return held[2], held[1]
+        if not self._lock.acquire(blocking=held is None):
+            return held[2], held[1]
+        try:
+            held = self._held.get(key)
+            if held is None or held[0] != want:
+                value = None
+                if held is not None and _follows(held[2], versions):
+                    try:
+                        value = _apply_changes(held[1], store, int(held[2]["seq:changes"]))
+                    except StoreError:
+                        return held[2], held[1]  # the store went away mid-way: what is held stands
+                held = (want, value if value is not None else _load_cases(store), dict(versions))
+                self._held[key] = held
+        finally:
+            self._lock.release()
+        return held[2], held[1]
 
     def warm(self, store: Store) -> None:
         """Read the cases and the layers every page asks for, before the first person does."""
@@ -109,6 +142,19 @@ class StoreCache:
         return self._unreachable.get(store.url)
 
     def _current(self, store):
+        """The store's data versions; within a request, those of the cases it began with (one snapshot)."""
+        pinned = _pinned()
+        if pinned is not None and store.url in pinned:
+            return pinned[store.url][0]
+        versions = self._checked(store)
+        if pinned is not None:
+            at, value = self._cases_at(store, versions)
+            # The copy held may be a moment behind (being brought up to date): its case versions, the rest now.
+            versions = {**versions, **{k: v for k, v in at.items() if k in _CASE_VERSIONS}}
+            pinned[store.url] = (versions, value)
+        return versions
+
+    def _checked(self, store):
         checked = self._versions.get(store.url)
         if checked is None or time.monotonic() - checked[0] > self.check_s:
             try:
@@ -137,11 +183,87 @@ class StoreCache:
         return held[1]
 
 
+_CASE_VERSIONS = ("cases", "case_sources", "seq:changes", "epoch:cases", "epoch:case_sources")
+
+
+def _pinned() -> dict | None:
+    """The snapshot of the current request (store url → (versions, cases)), or None outside a request."""
+    if not flask.has_request_context():
+        return None
+    return flask.g.setdefault("onemap_snapshot", {})
+
+
+def _follows(held: dict, now: dict) -> bool:
+    """Whether the copy made at ``held`` versions becomes ``now``'s by the rows changed since (no layer replaced)."""
+    return ("seq:changes" in held and "seq:changes" in now and int(now["seq:changes"]) >= int(held["seq:changes"])
+            and all(held.get(e) == now.get(e) for e in ("epoch:cases", "epoch:case_sources")))
+
+
+def _apply_changes(held: tuple, store: Store, after: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The held (cases, visits) with the rows written since change ``after``: a new copy, the old untouched."""
+    cases, visits = held
+    changed = store.read_changes("cases", after)
+    came = store.read_changes("case_sources", after, [Condition("channel", "=", "walk_in")])
+    if changed.empty and came.empty:
+        return held
+    if len(changed):
+        cases = _with_rows(cases, _plain_cases(changed))
+    if len(came):
+        came = _visits(came, cases)
+        known = pd.MultiIndex.from_frame(visits[["source", "source_id"]])
+        stale = known.isin(pd.MultiIndex.from_frame(came[["source", "source_id"]]))
+        visits = pd.concat([visits[~stale], came[came["case_row"] >= 0]], ignore_index=True)
+    return cases, visits
+
+
+def _with_rows(cases: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """``cases`` with ``rows`` applied by case id: a known case replaced where it is, a new one added at the end."""
+    codes = cases["case_id"].cat.categories.get_indexer(rows["case_id"].astype(object))
+    row_of = np.full(len(cases["case_id"].cat.categories), -1, dtype=np.int64)
+    row_of[cases["case_id"].cat.codes.to_numpy()] = np.arange(len(cases))
+    at = np.where(codes >= 0, row_of[np.maximum(codes, 0)], -1)
+    fresh = rows[at < 0]
+    # Categories grow at the end: the codes already held keep their meaning, so the copy is not recoded.
+    grown = {}
+    for column in cases.columns:
+        if isinstance(cases[column].dtype, pd.CategoricalDtype):
+            known = cases[column].cat.categories
+            values = pd.Index(rows[column].dropna().astype(object).unique())
+            new = values[known.get_indexer(values) < 0] if len(values) else values
+            grown[column] = cases[column].cat.add_categories(new) if len(new) else cases[column]
+    out = pd.concat([cases.assign(**grown), _like(fresh, cases, grown)], ignore_index=True) if len(fresh) else (
+        cases.assign(**grown))
+    if (at >= 0).any():
+        out = out.copy() if not len(fresh) else out  # never write into a copy a request may still hold
+        where, given = at[at >= 0], _like(rows[at >= 0], cases, grown)
+        for column in cases.columns:
+            out.iloc[where, out.columns.get_loc(column)] = given[column].to_numpy()
+    return out
+
+
+def _like(rows: pd.DataFrame, cases: pd.DataFrame, grown: dict) -> pd.DataFrame:
+    """``rows`` with the held copy's columns and types (categoricals with the grown categories)."""
+    out = rows[list(cases.columns)].copy()
+    for column in cases.columns:
+        dtype = grown[column].dtype if column in grown else cases[column].dtype
+        out[column] = out[column].astype(dtype)
+    return out
+
+
 def _load_cases(store: Store):
-    # In case-id order, so a stable sort on any column breaks its ties by case id (dashboards.data.case_table).
-    cases = store.read("cases")[list(_KEPT)].sort_values("case_id", ignore_index=True)
-    for column in _CATEGORICAL:
+    # In case-id order, so a stable sort on any column breaks its ties by case id (dashboards.data.case_table);
+    # cases that arrive later are added at the end (see _with_rows).
+    cases = _plain_cases(store.read("cases")).sort_values("case_id", ignore_index=True)
+    # Text as codes: a filter that keeps most of a million cases copies numbers, not a million strings.
+    for column in _CATEGORICAL + _TEXT:
         cases[column] = cases[column].astype("category")
+    visits = _visits(store.read("case_sources", [Condition("channel", "=", "walk_in")]), cases)
+    return cases, visits[visits["case_row"] >= 0].reset_index(drop=True)
+
+
+def _plain_cases(read: pd.DataFrame) -> pd.DataFrame:
+    """What the dashboard holds of stored cases: the kept columns, coordinates as plain numbers."""
+    cases = read[list(_KEPT)].reset_index(drop=True)
     # Plain numbers instead of point objects (cheap to copy when a filter picks rows), and metres
     # in the metric CRS worked out once: the heat layer bins them at every filter change.
     geometry = cases.geometry
@@ -150,15 +272,18 @@ def _load_cases(store: Store):
         cases[column] = np.nan
     cases.loc[located, "lon"], cases.loc[located, "lat"] = geometry[located].x, geometry[located].y
     cases.loc[located, "x_m"], cases.loc[located, "y_m"] = to_metric(geometry[located].x, geometry[located].y)
-    cases = pd.DataFrame(cases.drop(columns="geometry"))
-    visits = store.read("case_sources", [Condition("channel", "=", "walk_in")])
-    visits = pd.DataFrame(visits[["case_id", "channel", "reported_at", "people"]])
-    # Each visit's case as a row number of the copy: which visits a filter keeps is then one lookup.
-    visits["case_row"] = pd.Index(cases["case_id"]).get_indexer(visits["case_id"])
-    # Text as codes too: a filter that keeps most of a million cases copies numbers, not a million strings.
-    for column in _TEXT:
-        cases[column] = cases[column].astype("category")
-    return cases, visits[visits["case_row"] >= 0].reset_index(drop=True)
+    return pd.DataFrame(cases.drop(columns="geometry"))
+
+
+def _visits(records: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
+    """Walk-in visit records, each with its case as a row number of the copy (-1: not held)."""
+    visits = pd.DataFrame(records[["source", "source_id", "case_id", "channel", "reported_at", "people"]])
+    # Which visits a filter keeps is then one lookup.
+    codes = cases["case_id"].cat.categories.get_indexer(visits["case_id"].astype(object))
+    row_of = np.full(len(cases["case_id"].cat.categories) + 1, -1, dtype=np.int64)
+    row_of[cases["case_id"].cat.codes.to_numpy()] = np.arange(len(cases))
+    visits["case_row"] = row_of[codes]  # a code of -1 reads the last slot, which stays -1
+    return visits.reset_index(drop=True)
 
 
 def _load_layer(store: Store, name: str):

@@ -85,7 +85,8 @@ def sort_terms(sort_by) -> list[dict]:
 
 
 def sort_order(cases: pd.DataFrame, sort_by) -> np.ndarray:
-    """Row numbers of ``cases`` in the table's order; ties keep the frame's order (the cache's: case id)."""
+    """Row numbers of ``cases`` in the table's order; ties keep the frame's order (the cache's: case id, then
+    cases that arrived since it was read whole)."""
     columns = {c for c, _, _ in TABLE_COLUMNS}
     order = np.arange(len(cases))
     for term in reversed([t for t in sort_by if t["column_id"] in columns]):
@@ -97,7 +98,13 @@ def sort_order(cases: pd.DataFrame, sort_by) -> np.ndarray:
 def _sort_key(column: pd.Series) -> np.ndarray:
     """Integers that sort as the column does, missing values first."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy().astype(np.int64)  # categories are kept sorted; missing is -1
+        # Each category's place in sorted order (the held copy adds new ones at the end); missing is -1.
+        categories = column.cat.categories
+        rank = np.empty(len(categories) + 1, dtype=np.int64)
+        rank[:-1] = np.arange(len(categories)) if categories.is_monotonic_increasing else (
+            np.argsort(np.argsort(categories.to_numpy(dtype=object), kind="stable"), kind="stable"))
+        rank[-1] = -1
+        return rank[column.cat.codes.to_numpy()]
     if pd.api.types.is_datetime64_any_dtype(column):
         return column.to_numpy("datetime64[ms]").astype(np.int64)  # NaT is the smallest
     return pd.factorize(column, sort=True)[0].astype(np.int64)

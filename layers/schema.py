@@ -37,6 +37,12 @@ class Layer:
     not_null: tuple[str, ...] = field(default=())
     # Lookups that must not scan the layer as it grows (the login limit's per name and per address).
     indexes: tuple[tuple[str, ...], ...] = field(default=())
+    # Each write stamps its rows with the store's next change number (a column the backends keep,
+    # ``CHANGE_SEQ``, not one of ``columns``): a server holding the layer reads only the rows changed since.
+    changes: bool = False
+
+
+CHANGE_SEQ = "change_seq"
 
 
 _GEOGRAPHY_COMMON = {"name": "str", "street_code": "str"}
@@ -91,14 +97,14 @@ LAYERS = {
               "Point", not_null=("component_id", "major_class", "minor_class")),
         Layer("cases", ("case_id",), {"case_id": "str", **_RECORD, "channels": "str", "due_at": "datetime"},
               "Point", not_null=("case_id", "kind", "category", "channel", "reported_at",
-                                 "status", "level_received", "level")),
+                                 "status", "level_received", "level"), changes=True),
         # 一窗受理: every intake record, and the case it landed in (merged into another record's
         # case, and why). A record that opened its case has its fields in that case's row; a
         # merged record keeps all it said here, so a merge can be undone (etl.unmerge).
         Layer("case_sources", ("source", "source_id"),
               {"source": "str", "source_id": "str", "case_id": "str", **_RECORD, "file": "str", "row": "int",
                "merged": "bool", "merge_reason": "str"},
-              "Point", not_null=("source", "source_id", "case_id")),
+              "Point", not_null=("source", "source_id", "case_id"), changes=True),
         # Who may log in, in which role, over which area (layers.areas spec); passwords as slow hashes.
         Layer("users", ("user_name",),
               {"user_name": "str", "display_name": "str", "role": "str", "area": "str", "password_hash": "str",

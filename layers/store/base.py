@@ -17,7 +17,7 @@ import pandas as pd
 
 from gis.datums import STORAGE_CRS
 from layers.errors import DuplicateKey, InvalidValue, StoreBehindSchema
-from layers.schema import LAYERS, conform
+from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.store.migrations import SCHEMA_VERSION, pending
 
 
@@ -158,7 +158,11 @@ class Store(abc.ABC):
         self.check_schema(writing=True)
         frame = conform(name, frame)
         self._replace(name, frame)
-        self._upsert_many({"settings": _versions([name])})
+        versions = _versions([name])
+        if LAYERS[name].changes:  # a layer replaced whole is read whole again, whatever was held of it
+            versions = pd.concat([versions, conform("settings", pd.DataFrame(
+                [{"name": f"epoch:{name}", "value": uuid.uuid4().hex}]))], ignore_index=True)
+        self._upsert_many({"settings": versions})
         return len(frame)
 
     def upsert(self, name: str, frame) -> int:
@@ -196,6 +200,20 @@ class Store(abc.ABC):
             return empty_frame(name)
         return self._read(name, _storable(where))
 
+    def read_changes(self, name: str, after: int, where: list[Condition] | None = None):
+        """The rows of a layer with change numbers (``Layer.changes``) written after change ``after``.
+
+        With the ``seq:changes`` of :meth:`data_versions` read before, a reader that applies these rows
+        to what it holds is as up to date as that number (a row written since may come twice: apply
+        by key). Rows written before the layer had change numbers come only with a whole read.
+        """
+        if not LAYERS.get(name, None) or not LAYERS[name].changes:
+            raise InvalidValue(f"layer {name!r} does not keep change numbers")
+        _check_read(name, where)
+        if not self.check_schema():
+            return empty_frame(name)
+        return self._read(name, [Condition(CHANGE_SEQ, ">", int(after)), *_storable(where)])
+
     def read_batches(self, name: str, where: list[Condition] | None = None, size: int = 100_000):
         """The layer's rows as frames of at most ``size`` rows, read as they are asked for.
 
@@ -214,11 +232,15 @@ class Store(abc.ABC):
         return batches()
 
     def data_versions(self) -> dict[str, str]:
-        """Layer → a stamp that changes with every write to it: what a cache checks before it trusts itself."""
+        """Layer → a stamp that changes with every write to it: what a cache checks before it trusts itself.
+
+        Also ``seq:changes``, the last change number written, and ``epoch:LAYER`` for a layer with change
+        numbers, which changes when the layer is replaced whole (:meth:`read_changes` then cannot say it).
+        """
         if not self.check_schema():
             return {}
         rows = self._read("settings", [])
-        return {n[len("version:"):]: v for n, v in zip(rows["name"], rows["value"]) if n.startswith("version:")}
+        return versions_from(zip(rows["name"], rows["value"]))
 
     def count(self, name: str) -> int:
         """How many rows a layer holds."""
@@ -318,6 +340,17 @@ def _storable(where) -> list[Condition]:
             term = Condition(term.column, "in", [])
         terms.append(term)
     return terms
+
+
+def versions_from(rows) -> dict[str, str]:
+    """The settings rows (name, value) :meth:`Store.data_versions` answers with."""
+    out = {}
+    for name, value in rows:
+        if name.startswith("version:"):
+            out[name[len("version:"):]] = value
+        elif name.startswith(("seq:", "epoch:")):
+            out[name] = value
+    return out
 
 
 def _versions(names) -> pd.DataFrame:

@@ -25,10 +25,10 @@ import shapely
 
 from gis.datums import STORAGE_CRS
 from layers.errors import StoreDamaged, StoreError, StoreLocked, StoreUnreachable
-from layers.schema import LAYERS, conform
+from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.settings import Settings
-from layers.store.base import Store, empty_frame
-from layers.store.migrations import AddColumn, AddIndex, CreateLayer
+from layers.store.base import Store, empty_frame, versions_from
+from layers.store.migrations import TRACKED_SINCE, AddColumn, AddIndex, CreateLayer, TrackChanges
 from layers.store.rtree import bulk_load
 
 _SRS_ID = int(STORAGE_CRS.split(":")[1])
@@ -136,8 +136,17 @@ class GeoPackageStore(Store):
             self._add_column(self._connect(), step.layer, step.column)
         elif isinstance(step, AddIndex):
             self._index(self._connect(), step.layer, step.columns)
+        elif isinstance(step, TrackChanges):
+            self._track(self._connect(), step.layer)
         else:
             raise TypeError(f"unknown migration step {step!r}")
+
+    def _track(self, conn, name):
+        """The layer's change numbers: a column GDAL and the schema know nothing of, and its index."""
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})")}
+        if CHANGE_SEQ not in have:
+            conn.execute(f"ALTER TABLE {_quote(name)} ADD COLUMN {CHANGE_SEQ} INTEGER")
+        self._index(conn, name, (CHANGE_SEQ,))
 
     def _natural_key(self, conn, name):
         """The unique index on the layer's natural key, which ``INSERT ... ON CONFLICT`` goes by, and the
@@ -199,7 +208,10 @@ class GeoPackageStore(Store):
             pyogrio.write_dataframe(frame, self.path, layer=name, driver="GPKG", **kwargs)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FeatureError) as exc:
             raise _failed(self.path, exc, f"cannot write layer {name!r} to") from exc
-        self._natural_key(self._connect(), name)  # GDAL wrote the layer anew, without the key upserts go by
+        conn = self._connect()
+        self._natural_key(conn, name)  # GDAL wrote the layer anew, without the key upserts go by
+        if LAYERS[name].changes and (self._schema_version() or 0) >= TRACKED_SINCE:
+            self._track(conn, name)  # nor its change numbers
 
     def _upsert_many(self, frames):
         self._intact()
@@ -210,8 +222,10 @@ class GeoPackageStore(Store):
             # triggers dropped before it outside; two writers at once then dropped each other's.
             conn.execute("BEGIN IMMEDIATE")
             try:
+                # Writers are one at a time here (BEGIN IMMEDIATE), so change numbers commit in their order.
+                seq = _next_seq(conn) if any(LAYERS[name].changes for name in frames) else None
                 for name, frame in frames.items():
-                    self._upsert_one(conn, name, frame)
+                    self._upsert_one(conn, name, frame, seq if LAYERS[name].changes else None)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -265,13 +279,16 @@ class GeoPackageStore(Store):
             conn.create_function(fn, 1, lambda blob, i=index: _bound(blob, i), deterministic=True)
         return conn
 
-    def _upsert_one(self, conn, name, frame):
+    def _upsert_one(self, conn, name, frame, seq=None):
         layer = LAYERS[name]
         columns = list(layer.columns)
         values = [_sqlite_values(frame[c], kind) for c, kind in layer.columns.items()]
         if layer.geometry:
             columns.append(_GEOMETRY)
             values.append(_gpkg_blobs(frame.geometry.values))
+        if seq is not None:
+            columns.append(CHANGE_SEQ)
+            values.append([seq] * len(frame))
         updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in columns if c not in layer.key)
 
         def statement(present):
@@ -348,10 +365,11 @@ class GeoPackageStore(Store):
         if not self.check_schema():
             return {}
         try:
-            rows = self._connect().execute("SELECT name, value FROM settings WHERE name LIKE 'version:%'").fetchall()
+            rows = self._connect().execute("SELECT name, value FROM settings WHERE name LIKE 'version:%' "
+                                           "OR name LIKE 'seq:%' OR name LIKE 'epoch:%'").fetchall()
         except sqlite3.OperationalError as exc:
             raise _failed(self.path, exc, "cannot read") from exc
-        return {name[len("version:"):]: value for name, value in rows}
+        return versions_from(rows)
 
     def _count(self, name):
         return int(self._connect().execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0])
@@ -360,7 +378,7 @@ class GeoPackageStore(Store):
         clause = " AND ".join(_sql_term(t) for t in where) or None
         try:
             with pyogrio.open_arrow(self.path, layer=name, where=clause, batch_size=size,
-                                    use_pyarrow=True) as (meta, reader):
+                                    columns=list(LAYERS[name].columns), use_pyarrow=True) as (meta, reader):
                 for batch in reader:
                     yield self._from_arrow(name, batch, meta)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
@@ -385,7 +403,7 @@ class GeoPackageStore(Store):
             return self._read_table(name, clause)
         try:
             frame = _patiently(pyogrio.read_dataframe, self.path, layer=name, where=clause,
-                                           fid_as_index=False)
+                               columns=list(LAYERS[name].columns), fid_as_index=False)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
             raise StoreError(f"cannot read layer {name!r} from {self.path}: {exc}") from exc
         if "geometry" in frame.columns and LAYERS[name].geometry is None:
@@ -415,6 +433,15 @@ class GeoPackageStore(Store):
                 stamps = pd.to_datetime(frame[column], format="ISO8601")
                 frame[column] = stamps.dt.tz_localize(None) if stamps.dt.tz is not None else stamps
         return conform(name, frame)
+
+
+def _next_seq(conn) -> int:
+    """The next change number, taken inside the writer's transaction."""
+    row = conn.execute("SELECT value FROM settings WHERE name = 'seq:changes'").fetchone()
+    seq = int(row[0]) + 1 if row else 1
+    conn.execute("INSERT INTO settings (name, value) VALUES ('seq:changes', ?) "
+                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (str(seq),))
+    return seq
 
 
 def _patiently(read, *args, **kwargs):

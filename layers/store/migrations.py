@@ -9,7 +9,7 @@ store that holds nothing yet) apply them.
 A migration is a list of steps that each backend knows how to apply:
 ``CreateLayer`` makes a layer as ``layers.schema`` defines it now (and gives
 a layer that is there the columns and indexes it lacks), ``AddColumn`` adds
-one column, ``AddIndex`` one index.
+one column, ``AddIndex`` one index, ``TrackChanges`` a layer's change numbers.
 Every step is safe to apply to a store that already has what it makes, so a
 migration interrupted half way is simply run again. To change the schema:
 change ``layers.schema.LAYERS`` and append a migration here that brings an
@@ -47,6 +47,13 @@ class AddIndex:
 
 
 @dataclass(frozen=True)
+class TrackChanges:
+    """Give a layer whose rows carry change numbers (``Layer.changes``) the column and its index."""
+
+    layer: str
+
+
+@dataclass(frozen=True)
 class Migration:
     """One numbered change of the schema: what it does, in steps each backend applies."""
 
@@ -70,9 +77,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "channel systems push cases (Open311): their keys (api_keys) and the audit of every write "
                  "made through the server (audit)",
               (CreateLayer("api_keys"), CreateLayer("audit"))),
+    Migration(5, "each write of cases and intake records stamps its rows with a change number, so a server "
+                 "reads only what changed since it last looked",
+              tuple(TrackChanges(name) for name, layer in LAYERS.items() if layer.changes)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
+# The first version whose layers keep change numbers: a layer rewritten whole in a store at it gets them again.
+TRACKED_SINCE = next(m.version for m in MIGRATIONS if any(isinstance(step, TrackChanges) for step in m.steps))
 
 
 def pending(version: int) -> list[Migration]:

@@ -31,10 +31,10 @@ from layers.errors import (
     StoreLocked,
     StoreUnreachable,
 )
-from layers.schema import LAYERS, conform
+from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.settings import Settings
 from layers.store.base import Store
-from layers.store.migrations import AddColumn, AddIndex, CreateLayer
+from layers.store.migrations import AddColumn, AddIndex, CreateLayer, TrackChanges
 
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision",
              "bool": "boolean", "datetime": "timestamp"}
@@ -154,6 +154,8 @@ class PostGISStore(Store):
             self._run(lambda cur: self._add_column(cur, step.layer, step.column))
         elif isinstance(step, AddIndex):
             self._run(lambda cur: self._index(cur, step.layer, step.columns))
+        elif isinstance(step, TrackChanges):
+            self._run(lambda cur: self._track(cur, step.layer))
         else:
             raise TypeError(f"unknown migration step {step!r}")
 
@@ -183,6 +185,20 @@ class PostGISStore(Store):
         cur.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
             sql.Identifier("_".join((name, *columns))), self._table(name),
             sql.SQL(", ").join(map(sql.Identifier, columns))))
+
+    def _track(self, cur, name):
+        """The layer's change numbers: a column the schema does not list, and its index."""
+        cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} bigint").format(
+            self._table(name), sql.Identifier(CHANGE_SEQ)))
+        self._index(cur, name, (CHANGE_SEQ,))
+
+    def _next_seq(self, cur) -> int:
+        """The next change number. Its row stays locked until the writer commits, so writers of changes
+        go one at a time and their numbers commit in order: a reader that saw N has seen all below it."""
+        cur.execute(sql.SQL("INSERT INTO {} (name, value) VALUES ('seq:changes', '1') ON CONFLICT (name) DO UPDATE "
+                            "SET value = (CAST({}.value AS bigint) + 1)::text RETURNING value").format(
+            self._table("settings"), sql.Identifier("settings")))
+        return int(cur.fetchone()[0])
 
     def _add_column(self, cur, name, column):
         cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
@@ -221,23 +237,28 @@ class PostGISStore(Store):
 
     def _upsert_many(self, frames):
         def work(cur):
+            # First, so the change number's lock is held for the whole write (see _next_seq).
+            seq = self._next_seq(cur) if any(LAYERS[name].changes for name in frames) else None
             for name, frame in frames.items():
-                self._upsert_one(cur, name, frame)
+                self._upsert_one(cur, name, frame, seq if LAYERS[name].changes else None)
         self._run(work)
 
-    def _upsert_one(self, cur, name, frame):
+    def _upsert_one(self, cur, name, frame, seq=None):
         layer = LAYERS[name]
         cols = self._columns(name)
         staging = sql.Identifier(f"_staging_{name}")
         cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
             staging, self._table(name)))
         self._copy(cur, staging, name, frame)
-        updates = [c for c in cols if c not in layer.key]
+        written = cols + ([CHANGE_SEQ] if seq is not None else [])
+        chosen = [sql.Identifier(c) for c in cols] + ([sql.Literal(seq)] if seq is not None else [])
+        updates = [c for c in written if c not in layer.key]
         cur.execute(sql.SQL(
-            "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
+            "INSERT INTO {t} ({cols}) SELECT {chosen} FROM {s} "
             "ON CONFLICT ({key}) DO UPDATE SET {sets}").format(
             t=self._table(name), s=staging,
-            cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
+            cols=sql.SQL(", ").join(map(sql.Identifier, written)),
+            chosen=sql.SQL(", ").join(chosen),
             key=sql.SQL(", ").join(map(sql.Identifier, layer.key)),
             sets=sql.SQL(", ").join(
                 sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates)))

@@ -147,6 +147,26 @@ def test_every_write_changes_the_layers_data_version(store):
     assert store.data_versions()["streets"] == second and "cases" not in store.data_versions()
 
 
+def test_a_reader_asks_only_for_the_rows_written_since_the_change_it_saw(store):
+    store.upsert("cases", cases(["a", "b"]))
+    seen = int(store.data_versions()["seq:changes"])
+    store.upsert("cases", cases(["b"], status="closed"))  # a change
+    store.upsert("cases", cases(["c"]))  # a new row
+    store.upsert("logins", pd.DataFrame([{"login_id": "x", "user_name": "u", "at": pd.Timestamp.now(), "ok": True}]))
+    versions = store.data_versions()
+    assert int(versions["seq:changes"]) == seen + 2  # logins keep no change numbers
+    changed = store.read_changes("cases", seen)
+    assert sorted(changed["case_id"]) == ["b", "c"] and list(changed.columns) == list(store.read("cases").columns)
+    assert changed.set_index("case_id").loc["b", "status"] == "closed"
+    assert store.read_changes("cases", int(versions["seq:changes"])).empty
+    assert list(store.read_changes("cases", seen, [Condition("status", "=", "closed")])["case_id"]) == ["b"]
+    epoch = versions.get("epoch:cases")
+    store.write_layer("cases", store.read("cases"))  # replaced whole: a reader must read it whole again
+    assert store.data_versions()["epoch:cases"] != epoch
+    with pytest.raises(InvalidValue, match="change numbers"):
+        store.read_changes("streets", 0)
+
+
 def test_a_remediation_and_its_setback_area_land_together(store):
     from layers.remediation import add_remediation
 
