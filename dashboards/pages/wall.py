@@ -47,6 +47,7 @@ def layout(**kwargs):
         ]),
         html.Div(id="wall-banner", className="wall-banner", style={"display": "none"}),
         html.Div(id="wall-kpis", className="kpis wall-kpis"),
+        html.Div(id="wall-ticker", className="wall-ticker", role="status", **{"aria-live": "polite"}),
         dcc.Graph(id="wall-map", className="wall-map", config={"displayModeBar": False, "staticPlot": False},
                   style={"height": "74vh"}),
     ])
@@ -54,7 +55,7 @@ def layout(**kwargs):
 
 @callback(Output("wall-kpis", "children"), Output("wall-map", "figure"), Output("wall-title", "children"),
           Output("wall-refreshed", "children"), Output("wall-banner", "children"), Output("wall-banner", "style"),
-          Output("wall-last-good", "data"),
+          Output("wall-last-good", "data"), Output("wall-ticker", "children"),
           Input("wall-tick", "n_intervals"), State("wall-query", "data"), State("wall-last-good", "data"))
 def refresh(tick, query, last_good):
     who = principal()

@@ -30,3 +30,35 @@ def test_an_unreachable_store_keeps_the_last_picture_under_a_banner():
     out = wall_refresh(gone, QUERY, 3, "2021-03-01 08:59:00")
     assert out[:4] == (dash.no_update,) * 4  # tiles, map, title and time stay as they were
     assert "2021-03-01 08:59:00" in out[4] and out[5] == {"display": "block"} and out[6] == "2021-03-01 08:59:00"
+
+
+def test_what_just_arrived_is_the_areas_own_newest_cases_without_personal_data(demo_gpkg):
+    import pandas as pd
+
+    from dashboards.wall import arrivals
+    from layers.areas import Area
+    from layers.filters import CaseFilter
+
+    cells = Area.parse("cells:33020500300201,33020500300202")
+    with open_store(demo_gpkg[0]) as store:
+        cases = store.read("cases")
+        mine = arrivals(store, CaseFilter(area=cells), datetime(2020, 12, 31, 12, 0))
+        everywhere = arrivals(store, CaseFilter(), datetime(2020, 12, 31, 12, 0))
+    theirs = cases[cases["grid_cell"].isin(["33020500300201", "33020500300202"])]
+    newest = theirs.sort_values("reported_at", ascending=False).head(8)
+    assert [c["reported_at"] for c in mine["latest"]] == list(newest["reported_at"])
+    assert {c["grid_cell"] for c in mine["latest"]} <= {"33020500300201", "33020500300202"}
+    assert everywhere["latest"][0]["reported_at"] == cases["reported_at"].max()
+    assert set(mine["latest"][0]) == {"reported_at", "category", "channel", "community", "grid_cell"}
+    # Fell overdue in the day before noon of 2020-12-31: open, due within those 24 hours.
+    due = theirs["due_at"]
+    expected = int(((due >= pd.Timestamp("2020-12-30 12:00")) & (due < pd.Timestamp("2020-12-31 12:00"))
+                    & (theirs["status"] != "closed")).sum())
+    assert mine["overdue"] == expected
+    assert isinstance(mine["hot"], list)
+
+
+def test_the_wall_shows_its_ticker(demo_gpkg):
+    out = wall_refresh(lambda: open_store(demo_gpkg[0]), QUERY, 0, None, now=datetime(2021, 3, 1, 9, 0))
+    text = str(out[7])
+    assert "刚刚到达" in text and "今日新增超期" in text

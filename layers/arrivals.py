@@ -1,0 +1,46 @@
+"""What just arrived in an area: the latest cases, cases that fell overdue today, cells that became hot.
+
+Computed from cases already scoped to the viewer's area (the server's copy, filtered), so nothing here
+can show another area's case. The latest cases carry no personal data: category, place (community
+and grid cell), channel and time only.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from layers.filters import overdue
+
+LATEST = 8
+
+
+def latest(cases: pd.DataFrame, communities: pd.DataFrame, *, n: int = LATEST) -> list[dict]:
+    """The ``n`` most recently reported cases, newest first: time, category, channel, community, grid cell."""
+    if cases.empty:
+        return []
+    newest = cases.nlargest(n, "reported_at", keep="first")
+    names = dict(zip(communities["community_code"], communities["official_name"]))
+    return [{"reported_at": pd.Timestamp(row["reported_at"]), "category": _text(row["category"]),
+             "channel": _text(row["channel"]), "community": names.get(_text(row["community_code"]), ""),
+             "grid_cell": _text(row["grid_cell"])} for row in newest.to_dict("records")]
+
+
+def fell_overdue(cases: pd.DataFrame, now, *, hours: float = 24) -> int:
+    """Open cases whose deadline passed within the last ``hours``: what became overdue today."""
+    if cases.empty:
+        return 0
+    now = pd.Timestamp(now)
+    due = cases["due_at"]
+    recent = ((due >= now - pd.Timedelta(hours=hours)) & (due < now)).to_numpy()
+    return int((overdue(cases, now) & recent).sum())
+
+
+def arrived_since(cases: pd.DataFrame, since) -> int:
+    """Cases reported after ``since`` (a grid leader's last look)."""
+    if cases.empty or since is None or pd.isna(since):
+        return 0
+    return int((cases["reported_at"] > pd.Timestamp(since)).sum())
+
+
+def _text(value) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
