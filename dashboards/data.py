@@ -13,8 +13,11 @@ from dashboards.i18n import say
 from dashboards.map_views import POINT_LIMIT, Sketch, draw_views
 from dashboards.selection import filtered_cases
 from layers.areas import Area, area_places, district_extent, district_names
+from layers.arrivals import arrived_since
+from layers.errors import StoreError
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
+from layers.users import record_look
 from layers.views import count_per_cell
 
 
@@ -42,6 +45,20 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
         "points_shown": points_shown,
         "cases": cases,
     }
+
+
+def since_last_look(store, user_name: str, area: Area, page: str = "overview") -> tuple:
+    """(when the person last opened the page, cases that arrived in their area since); the look is noted.
+
+    (None, 0) the first time, or while the store does not answer (the page still shows what is held).
+    """
+    try:
+        since = record_look(store, user_name, page)
+    except StoreError:
+        return None, 0
+    if since is None:
+        return None, 0
+    return since, arrived_since(filtered_cases(store, CaseFilter(area=area))[0], since)
 
 
 def chart_data(cases: pd.DataFrame, lang: str = "zh") -> dict:

@@ -122,6 +122,9 @@ LAYERS = {
         Layer("ended_sessions", ("session_id",),
               {"session_id": "str", "user_name": "str", "ended_at": "datetime"},
               None, not_null=("session_id", "ended_at"), indexes=(("ended_at",),)),
+        # When each person last opened a page (the overview): what arrived since is counted from it.
+        Layer("looks", ("user_name", "page"), {"user_name": "str", "page": "str", "at": "datetime"},
+              None, not_null=("user_name", "page", "at")),
         # Kiosk links for wall screens: only a hash of the token is kept; revoked_at ends a link.
         Layer("kiosks", ("kiosk_id",),
               {"kiosk_id": "str", "token_hash": "str", "label": "str", "area": "str", "view": "str",

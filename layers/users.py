@@ -225,3 +225,11 @@ def server_secret(store: Store) -> str:
     secret = secrets.token_hex(32)
     store.upsert("settings", pd.DataFrame([{"name": "session_secret", "value": secret}]))
     return secret
+
+
+def record_look(store: Store, name: str, page: str, *, now=None) -> pd.Timestamp | None:
+    """Note that ``name`` opened ``page`` now; when they opened it before (None the first time)."""
+    rows = store.read("looks", [Condition("user_name", "=", name), Condition("page", "=", page)])
+    before = None if rows.empty or pd.isna(rows["at"].iat[0]) else pd.Timestamp(rows["at"].iat[0])
+    store.upsert("looks", pd.DataFrame([{"user_name": name, "page": page, "at": pd.Timestamp(now or pd.Timestamp.now())}]))
+    return before

@@ -22,7 +22,7 @@ from dash import (
 )
 
 from dashboards.cache import CACHE
-from dashboards.data import area_title, chart_data, district_title, unreachable_banner, view_data
+from dashboards.data import area_title, chart_data, district_title, since_last_look, unreachable_banner, view_data
 from dashboards.details import case_details, cell_details
 from dashboards.download import exported_view
 from dashboards.figures import MEASURES
@@ -95,6 +95,17 @@ def _dropdown(id_, options, value, placeholder, multi=False):
                         className="dd", clearable=True)
 
 
+def _since_last_look(store, who, area, lang):
+    """How many cases arrived in the person's area since they last opened the overview (a grid leader's
+    first question of the morning); the look is noted for next time."""
+    since, n = since_last_look(store, who.name, area)
+    if since is None:
+        return html.Div(id="overview-since", style={"display": "none"})
+    return html.Div(id="overview-since", className="since", children=say(
+        f"自您上次查看（{since:%m-%d %H:%M}）以来，辖区新增 {n:,} 件",
+        f"{n:,} new in your area since you last looked ({since:%m-%d %H:%M})", lang, sep=" · "))
+
+
 def layout(**kwargs):
     area = _area()
     store = store_from_request()
@@ -139,6 +150,7 @@ def layout(**kwargs):
                "Conflict mediation centre" if lang == "en" else f"{district_title(store, 'en')} · 矛调中心", lang,
                here="/", who=f"{who.label(lang)} · {whole}", who_id="overview-who", switch=switch,
                switch_id="overview-lang-switch"),
+        _since_last_look(store, who, area, lang),
         html.Div(banner, id="overview-banner", className="banner", style=banner_style),
         html.Div(f"{problem.message('zh')} · {problem.message('en')}" if problem else "", id="overview-problem",
                  className="app-error",

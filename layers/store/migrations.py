@@ -78,8 +78,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "made through the server (audit)",
               (CreateLayer("api_keys"), CreateLayer("audit"))),
     Migration(5, "each write of cases and intake records stamps its rows with a change number, so a server "
-                 "reads only what changed since it last looked",
-              tuple(TrackChanges(name) for name, layer in LAYERS.items() if layer.changes)),
+                 "reads only what changed since it last looked; when each person last opened the overview (looks)",
+              tuple(TrackChanges(name) for name, layer in LAYERS.items() if layer.changes) + (CreateLayer("looks"),)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -250,3 +250,33 @@ def test_a_layer_added_to_the_catalogue_is_on_the_map_and_in_the_export(demo_gpk
     (drawn,) = [t for t in data["map"]["data"] if t["name"] == "标准地址 Addresses"]
     assert len(drawn["lon"]) == len(expected) > 0 and drawn["marker"]["color"] == "#dd6b20"
     assert len(pyogrio.read_dataframe(path, layer="addresses")) == len(expected)
+
+
+def test_a_grid_leader_sees_what_arrived_in_their_cells_since_they_last_looked(demo_gpkg, tmp_path):
+    import shutil
+    import time
+
+    import pandas as pd
+
+    from dashboards.cache import CACHE
+    from dashboards.data import since_last_look
+    from layers.areas import Area
+    from layers.store import Condition
+
+    path = tmp_path / "demo.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cells = Area.parse("cells:33020500300201,33020500300202")
+    with open_store(str(path)) as store:
+        assert since_last_look(store, "hongmei", cells) == (None, 0)  # never looked before: nothing to count from
+        pattern = store.read("cases", [Condition("grid_cell", "in", ["33020500300201", "33020500100101"])])
+        new = pattern.drop_duplicates("grid_cell").copy()
+        new["case_id"] = ["grid_platform:SINCE-1", "grid_platform:SINCE-2"]
+        time.sleep(0.01)
+        new["reported_at"] = pd.Timestamp.now()
+        store.upsert("cases", new)  # one in the leader's cells, one elsewhere
+        time.sleep(0.01)
+        CACHE.written(store)
+        since, arrived = since_last_look(store, "hongmei", cells)
+        assert since is not None and arrived == 1
+        assert since_last_look(store, "hongmei", cells)[1] == 0  # counted from this last look
+        assert since_last_look(store, "commander", cells) == (None, 0)  # each person's own looks
