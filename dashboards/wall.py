@@ -7,20 +7,15 @@ from datetime import datetime
 
 import dash
 import pandas as pd
-from dash import html
 
+from dashboards.arrivals import arrivals, ticker
 from dashboards.basemap import NO_BASEMAP, Basemap
-from dashboards.cache import CACHE
 from dashboards.data import area_title, unreachable_banner, view_data
 from dashboards.geo import read_places
-from dashboards.i18n import language, only, say
-from dashboards.selection import filtered_cases
+from dashboards.i18n import language, say
 from dashboards.tiles import kpi_tiles
 from layers.areas import DISTRICT, Area
-from layers.arrivals import fell_overdue, latest
-from layers.brief import hotspot_changes
 from layers.filters import CaseFilter
-from layers.glossary import CHANNELS
 
 log = logging.getLogger(__name__)
 
@@ -67,42 +62,6 @@ def wall_views(streets: pd.DataFrame, *, rotate: bool, title: str = "全区 Whol
     if rotate and len(streets) > 1:
         views += [(code, name) for code, name in sorted(zip(streets["street_code"], streets["name"]))]
     return views
-
-
-def arrivals(store, f: CaseFilter, now) -> dict:
-    """What just arrived in the view's area (whatever its period): the latest cases, cases that fell overdue
-    in the last day, and cells that became hot in the rolling seven days (as the daily brief finds them)."""
-    scope = CaseFilter(area=f.area, street_code=f.street_code)
-    every, _ = filtered_cases(store, scope)
-    now = pd.Timestamp(now)
-
-    def hot():
-        lately = every[(every["reported_at"] >= now - pd.Timedelta(days=14)).to_numpy()]
-        if lately.empty:
-            return []
-        changes = hotspot_changes(lately, read_places(store, scope, "grid_cells"), now)
-        return list(changes.loc[changes["change"] == "new", "name"])
-    return {"latest": latest(every, CACHE.layer(store, "communities")), "overdue": fell_overdue(every, now),
-            "hot": CACHE.recent(store, ("became-hot", scope, now.floor("h")), hot)}
-
-
-def ticker(found: dict, lang: str = "zh") -> list:
-    """The wall's line of what just arrived: each case as time · category · place · channel (no personal data)."""
-    # The counts first: on a narrow screen the line is cut after two rows, and they must stay.
-    items = [html.Span(className="ticker-count", id="wall-new-overdue",
-                       children=f"{say('今日新增超期', 'Fell overdue today', lang)} {found['overdue']}")]
-    if found["hot"]:
-        items.append(html.Span(className="ticker-count ticker-hot",
-                               children=f"{say('新热点网格', 'New hot cells', lang)} {'、'.join(found['hot'][:5])}"))
-    items.append(html.Span(say("刚刚到达", "Just arrived", lang), className="ticker-label"))
-    for case in found["latest"]:
-        place = " ".join(p for p in (case["community"], case["grid_cell"]) if p)
-        channel = CHANNELS.get(case["channel"], (case["channel"], case["channel"]))
-        items.append(html.Span(className="ticker-case", children=[
-            html.B(f"{case['reported_at']:%m-%d %H:%M}"), f" {case['category']} · {place} · {only(channel, lang)}"]))
-    if not found["latest"]:
-        items.append(html.Span(say("暂无", "none yet", lang), className="ticker-case"))
-    return items
 
 
 def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, basemap: Basemap = NO_BASEMAP,

@@ -7,6 +7,7 @@ thin: they build a ``CaseFilter`` and call ``dashboards.data``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 import dash
@@ -21,6 +22,7 @@ from dash import (
     html,
 )
 
+from dashboards.arrivals import arrivals, ticker
 from dashboards.cache import CACHE
 from dashboards.data import area_title, chart_data, district_title, since_last_look, unreachable_banner, view_data
 from dashboards.details import case_details, cell_details
@@ -44,6 +46,8 @@ from layers.schema import CASE_STATUSES, LEVELS
 dash.register_page(__name__, path="/", name="一张图 Overview", title="社会治理一张图 · Overview", label=("一张图", "One map"))
 
 DEFAULT_LAYERS = "cases"
+# Seconds between two looks of the overview's ticker at what just arrived.
+TICKER_S = 20
 MEASURE_LABELS = {"cases": ("案件数", "count"), "per_km2": ("每平方公里", "per km²"),
                   "per_1000": ("每千人", "per 1,000 residents")}
 LANG = State("overview-lang", "data")
@@ -151,6 +155,10 @@ def layout(**kwargs):
                here="/", who=f"{who.label(lang)} · {whole}", who_id="overview-who", switch=switch,
                switch_id="overview-lang-switch"),
         _since_last_look(store, who, area, lang),
+        html.Div(ticker(arrivals(store, CaseFilter(area=area, street_code=f.street_code), datetime.now()), lang,
+                        prefix="overview"), id="overview-ticker", className="ticker", role="status",
+                 **{"aria-live": "polite"}),
+        dcc.Interval(id="overview-ticker-tick", interval=TICKER_S * 1000),
         html.Div(banner, id="overview-banner", className="banner", style=banner_style),
         html.Div(f"{problem.message('zh')} · {problem.message('en')}" if problem else "", id="overview-problem",
                  className="app-error",
@@ -250,6 +258,15 @@ def apply_preset(preset):
     from datetime import date
 
     return preset_period(preset, date.today())
+
+
+@callback(Output("overview-ticker", "children"), Input("overview-ticker-tick", "n_intervals"),
+          Input("overview-street", "value"), LANG, prevent_initial_call=True)
+def refresh_ticker(_tick, street, lang):
+    """What just arrived in the person's area (the street chosen, if any), every ``TICKER_S`` seconds."""
+    street = street if isinstance(street, str) and street else None
+    return ticker(arrivals(store_from_request(), CaseFilter(area=_area(), street_code=street), datetime.now()),
+                  language(lang), prefix="overview")
 
 
 @callback(Output("overview-community", "options"), Output("overview-community", "value"),

@@ -47,7 +47,7 @@ def layout(**kwargs):
         ]),
         html.Div(id="wall-banner", className="wall-banner", style={"display": "none"}),
         html.Div(id="wall-kpis", className="kpis wall-kpis"),
-        html.Div(id="wall-ticker", className="wall-ticker", role="status", **{"aria-live": "polite"}),
+        html.Div(id="wall-ticker", className="ticker wall-ticker", role="status", **{"aria-live": "polite"}),
         dcc.Graph(id="wall-map", className="wall-map", config={"displayModeBar": False, "staticPlot": False},
                   style={"height": "74vh"}),
     ])
