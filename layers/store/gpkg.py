@@ -465,7 +465,7 @@ def _patiently(read, *args, **kwargs):
 # What GDAL says when its read-only open meets a writer's commit (SQLite busy while it reads the schema):
 # the file is sound, only busy; two threads of one server pushing cases at once showed the last two.
 _MID_WRITE = ("readonly database", "locked", "gpkg_spatial_ref_sys or gpkg_contents, is missing",
-              "not recognized as being in a supported format")
+              "not recognized as being in a supported")
 
 
 def _sqlite_header(path) -> bool:

@@ -205,8 +205,8 @@ def test_every_push_api_read_as_every_role(world, role, data):
                                       "/open311/v2/requests/" + data.draw(st.sampled_from(w.values)) + ".json",
                                       "/open311/v2/requests/" + data.draw(st.text(max_size=20) | ODD) + ".json"]))
     answer = http.get(path, query_string=query)
-    if role == "kiosk":
-        assert answer.status_code == 401, (path, answer.status_code)
+    if role == "kiosk":  # no key and no person: nothing (a path that is not the API's: 404)
+        assert answer.status_code in (401, 404), (path, answer.status_code)
     _check(w, role, answer, (path, query))
 
 
