@@ -200,6 +200,10 @@ class GeoPackageStore(Store):
                                zh=f"{self.path} 不是完好的 GeoPackage 数据库，未写入任何内容：请移走或恢复该文件")
 
     def _replace(self, name, frame):
+        with _gate(self.path).writing():
+            self._replace_layer(name, frame)
+
+    def _replace_layer(self, name, frame):
         self._intact()
         layer = LAYERS[name]
         # Point layers may hold only empty geometries (unlocated cases), so say the type.
@@ -214,6 +218,10 @@ class GeoPackageStore(Store):
             self._track(conn, name)  # nor its change numbers
 
     def _upsert_many(self, frames):
+        with _gate(self.path).writing():
+            self._upsert_batch(frames)
+
+    def _upsert_batch(self, frames):
         self._intact()
         conn = self._connect()
         try:
@@ -444,6 +452,74 @@ def _next_seq(conn) -> int:
     return seq
 
 
+class _Gate:
+    """Within one process: GDAL's reads of a file wait while one of its threads writes to it.
+
+    GDAL opens the file anew for each read, without SQLite's busy wait; one that opens while another
+    thread of the server commits fails with whatever GDAL makes of the busy moment ("not registered in
+    gpkg_contents", "not recognized as being in a supported file format"...). Between processes,
+    :func:`_patiently` tries again instead. A thread that writes may read (a migration does); writers
+    waiting go before new readers.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer: int | None = None
+        self._depth = 0
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def reading(self):
+        me = threading.get_ident()
+        with self._cond:
+            mine = self._writer == me
+            if not mine:
+                while self._writer is not None or self._waiting:
+                    self._cond.wait()
+                self._readers += 1
+        try:
+            yield
+        finally:
+            if not mine:
+                with self._cond:
+                    self._readers -= 1
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._depth += 1
+            else:
+                self._waiting += 1
+                try:
+                    while self._writer is not None or self._readers:
+                        self._cond.wait()
+                finally:
+                    self._waiting -= 1
+                self._writer, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._writer = None
+                    self._cond.notify_all()
+
+
+_GATES: dict[str, _Gate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def _gate(path) -> _Gate:
+    key = os.path.abspath(str(path))
+    with _GATES_LOCK:
+        return _GATES.setdefault(key, _Gate())
+
+
 def _patiently(read, *args, **kwargs):
     """A GDAL read, tried again while another connection is in the middle of writing.
 
@@ -454,7 +530,8 @@ def _patiently(read, *args, **kwargs):
     deadline = time.monotonic() + _lock_timeout()
     while True:
         try:
-            return read(*args, **kwargs)
+            with _gate(args[0]).reading():
+                return read(*args, **kwargs)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:  # a CRSError too
             transient = any(words in str(exc) for words in _MID_WRITE) and _sqlite_header(args[0] if args else None)
             if not transient or time.monotonic() > deadline:

@@ -354,7 +354,7 @@ def test_a_shared_link_comes_back_whole_after_login_and_logout_ends_the_session(
     driver = chromium_driver
     link = ("/?from=2020-03-01&to=2020-06-30&street=330205003&community=330205003002&cell=33020500300201"
             "&category=%E5%99%AA%E5%A3%B0%E6%89%B0%E6%B0%91&channel=hotline_12345%2Cwalk_in&status=reported"
-            "&level=community&overdue=1&layers=cases&measure=density")
+            "&level=community&overdue=1&layers=cases&measure=per_km2")  # as the page would write it back
     driver.get(f"{url}/logout")
     WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.NAME, "user"))
     driver.get(url + link)  # not logged in: the gate sends the browser to log in first
