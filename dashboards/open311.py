@@ -88,6 +88,10 @@ def install(app):
             raise Refused(400, 'the body must be {"requests": [...]} with at least one request')
         if len(items) > BATCH_MAX:
             raise Refused(413, f"{len(items)} requests in one batch; at most {BATCH_MAX}")
+        # A batch that is not a list of objects of plain values is a sender's bug: refused whole, nothing stored.
+        for n, item in enumerate(items, 1):
+            if not isinstance(item, dict) or any(isinstance(v, (dict, list)) for v in item.values()):
+                raise Refused(400, f"request {n} of the batch is not an object of plain values")
         return flask.jsonify(push(store_from_request(), key, items, address=_address()))
 
     @server.route(PREFIX + "/requests/<request_id>.json", methods=["GET"])

@@ -163,9 +163,11 @@ def api_document(base: str) -> dict:
                     "type": "object", "required": ["requests"],
                     "properties": {"requests": {
                         "type": "array", "minItems": 1,
-                        # Any item: one that is not a request as POST /requests.json takes is kept back with
-                        # its reasons, and the others are stored.
-                        "items": {"description": "a request as POST /requests.json takes it"}}}}}}},
+                        # Each an object of plain values: one that is not a request as POST /requests.json
+                        # takes is kept back with its reasons, and the others are stored.
+                        "items": {"type": "object", "description": "a request as POST /requests.json takes it",
+                                  "additionalProperties": {"anyOf": [{"type": "string", "nullable": True}, {"type": "number"},
+                                                                     {"type": "boolean"}]}}}}}}}},
                 "responses": _answers({"description": "per case: the case it became, or why it was kept back",
                                        **_json({"type": "object"})}, 400, 401, 403, 413, 429)}},
             "/requests/{service_request_id}.json": {"get": {

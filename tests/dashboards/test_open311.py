@@ -191,7 +191,7 @@ def test_a_batch_counts_every_request_it_carried(pushing):
     batch = [a_case(lon, lat, "GD-7200"),  # sent before
              a_case(lon + 0.002, lat, "GD-7201", service_code="物业纠纷", phone="13900002222"),
              {"service_code": "邻里纠纷", "channel_request_id": "GD-7202"},  # no place at all
-             "not an object"]
+             {"service_code": "邻里纠纷", "address_string": "某处", "channel_request_id": ""}]  # no id
     answer = requests.post(f"{url}{V2}/batch.json", json={"requests": batch},
                            headers=bearer(keys["hotline"]), timeout=60)
     assert answer.status_code == 200, answer.text
@@ -200,6 +200,11 @@ def test_a_batch_counts_every_request_it_carried(pushing):
     assert (body["repeated"], body["quarantined"]) == (1, 2)
     assert [("errors" in r) for r in body["requests"]] == [False, False, True, True]
     assert body["requests"][1]["service_request_id"] == "hotline_12345:GD-7201"
+    not_objects = requests.post(f"{url}{V2}/batch.json", json={"requests": [a_case(lon, lat, "GD-7203"), "x"]},
+                                headers=bearer(keys["hotline"]), timeout=60)
+    assert not_objects.status_code == 400  # refused whole: GD-7203 is not stored either
+    with open_store(spec) as store:
+        assert store.read("case_sources", [Condition("source_id", "=", "GD-7203")]).empty
     too_many = requests.post(f"{url}{V2}/batch.json", json={"requests": [{}] * 1001},
                              headers=bearer(keys["hotline"]), timeout=60)
     assert too_many.status_code == 413
