@@ -186,6 +186,7 @@ def push(store, key: ApiKey, items: list, *, address: str = "", idempotency_key:
         if isinstance(item, dict) and item.get("channel") not in (None, "", key.channel):
             raise Refused(403, f"this key writes {key.channel}'s cases, not {item.get('channel')}'s")
     raw = request_rows(items, received_at=now, idempotency_key=idempotency_key)
+    request_ids = dict(zip(raw["_row"], raw["channel_request_id"]))  # row number → the system's own id
     ids = sorted(set(raw["channel_request_id"]) - {""})
     known = store.read("case_sources", [Condition("source", "=", key.channel), Condition("source_id", "in", ids)]) \
         if ids else None
@@ -218,13 +219,13 @@ def push(store, key: ApiKey, items: list, *, address: str = "", idempotency_key:
         counts["quarantined"] += report.quarantined
         if report.outcomes is not None:
             for row in report.outcomes.itertuples(index=False):
-                rid = raw.loc[raw["_row"] == row.row, "channel_request_id"].iat[0]
+                rid = request_ids[row.row]
                 results[int(row.row)] = {"service_request_id": row.case_id, "channel_request_id": rid,
                                          "merged": bool(row.merged), "repeated": bool(row.seen),
                                          "service_notice": "已受理 · received"}
         for kept in report.quarantine.to_dict("records"):
             results[int(kept["row"])] = {
-                "channel_request_id": raw.loc[raw["_row"] == kept["row"], "channel_request_id"].iat[0],
+                "channel_request_id": request_ids[kept["row"]],
                 "errors": [{"code": 400, "field": column, "reason": reason, "description": f"{column}: {words}"}
                            for column, reason, words in kept["_problems"]],
                 "quarantined": True}

@@ -16,11 +16,10 @@ profile made here for the key's channel.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from etl.profiles import ISO8601, Location, Profile, available_profiles, read_profile
+from etl.read import cell_text
 from layers.schema import CASE_KINDS, CASE_STATUSES
 
 # What a pushed request may say, and the intake field each one fills.
@@ -62,7 +61,7 @@ def request_rows(items: list, *, received_at: pd.Timestamp, idempotency_key: str
     """
     rows, shapes = [], []
     for item in items:
-        row = {k: _text(item.get(k)) for k in (*FIELDS, *COORDINATES)} if isinstance(item, dict) else {}
+        row = {k: cell_text(item.get(k)).strip() for k in (*FIELDS, *COORDINATES)} if isinstance(item, dict) else {}
         shape = ""
         if not isinstance(item, dict):
             shape = "该请求不是JSON对象 · not a JSON object"
@@ -80,11 +79,3 @@ def request_rows(items: list, *, received_at: pd.Timestamp, idempotency_key: str
     frame["_shape"] = shapes
     frame["_row"] = range(1, len(frame) + 1)
     return frame
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value).strip()

@@ -172,14 +172,14 @@ def _read_json(path, encoding, profile):
             raise ReadError(f"{path}: expected a list of records under {profile.records!r}")
         records = [r if isinstance(r, dict) else {} for r in items]
         shapes = ["" if isinstance(r, dict) else "该记录不是JSON对象" for r in items]
-    frame = pd.DataFrame([{k: _cell(v) for k, v in r.items()} for r in records]).astype(object)
+    frame = pd.DataFrame([{k: cell_text(v) for k, v in r.items()} for r in records]).astype(object)
     frame = frame.where(frame.notna(), "").astype(str)
     frame["_shape"] = shapes
     frame["_row"] = range(1, len(frame) + 1)
     return frame
 
 
-def _cell(value) -> str:
+def cell_text(value) -> str:
     """A JSON value as the text a CSV would have held."""
     if value is None:
         return ""
