@@ -9,7 +9,7 @@ Builds the store as ``bench/write_small.py`` does, then in one process holds the
 copy up to date, and counts the cases a filter keeps in it (the mask every KPI tile starts from). Prints the medians of each step and of the whole (write → KPI), and,
 in the same process, the same copy read whole again (what the server did before: ``_load_cases``),
 with the process's RSS before and after the runs. Each run checks that the KPI counts the 10 cases.
-``--small``: 20 000 rows, 2 runs (for ``bench/run_small.py``).
+``--small``: the 10 000-row store, 2 runs (for ``bench/run_small.py``).
 """
 
 from __future__ import annotations
@@ -27,12 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchenv import check, record  # noqa: E402
-from ingest_1m import synthetic_export  # noqa: E402
+from largestore import writable_copy  # noqa: E402
 from write_small import PG, ten_new  # noqa: E402
 
 from dashboards.cache import StoreCache, _load_cases  # noqa: E402
-from demo.build import build_demo  # noqa: E402
-from etl.geography import load_geography, load_responsibilities  # noqa: E402
 from etl.ingest import ingest  # noqa: E402
 from layers.filters import CaseFilter  # noqa: E402
 from layers.store import open_store  # noqa: E402
@@ -88,16 +86,11 @@ def main(argv=None) -> int:
     parser.add_argument("--small", action="store_true")
     args = parser.parse_args(argv)
     if args.small:
-        args.rows, args.runs = 20_000, 2
+        args.runs = 2
     record(["pandas", "geopandas", "pyogrio", "psycopg"], postgres=PG if args.postgis else None)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        district = build_demo(folder / "demo", seed=2020, until="2020-02-01")
-        spec = str(folder / "large.gpkg")
-        with open_store(spec) as store:
-            load_geography(district["geography"], store)
-            load_responsibilities(district["responsibilities"], store)
-            ingest([synthetic_export(district["district"], args.rows, folder / "large.csv")], "grid_platform", store)
+        spec, district = writable_copy(folder, args.small, args.rows)
         specs = [("gpkg", spec)] + ([("postgis", f"{PG}?schema=bench_fresh_{uuid.uuid4().hex[:8]}")]
                                     if args.postgis else [])
         for kind, where in specs:

@@ -20,7 +20,7 @@ from gis.datums import METRIC_CRS, STORAGE_CRS
 from layers.errors import InvalidValue
 from layers.responsibilities import responsible_units
 from layers.schema import LAYERS
-from layers.store import Condition, Store, period_filter
+from layers.store import Condition, Store
 
 # Days a case has before it counts as overdue, by kind (信访: 60 days by regulation).
 DEADLINE_DAYS = {"dispute": 30, "petition": 60, "event": 7}
@@ -28,6 +28,7 @@ DEADLINE_DAYS = {"dispute": 30, "petition": 60, "event": 7}
 AREA_MARGIN_METRES = 1000.0
 # Up to this many records, an ingest looks up the stored intake records by their ids, not by their channel.
 KNOWN_LOOKUP_MAX = 20_000
+SPANS_PER_READ = 200
 GEOGRAPHY = ("district", "streets", "communities", "grid_cells", "estates", "setback_areas", "addresses", "responsibilities")
 
 
@@ -103,7 +104,7 @@ def ingest_many(items, store: Store, *, progress=None, audit=None) -> IngestRepo
     same transaction.
     """
     report = IngestReport()
-    geography = {name: store.read(name) for name in GEOGRAPHY}
+    geography = read_geography(store)
     if geography["grid_cells"].empty:
         raise IngestError(f"store {store.url} has no grid cells: load the district's geography first")
     area = district_area(geography)
@@ -137,7 +138,7 @@ def ingest_many(items, store: Store, *, progress=None, audit=None) -> IngestRepo
         known = store.read("case_sources", _known_terms(records))
         if progress:
             progress("merge", len(items), len(items))
-        decided = merge_duplicates(located, known, _cases_near(store, records["reported_at"]))
+        decided = merge_duplicates(located, known, _cases_near(store, records))
         writes["cases"], prior = _cases(decided, store)
         writes["case_sources"] = _case_sources(decided)
         _count(report, decided["_item"], decided["merged"])
@@ -157,6 +158,23 @@ def ingest_many(items, store: Store, *, progress=None, audit=None) -> IngestRepo
     return report
 
 
+# store url -> (the geography layers' version stamps, the layers as read): a server that takes a push every
+# few seconds reads the district's geography again only when it changed.
+_HELD_GEOGRAPHY: dict[str, tuple[tuple, dict]] = {}
+
+
+def read_geography(store: Store) -> dict:
+    """The geography layers an ingest needs, read again only when a write changed one of them."""
+    versions = store.data_versions()
+    stamps = tuple(versions.get(name) for name in GEOGRAPHY)
+    held = _HELD_GEOGRAPHY.get(store.url)
+    if held is None or held[0] != stamps or None in stamps:  # a layer with no stamp is never trusted
+        held = (stamps, {name: store.read(name) for name in GEOGRAPHY})
+        _HELD_GEOGRAPHY[store.url] = held
+    # Shallow copies: what a caller sets on its frames stays out of the held ones.
+    return {name: frame.copy(deep=False) for name, frame in held[1].items()}
+
+
 def spans_near(times: pd.Series, window: pd.Timedelta = WINDOW) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """The periods within ``window`` of any of ``times``, overlapping ones joined, in order.
 
@@ -171,9 +189,16 @@ def spans_near(times: pd.Series, window: pd.Timedelta = WINDOW) -> list[tuple[pd
     return spans
 
 
-def _cases_near(store: Store, times: pd.Series):
-    """The stored cases a merge may join the incoming records to: those within its window of any of them."""
-    found = [store.read("cases", period_filter(start, end)) for start, end in spans_near(times)]
+def _cases_near(store: Store, records: pd.DataFrame):
+    """The stored cases a merge may join the incoming records to: of their categories, within its window of them.
+
+    Read through the index on the time reported: a write of ten cases reads the days around them, not the store.
+    """
+    same = Condition("category", "in", sorted(set(records["category"].dropna())))
+    spans = [(a.to_pydatetime(), b.to_pydatetime()) for a, b in spans_near(records["reported_at"])]
+    # Spans in reads of at most SPANS_PER_READ: SQLite nests each OR a level deeper (its limit is 1000).
+    found = [store.read("cases", [Condition("reported_at", "within", spans[i:i + SPANS_PER_READ]), same])
+             for i in range(0, len(spans), SPANS_PER_READ)]
     if not found:
         return store.read("cases", [Condition("case_id", "in", [])])
     return pd.concat(found, ignore_index=True).drop_duplicates("case_id", ignore_index=True)

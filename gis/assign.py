@@ -19,6 +19,8 @@ from rasterio.transform import Affine
 # Pixels along the longer side of the raster: 2048 keeps it a few MB and,
 # for a district, leaves about 5% of points to the exact test.
 RASTER_SIDE = 2048
+# Up to this many points, each is tested exactly (an STRtree query) and no raster is drawn.
+EXACT_MAX = 2000
 
 
 class PolygonIndex:
@@ -44,11 +46,12 @@ class PolygonIndex:
         self.ids = np.concatenate([[None], ids[order]]).astype(object)
         self.geoms = present.geometry.to_numpy()[order]
         self.tree = shapely.STRtree(self.geoms)
-        if len(self.geoms) == 0:
-            self.numbers = None
-            return
+        self.raster_side = raster_side
+        self.numbers: np.ndarray | None = None  # the raster, drawn when a batch first needs it
+
+    def _draw(self) -> np.ndarray:
         minx, miny, maxx, maxy = shapely.total_bounds(self.geoms)
-        self.pixel = max(maxx - minx, maxy - miny) / raster_side or 1.0
+        self.pixel = max(maxx - minx, maxy - miny) / self.raster_side or 1.0
         # One pixel of margin on every side: every polygon point is strictly inside the raster.
         self.x0, self.y0 = minx - self.pixel, maxy + self.pixel
         shape = (int(np.ceil((maxy - miny) / self.pixel)) + 3, int(np.ceil((maxx - minx) / self.pixel)) + 3)
@@ -66,22 +69,29 @@ class PolygonIndex:
         grown[:, 1:] |= edges[:, :-1]
         grown[:, :-1] |= edges[:, 1:]
         self.edge = grown
+        return self.numbers
 
     def numbers_at(self, x, y) -> np.ndarray:
         """Polygon number (0 for none) at each point given by arrays ``x``, ``y``."""
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         result = np.zeros(len(x), dtype=np.int64)
-        if self.numbers is None:
+        if len(self.geoms) == 0:
             return result
         finite = np.isfinite(x) & np.isfinite(y)
+        if finite.sum() <= EXACT_MAX and self.numbers is None:
+            # A few points (a push, a small file): the exact test costs less than drawing the raster.
+            where = np.flatnonzero(finite)
+            result[where] = self._exact(x[where], y[where])
+            return result
+        numbers = self.numbers if self.numbers is not None else self._draw()
         col = np.floor((np.where(finite, x, self.x0) - self.x0) / self.pixel).astype(np.int64)
         row = np.floor((self.y0 - np.where(finite, y, self.y0)) / self.pixel).astype(np.int64)
-        rows, cols = self.numbers.shape
+        rows, cols = numbers.shape
         inside = finite & (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
         r, c = row[inside], col[inside]
         where = np.flatnonzero(inside)
-        result[where] = self.numbers[r, c]
+        result[where] = numbers[r, c]
         exact = where[self.edge[r, c]]
         if len(exact):
             result[exact] = self._exact(x[exact], y[exact])

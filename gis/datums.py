@@ -8,6 +8,8 @@ work, so WGS84 input is taken as CGCS2000 without a shift.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from pyproj import CRS, Transformer
 
@@ -166,5 +168,11 @@ def _transform(source: str, target: str, x, y):
     y = np.asarray(y, dtype=float)
     if source == target:
         return x, y
-    transformer = Transformer.from_crs(source, target, always_xy=True)
-    return transformer.transform(x, y)
+    return _transformer(source, target).transform(x, y)
+
+
+@lru_cache(maxsize=64)
+def _transformer(source: str, target: str) -> Transformer:
+    """Made once per pair: making one costs 60 ms, more than converting a few cases (a push of one case
+    did it three times). Transformers are thread-safe since pyproj 3.1."""
+    return Transformer.from_crs(source, target, always_xy=True)

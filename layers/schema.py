@@ -97,7 +97,8 @@ LAYERS = {
               "Point", not_null=("component_id", "major_class", "minor_class")),
         Layer("cases", ("case_id",), {"case_id": "str", **_RECORD, "channels": "str", "due_at": "datetime"},
               "Point", not_null=("case_id", "kind", "category", "channel", "reported_at",
-                                 "status", "level_received", "level"), changes=True),
+                                 "status", "level_received", "level"), changes=True,
+              indexes=(("reported_at",),)),
         # 一窗受理: every intake record, and the case it landed in (merged into another record's
         # case, and why). A record that opened its case has its fields in that case's row; a
         # merged record keeps all it said here, so a merge can be undone (etl.unmerge).

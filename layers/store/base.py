@@ -20,13 +20,15 @@ from layers.errors import DuplicateKey, InvalidValue, StoreBehindSchema
 from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.store.migrations import SCHEMA_VERSION, pending
 
+OPERATORS = ("=", ">=", "<", "in", "within")
+
 
 @dataclass(frozen=True)
 class Condition:
     """One filter term, ``column op value``; terms are ANDed."""
 
     column: str
-    op: str  # one of =, >=, <, in
+    op: str  # one of =, >=, <, in, within (value: (start, end) pairs; start <= column < end for one of them)
     value: Any
 
 
@@ -38,9 +40,12 @@ def matches(frame: pd.DataFrame, terms: list[Condition]) -> np.ndarray:
     """
     keep = np.ones(len(frame), dtype=bool)
     for term in terms:
-        if term.op not in ("=", ">=", "<", "in"):
+        if term.op not in OPERATORS:
             raise InvalidValue(f"unsupported filter operator {term.op!r}")
         column = frame[term.column]
+        if term.op == "within":
+            keep &= _within(column, term.value)
+            continue
         values = list(term.value) if term.op == "in" else [term.value]
         if isinstance(column.dtype, pd.CategoricalDtype) and term.op in ("=", "in"):
             keep &= _has_code(column, values)
@@ -59,6 +64,13 @@ def matches(frame: pd.DataFrame, terms: list[Condition]) -> np.ndarray:
         else:
             keep &= (column < term.value).fillna(False).to_numpy(dtype=bool)
     return keep
+
+
+def _within(column: pd.Series, spans) -> np.ndarray:
+    hit = np.zeros(len(column), dtype=bool)
+    for start, end in spans:
+        hit |= ((column >= start) & (column < end)).fillna(False).to_numpy(dtype=bool)
+    return hit
 
 
 def _has_code(column: pd.Series, values: list) -> np.ndarray:
@@ -317,8 +329,10 @@ def _check_read(name, where):
     for term in where or []:
         if term.column not in LAYERS[name].columns:
             raise InvalidValue(f"layer {name!r} has no column {term.column!r} to filter on")
-        if term.op not in ("=", ">=", "<", "in"):
+        if term.op not in OPERATORS:
             raise InvalidValue(f"unsupported filter operator {term.op!r}")
+        if term.op == "within" and not all(isinstance(span, (tuple, list)) and len(span) == 2 for span in term.value):
+            raise InvalidValue(f"'within' takes (start, end) pairs, not {term.value!r}")
 
 
 def _storable(where) -> list[Condition]:

@@ -80,6 +80,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "each write of cases and intake records stamps its rows with a change number, so a server "
                  "reads only what changed since it last looked; when each person last opened the overview (looks)",
               tuple(TrackChanges(name) for name, layer in LAYERS.items() if layer.changes) + (CreateLayer("looks"),)),
+    Migration(6, "cases are found by when they were reported through an index, so a write of a few cases reads "
+                 "only the days around them to merge (not a scan of every case)",
+              (AddIndex("cases", ("reported_at",)),)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -298,6 +298,10 @@ class PostGISStore(Store):
             if t.op == "in":
                 terms.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(t.column)))
                 params.append(list(t.value))
+            elif t.op == "within":
+                spans = [sql.SQL("({0} >= %s AND {0} < %s)").format(sql.Identifier(t.column)) for _ in t.value]
+                terms.append(sql.SQL("({})").format(sql.SQL(" OR ").join(spans) if spans else sql.SQL("false")))
+                params.extend(v for span in t.value for v in span)
             else:
                 terms.append(sql.SQL("{} {} %s").format(sql.Identifier(t.column), sql.SQL(t.op)))
                 params.append(t.value)

@@ -1,9 +1,19 @@
 import geopandas as gpd
+import pytest
 from shapely.geometry import Point, box
 
+import gis.assign
 from gis.assign import assign_to_polygons
 
 CELLS = gpd.GeoDataFrame({"grid_cell": ["B", "A"]}, geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)], crs=4490)
+
+
+@pytest.fixture(autouse=True, params=["exact", "raster"])
+def lookup(request, monkeypatch):
+    """Each rule holds both ways a point is looked up: a few points exactly, a batch through the raster."""
+    if request.param == "raster":
+        monkeypatch.setattr(gis.assign, "EXACT_MAX", -1)
+    return request.param
 
 
 def test_point_on_a_shared_edge_goes_to_the_smallest_id_every_time():
@@ -45,3 +55,5 @@ def test_the_raster_lookup_agrees_with_an_exact_join_on_the_demo_cells(demo_buil
     got = PolygonIndex(cells, "grid_cell").assign(points)
     assert got.notna().sum() > 20_000
     assert got.tolist() == [v if isinstance(v, str) else None for v in expected]
+    few = points.iloc[-gis.assign.EXACT_MAX:] if gis.assign.EXACT_MAX > 0 else points.iloc[-2000:]
+    assert PolygonIndex(cells, "grid_cell").assign(few).tolist() == got.iloc[-len(few):].tolist()

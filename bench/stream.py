@@ -1,0 +1,296 @@
+"""One case a second for ten minutes, pushed while people use the dashboard: freshness, latency, memory (issue 18).
+
+Run by hand (README of bench/ has the figures):
+
+    .venv/bin/python bench/stream.py [--stores gpkg,postgis] [--quiet 300] [--seconds 600] [--users 10] [--walls 2]
+
+A writable copy of the store the 1M benches share (``bench/largestore.py``; PostGIS: that copy in its own
+schema) is served by ``onemap serve --workers 2``. Then, against the running server:
+
+1. quiet, ``--quiet`` seconds: ``--users`` people change filters (``bench/load.py``'s people, thinking
+   ``--think`` seconds) and ``--walls`` wall screens refresh every 10 s. The baseline.
+2. stream, ``--seconds`` seconds: the same people and walls, while a channel system pushes one case a
+   second (``POST /open311/v2/requests.json`` with the grid platform's key, at a random point of a random
+   cell) and a probe, logged in as the commander, asks for the overview's KPI tiles every 0.25 s over the
+   days the pushed cases fall in. A case's freshness: from its POST being sent to the first KPI answer
+   that counts it.
+
+Printed per store: each callback's p50/p95/p99 in each phase and the ratio of the p95s (target: the stream
+no worse than quiet, under 300 ms); freshness p50/p95/max (target p95 under 5 s); the server's memory
+(its processes' RSS summed) at each phase's start and end and per 100 cases pushed. Any failed request
+fails the run. ``--small``: the 10 000-row store, 10 s quiet, 30 s stream, 3 people, 1 wall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import requests
+import shapely
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchenv import _status_mb, check, children, free_port, record, start_server, stop, wait_listening  # noqa: E402
+from dashboard_1m import OUT, _Server  # noqa: E402
+from largestore import writable_copy  # noqa: E402
+from load import PEOPLE, PG, Recorder, person, wall  # noqa: E402
+
+from dashboards.app import create_app  # noqa: E402
+from dashboards.client import DashClient, for_app  # noqa: E402
+from demo.users import demo_password  # noqa: E402
+from layers.apikeys import add_key  # noqa: E402
+from layers.areas import DISTRICT  # noqa: E402
+from layers.store import open_store  # noqa: E402
+from layers.users import add_kiosk  # noqa: E402
+
+CHANNEL = "grid_platform"
+LOCAL = "Asia/Shanghai"  # requested_datetime carries +08:00; stored times are the district's wall clock
+RECEIVED = "overview-kpi-events-received"
+
+
+def server_rss_mb(pid: int) -> float:
+    return sum(_status_mb(p, "VmRSS") for p in [pid, *children(pid)])
+
+
+def tile_value(answer: dict, tile_id: str) -> int | None:
+    """The number a KPI tile shows, found in a Dash callback's JSON answer."""
+    stack = [answer]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("id") == tile_id:
+                text = str(node.get("children", "")).replace(",", "")
+                return int(text) if text.isdigit() else None
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+class Stream:
+    """The channel system pushing one case every ``every`` seconds, and the probe that waits to see each counted."""
+
+    def __init__(self, url, key, cells, services, callback_map, every=1.0):
+        self.url, self.key, self.every = url, key, every
+        self.cells = cells
+        self.services = services
+        self.probe = DashClient(_Server(url), callback_map)
+        answer = self.probe.log_in("commander", demo_password("commander"))
+        check(answer.status_code == 200 and "/login" not in answer.url, "the probe's login failed")
+        today = pd.Timestamp.now(tz=LOCAL).date()
+        self.period = {"overview-period.start_date": (today - timedelta(days=1)).isoformat(),
+                       "overview-period.end_date": (today + timedelta(days=1)).isoformat()}
+        self.sent: list[float] = []  # when each stored case's POST was sent
+        self.seen: list[float] = []  # when the KPI first counted it
+        self.rss: list[tuple[int, float]] = []
+        self.lock = threading.Lock()
+
+    def counted(self, record) -> int | None:
+        t = time.perf_counter()
+        try:
+            answer = self.probe.call("overview-kpis", self.period)
+            ok = answer.status_code == 200
+            value = tile_value(answer.json(), RECEIVED) if ok else None
+        except (requests.RequestException, json.JSONDecodeError) as exc:
+            ok, value = False, None
+            answer = exc
+        record.add("probe overview-kpis", time.perf_counter() - t, ok and value is not None, str(answer)[:120])
+        return value
+
+    def push(self, n: int, rng: random.Random, record) -> bool:
+        cell = self.cells.geometry.iat[rng.randrange(len(self.cells))]
+        minx, miny, maxx, maxy = cell.bounds
+        while True:
+            x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+            if shapely.contains_xy(cell, x, y):
+                break
+        body = {"service_code": rng.choice(self.services), "lat": round(y, 7), "long": round(x, 7),
+                "description": "推送压测", "requested_datetime": pd.Timestamp.now(tz=LOCAL).isoformat(timespec="seconds"),
+                "channel_request_id": f"STREAM-{uuid.uuid4().hex[:12]}-{n}"}
+        t = time.perf_counter()
+        try:
+            answer = requests.post(f"{self.url}/open311/v2/requests.json", json=body, timeout=60,
+                                   headers={"Authorization": f"Bearer {self.key}"})
+            ok = answer.status_code in (200, 201)
+            reason = f"HTTP {answer.status_code} {answer.text[:120]}"
+        except requests.RequestException as exc:
+            ok, reason = False, f"{type(exc).__name__}: {str(exc)[:120]}"
+        record.add("push (POST requests.json)", time.perf_counter() - t, ok, reason)
+        if ok:
+            with self.lock:
+                self.sent.append(t)
+        return ok
+
+    def run(self, until, record, server_pid):
+        base = self.counted(record)
+        check(base is not None, "the probe could not read the received tile")
+        stop_probe = threading.Event()
+
+        def probe():
+            while not stop_probe.is_set():
+                value = self.counted(record)
+                now = time.perf_counter()
+                if value is not None:
+                    with self.lock:
+                        while len(self.seen) < min(value - base, len(self.sent)):
+                            self.seen.append(now)
+                stop_probe.wait(0.25)
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        rng = random.Random(2020)
+        start, n = time.perf_counter(), 0
+        while time.monotonic() < until:
+            self.push(n, rng, record)
+            n += 1
+            if n % 10 == 0:
+                self.rss.append((len(self.sent), server_rss_mb(server_pid)))
+            time.sleep(max(0.0, start + n * self.every - time.perf_counter()))
+        # The last cases: give them up to 60 s to be counted.
+        deadline = time.perf_counter() + 60
+        while len(self.seen) < len(self.sent) and time.perf_counter() < deadline:
+            time.sleep(0.25)
+        stop_probe.set()
+        prober.join()
+        return base
+
+
+def phase(url, callback_map, tokens, seconds, think, users, stream=None, server_pid=None):
+    record = Recorder()
+    until = time.monotonic() + seconds
+    threads = [threading.Thread(target=person, args=(url, callback_map, PEOPLE[i % len(PEOPLE)], until, record, i,
+                                                     think)) for i in range(users)]
+    threads += [threading.Thread(target=wall, args=(url, callback_map, token, until, record)) for token in tokens]
+    rss = [server_rss_mb(server_pid)]
+    for thread in threads:
+        thread.start()
+    if stream is not None:
+        stream.run(until, record, server_pid)
+    for thread in threads:
+        thread.join()
+    rss.append(server_rss_mb(server_pid))
+    return record, rss
+
+
+def percentiles(times) -> np.ndarray:
+    return np.percentile(np.array(times) * 1000, [50, 95, 99])
+
+
+def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
+    with open_store(spec) as store:
+        tokens = [add_kiosk(store, area=DISTRICT, label=f"stream {i}", view="rotate=1")[1] for i in range(args.walls)]
+        _, key = add_key(store, CHANNEL, label="bench/stream.py")
+        cells = store.read("grid_cells")
+        cases_before = store.count("cases")
+    log = OUT / f"server_stream_{label}.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    server = start_server(spec, port, log, "--workers", str(args.workers))
+    failed = []
+    try:
+        wait_listening(server, url, args.listen_timeout, log=log)
+        callback_map = for_app(create_app(spec)).callback_map
+        services = [s["service_code"] for s in requests.get(f"{url}/open311/v2/services.json", timeout=60,
+                                                            headers={"Authorization": f"Bearer {key}"}).json()]
+        check(len(services) > 0, f"{label}: services.json listed no service")
+        print(f"{label}: {cases_before:,} cases; server ready after {time.perf_counter() - started:.0f} s, "
+              f"{server_rss_mb(server.pid):.0f} MB", flush=True)
+        quiet, quiet_rss = phase(url, callback_map, tokens, args.quiet, think, args.users, server_pid=server.pid)
+        stream = Stream(url, key, cells, services, callback_map)
+        busy, busy_rss = phase(url, callback_map, tokens, args.seconds, think, args.users, stream, server.pid)
+    finally:
+        stop(server)
+    with open_store(spec) as store:
+        cases_after = store.count("cases")
+    pushed = len(stream.sent)
+    fresh = np.array(stream.seen) - np.array(stream.sent[:len(stream.seen)])
+    print(f"\n{label}: {args.users} people (thinking {think[0]:g}-{think[1]:g} s) + {args.walls} walls; quiet "
+          f"{args.quiet:.0f} s, then {args.seconds:.0f} s with one case every {stream.every:g} s")
+    print(f"{label}: pushed {pushed} cases, the store grew by {cases_after - cases_before}; counted by the KPI: "
+          f"{len(stream.seen)} of {pushed}")
+    if len(fresh):
+        print(f"{label}: freshness (POST sent → KPI counts it) p50 {np.percentile(fresh, 50):.2f} s, "
+              f"p95 {np.percentile(fresh, 95):.2f} s, max {fresh.max():.2f} s")
+    grown = [f"{n} cases {mb:.0f} MB" for n, mb in stream.rss[::max(1, len(stream.rss) // 6)]]
+    print(f"{label}: server RSS quiet {quiet_rss[0]:.0f} → {quiet_rss[1]:.0f} MB; stream {busy_rss[0]:.0f} → "
+          f"{busy_rss[1]:.0f} MB ({'; '.join(grown)})")
+    if len(stream.rss) >= 2:
+        slope = np.polyfit([n for n, _ in stream.rss], [mb for _, mb in stream.rss], 1)[0] * 100
+        print(f"{label}: RSS slope over the stream {slope:.1f} MB per 100 cases")
+    print("| store | callback | quiet n | quiet p50 / p95 / p99 | stream n | stream p50 / p95 / p99 | p95 ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for name in sorted(set(quiet.times) | set(busy.times)):
+        q, b = quiet.times.get(name, []), busy.times.get(name, [])
+        qp = percentiles(q) if q else [np.nan] * 3
+        bp = percentiles(b) if b else [np.nan] * 3
+        print(f"| {label} | {name} | {len(q)} | {qp[0]:.0f} / {qp[1]:.0f} / {qp[2]:.0f} ms | {len(b)} | "
+              f"{bp[0]:.0f} / {bp[1]:.0f} / {bp[2]:.0f} ms | {bp[1] / qp[1]:.2f} |", flush=True)
+    for recorder in (quiet, busy):
+        for reason, n in sorted(recorder.reasons.items(), key=lambda kv: -kv[1])[:5]:
+            print(f"  {n} × {reason}")
+    errors = sum(quiet.errors.values()) + sum(busy.errors.values())
+    if errors:
+        failed.append(f"{label}: {errors} failed requests (server log kept in {log})")
+    if len(stream.seen) < pushed:
+        failed.append(f"{label}: {pushed - len(stream.seen)} pushed cases never counted")
+    if cases_after - cases_before != pushed:
+        failed.append(f"{label}: {pushed} pushed but the store grew by {cases_after - cases_before}")
+    if not failed:
+        log.unlink(missing_ok=True)
+    return failed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", default="gpkg,postgis")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--quiet", type=float, default=300)
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--walls", type=int, default=2)
+    parser.add_argument("--think", default="2,6", help="seconds between a person's changes: LOW,HIGH")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--listen-timeout", type=float, default=600)
+    parser.add_argument("--small", action="store_true")
+    args = parser.parse_args(argv)
+    if args.small:
+        args.quiet, args.seconds, args.users, args.walls = 10.0, 30.0, 3, 1
+    think = tuple(float(v) for v in args.think.split(","))
+    record(["pandas", "geopandas", "pyogrio", "dash", "flask", "gunicorn", "psycopg", "requests"],
+           postgres=PG if "postgis" in args.stores else None)
+    failed = []
+    with tempfile.TemporaryDirectory(prefix="onemap-bench-stream-") as tmp:
+        folder = Path(tmp)
+        spec, _ = writable_copy(folder, args.small, args.rows)
+        for label in args.stores.split(","):
+            where = spec
+            if label == "postgis":
+                from tests.conftest import copy_store
+
+                where = f"{PG}?schema=bench_stream_{uuid.uuid4().hex[:8]}"
+                copy_store(spec, where)
+            try:
+                failed += serve_and_stream(where, label, args, think)
+            finally:
+                if label == "postgis":
+                    with open_store(where) as store, store._connection() as conn:
+                        conn.execute(f'DROP SCHEMA "{store.schema}" CASCADE')
+    check(not failed, "; ".join(failed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
