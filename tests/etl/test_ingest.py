@@ -156,3 +156,22 @@ def _profile_with(tmp_path, name, old, new):
     path = tmp_path / f"{name}_edited.toml"
     path.write_text(text.replace(old, new), encoding="utf-8")
     return path
+
+
+def test_an_ingest_after_the_geography_changed_locates_by_the_new_geography(demo_build, tmp_path):
+    """The geography is held between the writes of a process (a server taking pushes) only until it changes."""
+    from etl.geography import load_geography, load_responsibilities
+
+    export = demo_build["exports"]["grid_platform"]
+    with open_store(str(tmp_path / "s.gpkg")) as store:
+        load_geography(demo_build["geography"], store)
+        load_responsibilities(demo_build["responsibilities"], store)
+        ingest([export], "grid_platform", store)
+        cells = store.read("grid_cells")
+        first = store.read("cases")["grid_cell"].dropna()
+        assert len(first) and not first.str.startswith("X").any()
+        # The cells are renumbered (a boundary survey, say): the same export again lands in the new ones.
+        store.write_layer("grid_cells", cells.assign(grid_cell="X" + cells["grid_cell"]))
+        ingest([export], "grid_platform", store)
+        again = store.read("cases")["grid_cell"].dropna()
+    assert len(again) == len(first) and again.str.startswith("X").all()

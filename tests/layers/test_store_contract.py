@@ -10,6 +10,7 @@ from shapely.geometry import Point, box
 from layers.errors import InvalidValue
 from layers.schema import SchemaError
 from layers.store import Condition, StoreError, open_store, period_filter
+from layers.store.base import matches
 
 
 def three_cells():
@@ -61,6 +62,23 @@ def test_filters_by_period_street_and_membership(store):
     assert got["case_id"].tolist() == ["jan"]
     assert store.read("cases", [Condition("case_id", "in", ["feb", "zzz"])])["case_id"].tolist() == ["feb"]
     assert store.read("cases", period_filter(street_code="nowhere")).empty
+
+
+def test_a_read_over_several_periods_keeps_the_rows_of_any_of_them(store):
+    days = ["2020-01-01 00:00", "2020-01-03 12:00", "2020-01-05 00:00", "2020-03-10 09:30", "2021-06-01 00:00"]
+    store.upsert("cases", pd.concat([cases([f"c{i}"], day=d) for i, d in enumerate(days)]))
+    spans = [(pd.Timestamp("2020-01-01").to_pydatetime(), pd.Timestamp("2020-01-05").to_pydatetime()),
+             (pd.Timestamp("2020-03-10 09:30").to_pydatetime(), pd.Timestamp("2020-03-10 09:30:01").to_pydatetime())]
+    within = [Condition("reported_at", "within", spans)]
+    # Each span holds its start and not its end, as >= and < do.
+    assert sorted(store.read("cases", within)["case_id"]) == ["c0", "c1", "c3"]
+    assert sorted(store.read("cases", within + [Condition("case_id", "in", ["c1", "c4"])])["case_id"]) == ["c1"]
+    assert store.read("cases", [Condition("reported_at", "within", [])]).empty
+    # A held copy filtered in memory keeps the same rows as the store.
+    held = store.read("cases")
+    assert sorted(held.loc[matches(held, within), "case_id"]) == ["c0", "c1", "c3"]
+    with pytest.raises(InvalidValue, match="within"):
+        store.read("cases", [Condition("reported_at", "within", ["2020-01-01"])])
 
 
 def test_batches_read_what_read_reads_a_batch_at_a_time(store):
@@ -290,3 +308,21 @@ def test_processes_writing_a_new_layer_at_once_lose_nothing(tmp_path):
     assert [w.wait(120) for w in writers] == [0, 0, 0, 0]
     with open_store(str(path)) as store:
         assert store.count("logins") == 20
+
+
+def test_a_geopackage_layer_extent_covers_every_row_written(tmp_path):
+    """Readers (QGIS, ogrinfo) take a layer's extent from gpkg_contents: each upsert grows it by its rows."""
+    import contextlib
+    import sqlite3
+
+    import pyogrio
+
+    path = tmp_path / "s.gpkg"
+    with open_store(str(path)) as store:
+        store.upsert("cases", cases(["a", "b"]))  # at (121.505, 29.905), and one without a place
+        far = cases(["c", "d"]).set_geometry([Point(121.7, 30.1), Point(121.4, 29.8)], crs=4490)
+        store.upsert("cases", far)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        extent = conn.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = 'cases'").fetchone()
+    assert extent == pytest.approx((121.4, 29.8, 121.7, 30.1))
+    assert pyogrio.read_info(path, layer="cases")["total_bounds"] == pytest.approx((121.4, 29.8, 121.7, 30.1))
