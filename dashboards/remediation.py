@@ -43,6 +43,8 @@ def remediation_data(store, area: Area = DISTRICT, lang: str = "zh") -> dict:
                      "did": _num(getattr(r, "did", None)),
                      "interval": f"[{r.low:+.2f}, {r.high:+.2f}]" if pd.notna(getattr(r, "low", None)) else "",
                      "verdict": say(*VERDICT_WORDS[verdict if isinstance(verdict, str) else None], lang)})
+        if pd.isna(r.started_at):
+            continue  # an order not yet under way has no works to shade
         charts[r.remediation_id] = place_chart(monthly_cases(store, r.place_kind, r.place), r.started_at,
                                                r.finished_at, f"{name}", lang)
     return {"rows": rows, "overall": overall, "charts": charts}

@@ -36,7 +36,8 @@ Z95 = 1.959964
 def add_remediation(store: Store, *, place_kind: str, place: str, what: str, unit: str, started_at,
                     finished_at=None, handed_over_to: str | None = None, handed_over_at=None,
                     entered_by: str = "") -> str:
-    """Register a remediation; a setback area's status and manager follow. Returns its id."""
+    """Register work already done or under way (the office's ledger, the demo); a setback area's status and
+    manager follow. Returns its id. Work opened in the product goes step by step: layers.remediation_orders."""
     if place_kind not in PLACE_LAYERS:
         raise InvalidValue(f"unknown place kind {place_kind!r}: {', '.join(PLACE_LAYERS)}")
     layer, key = PLACE_LAYERS[place_kind]
@@ -50,10 +51,14 @@ def add_remediation(store: Store, *, place_kind: str, place: str, what: str, uni
     if handed_over_to and handed_over_at is None:
         handed_over_at = finished if finished is not None else started
     remediation_id = f"R{uuid.uuid4().hex[:10]}"
+    state = "handed_over" if handed_over_to else "accepted" if finished is not None else "in_progress"
+    codes = found.iloc[0]
     row = pd.DataFrame([{"remediation_id": remediation_id, "place_kind": place_kind, "place": place, "what": what,
                          "unit": unit, "started_at": started, "finished_at": finished,
                          "handed_over_to": handed_over_to, "handed_over_at": handed_over_at,
-                         "entered_by": entered_by, "entered_at": pd.Timestamp.now().floor("s")}])
+                         "entered_by": entered_by, "entered_at": pd.Timestamp.now().floor("s"), "state": state,
+                         "grid_cell": place if place_kind == "grid_cell" else None,
+                         "community_code": codes.get("community_code"), "street_code": codes.get("street_code")}])
     frames = {"remediations": row}
     if place_kind in ("setback_area", "estate"):
         area = found.copy() if place_kind == "setback_area" else store.read(

@@ -146,11 +146,21 @@ LAYERS = {
               indexes=(("layer", "record"), ("at",))),
         # 靶向治理台账: what was done to a place (a setback area, an estate, a grid cell), by whom,
         # when it started and finished, and to whom it was handed over.
+        # An order opened in the product (layers.remediation_orders) also keeps where it stands (state), the
+        # problem (category) and the evidence frozen when it was opened (JSON), the plan, and the place's codes.
         Layer("remediations", ("remediation_id",),
               {"remediation_id": "str", "place_kind": "str", "place": "str", "what": "str", "unit": "str",
                "started_at": "datetime", "finished_at": "datetime", "handed_over_to": "str",
-               "handed_over_at": "datetime", "entered_by": "str", "entered_at": "datetime"},
-              None, not_null=("remediation_id", "place_kind", "place", "what", "started_at")),
+               "handed_over_at": "datetime", "entered_by": "str", "entered_at": "datetime",
+               "state": "str", "category": "str", "evidence": "str", "planned_start": "datetime",
+               "planned_finish": "datetime", "grid_cell": "str", "community_code": "str", "street_code": "str",
+               "updated_at": "datetime"},
+              None, not_null=("remediation_id", "place_kind", "place", "what")),
+        # Each step an order took: to which state, who (and in which role), when, a note; a handover's unit.
+        Layer("remediation_steps", ("remediation_id", "step"),
+              {"remediation_id": "str", "step": "int", "state": "str", "at": "datetime", "actor": "str",
+               "role": "str", "note": "str", "handed_over_to": "str"},
+              None, not_null=("remediation_id", "step", "state", "at", "actor")),
         # Every export: who took which layers out, when, in which format and datum, under which filter.
         Layer("exports", ("export_id",),
               {"export_id": "str", "user_name": "str", "at": "datetime", "layers": "str", "format": "str",

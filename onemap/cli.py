@@ -309,6 +309,8 @@ def cmd_blindspots(args):
 
 
 def cmd_remediation(args):
+    if args.action != "effects":
+        return _remediation_orders(args)
     from layers.remediation import PLACE_LAYERS, overall_effect, remediation_effects
 
     with open_store(args.store) as store:
@@ -329,6 +331,58 @@ def cmd_remediation(args):
         effect = f"DiD {r['did']} [{r['low']}, {r['high']}] {r['verdict']}" if r.get("verdict") else "not finished"
         print(f"  {r['place_kind']} {r['place']} {r['what']} ({r['unit']}, {r['started_at']} → {r['finished_at']}): "
               f"{effect}")
+
+
+def _remediation_orders(args):
+    """``onemap remediation list|add|advance``: the orders, as the pages work them, under a user's name and rules."""
+    from layers.areas import DISTRICT
+    from layers.remediation_orders import STATES, Actor, advance_order, open_order, orders
+    from layers.users import get_user
+
+    with open_store(args.store) as store:
+        actor = None
+        if args.as_user:
+            user = get_user(store, args.as_user)
+            if user is None:
+                raise InvalidValue(f"no user {args.as_user!r} (onemap user list)")
+            actor = Actor(user.name, user.role, user.area, address="onemap cli")
+        if args.action == "list":
+            found = orders(store, actor.area if actor else DISTRICT)
+            columns = ["remediation_id", "state", "overdue", "place_kind", "place", "category", "what", "unit",
+                       "planned_start", "planned_finish", "started_at", "finished_at", "handed_over_to", "entered_by"]
+            rows = _records(found, columns) if len(found) else []
+            if args.json:
+                print(json.dumps({"orders": rows}, ensure_ascii=False))
+                return
+            for r in rows:
+                late = " 逾期 overdue" if r["overdue"] else ""
+                print(f"{r['remediation_id']} {STATES[r['state']][0]} {r['state']}{late}: {r['place_kind']} {r['place']} "
+                      f"{r['what']} ({r['unit']}, plan {r['planned_start']} → {r['planned_finish']})")
+            return
+        if actor is None:
+            raise InvalidValue(f"onemap remediation {args.action} needs --as NAME: every step is taken by someone")
+        if args.action == "add":
+            missing = [f"--{n.replace('_', '-')}" for n in ("place_kind", "place", "measures", "unit", "start", "finish")
+                       if not getattr(args, n)]
+            if missing:
+                raise InvalidValue(f"onemap remediation add needs {', '.join(missing)}")
+            order, wrote = open_order(store, actor, place_kind=args.place_kind, place=args.place,
+                                      category=args.category, measures=args.measures, unit=args.unit,
+                                      planned_start=args.start, planned_finish=args.finish, note=args.note or "",
+                                      request_key=args.request_key)
+            result = {"remediation_id": order, "state": "proposed", "written": wrote}
+        else:
+            if not args.order or not args.step:
+                raise InvalidValue("onemap remediation advance needs the order's id and the step: "
+                                   f"{', '.join(s for s in STATES if s != 'proposed')}")
+            wrote = advance_order(store, actor, args.order, args.step, note=args.note or "",
+                                  handed_over_to=args.to)
+            result = {"remediation_id": args.order, "state": args.step, "written": wrote}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"remediation {result['remediation_id']}: {result['state']}"
+              + ("" if result["written"] else " (already so: nothing written)"))
 
 
 def cmd_export(args):
@@ -561,7 +615,22 @@ def build_parser():
     p.add_argument("--store", help=store_help)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("remediation", help="the remediation register and each remediation's measured effect")
+    p = sub.add_parser("remediation", help="remediation orders (list, add, advance) and each finished one's "
+                                           "measured effect (effects, the default)")
+    p.add_argument("action", nargs="?", default="effects", choices=["effects", "list", "add", "advance"])
+    p.add_argument("order", nargs="?", help="advance: the order's id")
+    p.add_argument("step", nargs="?", help="advance: approved, in_progress, accepted, handed_over or cancelled")
+    p.add_argument("--as", dest="as_user", help="the user taking the step (their role and area apply)")
+    p.add_argument("--place-kind", help="add: grid_cell, estate or setback_area")
+    p.add_argument("--place", help="add: the place's code")
+    p.add_argument("--category", help="add: the problem's category")
+    p.add_argument("--measures", help="add: what will be done")
+    p.add_argument("--unit", help="add: the responsible unit")
+    p.add_argument("--start", help="add: planned start (YYYY-MM-DD)")
+    p.add_argument("--finish", help="add: planned finish (YYYY-MM-DD)")
+    p.add_argument("--note")
+    p.add_argument("--to", help="advance … handed_over: the unit it is handed over to")
+    p.add_argument("--request-key", help="add: the same key again returns the same order and writes nothing")
     p.add_argument("--store", help=store_help)
     p.add_argument("--months", type=int, default=6, help="months before the start and after the finish (default 6)")
     p.add_argument("--json", action="store_true")

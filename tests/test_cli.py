@@ -59,6 +59,31 @@ def test_remediation_json_gives_the_register_and_its_effect(demo_gpkg, capsys):
     assert all(r["handed_over_to"] for r in out["register"])
 
 
+def test_remediation_orders_are_opened_advanced_and_listed_under_a_users_name(demo_gpkg, tmp_path, capsys):
+    import shutil
+
+    store = str(tmp_path / "copy.gpkg")
+    shutil.copy(demo_gpkg[0], store)
+    add = ["remediation", "add", "--store", store, "--as", "hongmei", "--place-kind", "grid_cell",
+           "--place", "33020500300201", "--category", "物业纠纷", "--measures", "楼道堆物清理", "--unit", "红梅社区",
+           "--start", "2020-06-01", "--finish", "2020-06-30", "--request-key", "cli-1", "--json"]
+    assert main(add) == 0
+    opened = json.loads(capsys.readouterr().out)
+    assert main(add) == 0  # the same request key: the same order, nothing written
+    assert json.loads(capsys.readouterr().out) == {**opened, "written": False}
+    order = opened["remediation_id"]
+    # A grid leader does not approve; a commander does.
+    assert main(["remediation", "advance", order, "approved", "--as", "hongmei", "--store", store]) == 2
+    assert "may not" in capsys.readouterr().err
+    assert main(["remediation", "advance", order, "approved", "--as", "commander", "--store", store, "--json"]) == 0
+    capsys.readouterr()
+    assert main(["remediation", "list", "--as", "hongmei", "--store", store, "--json"]) == 0
+    listed = {r["remediation_id"]: r for r in json.loads(capsys.readouterr().out)["orders"]}
+    assert listed[order]["state"] == "approved" and listed[order]["overdue"] is True  # its finish is long past
+    assert main(["remediation", "add", "--store", store, "--place", "x"]) == 2
+    assert "--as" in capsys.readouterr().err
+
+
 def test_export_writes_what_ogrinfo_reads(demo_gpkg, tmp_path, capsys):
     import shutil
     import subprocess

@@ -83,6 +83,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "cases are found by when they were reported through an index, so a write of a few cases reads "
                  "only the days around them to merge (not a scan of every case)",
               (AddIndex("cases", ("reported_at",)),)),
+    Migration(7, "remediation orders worked in the product: the register keeps each order's state, problem, "
+                 "evidence, plan and place codes, and remediation_steps each step (who, when, a note)",
+              tuple(AddColumn("remediations", c) for c in ("state", "category", "evidence", "planned_start",
+                                                           "planned_finish", "grid_cell", "community_code",
+                                                           "street_code", "updated_at"))
+              + (CreateLayer("remediation_steps"),)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
