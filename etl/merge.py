@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import shapely
 from rapidfuzz import fuzz
 
-from gis.datums import METRIC_CRS
+from gis.datums import to_metric
 
 WINDOW = pd.Timedelta(days=3)
 NEAR_METRES = 50.0
@@ -46,9 +47,10 @@ def _pool(frame, order):
     if "geometry" in frame and "location_precision" in frame and len(frame):
         at_building = (frame["location_precision"] == "building").to_numpy() & frame.geometry.notna().to_numpy()
         if at_building.any():
-            metric = frame.geometry[at_building].to_crs(METRIC_CRS)
-            out.loc[at_building, "x"] = metric.x.to_numpy()
-            out.loc[at_building, "y"] = metric.y.to_numpy()
+            points = frame.geometry.to_numpy()[at_building]
+            x, y = to_metric(shapely.get_x(points), shapely.get_y(points))
+            out.loc[at_building, "x"] = x
+            out.loc[at_building, "y"] = y
     return out
 
 

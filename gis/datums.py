@@ -163,6 +163,11 @@ def from_cgcs2000(lon, lat, datum: str):
     return _transform(STORAGE_CRS, _proj_crs(datum), lon, lat)
 
 
+def to_metric(lon, lat):
+    """CGCS2000 lon/lat to metres in METRIC_CRS, as arrays: for distances between many points, with no geometry made."""
+    return _transform(STORAGE_CRS, METRIC_CRS, lon, lat)
+
+
 def _transform(source: str, target: str, x, y):
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)

@@ -194,7 +194,7 @@ def conform(name: str, frame) -> pd.DataFrame:
     extra = set(frame.columns) - set(layer.columns) - {"geometry"}
     if extra:
         raise SchemaError(f"layer {name!r}: unknown columns {sorted(extra)}")
-    out = pd.DataFrame(index=frame.index)
+    columns = {}
     for col, kind in layer.columns.items():
         if col not in frame.columns:
             if col in layer.not_null or col in layer.key:
@@ -202,10 +202,12 @@ def conform(name: str, frame) -> pd.DataFrame:
             values = pd.Series(None, index=frame.index, dtype=object)
         else:
             values = frame[col]
-        out[col] = _coerce(values, kind, name, col)
-        if (col in layer.not_null or col in layer.key) and out[col].isna().any():
-            bad = out.index[out[col].isna()][:5].tolist()
+        columns[col] = _coerce(values, kind, name, col)
+        if (col in layer.not_null or col in layer.key) and columns[col].isna().any():
+            bad = frame.index[columns[col].isna().to_numpy()][:5].tolist()
             raise SchemaError(f"layer {name!r}: column {col!r} is empty in rows {bad}")
+    # Made at once: a frame grown column by column costs more than its values, on every small read and write.
+    out = pd.DataFrame(columns, index=frame.index)
     if layer.geometry is None:
         return out.reset_index(drop=True)
     if not isinstance(frame, gpd.GeoDataFrame):
