@@ -69,6 +69,7 @@ CHANGES = [
 def build_store(path: Path, rows: int) -> Path:
     if path.exists():
         with open_store(str(path)) as store:
+            store.migrate()  # kept from an earlier run of an older onemap
             if store.count("cases") >= rows * 0.99 - 100:  # 100 rows of every export are made unreadable
                 return path
         path.unlink()
