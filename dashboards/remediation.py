@@ -16,6 +16,8 @@ from layers.remediation import (
     overall_effect,
     remediation_effects,
 )
+from layers.remediation_orders import OPEN_STATES, STATES, orders
+from layers.store import Condition
 
 VERDICT_WORDS = {"reduced": ("案件减少", "fewer cases"), "increased": ("案件增加", "more cases"),
                  "none": ("无可测效果", "no measurable effect"), None: ("未完成", "not finished")}
@@ -48,6 +50,31 @@ def remediation_data(store, area: Area = DISTRICT, lang: str = "zh") -> dict:
         charts[r.remediation_id] = place_chart(monthly_cases(store, r.place_kind, r.place), r.started_at,
                                                r.finished_at, f"{name}", lang)
     return {"rows": rows, "overall": overall, "charts": charts}
+
+
+def order_rows(store, area: Area = DISTRICT, lang: str = "zh", now=None) -> list[dict]:
+    """The orders in ``area``, open ones first (overdue first among them), each with its latest step."""
+    found = orders(store, area, now=now)
+    if found.empty:
+        return []
+    names = {}
+    for kind, (layer, key) in PLACE_LAYERS.items():
+        places = read_places(store, CaseFilter(area=area), layer)
+        names.update({(kind, k): n for k, n in zip(places[key], places["name"])})
+    steps = store.read("remediation_steps", [Condition("remediation_id", "in", found["remediation_id"].tolist())])
+    last = steps.sort_values("step").drop_duplicates("remediation_id", keep="last").set_index("remediation_id")
+    found = found.assign(_open=found["state"].isin(OPEN_STATES)).sort_values(
+        ["_open", "overdue", "planned_finish"], ascending=[False, False, True], na_position="last")
+    rows = []
+    for r in found.itertuples():
+        step = last.loc[r.remediation_id] if r.remediation_id in last.index else None
+        rows.append({"remediation_id": r.remediation_id, "state": say(*STATES[r.state], lang),
+                     "overdue": say("逾期", "overdue", lang) if r.overdue else "",
+                     "place": f"{names.get((r.place_kind, r.place), r.place)} ({r.place})",
+                     "category": r.category if isinstance(r.category, str) else "", "what": r.what, "unit": r.unit,
+                     "plan": f"{_day(r.planned_start)} → {_day(r.planned_finish)}",
+                     "last_step": "" if step is None else f"{_day(step['at'])} {step['actor']}"})
+    return rows
 
 
 def place_chart(per_month: pd.Series, started, finished, title: str, lang: str = "zh") -> dict:

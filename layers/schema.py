@@ -161,6 +161,16 @@ LAYERS = {
               {"remediation_id": "str", "step": "int", "state": "str", "at": "datetime", "actor": "str",
                "role": "str", "note": "str", "handed_over_to": "str"},
               None, not_null=("remediation_id", "step", "state", "at", "actor")),
+        # 盲点数据库: each blind spot the rules found (identity: rule, place, category) and where it stands.
+        Layer("blind_spot_entries", ("blind_spot_id",),
+              {"blind_spot_id": "str", "rule": "str", "place_kind": "str", "place": "str", "category": "str",
+               "cases": "int", "state": "str", "unit": "str", "deadline": "datetime", "resolution": "str",
+               "resolved_at": "datetime", "first_found": "datetime", "last_found": "datetime",
+               "updated_at": "datetime", "grid_cell": "str", "community_code": "str", "street_code": "str"},
+              None, not_null=("blind_spot_id", "rule", "place_kind", "place", "state")),
+        Layer("blind_spot_steps", ("blind_spot_id", "step"),
+              {"blind_spot_id": "str", "step": "int", "state": "str", "at": "datetime", "actor": "str", "note": "str"},
+              None, not_null=("blind_spot_id", "step", "state", "at", "actor")),
         # Every export: who took which layers out, when, in which format and datum, under which filter.
         Layer("exports", ("export_id",),
               {"export_id": "str", "user_name": "str", "at": "datetime", "layers": "str", "format": "str",

@@ -12,7 +12,7 @@ from pathlib import Path
 from layers.errors import InvalidValue, NotFound, OnemapError
 from layers.export import DATUMS, FORMATS
 from layers.settings import Settings
-from layers.store import default_store, open_store
+from layers.store import Condition, default_store, open_store
 
 DEMO_DIR = Path("data/demo")
 # The centre reads the day's brief at its morning meeting.
@@ -291,10 +291,24 @@ def cmd_hotspots(args):
 def cmd_blindspots(args):
     from gis.blind_spots import RULES
     from layers.analysis import blind_spot_layer
+    from layers.blind_spot_register import blind_spot_id, record_findings
 
+    if args.action in ("assign", "resolve"):
+        return _blind_spot_step(args)
     with open_store(args.store) as store:
         f = _analysis_filter(args, store)
         found = blind_spot_layer(store, f)
+        if args.action == "record":
+            counts = record_findings(store, found, actor="onemap blindspots record")
+            print(json.dumps(counts) if args.json else
+                  f"blind spots recorded: {counts['new']} new, {counts['reopened']} reopened, "
+                  f"{counts['refreshed']} still open")
+            return
+        ids = [blind_spot_id(r, k, p, c) for r, k, p, c in zip(found["rule"], found["place_kind"], found["place"],
+                                                               found["category"])]
+        held = store.read("blind_spot_entries", [Condition("blind_spot_id", "in", ids)]).set_index("blind_spot_id")
+    found = found.assign(blind_spot_id=ids, state=[held["state"].get(i, "unrecorded") for i in ids],
+                         unit=[held["unit"].get(i) for i in ids], deadline=[held["deadline"].get(i) for i in ids])
     result = {"filter": f.to_query(),
               "rules": {rule: {"title": list(RULES[rule]), "found": int((found["rule"] == rule).sum())}
                         for rule in RULES},
@@ -306,6 +320,28 @@ def cmd_blindspots(args):
         print(f"{about['title'][0]} · {about['title'][1]}: {about['found']}")
         for row in [r for r in result["blind_spots"] if r["rule"] == rule][:10]:
             print(f"  {row['place_kind']} {row['place']} {row['category'] or ''} cases {row['cases']}")
+
+
+def _blind_spot_step(args):
+    from layers.blind_spot_register import assign, resolve
+    from layers.remediation_orders import Actor
+    from layers.users import get_user
+
+    if not args.blind_spot or not args.as_user:
+        raise InvalidValue(f"onemap blindspots {args.action} needs the blind spot's id and --as NAME")
+    with open_store(args.store) as store:
+        user = get_user(store, args.as_user)
+        if user is None:
+            raise InvalidValue(f"no user {args.as_user!r} (onemap user list)")
+        actor = Actor(user.name, user.role, user.area, address="onemap cli")
+        if args.action == "assign":
+            wrote = assign(store, actor, args.blind_spot, unit=args.unit or "", deadline=args.deadline,
+                           note=args.note or "")
+        else:
+            wrote = resolve(store, actor, args.blind_spot, how=args.how or "", note=args.note or "")
+    state = "assigned" if args.action == "assign" else "resolved"
+    print(json.dumps({"blind_spot_id": args.blind_spot, "state": state, "written": wrote}) if args.json else
+          f"blind spot {args.blind_spot}: {state}" + ("" if wrote else " (already so: nothing written)"))
 
 
 def cmd_remediation(args):
@@ -597,6 +633,17 @@ def build_parser():
         if name == "hotspots":
             p.add_argument("--measure", choices=["cases", "per_1000"], default="per_1000",
                            help="cases per cell, or per 1 000 residents (default)")
+        else:
+            p.add_argument("action", nargs="?", default="list", choices=["list", "record", "assign", "resolve"],
+                           help="list (the default, with each one's state in the register), record (today's "
+                                "findings over the whole district into the register), assign, resolve")
+            p.add_argument("blind_spot", nargs="?", help="assign, resolve: the blind spot's id")
+            p.add_argument("--as", dest="as_user", help="assign, resolve: the user doing it")
+            p.add_argument("--unit", help="assign: the unit it goes to")
+            p.add_argument("--deadline", help="assign: by when (YYYY-MM-DD)")
+            p.add_argument("--how", help="resolve: responsibility_amended, component_repaired, boundary_corrected, "
+                                         "handed_over or other")
+            p.add_argument("--note")
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
 

@@ -84,6 +84,31 @@ def test_remediation_orders_are_opened_advanced_and_listed_under_a_users_name(de
     assert "--as" in capsys.readouterr().err
 
 
+def test_blind_spots_are_recorded_listed_with_their_state_and_assigned(demo_gpkg, tmp_path, capsys):
+    import shutil
+
+    store = str(tmp_path / "copy.gpkg")
+    shutil.copy(demo_gpkg[0], store)
+    span = ["--from", "2020-01-01", "--to", "2020-06-30", "--store", store, "--json"]
+    assert main(["blindspots", *span]) == 0
+    before = json.loads(capsys.readouterr().out)["blind_spots"]
+    assert before and {r["state"] for r in before} == {"unrecorded"}
+    assert main(["blindspots", "record", *span]) == 0
+    assert json.loads(capsys.readouterr().out)["new"] == len(before)
+    assert main(["blindspots", "record", *span]) == 0
+    assert json.loads(capsys.readouterr().out) == {"new": 0, "reopened": 0, "refreshed": len(before)}
+    spot = before[0]
+    assert main(["blindspots", "assign", spot["blind_spot_id"], "--as", "commander", "--unit", "区城管局",
+                 "--deadline", "2020-07-31", "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["blindspots", *span]) == 0
+    after = {r["blind_spot_id"]: r for r in json.loads(capsys.readouterr().out)["blind_spots"]}
+    assert after[spot["blind_spot_id"]]["state"] == "assigned" and after[spot["blind_spot_id"]]["unit"] == "区城管局"
+    assert main(["blindspots", "resolve", spot["blind_spot_id"], "--as", "planner", "--how", "other",
+                 "--store", store]) == 2
+    assert "may not" in capsys.readouterr().err
+
+
 def test_export_writes_what_ogrinfo_reads(demo_gpkg, tmp_path, capsys):
     import shutil
     import subprocess

@@ -7,12 +7,15 @@ from dash import dash_table, dcc, html
 
 from dashboards.header import header
 from dashboards.i18n import language, say
-from dashboards.remediation import VERDICT_WORDS, remediation_data
+from dashboards.remediation import VERDICT_WORDS, order_rows, remediation_data
 from dashboards.request import person, store_from_request
 
 dash.register_page(__name__, path="/remediation", name="靶向治理 Remediation", title="社会治理一张图 · 靶向治理",
                    label=("靶向治理", "Remediation"))
 
+ORDER_COLUMNS = [("state", "状态", "State"), ("overdue", "逾期", "Overdue"), ("place", "地点", "Place"),
+                 ("category", "问题", "Problem"), ("what", "整治措施", "Measures"), ("unit", "责任单位", "Unit"),
+                 ("plan", "计划", "Plan"), ("last_step", "最近一步", "Last step"), ("remediation_id", "编号", "No.")]
 COLUMNS = [("place", "地点", "Place"), ("what", "治理内容", "Work"), ("unit", "责任单位", "Unit"),
            ("started_at", "开始", "Started"), ("finished_at", "完成", "Finished"),
            ("handed_over_to", "移交", "Handed over to"), ("before", "前 件/月", "Before /month"),
@@ -42,6 +45,8 @@ def layout(**kwargs):
                    "Cases per month before the start and after the finish, against places not remediated", lang),
                lang, here="/remediation", who=who.label(lang)),
         html.Div(summary, className="kpis", id="remediation-overall"),
+        html.H3(say("治理工单", "Remediation orders", lang)),
+        _orders_table(order_rows(store, who.area, lang), lang),
         html.Div(className="table-wrap", children=[dash_table.DataTable(
             id="remediation-table", data=data["rows"], sort_action="native", page_size=25,
             columns=[{"id": c, "name": say(zh, en, lang)} for c, zh, en in COLUMNS],
@@ -53,3 +58,16 @@ def layout(**kwargs):
             dcc.Graph(figure=fig, className="chart", config={"displayModeBar": False})
             for fig in data["charts"].values()]),
     ])
+
+
+def _orders_table(rows, lang):
+    if not rows:
+        return html.P(say("本区域暂无治理工单。", "No remediation orders in this area yet.", lang), id="remediation-orders",
+                      className="empty")
+    return html.Div(className="table-wrap", children=[dash_table.DataTable(
+        id="remediation-orders", data=rows, sort_action="native", page_size=15,
+        columns=[{"id": c, "name": say(zh, en, lang)} for c, zh, en in ORDER_COLUMNS],
+        style_cell={"textAlign": "left", "maxWidth": "240px", "overflow": "hidden", "textOverflow": "ellipsis",
+                    "fontFamily": "inherit"},
+        style_data_conditional=[{"if": {"filter_query": "{overdue} != ''"}, "color": "#c53030", "fontWeight": "600"}],
+        style_header={"fontWeight": "600", "background": "#edf2f7"})])

@@ -89,6 +89,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                                                            "planned_finish", "grid_cell", "community_code",
                                                            "street_code", "updated_at"))
               + (CreateLayer("remediation_steps"),)),
+    Migration(8, "the blind-spot register (盲点数据库): each finding of the rules with its state, unit, deadline "
+                 "and resolution (blind_spot_entries), and each change of state (blind_spot_steps)",
+              (CreateLayer("blind_spot_entries"), CreateLayer("blind_spot_steps"))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -144,3 +144,18 @@ def test_cancelled_works_give_the_setback_area_back_and_an_order_past_its_finish
     assert everything.loc[late, "overdue"]
     # The grid leader sees the order on their own cell, not the street's setback area elsewhere.
     assert late in seen.index and order not in seen.index
+
+
+def test_the_remediation_page_lists_the_orders_of_the_viewers_area_overdue_first(demo_store):
+    from dashboards.remediation import order_rows
+
+    with open_store(demo_store) as store:
+        cell = "33020500300202"
+        late, _ = propose(store, HONGMEI, kind="grid_cell", place=cell)
+        rows = order_rows(store, HONGMEI.area, "zh", now=pd.Timestamp("2020-09-15"))
+        elsewhere = order_rows(store, Area.parse("street:330205001"), "en", now=pd.Timestamp("2020-09-15"))
+    mine = next(r for r in rows if r["remediation_id"] == late)
+    assert mine["state"].startswith("已立项") and mine["overdue"].startswith("逾期") and cell in mine["place"]
+    assert mine["last_step"].endswith("hongmei") and mine["plan"] == "2020-06-10 → 2020-08-31"
+    assert rows[0]["overdue"]  # open and late first
+    assert all(late != r["remediation_id"] for r in elsewhere)

@@ -1,0 +1,96 @@
+"""The blind-spot register (盲点数据库) on both stores: findings kept with a stable identity and a state."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from layers.analysis import blind_spot_layer
+from layers.areas import Area
+from layers.audit import audit_of
+from layers.blind_spot_register import assign, blind_spot_id, record_findings, register, resolve, state_counts
+from layers.errors import InvalidValue
+from layers.filters import CaseFilter
+from layers.remediation_orders import Actor, NotAllowed
+from layers.store import Condition, open_store
+
+COMMANDER = Actor("commander", "commander", Area())
+KONGPU = Actor("kongpu", "street_staff", Area.parse("street:330205003"))
+HONGMEI = Actor("hongmei", "grid_leader", Area.parse("cells:33020500300201,33020500300202"))
+DAY = pd.Timestamp("2020-07-01 07:30")
+SPAN = {"from": "2020-01-01", "to": "2020-06-30"}
+
+
+@pytest.fixture(scope="module", params=["gpkg", "postgis"])
+def demo_store(request, demo_gpkg, tmp_path_factory):
+    """One writable copy of the demo per store for this module's tests, its findings recorded once."""
+    from tests.conftest import _postgis_schema, copy_store
+
+    def recorded(spec):
+        with open_store(spec) as store:
+            counts = record_findings(store, blind_spot_layer(store, CaseFilter.from_query(SPAN)), now=DAY)
+        return spec, counts
+
+    if request.param == "gpkg":
+        spec = str(tmp_path_factory.mktemp("blind") / "demo.gpkg")
+        shutil.copy(demo_gpkg[0], spec)
+        yield recorded(spec)
+        return
+    with _postgis_schema("blind") as url:
+        copy_store(demo_gpkg[0], url)
+        yield recorded(url)
+
+
+def test_a_finding_found_again_is_the_same_entry_and_one_found_after_it_was_resolved_reopens(demo_store):
+    spec, first = demo_store
+    with open_store(spec) as store:
+        findings = blind_spot_layer(store, CaseFilter.from_query(SPAN))
+        entries = store.read("blind_spot_entries")
+        assert first["new"] == len(entries) == len(findings) > 0 and first["reopened"] == 0
+        again = record_findings(store, findings, now=DAY + pd.Timedelta(days=1))
+        spot = findings.iloc[0]
+        spot_id = blind_spot_id(spot["rule"], spot["place_kind"], spot["place"], spot["category"])
+        resolve(store, COMMANDER, spot_id, how="other", note="已处理", now=DAY + pd.Timedelta(days=2))
+        later = record_findings(store, findings, now=DAY + pd.Timedelta(days=3))
+        entry = store.read("blind_spot_entries", [Condition("blind_spot_id", "=", spot_id)]).iloc[0]
+        steps = store.read("blind_spot_steps", [Condition("blind_spot_id", "=", spot_id)]).sort_values("step")
+        audit = audit_of(store, "blind_spot_entries", spot_id)
+    assert again == {"new": 0, "reopened": 0, "refreshed": len(findings)}
+    assert later == {"new": 0, "reopened": 1, "refreshed": len(findings) - 1}
+    assert entry["state"] == "reopened" and entry["first_found"] == DAY
+    assert steps["state"].tolist() == ["new", "resolved", "reopened"]
+    assert audit["action"].tolist() == ["blind_spot.found", "blind_spot.resolved", "blind_spot.found"]
+
+
+def test_street_staff_assign_and_resolve_in_their_street_and_no_one_else_below_a_commander(demo_store):
+    spec, _ = demo_store
+    with open_store(spec) as store:
+        entries = store.read("blind_spot_entries")
+        open_ = entries[entries["state"].isin(["new", "reopened"])]
+        mine = open_[open_["street_code"] == "330205003"].iloc[0]["blind_spot_id"]
+        theirs = open_[open_["street_code"].notna() & (open_["street_code"] != "330205003")].iloc[0]["blind_spot_id"]
+        assert assign(store, KONGPU, mine, unit="孔浦街道城市管理科", deadline="2020-07-15", now=DAY)
+        assert not assign(store, KONGPU, mine, unit="孔浦街道城市管理科", deadline="2020-07-15", now=DAY)
+        with pytest.raises(NotAllowed, match="outside"):
+            assign(store, KONGPU, theirs, unit="x", deadline="2020-07-15")
+        with pytest.raises(NotAllowed, match="grid_leader"):
+            resolve(store, HONGMEI, mine, how="other")
+        with pytest.raises(InvalidValue, match="unknown resolution"):
+            resolve(store, KONGPU, mine, how="wished away")
+        assert resolve(store, KONGPU, mine, how="responsibility_amended", now=DAY + pd.Timedelta(days=5))
+        entry = store.read("blind_spot_entries", [Condition("blind_spot_id", "=", mine)]).iloc[0]
+        street = register(store, KONGPU.area)
+    assert (entry["state"], entry["unit"], entry["resolution"]) == ("resolved", "孔浦街道城市管理科",
+                                                                    "responsibility_amended")
+    assert mine in set(street["blind_spot_id"]) and theirs not in set(street["blind_spot_id"])
+    assert street["street_code"].eq("330205003").all()
+
+
+def test_the_counts_of_open_resolved_and_reopened_over_time_come_from_the_steps(demo_store):
+    spec, first = demo_store
+    with open_store(spec) as store:
+        days = pd.date_range("2020-06-30", "2020-07-10")
+        counts = state_counts(store, Area(), days).set_index("day")
+    assert counts.loc["2020-06-30"].tolist() == [0, 0, 0]  # nothing recorded yet
+    assert counts.loc["2020-07-01", "open"] == first["new"]
+    assert (counts[["open", "resolved", "reopened"]].sum(axis=1).iloc[1:] == first["new"]).all()
