@@ -72,9 +72,20 @@ def order_rows(store, area: Area = DISTRICT, lang: str = "zh", now=None) -> list
                      "overdue": say("逾期", "overdue", lang) if r.overdue else "",
                      "place": f"{names.get((r.place_kind, r.place), r.place)} ({r.place})",
                      "category": r.category if isinstance(r.category, str) else "", "what": r.what, "unit": r.unit,
-                     "plan": f"{_day(r.planned_start)} → {_day(r.planned_finish)}",
-                     "last_step": "" if step is None else f"{_day(step['at'])} {step['actor']}"})
+                     "plan": _span(r.planned_start, r.planned_finish),
+                     "last_step": f"{_day(step['at'])} {step['actor']}" if step is not None else _registered(r)})
     return rows
+
+
+def _span(start, finish) -> str:
+    return "" if pd.isna(start) and pd.isna(finish) else f"{_day(start)} → {_day(finish)}"
+
+
+def _registered(r) -> str:
+    """A register row entered whole (the office's ledger, the demo) has no steps: its last date and who entered it."""
+    last = next((t for t in (r.handed_over_at, r.finished_at, r.started_at) if pd.notna(t)), None)
+    who = r.entered_by if isinstance(r.entered_by, str) else ""
+    return f"{_day(last)} {who}".strip() if last is not None else who
 
 
 def place_chart(per_month: pd.Series, started, finished, title: str, lang: str = "zh") -> dict:
