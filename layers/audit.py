@@ -21,6 +21,14 @@ def _json(value) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def recorded(row, leave_out=()) -> dict | None:
+    """A record as the audit keeps it: its fields that hold a value, but ``leave_out`` (None stays None)."""
+    if row is None:
+        return None
+    return {k: v for k, v in dict(row).items()
+            if k not in leave_out and not (v is None or (pd.api.types.is_scalar(v) and pd.isna(v)))}
+
+
 def audit_rows(actor: str, action: str, layer: str, changes: list[tuple[str, dict | None, dict | None]], *,
                address: str = "", now=None) -> pd.DataFrame:
     """One audit row per (record key, before, after) of ``changes`` (before is None for a new record)."""

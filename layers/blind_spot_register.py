@@ -19,7 +19,7 @@ import hashlib
 import pandas as pd
 
 from layers.areas import Area
-from layers.audit import audit_rows
+from layers.audit import audit_rows, recorded
 from layers.errors import InvalidValue
 from layers.remediation_orders import Actor, NotAllowed
 from layers.store import Condition, Store
@@ -88,6 +88,9 @@ def record_findings(store: Store, findings: pd.DataFrame, *, actor: str = "rules
     held = store.read("blind_spot_entries", [Condition("blind_spot_id", "in", findings["blind_spot_id"].tolist())])
     held = held.set_index("blind_spot_id")
     codes = _codes(store, findings)
+    resolved = held.index[held["state"] == "resolved"].tolist()
+    steps_held = store.read("blind_spot_steps", [Condition("blind_spot_id", "in", resolved)])
+    steps_of = steps_held["blind_spot_id"].value_counts()
     rows, steps, changes, counts = [], [], [], {"new": 0, "reopened": 0, "refreshed": 0}
     for i, f in findings.iterrows():
         before = held.loc[f["blind_spot_id"]].to_dict() if f["blind_spot_id"] in held.index else None
@@ -101,12 +104,12 @@ def record_findings(store: Store, findings: pd.DataFrame, *, actor: str = "rules
         elif before["state"] == "resolved":
             row.update(state="reopened", updated_at=now)
             counts["reopened"] += 1
-            n = len(store.read("blind_spot_steps", [Condition("blind_spot_id", "=", row["blind_spot_id"])]))
+            n = int(steps_of.get(row["blind_spot_id"], 0))
             steps.append(_step(row["blind_spot_id"], n + 1, "reopened", actor, now, "规则再次发现 found again"))
         else:
             counts["refreshed"] += 1
         if before is None or before["state"] == "resolved":
-            changes.append((row["blind_spot_id"], _public(before), _public(row)))
+            changes.append((row["blind_spot_id"], recorded(before), recorded(row)))
         rows.append(row)
     frames = {"blind_spot_entries": pd.DataFrame(rows)}
     if steps:
@@ -168,7 +171,7 @@ def _write(store, actor: Actor, entry: pd.Series, after: dict, state: str, note:
         "blind_spot_entries": pd.DataFrame([after]),
         "blind_spot_steps": pd.DataFrame([_step(entry["blind_spot_id"], n + 1, state, actor.name, now, note)]),
         "audit": audit_rows(actor.name, f"blind_spot.{state}", "blind_spot_entries",
-                            [(entry["blind_spot_id"], _public(entry.to_dict()), _public(after))],
+                            [(entry["blind_spot_id"], recorded(entry), recorded(after))],
                             address=actor.address, now=now)})
     return True
 
@@ -200,9 +203,3 @@ def state_counts(store: Store, area: Area, days: pd.DatetimeIndex) -> pd.DataFra
 def _step(blind_spot_id, n, state, actor: str, now, note) -> dict:
     return {"blind_spot_id": blind_spot_id, "step": n, "state": state, "at": now, "actor": actor,
             "note": str(note or "").strip() or None}
-
-
-def _public(row) -> dict | None:
-    if row is None:
-        return None
-    return {k: v for k, v in row.items() if not (v is None or (pd.api.types.is_scalar(v) and pd.isna(v)))}

@@ -26,10 +26,11 @@ import json
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from layers.areas import Area
-from layers.audit import audit_rows
+from layers.audit import audit_rows, recorded
 from layers.errors import InvalidValue
 from layers.glossary import PLACE_COLUMNS
 from layers.remediation import PLACE_LAYERS
@@ -62,6 +63,8 @@ MAY = {
     "cancelled": ("street_staff", "commander"),
 }
 OPEN_STATES = ("proposed", "approved", "in_progress")
+# The audit keeps an order's fields but its evidence, which the register keeps whole.
+EVIDENCE = ("evidence",)
 # How far back the evidence looks, and how many of its case ids it keeps.
 EVIDENCE_DAYS = 90
 EVIDENCE_IDS = 200
@@ -184,7 +187,7 @@ def open_order(store: Store, actor: Actor, *, place_kind: str, place: str, categ
         "remediations": pd.DataFrame([row]),
         "remediation_steps": pd.DataFrame([_step(remediation_id, 1, "proposed", actor, now, note)]),
         "audit": audit_rows(actor.name, "remediation.open", "remediations",
-                            [(remediation_id, None, _public(row))], address=actor.address, now=now)})
+                            [(remediation_id, None, recorded(row, EVIDENCE))], address=actor.address, now=now)})
     return remediation_id, True
 
 
@@ -225,7 +228,7 @@ def advance_order(store: Store, actor: Actor, remediation_id: str, step: str, *,
         "remediation_steps": pd.DataFrame([_step(remediation_id, len(steps) + 1, step, actor, now, note,
                                                  after.get("handed_over_to") if step == "handed_over" else None)]),
         "audit": audit_rows(actor.name, f"remediation.{step}", "remediations",
-                            [(str(remediation_id), _public(order.to_dict()), _public(after))],
+                            [(str(remediation_id), recorded(order, EVIDENCE), recorded(after, EVIDENCE))],
                             address=actor.address, now=now)}
     areas = _setback_areas(store, place)
     if len(areas):
@@ -264,12 +267,28 @@ def orders(store: Store, area: Area, *, now=None) -> pd.DataFrame:
     terms = area.conditions("remediations")
     register = store.read("remediations", terms)
     if area.kind == "cells" and len(register):
-        places = [find_place(store, k, p) for k, p in zip(register["place_kind"], register["place"])]
-        register = register[[in_area(store, area, p) for p in places]].reset_index(drop=True)
+        register = register[_in_cells(store, area, register)].reset_index(drop=True)
     now = pd.Timestamp(now or pd.Timestamp.now())
     state = register["state"].fillna("handed_over")  # rows registered before orders had steps: done works
     return register.assign(state=state, overdue=state.isin(OPEN_STATES).to_numpy()
                            & (register["planned_finish"] < now).fillna(False).to_numpy())
+
+
+def _in_cells(store: Store, area: Area, register: pd.DataFrame) -> np.ndarray:
+    """Which orders lie in a grid leader's cells, as :func:`in_area` decides, with one read per kind of place."""
+    keep = np.zeros(len(register), dtype=bool)
+    cells = store.read("grid_cells", [Condition("grid_cell", "in", list(area.codes))]).geometry.union_all()
+    for kind, (layer, key) in PLACE_LAYERS.items():
+        rows = (register["place_kind"] == kind).to_numpy()
+        if not rows.any():
+            continue
+        if kind == "grid_cell":
+            keep[rows] = [area.contains(p) for p in register.loc[rows, "place"]]
+            continue
+        places = store.read(layer, [Condition(key, "in", sorted(set(register.loc[rows, "place"])))])
+        touching = set(places.loc[places.intersects(cells).to_numpy(), key])
+        keep[rows] = register.loc[rows, "place"].isin(touching).to_numpy()
+    return keep
 
 
 def steps_of(store: Store, remediation_id: str) -> pd.DataFrame:
@@ -287,9 +306,3 @@ def _order_id(actor: str, request_key: str | None) -> str:
 def _step(remediation_id, n, state, actor: Actor, now, note, handed_over_to=None) -> dict:
     return {"remediation_id": remediation_id, "step": n, "state": state, "at": now, "actor": actor.name,
             "role": actor.role, "note": str(note or "").strip() or None, "handed_over_to": handed_over_to}
-
-
-def _public(row: dict) -> dict:
-    """An order as the audit keeps it: its fields but the evidence (kept whole in the register)."""
-    return {k: v for k, v in row.items() if k != "evidence" and not (v is None or (pd.api.types.is_scalar(v)
-                                                                                   and pd.isna(v)))}
