@@ -31,7 +31,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import plotly.graph_objects as go
-import requests
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,7 +39,7 @@ from benchenv import check, free_port, record, rss_mb, start_server, stop, wait_
 from ingest_1m import synthetic_export  # noqa: E402
 
 from dashboards.app import create_app  # noqa: E402
-from dashboards.client import DashClient, for_app  # noqa: E402
+from dashboards.client import DashClient, ServerHttp, for_app  # noqa: E402
 from demo.users import create_demo_users, demo_password  # noqa: E402
 from layers.filters import CaseFilter  # noqa: E402
 from layers.store import open_store  # noqa: E402
@@ -114,19 +113,6 @@ def time_changes(client, repeat):
                 sizes.append(sum(len(a.content) for a in answers))
             results.append((name, statistics.median(times), times, max(sizes)))
     return results
-
-
-class _Server:
-    """``get``/``post`` on a running server's paths, with one session (cookies kept), for ``DashClient``."""
-
-    def __init__(self, url):
-        self.url, self.session = url, requests.Session()
-
-    def get(self, path, **kwargs):
-        return self.session.get(self.url + path, **kwargs)
-
-    def post(self, path, **kwargs):
-        return self.session.post(self.url + path, **kwargs)
 
 
 def time_raw_points(store, repeat):
@@ -239,7 +225,7 @@ def main():
         listening = wait_listening(server, url, args.listen_timeout, log=log)
         print(f"store {path}: {stored:,} cases; the server listened after {listening:.1f} s "
               f"(it reads its copy of the cases first), {rss_mb(server.pid)}", flush=True)
-        client = DashClient(_Server(url), for_app(create_app(str(path))).callback_map)
+        client = DashClient(ServerHttp(url), for_app(create_app(str(path))).callback_map)
         answer = client.log_in("commander", demo_password("commander"))
         check(answer.status_code == 200 and "/login" not in answer.url, f"login failed: HTTP {answer.status_code}")
         t = time.perf_counter()

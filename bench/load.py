@@ -52,10 +52,10 @@ from benchenv import (  # noqa: E402
     stop,
     wait_listening,
 )
-from dashboard_1m import CHANGES, OUT, YEARS, _Server, bench_store  # noqa: E402
+from dashboard_1m import CHANGES, OUT, YEARS, bench_store  # noqa: E402
 
 from dashboards.app import create_app  # noqa: E402
-from dashboards.client import DashClient, for_app  # noqa: E402
+from dashboards.client import DashClient, ServerHttp, for_app  # noqa: E402
 from demo.users import demo_password  # noqa: E402
 from layers.areas import DISTRICT  # noqa: E402
 from layers.schema import LAYERS  # noqa: E402
@@ -116,7 +116,7 @@ class Recorder:
 
 def person(url, callback_map, who, until, record, seed, think):
     rng = random.Random(seed)
-    client = DashClient(_Server(url), callback_map)
+    client = DashClient(ServerHttp(url), callback_map)
     t = time.perf_counter()
     answer = client.log_in(who, demo_password(who))
     record.add("login", time.perf_counter() - t, answer.status_code == 200 and "/login" not in answer.url,
@@ -143,7 +143,7 @@ def person(url, callback_map, who, until, record, seed, think):
 
 
 def wall(url, callback_map, token, until, record):
-    session = _Server(url)
+    session = ServerHttp(url)
     session.get(f"/wall?kiosk={token}")
     client = DashClient(session, callback_map)
     tick = 0
@@ -173,7 +173,7 @@ def run(spec: str, label: str, users: int, walls: int, seconds: float, port: int
     try:
         listening = wait_listening(server, url, listen_timeout, log=log)
         callback_map = for_app(create_app(spec)).callback_map
-        warm = DashClient(_Server(url), callback_map)
+        warm = DashClient(ServerHttp(url), callback_map)
         answer = warm.log_in("commander", demo_password("commander"))
         check(answer.status_code == 200 and "/login" not in answer.url,
               f"{label}: login failed, HTTP {answer.status_code}")

@@ -43,12 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchenv import _status_mb, check, children, free_port, record, start_server, stop, wait_listening  # noqa: E402
-from dashboard_1m import OUT, _Server  # noqa: E402
+from dashboard_1m import OUT  # noqa: E402
 from largestore import writable_copy  # noqa: E402
 from load import PEOPLE, PG, Recorder, person, wall  # noqa: E402
 
 from dashboards.app import create_app  # noqa: E402
-from dashboards.client import DashClient, for_app  # noqa: E402
+from dashboards.client import DashClient, ServerHttp, for_app  # noqa: E402
 from demo.users import demo_password  # noqa: E402
 from layers.apikeys import add_key  # noqa: E402
 from layers.areas import DISTRICT  # noqa: E402
@@ -86,7 +86,7 @@ class Stream:
         self.url, self.key, self.every = url, key, every
         self.cells = cells
         self.services = services
-        self.probe = DashClient(_Server(url), callback_map)
+        self.probe = DashClient(ServerHttp(url), callback_map)
         answer = self.probe.log_in("commander", demo_password("commander"))
         check(answer.status_code == 200 and "/login" not in answer.url, "the probe's login failed")
         today = pd.Timestamp.now(tz=LOCAL).date()

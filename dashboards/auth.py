@@ -54,6 +54,12 @@ TOO_MANY = "尝试次数过多，请15分钟后再试 · Too many attempts, try 
 FEED_PREFIX = "/ogcapi"
 # A password checked once is trusted this long (scrypt on each of a client's page requests would be slow).
 BASIC_TRUST_S = SETTINGS.basic_trust_s
+# Cross-site request forgery: the session's token is also in a cookie the page's script may read, and Dash's
+# renderer sends it back in this header with every callback (its defaults). A page on another site can make
+# the browser post to a callback, with the session cookie on a top-level form post, but cannot read the token
+# nor set a header without a CORS preflight this server never grants: the gate refuses a callback without it.
+CSRF_COOKIE, CSRF_HEADER = "_csrf_token", "X-CSRFToken"
+FORGED = "请求缺少有效的防伪令牌，请刷新页面 · The request lacks a valid CSRF token: reload the page"
 
 
 def _kiosk_may_call(request) -> bool:
@@ -144,7 +150,7 @@ def _gate(limiter: LoginLimiter, trusted: dict):
             return _login_page("这个大屏链接无效或已撤销 · This kiosk link is invalid or revoked", status=403)
         flask.session.clear()
         flask.session.permanent = True
-        flask.session["kiosk"] = kiosk.kiosk_id
+        flask.session.update(kiosk=kiosk.kiosk_id, csrf=secrets.token_urlsafe(32))
         flask.g.pop("onemap_principal", None)
     who = principal()
     is_callback = request.path.startswith("/_dash-")
@@ -152,6 +158,8 @@ def _gate(limiter: LoginLimiter, trusted: dict):
         if is_callback:
             return flask.jsonify({"error": "not logged in"}), 401
         return flask.redirect(login_link(flask.request.full_path.rstrip("?")))
+    if request.method == "POST" and is_callback and not _csrf_header_ok():
+        return flask.jsonify({"error": FORGED}), 403
     if who.kind == "kiosk":
         allowed = request.path in ("/wall", "/_dash-layout", "/_dash-dependencies") or (
             request.path.startswith("/geo/")) or (  # outlines, scoped to the kiosk's area like the rest
@@ -212,8 +220,29 @@ def _csrf_token() -> str:
 
 
 def _csrf_ok() -> bool:
-    given, kept = flask.request.form.get("csrf", ""), flask.session.get("csrf", "")
+    return _same_token(flask.request.form.get("csrf", ""))
+
+
+def _csrf_header_ok() -> bool:
+    """Whether a callback carries the session's token in its header, as only this server's pages can send it."""
+    return _same_token(flask.request.headers.get(CSRF_HEADER, ""))
+
+
+def _same_token(given: str) -> bool:
+    kept = flask.session.get("csrf", "")
     return bool(kept) and hmac.compare_digest(given.encode(), kept.encode())
+
+
+def _csrf_cookie(response):
+    """Give the page the session's token in a cookie its script reads (and drop it when the session ends)."""
+    # A session from before tokens gets one here, rather than every callback of it refused.
+    token = _csrf_token() if ("user" in flask.session or "kiosk" in flask.session) else None
+    if token and flask.request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="Strict", path="/",
+                            secure=bool(SETTINGS.secure_cookies))
+    elif not token and CSRF_COOKIE in flask.request.cookies:
+        response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
 
 
 def _start_session(name: str, session_id: str) -> None:
@@ -322,6 +351,6 @@ def install(app, store: Store):
         # a copy to show after logout, or to the next person. The static files may be kept.
         if not is_public(flask.request.path) or flask.request.path in _PUBLIC:
             response.headers["Cache-Control"] = "no-store"
-        return response
+        return _csrf_cookie(response)
 
     return limiter

@@ -1,11 +1,34 @@
 """Callbacks posted the way the browser posts them: for tests, benchmarks and load runs.
 
 ``DashClient`` wraps any client with ``get`` and ``post(json=...)`` (Flask's
-test client, or a ``requests.Session`` against a running server) and fills
-a callback's inputs and states by ``"component-id.property"``.
+test client, or ``ServerHttp`` against a running server) and fills a
+callback's inputs and states by ``"component-id.property"``. Like the
+browser's Dash renderer, it sends the session's CSRF cookie back in the
+``X-CSRFToken`` header, without which the server refuses a callback.
 """
 
 from __future__ import annotations
+
+import requests
+
+from dashboards.auth import CSRF_COOKIE, CSRF_HEADER
+
+
+class ServerHttp:
+    """``get``/``post`` on a running server's paths, with one session (its cookies kept)."""
+
+    def __init__(self, url: str, timeout: float | None = None):
+        self.url, self.session, self.timeout = url, requests.Session(), timeout
+
+    @property
+    def cookies(self):
+        return self.session.cookies
+
+    def get(self, path, **kwargs):
+        return self.session.get(self.url + path, timeout=self.timeout, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.session.post(self.url + path, timeout=self.timeout, **kwargs)
 
 
 class DashClient:
@@ -34,8 +57,19 @@ class DashClient:
                 "inputs": fill(spec["inputs"], values), "state": fill(spec["state"], state),
                 "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]]}
 
-    def call(self, output_id: str, values: dict | None = None, state: dict | None = None):
-        return self.http.post("/_dash-update-component", json=self.body(output_id, values, state))
+    def csrf_token(self) -> str | None:
+        """The session's CSRF cookie, as the browser's page would read it."""
+        jar = getattr(self.http, "cookies", None)  # requests, or ServerHttp
+        if jar is not None:
+            return jar.get(CSRF_COOKIE)
+        cookie = self.http.get_cookie(CSRF_COOKIE)  # Flask's test client
+        return cookie.value if cookie is not None else None
+
+    def call(self, output_id: str, values: dict | None = None, state: dict | None = None, *, csrf: bool = True):
+        """Post the callback; ``csrf=False`` posts it as a page on another site could, without the token."""
+        token = self.csrf_token() if csrf else None
+        return self.http.post("/_dash-update-component", json=self.body(output_id, values, state),
+                              headers={CSRF_HEADER: token} if token else {})
 
 
 def for_app(app, http=None) -> DashClient:

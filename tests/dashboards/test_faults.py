@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from dashboards.app import create_app
-from dashboards.client import DashClient, for_app
+from dashboards.client import DashClient, ServerHttp, for_app
 from demo.users import demo_password
 from tests.conftest import copy_store, demo_copy, postgres_stopped, serving
 
@@ -16,17 +16,6 @@ YEAR = {"overview-period.start_date": "2020-01-01", "overview-period.end_date": 
         "overview-layers.value": ["cases"]}
 WALL = ({"wall-tick.n_intervals": 0},
         {"wall-query.data": {"from": "2020-01-01", "to": "2020-12-31"}, "wall-last-good.data": "2021-03-01 09:00:00"})
-
-
-class _Http:
-    def __init__(self, url):
-        self.url, self.session = url, requests.Session()
-
-    def get(self, path, **kwargs):
-        return self.session.get(self.url + path, timeout=60, **kwargs)
-
-    def post(self, path, **kwargs):
-        return self.session.post(self.url + path, timeout=60, **kwargs)
 
 
 def tiles_and_banner(client):
@@ -40,7 +29,7 @@ def tiles_and_banner(client):
 def test_the_dashboard_keeps_its_last_good_data_while_postgres_is_down_and_recovers(demo_gpkg, postgis_url):
     copy_store(demo_gpkg[0], postgis_url)
     with serving(postgis_url) as url:
-        client = DashClient(_Http(url), for_app(create_app(postgis_url)).callback_map)
+        client = DashClient(ServerHttp(url, timeout=60), for_app(create_app(postgis_url)).callback_map)
         assert client.log_in("commander", demo_password("commander")).status_code == 200
         before, banner = tiles_and_banner(client)
         assert banner["style"] == {"display": "none"}
@@ -85,7 +74,7 @@ def test_several_processes_answer_one_session_alike(demo_gpkg, tmp_path):
     log, path = tmp_path / "serve.log", tmp_path / "demo.gpkg"
     shutil.copy(demo_gpkg[0], path)  # logins are counted in the store
     with serving(path, log=log, workers=2) as url:
-        client = DashClient(_Http(url), for_app(create_app(str(path))).callback_map)
+        client = DashClient(ServerHttp(url, timeout=60), for_app(create_app(str(path))).callback_map)
         assert client.log_in("kongpu", demo_password("kongpu")).status_code == 200
         # Whichever process takes each request, the session holds and the answer is the same.
         answers = {json_text(client.call("overview-kpis", YEAR)) for _ in range(12)}
@@ -99,7 +88,7 @@ def test_several_processes_answer_one_session_alike(demo_gpkg, tmp_path):
 def test_the_failed_login_limit_holds_across_processes_on_either_store(kind, demo_gpkg, tmp_path, request):
     spec = demo_copy(kind, demo_gpkg, tmp_path, request)
     with serving(spec, workers=2) as url:
-        guesser = _Http(url)
+        guesser = ServerHttp(url, timeout=60)
         # Five wrong passwords in all lock the name, whichever processes heard them.
         for _ in range(5):
             assert guesser.post("/login", data={"user": "admin", "password": "guess"}).status_code == 401

@@ -350,12 +350,32 @@ def test_dash_client_logs_in_with_the_new_session(app):
     assert client.call("overview-kpis", YEAR).status_code == 200
 
 
+def test_a_callback_without_the_sessions_csrf_token_is_refused(app):
+    """What a page on another site can make the browser send (the session cookie, no header) does nothing."""
+    client = DashClient(app.server.test_client(), for_app(app).callback_map)
+    answer = client.log_in("kongpu", demo_password("kongpu"))
+    token = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("_csrf_token="))
+    assert "HttpOnly" not in token and "SameSite=Strict" in token  # the page's script reads it, no other site
+    assert client.call("overview-kpis", YEAR, csrf=False).status_code == 403
+    forged = client.http.post("/_dash-update-component", json=client.body("overview-kpis", YEAR),
+                              headers={"X-CSRFToken": "guessed"})
+    assert forged.status_code == 403 and "CSRF" in forged.get_json()["error"]
+    other = DashClient(app.server.test_client(), client.callback_map)
+    other.log_in("hongmei", demo_password("hongmei"))
+    theirs = client.http.post("/_dash-update-component", json=client.body("overview-kpis", YEAR),
+                              headers={"X-CSRFToken": other.csrf_token()})
+    assert theirs.status_code == 403  # a token is good only with its own session
+    assert client.call("overview-kpis", YEAR).status_code == 200
+    client.http.get("/logout")
+    assert client.csrf_token() is None  # the session's end takes its token with it
+
+
 # What the checklist in the README claims besides the findings.
 
 def test_each_login_begins_a_new_session_and_its_cookie_is_not_for_scripts(app):
     client = app.server.test_client()
     first = login(client, "kongpu")
-    cookie = first.headers["Set-Cookie"]
+    cookie = next(c for c in first.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert client.get("/_dash-layout").headers["Cache-Control"] == "no-store"  # no copy kept after logout
     before = client.get_cookie("session").value
