@@ -165,14 +165,47 @@ def resolve(store: Store, actor: Actor, blind_spot_id: str, *, how: str, note: s
     return _write(store, actor, entry, after, "resolved", note, now)
 
 
-def _write(store, actor: Actor, entry: pd.Series, after: dict, state: str, note: str, now) -> bool:
+def name_unit(store: Store, actor: Actor, blind_spot_id: str, *, unit: str, note: str = "", now=None) -> bool:
+    """Resolve a ``category_without_unit`` blind spot by naming the unit that answers for its category in its
+    community: the entry goes into the responsibility list, and the cases of that category there that arrive
+    from then on are given to ``unit`` at intake. Whether this call wrote (False: already so)."""
+    now = pd.Timestamp(now or pd.Timestamp.now()).floor("s")
+    entry = _entry(store, blind_spot_id)
+    if entry["rule"] != "category_without_unit" or not isinstance(entry["category"], str):
+        raise InvalidValue(f"blind spot {blind_spot_id} is not a category no unit answers for: "
+                           "it is resolved another way")
+    _check(actor, "resolved", entry)
+    unit = str(unit or "").strip()
+    if not unit:
+        raise InvalidValue("name the unit (责任单位) that answers for the category here")
+    key = [Condition("category", "=", entry["category"]), Condition("area_code", "=", entry["place"])]
+    held = store.read("responsibilities", key)
+    before = held.iloc[0].to_dict() if len(held) else None
+    if entry["state"] == "resolved" and before is not None and before["unit"] == unit:
+        return False
+    communities = store.read("communities", [Condition("community_code", "=", entry["place"])])
+    duty = {"category": entry["category"], "area_code": entry["place"], "unit": unit,
+            "area_name": communities["name"].iat[0] if len(communities) else None}
+    after = dict(entry.to_dict(), state="resolved", resolution="responsibility_amended", unit=unit,
+                 resolved_at=now, updated_at=now)
+    amended = audit_rows(actor.name, "responsibilities.amend", "responsibilities",
+                         [(f"{duty['category']}|{duty['area_code']}", recorded(before), recorded(duty))],
+                         address=actor.address, now=now)
+    return _write(store, actor, entry, after, "resolved", note, now,
+                  also={"responsibilities": pd.DataFrame([duty])}, audit=amended)
+
+
+def _write(store, actor: Actor, entry: pd.Series, after: dict, state: str, note: str, now, *, also=None,
+           audit=None) -> bool:
     n = len(store.read("blind_spot_steps", [Condition("blind_spot_id", "=", entry["blind_spot_id"])]))
+    entry_audit = audit_rows(actor.name, f"blind_spot.{state}", "blind_spot_entries",
+                             [(entry["blind_spot_id"], recorded(entry), recorded(after))],
+                             address=actor.address, now=now)
     store.upsert_many({
+        **(also or {}),
         "blind_spot_entries": pd.DataFrame([after]),
         "blind_spot_steps": pd.DataFrame([_step(entry["blind_spot_id"], n + 1, state, actor.name, now, note)]),
-        "audit": audit_rows(actor.name, f"blind_spot.{state}", "blind_spot_entries",
-                            [(entry["blind_spot_id"], recorded(entry), recorded(after))],
-                            address=actor.address, now=now)})
+        "audit": entry_audit if audit is None else pd.concat([audit, entry_audit], ignore_index=True)})
     return True
 
 

@@ -8,7 +8,15 @@ import pytest
 from layers.analysis import blind_spot_layer
 from layers.areas import Area
 from layers.audit import audit_of
-from layers.blind_spot_register import assign, blind_spot_id, record_findings, register, resolve, state_counts
+from layers.blind_spot_register import (
+    assign,
+    blind_spot_id,
+    name_unit,
+    record_findings,
+    register,
+    resolve,
+    state_counts,
+)
 from layers.errors import InvalidValue
 from layers.filters import CaseFilter
 from layers.remediation_orders import Actor, NotAllowed
@@ -94,3 +102,42 @@ def test_the_counts_of_open_resolved_and_reopened_over_time_come_from_the_steps(
     assert counts.loc["2020-06-30"].tolist() == [0, 0, 0]  # nothing recorded yet
     assert counts.loc["2020-07-01", "open"] == first["new"]
     assert (counts[["open", "resolved", "reopened"]].sum(axis=1).iloc[1:] == first["new"]).all()
+
+
+def test_naming_the_unit_amends_the_responsibility_list_and_the_next_case_there_goes_to_it(demo_store, demo_build,
+                                                                                          tmp_path):
+    from etl.ingest import ingest
+
+    spec, _ = demo_store
+    with open_store(spec) as store:
+        entries = store.read("blind_spot_entries")
+        gaps = entries[(entries["rule"] == "category_without_unit") & entries["state"].isin(["new", "reopened"])]
+        spot = gaps.iloc[0]
+        staff = Actor("staff", "street_staff", Area.parse(f"street:{spot['street_code']}"))
+        other = entries[entries["rule"] == "recurring_in_cell"].iloc[0]["blind_spot_id"]
+        with pytest.raises(InvalidValue, match="resolved another way"):
+            name_unit(store, COMMANDER, other, unit="x")
+        with pytest.raises(NotAllowed, match="grid_leader"):
+            name_unit(store, HONGMEI, spot["blind_spot_id"], unit="x")
+        list_before = len(store.read("responsibilities"))
+        assert name_unit(store, staff, spot["blind_spot_id"], unit="街道综合执法队", note="补充清单",
+                         now=DAY + pd.Timedelta(days=6))
+        assert not name_unit(store, staff, spot["blind_spot_id"], unit="街道综合执法队")  # sent again
+        duty = store.read("responsibilities", [Condition("category", "=", spot["category"]),
+                                               Condition("area_code", "=", spot["place"])])
+        entry = store.read("blind_spot_entries", [Condition("blind_spot_id", "=", spot["blind_spot_id"])]).iloc[0]
+        assert len(store.read("responsibilities")) == list_before + 1
+        assert audit_of(store, "responsibilities", f"{spot['category']}|{spot['place']}")["actor"].tolist() == ["staff"]
+        # A walk-in of that category in that community, arriving now, is given to the unit named.
+        community = store.read("communities", [Condition("community_code", "=", spot["place"])]).iloc[0]
+        export = pd.read_csv(demo_build["exports"]["walk_in"], encoding="utf-8-sig", dtype=str).head(1)
+        export = export.assign(登记号="NAMED-UNIT-1", 事由类别=spot["category"], 所属社区=community["name"],
+                               来访日期="2021-02-01 09:00")
+        export.to_csv(tmp_path / "walk_in.csv", index=False, encoding="utf-8-sig")
+        ingest([tmp_path / "walk_in.csv"], "walk_in", store)
+        case = store.read("case_sources", [Condition("source_id", "=", "NAMED-UNIT-1")])
+        stored = store.read("cases", [Condition("case_id", "in", case["case_id"].tolist())])
+    assert duty["unit"].tolist() == ["街道综合执法队"]
+    assert (entry["state"], entry["resolution"]) == ("resolved", "responsibility_amended")
+    assert stored["responsible_unit"].tolist() == ["街道综合执法队"]
+    assert stored["community_code"].tolist() == [spot["place"]]
