@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dashboards.cache import CACHE
 from dashboards.i18n import only, say
 from dashboards.selection import filtered_cases
 from dashboards.table import case_table
@@ -25,11 +26,25 @@ def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of
     tiles = filtered_kpis(cases, as_of=as_of)
     communities = store.read("communities", [Condition("community_code", "=", cell["community_code"])])
     rows, _ = case_table(cases, page_size=latest, lang=lang)
+    categories = cases["category"].astype(object).value_counts()
     return {"grid_cell": grid_cell, "name": cell["name"], "kind": cell["kind"],
+            "top_category": categories.index[0] if len(categories) else None,
+            "places": places_in_cell(store, cell.geometry),
             "community": communities["name"].iat[0] if len(communities) else None,
             "population": None if pd.isna(cell["population"]) else int(cell["population"]),
             "received": tiles["received"], "closed": tiles["closed"], "overdue": tiles["overdue"],
             "closure_rate": tiles["closure_rate"], "latest": rows}
+
+
+def places_in_cell(store, cell) -> list[dict]:
+    """The estates and setback areas a cell touches: places a remediation may be opened on from its click."""
+    found = []
+    for kind, layer, key in (("estate", "estates", "estate_id"), ("setback_area", "setback_areas", "setback_area")):
+        places = CACHE.layer(store, layer)
+        places = places[places.intersects(cell).to_numpy()] if cell is not None and len(places) else places.iloc[:0]
+        found += [{"place_kind": kind, "place": str(c), "name": n if isinstance(n, str) and n else str(c)}
+                  for c, n in zip(places[key], places["name"])]
+    return found
 
 
 def case_details(store, case_id: str, area: Area = DISTRICT, lang: str = "zh") -> dict | None:

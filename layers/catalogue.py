@@ -82,6 +82,10 @@ def _analysis(name: str) -> Callable[[Store, CaseFilter], gpd.GeoDataFrame]:
         makers: dict[str, Callable[..., gpd.GeoDataFrame]] = {
             "hotspots": analysis.hotspot_layer, "emerging_hotspots": analysis.emerging_layer,
             "priorities": analysis.priority_layer, "change": analysis.change_layer}
+        if name == "remediations":
+            from layers.remediation_orders import order_layer
+
+            return order_layer(store, f)
         made = makers[name](store, f)
         return made.reset_index(drop=True)
 
@@ -161,6 +165,14 @@ CATALOGUE: dict[str, CatalogueLayer] = {layer.name: layer for layer in [
                            ("hotspot", "热点", "hotspot part, 0-1"), ("recurrence", "反复", "recurrence part, 0-1"),
                            ("overdue", "超期", "overdue part, 0-1"), ("blind_spot", "盲点", "blind-spot part, 0 or 1")),
                    _analysis("priorities"), {"fill": "score"}, key=("place_kind", "place")),
+    CatalogueLayer("remediations", ("治理工单", "Remediation orders"), "MultiPolygon",
+                   _fields(("stage", "进展", "state, or overdue past the planned finish"), ("place", "地点", "place id"),
+                           ("remediation_id", "工单编号", "order id"),
+                           ("state", "状态", "proposed, approved, in_progress, accepted, handed_over, cancelled"),
+                           ("place_kind", "地点类型", "grid_cell, estate or setback_area"),
+                           ("category", "问题类别", "category"), ("what", "整治措施", "measures"),
+                           ("unit", "责任单位", "responsible unit"), ("planned_finish", "计划完成", "planned finish")),
+                   _analysis("remediations"), {"fill": "stage"}, key=("remediation_id",)),
 ]}
 
 

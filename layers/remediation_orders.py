@@ -26,9 +26,11 @@ import json
 import uuid
 from dataclasses import dataclass
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gis.datums import STORAGE_CRS
 from layers.areas import Area
 from layers.audit import audit_rows, recorded
 from layers.errors import InvalidValue
@@ -272,6 +274,30 @@ def orders(store: Store, area: Area, *, now=None) -> pd.DataFrame:
     state = register["state"].fillna("handed_over")  # rows registered before orders had steps: done works
     return register.assign(state=state, overdue=state.isin(OPEN_STATES).to_numpy()
                            & (register["planned_finish"] < now).fillna(False).to_numpy())
+
+
+def order_layer(store: Store, f) -> gpd.GeoDataFrame:
+    """The orders in the filter's area and place, drawn on their places: ``stage`` is the state, or ``overdue``
+    for an open order past its planned finish (what the map colours by)."""
+    found = orders(store, f.area)
+    for column in ("street_code", "community_code"):
+        value = getattr(f, column, None)
+        if value and len(found):
+            found = found[found[column] == value]
+    shapes = pd.Series(None, index=found.index, dtype=object)
+    for kind, (layer, key) in PLACE_LAYERS.items():
+        rows = (found["place_kind"] == kind).to_numpy()
+        if rows.any():
+            places = store.read(layer, [Condition(key, "in", sorted(set(found.loc[rows, "place"])))])
+            shapes[rows] = found.loc[rows, "place"].map(places.drop_duplicates(key).set_index(key).geometry).to_numpy()
+    stage = found["state"].where(~found["overdue"].astype(bool), "overdue")
+    columns = ["stage", "place", "remediation_id", "state", "place_kind", "category", "what", "unit", "planned_finish"]
+    frame = found.assign(stage=stage)[columns].reset_index(drop=True)
+    layer = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(shapes.to_numpy(), crs=STORAGE_CRS), crs=STORAGE_CRS)
+    if getattr(f, "grid_cell", None) and len(layer):  # an estate or setback area on the cell in view is in view
+        cell = store.read("grid_cells", [Condition("grid_cell", "=", f.grid_cell)])
+        layer = layer[layer.intersects(cell.geometry.union_all()).to_numpy()].reset_index(drop=True)
+    return layer
 
 
 def _in_cells(store: Store, area: Area, register: pd.DataFrame) -> np.ndarray:

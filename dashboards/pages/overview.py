@@ -32,6 +32,7 @@ from dashboards.geo import read_places
 from dashboards.header import header
 from dashboards.i18n import language, only, other, pick, say
 from dashboards.map_views import POINT_LIMIT, map_layers
+from dashboards.remediation_forms import may_propose
 from dashboards.request import basemap_from_request, person, store_from_request
 from dashboards.selection import filtered_cases
 from dashboards.table import TABLE_COLUMNS, table_page
@@ -391,7 +392,25 @@ def details(click, *values):
         html.H4(say("最新案件", "Latest cases", lang)),
         html.Ul([html.Li(f"{r['reported_at']} {r['category']} · {r['status']} · {r['responsible_unit']}")
                  for r in d["latest"]], id="overview-details-latest"),
+        *_remediation_links(d, lang),
     ]
+
+
+def _remediation_links(d, lang):
+    """立项治理 from a click: the cell (its most frequent problem filled in), or an estate or setback area on it."""
+    if not may_propose(person().role):
+        return []
+    query = {"category": d["top_category"]} if d["top_category"] else {}
+    here = {"lang": "en"} if lang == "en" else {}
+
+    def link(kind, code, text, id_=None):
+        href = "/remediation?" + urlencode({"place_kind": kind, "place": code, **query, **here})
+        return html.A(text, href=href, className="link remediation-link", **({"id": id_} if id_ else {}))
+
+    places = [html.Li(link(p["place_kind"], p["place"], f"{p['name']}")) for p in d["places"][:8]]
+    return [html.Div(className="details-actions", children=[
+        link("grid_cell", d["grid_cell"], say("立项治理", "Open a remediation", lang), "overview-details-remediate"),
+        html.Ul(places, className="details-places") if places else None])]
 
 
 # The filter lives in the address bar: each change replaces the query in place (no reload, no

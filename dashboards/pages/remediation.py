@@ -95,8 +95,8 @@ def _new_order_form(store, who, query, lang):
     return html.Details(id="remediation-new", open=bool(place), className="form-box", children=[
         html.Summary(say("立项治理", "Open a remediation order", lang)),
         html.Div(className="form-grid", children=[
-            field(say("地点类型", "Kind of place", lang), dcc.Dropdown(
-                id="remediation-place-kind", value=kind, clearable=False,
+            field(say("地点类型", "Kind of place", lang), dcc.RadioItems(
+                id="remediation-place-kind", value=kind, inline=True, className="form-choices",
                 options=[{"label": say(*w, lang), "value": k} for k, w in PLACE_KINDS.items()])),
             field(say("地点", "Place", lang), dcc.Dropdown(id="remediation-place", options=places, value=place)),
             field(say("问题类别", "Problem (category)", lang), dcc.Dropdown(
@@ -126,7 +126,8 @@ def _step_panel(lang):
                               lang)),
         html.Div(className="form-grid", children=[
             html.Label([html.Span(say("下一步", "Next step", lang), className="form-label"),
-                        dcc.Dropdown(id="remediation-step", options=[])], className="form-field"),
+                        dcc.RadioItems(id="remediation-step", options=[], inline=True, className="form-choices")],
+                       className="form-field"),
             html.Label([html.Span(say("移交单位（移交时）", "Handed over to (at handover)", lang), className="form-label"),
                         dcc.Input(id="remediation-handover", type="text", maxLength=200)], className="form-field"),
             html.Label([html.Span(say("说明", "Note", lang), className="form-label"),

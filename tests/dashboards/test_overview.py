@@ -79,6 +79,23 @@ def test_a_click_on_a_cell_gives_its_figures_and_latest_cases(demo_gpkg):
     assert d["received"] == (cases["grid_cell"] == busiest).sum() and d["name"].endswith("网格")
     assert len(d["latest"]) == 5
     assert d["latest"][0]["reported_at"] >= d["latest"][-1]["reported_at"]
+    in_cell = cases.loc[cases["grid_cell"] == busiest, "category"].astype(object)
+    assert d["top_category"] == in_cell.value_counts().index[0]  # what 立项治理 from this click is about
+
+
+def test_a_click_offers_the_estates_and_setback_areas_the_cell_touches(demo_gpkg):
+    from dashboards.details import places_in_cell
+
+    with open_store(demo_gpkg[0]) as store:
+        areas = store.read("setback_areas")
+        cells = store.read("grid_cells")
+    area = areas.iloc[0]
+    cell = cells[cells.intersects(area.geometry)].iloc[0]
+    with open_store(demo_gpkg[0]) as store:
+        offered = places_in_cell(store, cell.geometry)
+    assert {"place_kind": "setback_area", "place": area["setback_area"], "name": area["name"]} in offered
+    assert all(cell.geometry.intersects(areas.set_index("setback_area").geometry[p["place"]])
+               for p in offered if p["place_kind"] == "setback_area")
 
 
 def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
