@@ -44,9 +44,10 @@ from layers.remediation_orders import STATES, Actor
 from layers.store import Store
 
 KINDS = {f: kind for f, _, _, kind in LEDGER_COLUMNS}
-# Every row needs these; and a start (the works' or the plan's), which also makes a row's id.
+# Every row needs these; and a start (the plan's or the works'), which also makes a row's id: the plan's first,
+# as it stays when the works begin.
 REQUIRED = ("place_kind", "place", "what", "unit")
-STARTS = ("started_at", "planned_start")
+STARTS = ("planned_start", "started_at")
 # (start, finish) fields a finish may not come before.
 SPANS = (("planned_start", "planned_finish"), ("started_at", "finished_at"), ("started_at", "handed_over_at"),
          ("finished_at", "handed_over_at"))

@@ -244,10 +244,9 @@ def import_register(store: Store, actor: Actor, rows: pd.DataFrame, *, problems=
             result.updated += 1
         registers.append(after)
         changes.append((after["remediation_id"], recorded(before, EVIDENCE), recorded(after, EVIDENCE)))
-        was = _state(before) if before is not None else None
-        if before is not None and was != after["state"]:
+        if before is not None and _state(before) != after["state"]:
             moved.append(after)
-        _follow_place(store, areas, places[(row["place_kind"], row["place"])], was, after, now)
+        _follow_place(store, areas, places[(row["place_kind"], row["place"])], before, after, now)
     result.written = [r["remediation_id"] for r in registers]
     if dry_run or not registers:
         return result
@@ -295,12 +294,11 @@ def _after(before: dict | None, row: dict, place, actor: Actor, now) -> dict:
     """The register row as the ledger row leaves it: the store's row (or an empty one) with the file's fields."""
     after = dict(before) if before is not None else {"evidence": None, "updated_at": None}
     for name in LEDGER_FIELDS:
-        if name not in row:
-            continue
-        value = row[name]
-        if _empty(value) and name in FILLED_ON_IMPORT:
-            value = after.get(name) if before is not None else actor.name if name == "entered_by" else now
-        after[name] = None if _empty(value) else value
+        if name in row:
+            after[name] = None if _empty(row[name]) else row[name]
+    for name, value in zip(FILLED_ON_IMPORT, (actor.name, now)):
+        if _empty(after.get(name)):
+            after[name] = before.get(name) if before is not None else value
     if after.get("state") is None:
         after["state"] = _state(before) if before is not None else _inferred_state(after)
     after.update(place_kind=place.kind, place=place.code, grid_cell=place.grid_cell,
@@ -330,10 +328,10 @@ def _empty(value) -> bool:
                                                                                    and not value.strip())
 
 
-def _kept(row: dict) -> tuple:
+def _kept(row: dict, fields=LEDGER_FIELDS) -> tuple:
     """The row's ledger fields as the ledger compares them: empty as None, times to the second."""
     values: list = []
-    for name in LEDGER_FIELDS:
+    for name in fields:
         value = _state(row) if name == "state" else row.get(name)
         if _empty(value):
             values.append(None)
@@ -344,13 +342,16 @@ def _kept(row: dict) -> tuple:
     return tuple(values)
 
 
-def _follow_place(store: Store, areas: dict, place, was: str | None, after: dict, now) -> None:
+def _follow_place(store: Store, areas: dict, place, before: dict | None, after: dict, now) -> None:
     """Move the place's setback areas along as the row's state says (layers.remediation_orders._follow): in
     renovation from the works' start, handed over (to whom, when) at the handover, unmanaged again if cancelled."""
     if place.kind not in ("setback_area", "estate"):
         return
-    state = after["state"]
+    state, was = after["state"], _state(before) if before is not None else None
+    handover = ("handed_over_to", "handed_over_at")
     if state == "handed_over":
+        if was == state and before is not None and _kept(before, handover) == _kept(after, handover):
+            return  # handed over as it was: another field of the row changed
         step = "handed_over"
     elif state in ("in_progress", "accepted") and was not in ("in_progress", "accepted"):
         step = "in_progress"
