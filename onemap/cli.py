@@ -430,19 +430,20 @@ def _remediation_ledger(args):
     from layers.remediation_orders import Actor
     from layers.users import get_user
 
-    if not args.order or not args.as_user:
+    path = args.order  # the positional after the action: an order's id for advance, the ledger file here
+    if not path or not args.as_user:
         raise InvalidValue(f"onemap remediation {args.action} needs the ledger file and --as NAME")
     with open_store(args.store) as store:
         user = get_user(store, args.as_user)
         if user is None:
             raise InvalidValue(f"no user {args.as_user!r} (onemap user list)")
         if args.action == "export":
-            rows = export_ledger(store, args.order, area=user.area, user=user.name)
-            print(json.dumps({"rows": rows, "file": args.order, "area": user.area.spec()}) if args.json else
-                  f"ledger: {rows} rows of {user.area.spec()} written to {args.order}")
+            rows = export_ledger(store, path, area=user.area, user=user.name)
+            print(json.dumps({"rows": rows, "file": path, "area": user.area.spec()}, ensure_ascii=False) if args.json else
+                  f"ledger: {rows} rows of {user.area.spec()} written to {path}")
             return
         try:
-            result = import_ledger(store, args.order, Actor(user.name, user.role, user.area, address="onemap cli"),
+            result = import_ledger(store, path, Actor(user.name, user.role, user.area, address="onemap cli"),
                                    dry_run=args.dry_run)
         except LedgerRefused as exc:  # the count on stdout; every reason on stderr, as any error's
             print(json.dumps({"new": 0, "updated": 0, "unchanged": 0, "refused": exc.refused}) if args.json else
