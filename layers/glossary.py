@@ -25,6 +25,8 @@ STATUS_STEPS = {"reported": "呼", "dispatched": "分", "coordinated": "联", "c
 LEVEL_LABELS = {"community": ("村社", "community"), "street": ("街镇", "street"), "district": ("区", "district")}
 # A place that remediation or the priority list is about, and the case column that says a case is there.
 PLACE_COLUMNS = {"grid_cell": "grid_cell", "estate": "estate_id", "setback_area": "setback_area"}
+PLACE_KIND_LABELS = {"grid_cell": ("网格", "grid cell"), "estate": ("老旧小区", "old estate"),
+                     "setback_area": ("退红空间", "setback area")}
 
 
 def step_label(status: str) -> tuple[str, str]:

@@ -345,6 +345,8 @@ def _blind_spot_step(args):
 
 
 def cmd_remediation(args):
+    if args.action in ("import", "export"):
+        return _remediation_ledger(args)
     if args.action != "effects":
         return _remediation_orders(args)
     from layers.remediation import PLACE_LAYERS, overall_effect, remediation_effects
@@ -419,6 +421,38 @@ def _remediation_orders(args):
     else:
         print(f"remediation {result['remediation_id']}: {result['state']}"
               + ("" if result["written"] else " (already so: nothing written)"))
+
+
+def _remediation_ledger(args):
+    """``onemap remediation import|export FILE --as NAME``: the office's ledger (docs/ledger.md), as that user."""
+    from etl.ledger import import_ledger
+    from layers.ledger import LedgerRefused, export_ledger
+    from layers.remediation_orders import Actor
+    from layers.users import get_user
+
+    path = args.order  # the positional after the action: an order's id for advance, the ledger file here
+    if not path or not args.as_user:
+        raise InvalidValue(f"onemap remediation {args.action} needs the ledger file and --as NAME")
+    with open_store(args.store) as store:
+        user = get_user(store, args.as_user)
+        if user is None:
+            raise InvalidValue(f"no user {args.as_user!r} (onemap user list)")
+        if args.action == "export":
+            rows = export_ledger(store, path, area=user.area, user=user.name)
+            print(json.dumps({"rows": rows, "file": path, "area": user.area.spec()}, ensure_ascii=False) if args.json else
+                  f"ledger: {rows} rows of {user.area.spec()} written to {path}")
+            return
+        try:
+            result = import_ledger(store, path, Actor(user.name, user.role, user.area, address="onemap cli"),
+                                   dry_run=args.dry_run)
+        except LedgerRefused as exc:  # the count on stdout; every reason on stderr, as any error's
+            print(json.dumps({"new": 0, "updated": 0, "unchanged": 0, "refused": exc.refused}) if args.json else
+                  f"ledger: 0 new, 0 updated, 0 unchanged, {exc.refused} refused (nothing written)")
+            raise
+    counts = {"new": result.new, "updated": result.updated, "unchanged": result.unchanged, "refused": result.refused,
+              "dry_run": args.dry_run}
+    print(json.dumps(counts) if args.json else
+          result.summary() + (" (dry run: nothing written)" if args.dry_run else ""))
 
 
 def cmd_export(args):
@@ -662,10 +696,13 @@ def build_parser():
     p.add_argument("--store", help=store_help)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("remediation", help="remediation orders (list, add, advance) and each finished one's "
-                                           "measured effect (effects, the default)")
-    p.add_argument("action", nargs="?", default="effects", choices=["effects", "list", "add", "advance"])
-    p.add_argument("order", nargs="?", help="advance: the order's id")
+    p = sub.add_parser("remediation", help="remediation orders (list, add, advance), the office's Excel ledger "
+                                           "(import, export: docs/ledger.md) and each finished one's measured "
+                                           "effect (effects, the default)")
+    p.add_argument("action", nargs="?", default="effects",
+                   choices=["effects", "list", "add", "advance", "import", "export"])
+    p.add_argument("order", nargs="?", help="advance: the order's id; import, export: the ledger file (.xlsx; "
+                                            "import also .csv)")
     p.add_argument("step", nargs="?", help="advance: approved, in_progress, accepted, handed_over or cancelled")
     p.add_argument("--as", dest="as_user", help="the user taking the step (their role and area apply)")
     p.add_argument("--place-kind", help="add: grid_cell, estate or setback_area")
@@ -678,6 +715,7 @@ def build_parser():
     p.add_argument("--note")
     p.add_argument("--to", help="advance … handed_over: the unit it is handed over to")
     p.add_argument("--request-key", help="add: the same key again returns the same order and writes nothing")
+    p.add_argument("--dry-run", action="store_true", help="import: check the ledger and count, write nothing")
     p.add_argument("--store", help=store_help)
     p.add_argument("--months", type=int, default=6, help="months before the start and after the finish (default 6)")
     p.add_argument("--json", action="store_true")

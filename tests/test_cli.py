@@ -84,6 +84,72 @@ def test_remediation_orders_are_opened_advanced_and_listed_under_a_users_name(de
     assert "--as" in capsys.readouterr().err
 
 
+def test_remediation_ledger_goes_out_to_excel_and_back_under_a_users_name(demo_gpkg, tmp_path, capsys):
+    import shutil
+
+    import openpyxl
+
+    from layers.store import open_store
+
+    store, ledger = str(tmp_path / "copy.gpkg"), str(tmp_path / "台账.xlsx")
+    shutil.copy(demo_gpkg[0], store)
+    assert main(["remediation", "export", ledger, "--as", "commander", "--store", store]) == 0
+    assert capsys.readouterr().out.startswith(f"ledger: 25 rows of district written to {ledger}")
+    assert main(["remediation", "import", ledger, "--as", "commander", "--store", store]) == 0
+    assert capsys.readouterr().out == "ledger: 0 new, 0 updated, 25 unchanged, 0 refused\n"
+    # The office edits a row's measures and adds a row of its own, without an id.
+    book = openpyxl.load_workbook(ledger)
+    sheet = book.active
+    sheet["F2"] = "退红空间整治，增设非机动车棚"
+    sheet.append([None, "网格", "33020500300201", None, "噪音扰民", "夜间巡查", "孔浦派出所", "已立项", "2020-09-01",
+                  "2020-10-31"])
+    book.save(ledger)
+    with open_store(store) as s:
+        audited = len(s.read("audit"))
+    assert main(["remediation", "import", ledger, "--as", "admin", "--store", store, "--dry-run"]) == 0
+    assert capsys.readouterr().out == "ledger: 1 new, 1 updated, 24 unchanged, 0 refused (dry run: nothing written)\n"
+    with open_store(store) as s:
+        assert len(s.read("audit")) == audited and len(s.read("remediations")) == 25
+    assert main(["remediation", "import", ledger, "--as", "admin", "--store", store, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"new": 1, "updated": 1, "unchanged": 24, "refused": 0,
+                                                   "dry_run": False}
+    assert main(["remediation", "import", ledger, "--as", "admin", "--store", store]) == 0
+    assert capsys.readouterr().out == "ledger: 0 new, 0 updated, 26 unchanged, 0 refused\n"
+    # A grid leader may not import; a street's staff export their street's rows only.
+    assert main(["remediation", "import", ledger, "--as", "hongmei", "--store", store]) == 2
+    assert "hongmei (grid_leader) may not import the remediation ledger" in capsys.readouterr().err
+    assert main(["remediation", "export", str(tmp_path / "kongpu.xlsx"), "--as", "kongpu", "--store", store,
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["area"] == "street:330205003" and 0 < out["rows"] < 26
+    assert main(["remediation", "export", ledger, "--store", store]) == 2
+    assert "--as NAME" in capsys.readouterr().err
+
+
+def test_remediation_import_of_a_bad_ledger_prints_every_reason_and_writes_nothing(demo_gpkg, tmp_path, capsys):
+    import shutil
+
+    from layers.store import open_store
+
+    store, ledger = str(tmp_path / "copy.gpkg"), tmp_path / "ledger.csv"
+    shutil.copy(demo_gpkg[0], store)
+    ledger.write_text("地点类型,地点编码,整治措施,责任单位,状态,开始,完成\n"
+                      "网格,33020500300201,夜间巡查,孔浦派出所,整治中,2020-05-01,\n"
+                      "老旧小区,E999,清理,孔浦街道,整治中,2020-05-01,\n"
+                      "网格,33020500300202,加装路灯,孔浦街道,已验收,2020/6/1,2020/5/1\n", encoding="utf-8")
+    with open_store(store) as s:
+        before = len(s.read("remediations")), len(s.read("audit"))
+    assert main(["remediation", "import", str(ledger), "--as", "commander", "--store", store]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "ledger: 0 new, 0 updated, 0 unchanged, 2 refused (nothing written)\n"
+    assert "ledger.csv 第3行 地点编码: 本区没有这个老旧小区: 'E999'" in captured.err
+    assert "ledger.csv row 3 Place code (place): no estate 'E999' in the store" in captured.err
+    assert "ledger.csv 第4行 完成: 2020-05-01 早于开始 2020-06-01" in captured.err
+    assert "ledger.csv row 4 Finished (finished_at): 2020-05-01 is before started 2020-06-01" in captured.err
+    with open_store(store) as s:
+        assert (len(s.read("remediations")), len(s.read("audit"))) == before
+
+
 def test_blind_spots_are_recorded_listed_with_their_state_and_assigned(demo_gpkg, tmp_path, capsys):
     import shutil
 
