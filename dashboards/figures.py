@@ -260,6 +260,7 @@ def add_blind_spots(fig: dict, spots, *, basemap: Basemap = NO_BASEMAP, lang: st
 
     from gis.blind_spots import RULES
     from gis.datums import STORAGE_CRS
+    from layers.blind_spot_register import STATES as REGISTER_STATES
 
     located = spots[spots["lon"].notna()]
     for rule, colour in BLIND_SPOT_COLOURS.items():
@@ -269,6 +270,10 @@ def add_blind_spots(fig: dict, spots, *, basemap: Basemap = NO_BASEMAP, lang: st
                                                     crs=STORAGE_CRS))
             hover = (part["place"].astype(str) + " " + part["category"].fillna("").astype(str) + " · "
                      + say("案件", "cases", lang) + " " + part["cases"].astype(str))
+            if "state" in part:  # where the register is: its state, and its unit once assigned
+                states = part["state"].map(lambda v: pick(REGISTER_STATES.get(v, ("未登记", "not recorded")), lang))
+                units = part["unit"].map(lambda v: f" · {v}" if isinstance(v, str) and v else "")
+                hover = hover + "<br>" + states + units
             _points(fig, points, name=say("盲点", "blind spot", lang) + " · " + pick(RULES[rule], lang),
                     colour=colour, size=9, hover=hover)
     return fig

@@ -38,6 +38,7 @@ from layers.analysis import (
     hotspot_cells,
     priority_layer,
 )
+from layers.blind_spot_register import with_states
 from layers.catalogue import CATALOGUE
 from layers.filters import CaseFilter
 from layers.settings import SETTINGS
@@ -115,7 +116,8 @@ MAP_VIEWS = {
         fig, emerging_cells(s.cases, s.cells, start=s.f.start, end=s.f.period_end(), measure=s.rate),
         basemap=s.basemap, lang=s.lang), 20),
     "blind_spots": MapView(None, "blind_spots", lambda fig, s: add_blind_spots(
-        fig, blind_spot_layer(s.store, s.f, cases=s.cases), basemap=s.basemap, lang=s.lang), 30),
+        fig, with_states(s.store, blind_spot_layer(s.store, s.f, cases=s.cases)), basemap=s.basemap, lang=s.lang),
+        30),
     "change": MapView(("同比变化", "Change on last year"), "change", _change, 40),
     "priority": MapView(None, "priorities", lambda fig, s: add_priority(
         fig, priority_layer(s.store, s.f, measure=s.rate, cases=s.cases), basemap=s.basemap, lang=s.lang), 45),

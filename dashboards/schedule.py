@@ -1,5 +1,6 @@
-"""The morning briefs, made by the server: each day at a set time, the district's brief and each street's,
-archived in the store so the day's brief reads as it was made.
+"""The morning run, made by the server: each day at a set time, the blind-spot register brought up to date
+with the rules' findings, then the district's brief and each street's, archived in the store so the day's
+brief reads as it was made.
 
 Each brief is made by ``onemap brief`` in a process of its own: the server
 keeps to reading its GeoPackage (a write from the serving process would go
@@ -93,6 +94,11 @@ class BriefSchedule:
         except StoreError as exc:
             self.log(f"briefs of {day}: the store did not answer ({exc})")
             return []
+        # The register of blind spots is brought up to date first: the day's work starts from today's findings.
+        found = subprocess.run([sys.executable, "-m", "onemap.cli", "blindspots", "record", "--store", self.store_spec],
+                               capture_output=True, text=True, timeout=BRIEF_TIMEOUT_S)
+        self.log(f"blind spots of {day}: " + (found.stdout.strip() if found.returncode == 0 else
+                                              f"not recorded: {found.stderr.strip()[-300:]}"))
         made = []
         for street in [None, *streets]:
             command = [sys.executable, "-m", "onemap.cli", "brief", "--date", day.isoformat(),

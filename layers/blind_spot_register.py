@@ -209,6 +209,15 @@ def _write(store, actor: Actor, entry: pd.Series, after: dict, state: str, note:
     return True
 
 
+def with_states(store: Store, findings: pd.DataFrame) -> pd.DataFrame:
+    """The findings with their register ``blind_spot_id``, ``state`` (None: not recorded yet), unit and deadline."""
+    ids = [blind_spot_id(r, k, p, c) for r, k, p, c in zip(findings["rule"], findings["place_kind"],
+                                                           findings["place"], findings["category"])]
+    held = store.read("blind_spot_entries", [Condition("blind_spot_id", "in", ids)]).set_index("blind_spot_id")
+    return findings.assign(blind_spot_id=ids, state=[held["state"].get(i) for i in ids],
+                           unit=[held["unit"].get(i) for i in ids], deadline=[held["deadline"].get(i) for i in ids])
+
+
 def register(store: Store, area: Area) -> pd.DataFrame:
     """The register's entries in ``area``."""
     entries = store.read("blind_spot_entries", area.conditions("blind_spot_entries"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from layers.errors import InvalidValue, NotFound, OnemapError
 from layers.export import DATUMS, FORMATS
 from layers.settings import Settings
-from layers.store import Condition, default_store, open_store
+from layers.store import default_store, open_store
 
 DEMO_DIR = Path("data/demo")
 # The centre reads the day's brief at its morning meeting.
@@ -77,6 +77,9 @@ def cmd_demo(args):
     from demo.users import create_demo_users
 
     print(f"remediation register: {create_demo_remediations(store)} estates renovated and handed over")
+    from demo.blind_spots import record_demo_blind_spots
+
+    print(f"blind-spot register: {record_demo_blind_spots(store)['new']} recorded")
     people = create_demo_users(store)
     print(f"store {store.url} ready in {time.perf_counter() - started:.1f} s")
     store.close()
@@ -291,7 +294,7 @@ def cmd_hotspots(args):
 def cmd_blindspots(args):
     from gis.blind_spots import RULES
     from layers.analysis import blind_spot_layer
-    from layers.blind_spot_register import blind_spot_id, record_findings
+    from layers.blind_spot_register import record_findings, with_states
 
     if args.action in ("assign", "resolve"):
         return _blind_spot_step(args)
@@ -304,11 +307,8 @@ def cmd_blindspots(args):
                   f"blind spots recorded: {counts['new']} new, {counts['reopened']} reopened, "
                   f"{counts['refreshed']} still open")
             return
-        ids = [blind_spot_id(r, k, p, c) for r, k, p, c in zip(found["rule"], found["place_kind"], found["place"],
-                                                               found["category"])]
-        held = store.read("blind_spot_entries", [Condition("blind_spot_id", "in", ids)]).set_index("blind_spot_id")
-    found = found.assign(blind_spot_id=ids, state=[held["state"].get(i, "unrecorded") for i in ids],
-                         unit=[held["unit"].get(i) for i in ids], deadline=[held["deadline"].get(i) for i in ids])
+        found = with_states(store, found)
+    found = found.assign(state=found["state"].fillna("unrecorded"))
     result = {"filter": f.to_query(),
               "rules": {rule: {"title": list(RULES[rule]), "found": int((found["rule"] == rule).sum())}
                         for rule in RULES},
@@ -323,7 +323,7 @@ def cmd_blindspots(args):
 
 
 def _blind_spot_step(args):
-    from layers.blind_spot_register import assign, resolve
+    from layers.blind_spot_register import assign, name_unit, resolve
     from layers.remediation_orders import Actor
     from layers.users import get_user
 
@@ -337,6 +337,8 @@ def _blind_spot_step(args):
         if args.action == "assign":
             wrote = assign(store, actor, args.blind_spot, unit=args.unit or "", deadline=args.deadline,
                            note=args.note or "")
+        elif args.how == "responsibility_amended" and args.unit:  # the unit goes into the responsibility list
+            wrote = name_unit(store, actor, args.blind_spot, unit=args.unit, note=args.note or "")
         else:
             wrote = resolve(store, actor, args.blind_spot, how=args.how or "", note=args.note or "")
     state = "assigned" if args.action == "assign" else "resolved"
@@ -673,7 +675,8 @@ def build_parser():
                                 "findings over the whole district into the register), assign, resolve")
             p.add_argument("blind_spot", nargs="?", help="assign, resolve: the blind spot's id")
             p.add_argument("--as", dest="as_user", help="assign, resolve: the user doing it")
-            p.add_argument("--unit", help="assign: the unit it goes to")
+            p.add_argument("--unit", help="assign: the unit it goes to; resolve --how responsibility_amended: "
+                                          "the unit, named in the responsibility list for the category there")
             p.add_argument("--deadline", help="assign: by when (YYYY-MM-DD)")
             p.add_argument("--how", help="resolve: responsibility_amended, component_repaired, boundary_corrected, "
                                          "handed_over or other")

@@ -115,6 +115,7 @@ def test_the_server_makes_and_archives_the_days_briefs_and_the_page_shows_them(s
         time.sleep(2)
     assert f"briefs of {today} made" in log.read_text() and f": {len(streets) + 1} of {len(streets) + 1}" in \
         log.read_text()
+    assert f"blind spots of {today}: blind spots recorded:" in log.read_text()  # the register first, then the briefs
     with open_store(path) as store:
         for area in ["district", *(f"street:{s}" for s in streets)]:
             assert archived(store, today, area) is not None, area

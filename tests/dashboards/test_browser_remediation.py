@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from demo.blind_spots import record_demo_blind_spots
 from layers.filters import CaseFilter
 from layers.store import Condition, open_store
 from tests.conftest import demo_copy, serving
@@ -60,6 +61,7 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
 
     spec = demo_copy("gpkg", demo_gpkg, tmp_path, request)
     with open_store(spec) as store:
+        record_demo_blind_spots(store)
         cell, area = hot_cell_with_a_setback_area(store)
         community = store.read("grid_cells", [Condition("grid_cell", "=", cell)])["community_code"].iat[0]
     driver = chromium_driver
@@ -118,6 +120,19 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
         driver.execute_script("document.getElementById('overview-map').scrollIntoView({block: 'center'});")
         time.sleep(2)
         driver.save_screenshot(str(DOCS / "remediation-4-map-layer.png"))
+
+        # The blind spots there, with their state in the register, on the map and on their page.
+        driver.get(f"{url}/?{YEAR}&street={STREET}&layers=blind_spots")
+        hovers = wait.until(lambda d: d.execute_script(
+            "const g = document.querySelector('#overview-map .js-plotly-plot');"
+            "return g && g._fullData ? g._fullData.filter(t => (t.name || '').startsWith('盲点'))"
+            ".flatMap(t => [].concat(t.hovertext || t.text || [])) : [];"))
+        assert hovers and all("新发现 New" in h for h in hovers), hovers[:3]
+        driver.get(f"{url}/blindspots")
+        row = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#blindspots-table tbody td.dash-select-cell input"))
+        row.click()
+        wait.until(lambda d: d.find_element(By.ID, "blindspots-chosen-title").text)
+        driver.save_screenshot(str(DOCS / "blind-spots-page.png"))
     with open_store(spec) as store:
         followed = store.read("setback_areas", [Condition("setback_area", "=", area)]).iloc[0]
         audit = store.read("audit", [Condition("record", "=", order)])
