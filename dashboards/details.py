@@ -12,6 +12,8 @@ from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
 from layers.glossary import CHANNELS, LEVEL_LABELS, step_label
 from layers.kpis import filtered_kpis
+from layers.remediation import remediation_effects
+from layers.remediation_orders import orders
 from layers.store import Condition
 
 
@@ -30,6 +32,7 @@ def cell_details(store, f: CaseFilter, grid_cell: str, *, latest: int = 5, as_of
     return {"grid_cell": grid_cell, "name": cell["name"], "kind": cell["kind"],
             "top_category": categories.index[0] if len(categories) else None,
             "places": places_in_cell(store, cell.geometry),
+            "remediations": remediations_at(store, f.area, grid_cell, places_in_cell(store, cell.geometry)),
             "community": communities["name"].iat[0] if len(communities) else None,
             "population": None if pd.isna(cell["population"]) else int(cell["population"]),
             "received": tiles["received"], "closed": tiles["closed"], "overdue": tiles["overdue"],
@@ -45,6 +48,27 @@ def places_in_cell(store, cell) -> list[dict]:
         found += [{"place_kind": kind, "place": str(c), "name": n if isinstance(n, str) and n else str(c)}
                   for c, n in zip(places[key], places["name"])]
     return found
+
+
+def remediations_at(store, area: Area, grid_cell: str, places: list[dict]) -> list[dict]:
+    """The orders on the cell and on the places it touches, each with its state and, once the months after its
+    finish have passed, its measured effect (cases per month before → after, difference in differences)."""
+    here = {("grid_cell", grid_cell)} | {(p["place_kind"], p["place"]) for p in places}
+    found = orders(store, area)
+    found = found[[(k, p) in here for k, p in zip(found["place_kind"], found["place"])]]
+    if found.empty:
+        return []
+    effects = remediation_effects(store).set_index("remediation_id")
+    rows = []
+    for r in found.itertuples():
+        effect = effects.loc[r.remediation_id] if r.remediation_id in effects.index else None
+        measured = effect is not None and isinstance(effect.get("verdict"), str)
+        rows.append({"remediation_id": r.remediation_id, "state": r.state, "overdue": bool(r.overdue),
+                     "what": r.what, "before": float(effect["before"]) if measured else None,
+                     "after": float(effect["after"]) if measured else None,
+                     "did": float(effect["did"]) if measured else None,
+                     "verdict": effect["verdict"] if measured else None})
+    return rows
 
 
 def case_details(store, case_id: str, area: Area = DISTRICT, lang: str = "zh") -> dict | None:

@@ -32,6 +32,7 @@ from dashboards.geo import read_places
 from dashboards.header import header
 from dashboards.i18n import language, only, other, pick, say
 from dashboards.map_views import POINT_LIMIT, map_layers
+from dashboards.remediation import VERDICT_WORDS
 from dashboards.remediation_forms import may_propose
 from dashboards.request import basemap_from_request, person, store_from_request
 from dashboards.selection import filtered_cases
@@ -42,6 +43,7 @@ from layers.export import DATUMS, FORMATS, export_format
 from layers.filters import PRESETS, CaseFilter, check_query, preset_period
 from layers.glossary import CHANNELS, LEVEL_LABELS, STATUS_LABELS
 from layers.kpis import street_code_for
+from layers.remediation_orders import STATES
 from layers.schema import CASE_STATUSES, LEVELS
 
 dash.register_page(__name__, path="/", name="一张图 Overview", title="社会治理一张图 · Overview", label=("一张图", "One map"))
@@ -392,8 +394,23 @@ def details(click, *values):
         html.H4(say("最新案件", "Latest cases", lang)),
         html.Ul([html.Li(f"{r['reported_at']} {r['category']} · {r['status']} · {r['responsible_unit']}")
                  for r in d["latest"]], id="overview-details-latest"),
+        *_remediations_here(d["remediations"], lang),
         *_remediation_links(d, lang),
     ]
+
+
+def _remediations_here(found, lang):
+    """The orders at the clicked place: where each stands and, once measured, its effect."""
+    if not found:
+        return []
+    items = []
+    for r in found:
+        text = f"{say(*STATES[r['state']], lang)}{' · ' + say('逾期', 'overdue', lang) if r['overdue'] else ''} · {r['what']}"
+        if r["verdict"]:
+            text += (f" · {r['before']:.2f} → {r['after']:.2f} {say('件/月', 'cases/month', lang)}, "
+                     f"{say('双重差分', 'DiD', lang)} {r['did']:+.2f} ({say(*VERDICT_WORDS[r['verdict']], lang)})")
+        items.append(html.Li(text, className="overdue" if r["overdue"] else None))
+    return [html.H4(say("治理工单", "Remediation orders", lang)), html.Ul(items, id="overview-details-remediations")]
 
 
 def _remediation_links(d, lang):

@@ -98,6 +98,23 @@ def test_a_click_offers_the_estates_and_setback_areas_the_cell_touches(demo_gpkg
                for p in offered if p["place_kind"] == "setback_area")
 
 
+def test_a_click_shows_the_orders_there_with_their_measured_effect(demo_gpkg):
+    from dashboards.details import cell_details
+    from layers.filters import CaseFilter
+    from layers.remediation import remediation_effects
+
+    with open_store(demo_gpkg[0]) as store:
+        effects = remediation_effects(store)
+        done = effects[effects["verdict"].notna()].iloc[0]
+        estate = store.read("estates").set_index("estate_id").geometry[done["place"]]
+        cells = store.read("grid_cells")
+        cell = cells[cells.intersects(estate)].iloc[0]["grid_cell"]
+        d = cell_details(store, CaseFilter(), cell)
+    shown = next(r for r in d["remediations"] if r["remediation_id"] == done["remediation_id"])
+    assert shown["state"] == "handed_over" and shown["verdict"] == done["verdict"]
+    assert (shown["before"], shown["after"], shown["did"]) == (done["before"], done["after"], done["did"])
+
+
 def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
     from dashboards.data import view_data
     from dashboards.map_views import POINT_LIMIT
