@@ -40,6 +40,11 @@ def may_propose(role: str) -> bool:
     return role in MAY["proposed"]
 
 
+def may_take_steps(role: str) -> bool:
+    """Whether ``role`` takes any step after the proposal (a planner reads; a grid leader only proposes)."""
+    return any(role in roles for step, roles in MAY.items() if step != "proposed")
+
+
 def place_options(store, area: Area, kind: str) -> list[dict]:
     """The places of ``kind`` a person of ``area`` may open an order on, as a dropdown's options."""
     if kind not in PLACE_LAYERS:

@@ -17,6 +17,7 @@ from dashboards.remediation_forms import (
     actor_of,
     category_options,
     may_propose,
+    may_take_steps,
     order_detail,
     place_options,
     propose,
@@ -65,7 +66,7 @@ def layout(**kwargs):
         _new_order_form(store, who, kwargs, lang),
         html.H3(say("治理工单", "Remediation orders", lang)),
         _orders_table(order_rows(store, who.area, lang), lang),
-        _step_panel(lang),
+        _step_panel(lang, may_take_steps(who.role)),
         html.Div(className="table-wrap", children=[dash_table.DataTable(
             id="remediation-table", data=data["rows"], sort_action="native", page_size=25,
             columns=[{"id": c, "name": say(zh, en, lang)} for c, zh, en in COLUMNS],
@@ -117,14 +118,15 @@ def _new_order_form(store, who, query, lang):
     ])
 
 
-def _step_panel(lang):
-    """The chosen order: its steps and evidence, and the steps this person may take next."""
+def _step_panel(lang, may_step: bool):
+    """The chosen order: its steps and evidence, and (for a role that takes any) the steps this person may take next."""
+    hidden = {} if may_step else {"display": "none"}
     return html.Div(id="remediation-step-box", className="form-box", children=[
         dcc.Store(id="remediation-chosen"),
         html.Div(id="remediation-order-detail", className="order-detail",
                  children=say("在表中选择一个工单，查看其进展并办理下一步", "Choose an order in the table to see and take its steps",
                               lang)),
-        html.Div(className="form-grid", children=[
+        html.Div(className="form-grid", style=hidden, children=[
             html.Label([html.Span(say("下一步", "Next step", lang), className="form-label"),
                         dcc.RadioItems(id="remediation-step", options=[], inline=True, className="form-choices")],
                        className="form-field"),
@@ -133,7 +135,7 @@ def _step_panel(lang):
             html.Label([html.Span(say("说明", "Note", lang), className="form-label"),
                         dcc.Input(id="remediation-step-note", type="text", maxLength=2000)], className="form-field"),
         ]),
-        html.Button(say("办理", "Take the step", lang), id="remediation-advance", className="form-button"),
+        html.Button(say("办理", "Take the step", lang), id="remediation-advance", className="form-button", style=hidden),
         html.Div(id="remediation-advance-message", className="form-message", role="status"),
     ])
 
@@ -210,7 +212,10 @@ def choose_order(selected, rows, lang):
     d = order_detail(store_from_request(), who.area, chosen, lang)
     if d is None:
         return None, say("在表中选择一个工单", "Choose an order in the table", lang), [], None
-    return chosen, _detail(d, lang), step_options(d["state"], who.role, lang), None
+    options = step_options(d["state"], who.role, lang)
+    if not options and may_take_steps(who.role):
+        d["none_left"] = True
+    return chosen, _detail(d, lang), options, None
 
 
 def _detail(d, lang):
@@ -224,7 +229,9 @@ def _detail(d, lang):
                     + (" · " + say("逾期", "overdue", lang) if d["overdue"] else ""), id="remediation-chosen-title"),
             html.Div(basis, className="hint"),
             html.Ol([html.Li(" ".join(x for x in (s["at"], s["state"], s["actor"], s["handed_over_to"], s["note"]) if x))
-                     for s in d["steps"]], id="remediation-chosen-steps")]
+                     for s in d["steps"]], id="remediation-chosen-steps"),
+            html.Div(say("您在此工单上没有可办理的下一步", "No further step on this order is yours to take", lang),
+                     className="hint") if d.get("none_left") else None]
 
 
 @callback(Output("remediation-advance-message", "children"), Output("remediation-orders", "data", allow_duplicate=True),
