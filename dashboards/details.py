@@ -50,10 +50,31 @@ def places_in_cell(store, cell) -> list[dict]:
     return found
 
 
-def remediations_at(store, area: Area, grid_cell: str, places: list[dict]) -> list[dict]:
+PLACE_KINDS = {"estate": ("estates", "estate_id"), "setback_area": ("setback_areas", "setback_area")}
+
+
+def place_details(store, area: Area, code: str) -> dict | None:
+    """An estate or setback area in ``area`` as a click on it opens it: what it is and the orders on it."""
+    kind, _, given = code.partition(":") if ":" in code else ("", "", code)
+    for place_kind, (layer, key) in PLACE_KINDS.items():
+        if kind and kind != place_kind:
+            continue
+        found = store.read(layer, [Condition(key, "=", given)] + area.conditions(layer))
+        if len(found):
+            row = found.iloc[0]
+            status = row.get("status")
+            return {"place_kind": place_kind, "place": given, "name": row["name"] if isinstance(row["name"], str)
+                    else given, "status": status if isinstance(status, str) else None,
+                    "managing_unit": row.get("managing_unit") if isinstance(row.get("managing_unit"), str) else None,
+                    "remediations": remediations_at(store, area, None, [{"place_kind": place_kind, "place": given}])}
+    return None
+
+
+def remediations_at(store, area: Area, grid_cell: str | None, places: list[dict]) -> list[dict]:
     """The orders on the cell and on the places it touches, each with its state and, once the months after its
     finish have passed, its measured effect (cases per month before → after, difference in differences)."""
     here = {("grid_cell", grid_cell)} | {(p["place_kind"], p["place"]) for p in places}
+    here.discard(("grid_cell", None))
     found = orders(store, area)
     found = found[[(k, p) in here for k, p in zip(found["place_kind"], found["place"])]]
     if found.empty:

@@ -96,6 +96,7 @@ def _zoom(width_deg, height_deg, *, width_px=1200, height_px=460, lat=29.95):
 STATUS_COLOURS = {status: (colour, STATUS_LABELS[status]) for status, colour in (
     ("reported", "#e53e3e"), ("dispatched", "#dd6b20"), ("coordinated", "#d69e2e"), ("closed", "#38a169"))}
 SETBACK_COLOURS = {"unmanaged": ("#c53030", ("失管退红空间", "unmanaged setback")),
+                   "in_renovation": ("#d69e2e", ("整治中退红空间", "setback in renovation")),
                    "handed_over": ("#2f855a", ("已移交退红空间", "handed-over setback"))}
 
 
@@ -274,8 +275,10 @@ def add_blind_spots(fig: dict, spots, *, basemap: Basemap = NO_BASEMAP, lang: st
                 states = part["state"].map(lambda v: pick(REGISTER_STATES.get(v, ("未登记", "not recorded")), lang))
                 units = part["unit"].map(lambda v: f" · {v}" if isinstance(v, str) and v else "")
                 hover = hover + "<br>" + states + units
+            # A click on one opens its entry in the register (dashboards.pages.overview.details).
+            ids = ("blind_spot:" + part["blind_spot_id"]) if "blind_spot_id" in part else None
             _points(fig, points, name=say("盲点", "blind spot", lang) + " · " + pick(RULES[rule], lang),
-                    colour=colour, size=9, hover=hover)
+                    colour=colour, size=9, hover=hover, ids=ids)
     return fig
 
 

@@ -23,9 +23,10 @@ from dash import (
 )
 
 from dashboards.arrivals import arrivals, ticker
+from dashboards.blind_spots import entry_rows, order_link
 from dashboards.cache import CACHE
 from dashboards.data import area_title, chart_data, district_title, since_last_look, unreachable_banner, view_data
-from dashboards.details import case_details, cell_details
+from dashboards.details import case_details, cell_details, place_details
 from dashboards.download import exported_view
 from dashboards.figures import MEASURES
 from dashboards.geo import read_places
@@ -374,14 +375,21 @@ def details(click, *values):
     points = click.get("points") if isinstance(click, dict) else None
     points = [p for p in points if isinstance(p, dict)] if isinstance(points, list) else []
     case_id = next((p.get("customdata") for p in points if isinstance(p.get("customdata"), str)), None)
+    if case_id and case_id.startswith("blind_spot:"):
+        return _blind_spot_panel(case_id.partition(":")[2], lang)
     if case_id:
         return _case_panel(case_id, _area(), lang)
     cell = next((p.get("location") for p in points if isinstance(p.get("location"), str) and p["location"]), None)
     if not cell:
         return dash.no_update
     store = store_from_request()
-    d = cell_details(store, _filter(*values[:-1]), cell, lang=lang)
+    # A priority place is "kind:code"; an estate or a setback area is its code.
+    kind, _, code = cell.partition(":") if ":" in cell else ("grid_cell", "", cell)
+    d = cell_details(store, _filter(*values[:-1]), code, lang=lang) if kind == "grid_cell" else None
     if d is None:
+        place = place_details(store, _area(), cell)
+        if place is not None:
+            return _place_panel(place, lang)
         return html.Div(say("没有这个网格", "No such cell", lang, sep=" · "), className="hint")
     dedicated = " · " + say("专属网格", "dedicated", lang) if d["kind"] == "dedicated" else ""
     return [
@@ -397,6 +405,41 @@ def details(click, *values):
         *_remediations_here(d["remediations"], lang),
         *_remediation_links(d, lang),
     ]
+
+
+def _place_panel(d, lang):
+    """An estate or a setback area clicked: what it is, who manages it, the orders on it, 立项治理."""
+    kind = {"estate": ("老旧小区", "estate"), "setback_area": ("退红空间", "setback area")}[d["place_kind"]]
+    status = {"unmanaged": ("失管", "unmanaged"), "in_renovation": ("整治中", "in renovation"),
+              "handed_over": ("已移交", "handed over")}.get(d["status"])
+    about = f"{say(*kind, lang)} · {d['place']}" + (f" · {say(*status, lang)}" if status else "") + (
+        f" · {d['managing_unit']}" if d["managing_unit"] else "")
+    link = []
+    if may_propose(person().role):
+        here = {"lang": "en"} if lang == "en" else {}
+        link = [html.Div(className="details-actions", children=html.A(
+            say("立项治理", "Open a remediation", lang), className="link remediation-link", id="overview-details-remediate",
+            href="/remediation?" + urlencode({"place_kind": d["place_kind"], "place": d["place"], **here})))]
+    return [html.H3(d["name"], id="overview-details-name"), html.Div(about),
+            *_remediations_here(d["remediations"], lang), *link]
+
+
+def _blind_spot_panel(blind_spot, lang):
+    """A blind spot clicked: its entry in the register of the viewer's area, and what can be done with it."""
+    entry = next((r for r in entry_rows(store_from_request(), _area(), lang) if r["blind_spot_id"] == blind_spot), None)
+    if entry is None:
+        return html.Div(say("这个盲点尚未登记", "This blind spot is not recorded yet", lang, sep=" · "), className="hint")
+    link = order_link(entry, lang) if may_propose(person().role) else None
+    return [html.H3(f"{entry['rule']}", id="overview-details-name"),
+            html.Div(f"{entry['place_name']} · {entry['category']}"),
+            html.Div(f"{say('状态', 'state', lang)} {entry['state']}"
+                     + (f" · {entry['unit']} · {say('期限', 'deadline', lang)} {entry['deadline']}" if entry["unit"] else "")),
+            html.Div(className="details-actions", children=[
+                html.A(say("到盲点数据库办理", "Work it in the register", lang), className="link",
+                       href="/blindspots" + ("?lang=en" if lang == "en" else "")),
+                html.Br(),
+                html.A(say("立项治理", "Open a remediation", lang), href=link, className="link remediation-link",
+                       id="overview-details-remediate") if link else None])]
 
 
 def _remediations_here(found, lang):

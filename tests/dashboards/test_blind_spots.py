@@ -107,3 +107,17 @@ def test_street_staff_assign_and_name_the_unit_in_their_street_and_forged_writes
                                                Condition("area_code", "=", gap["place"])])
     assert duty["unit"].tolist() == ["区综合执法局"]
     assert entries(app).set_index("blind_spot_id").loc[gap["blind_spot_id"], "state"] == "resolved"
+
+
+def test_a_click_on_a_blind_spot_on_the_map_opens_its_entry_with_what_can_be_done(app):
+    held = entries(app)
+    spot = held[(held["street_code"] == STREET) & (held["place_kind"] == "grid_cell")].iloc[0]
+    kongpu, hongmei = client_as(app, "kongpu"), client_as(app, "hongmei")
+    click = {"overview-map.clickData": {"points": [{"customdata": f"blind_spot:{spot['blind_spot_id']}"}]}}
+    panel = str(kongpu.call("overview-details", click).get_json()["response"]["overview-details"]["children"])
+    assert "/blindspots" in panel and f"place={spot['place']}" in panel and "立项治理" in panel
+    outside = set(held.loc[held["grid_cell"].notna() & ~held["grid_cell"].isin(
+        ["33020500300201", "33020500300202"]), "blind_spot_id"])
+    theirs = {"overview-map.clickData": {"points": [{"customdata": f"blind_spot:{sorted(outside)[0]}"}]}}
+    answer = str(hongmei.call("overview-details", theirs).get_json()["response"]["overview-details"]["children"])
+    assert "尚未登记" in answer  # outside her cells: as if it were not there

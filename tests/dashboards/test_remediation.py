@@ -163,3 +163,19 @@ def test_an_order_goes_from_proposed_to_handed_over_and_its_setback_area_follows
         steps = store.read("remediation_steps", [Condition("remediation_id", "=", order)]).sort_values("step")
     assert (followed["status"], followed["managing_unit"]) == ("handed_over", "孔浦物业管理中心")
     assert steps["actor"].tolist() == ["kongpu", "commander", "kongpu", "commander", "kongpu"]
+
+
+def test_a_click_on_an_estate_or_a_priority_place_opens_its_panel_with_its_orders(app):
+    with open_store(app.server.config["ONEMAP_STORE"]) as store:
+        register = store.read("remediations")
+        estates = store.read("estates").set_index("estate_id")["community_code"]
+    register = register[register["place_kind"] == "estate"]
+    estate = register[[not estates[p].startswith(KONGPU_STREET) for p in register["place"]]].iloc[0]
+    commander = client_as(app, "commander")
+    for location in (estate["place"], f"estate:{estate['place']}"):  # the estates layer, the priority list
+        answer = commander.call("overview-details", {"overview-map.clickData": {"points": [{"location": location}]}})
+        panel = str(answer.get_json()["response"]["overview-details"]["children"])
+        assert "place_kind=estate" in panel and estate["what"] in panel and "已移交" in panel
+    panel = str(client_as(app, "kongpu").call("overview-details", {"overview-map.clickData": {"points": [
+        {"location": estate["place"]}]}}).get_json()["response"]["overview-details"]["children"])
+    assert estate["what"] not in panel and "没有这个网格" in panel  # another street's estate: not hers to see
