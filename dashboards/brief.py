@@ -18,6 +18,7 @@ from dashboards.tiles import percent
 from layers.areas import Area
 from layers.brief import archived, brief_from_store
 from layers.glossary import CHANNELS, LEVEL_LABELS
+from layers.remediation_orders import STATES
 
 GROUPS = (("disputes", "矛盾纠纷"), ("events", "事件"), ("petitions", "信访"))
 # The printed pages are in Chinese: the glossary's Chinese words.
@@ -77,6 +78,7 @@ def brief_html(brief: dict, *, area: str | None = None) -> str:
         table(brief["overdue"].head(ROWS_SHOWN),
                {"case_id": "编号", "category": "类别", "responsible_unit": "责任单位", "due_at": "办理期限",
                 "days_over": "超期天数"}),
+        *_remediation_overdue(brief),
         *_hotspots(brief),
         "<h2>重点关注</h2>",
     ]
@@ -119,6 +121,23 @@ def _hotspots(brief: dict) -> list[str]:
                                                  confidence=lambda t: t["bin"].map({2: "95%", 3: "99%"})),
                    {"name": "网格", "grid_cell": "编号", "change": "变化", "confidence": "置信度",
                     "cases": "近七日案件", "cases_before": "前七日案件"})]
+
+
+def _remediation_overdue(brief: dict) -> list[str]:
+    """The area's remediation orders past their planned finish at the brief's time, longest overdue first."""
+    if "remediation_overdue" not in brief:
+        return []
+    late = brief["remediation_overdue"]
+    if late.empty:
+        return ["<h2>逾期治理工单</h2>", "<p>无逾期的靶向治理工单。</p>"]
+    shown = late.head(ROWS_SHOWN).assign(
+        place_name=lambda t: t["place_name"].where(t["place_name"] == t["place"], t["place_name"] + "（" + t["place"] + "）"),
+        planned_finish=lambda t: t["planned_finish"].dt.strftime("%Y-%m-%d"),
+        state=lambda t: t["state"].map(lambda s: STATES.get(s, (s,))[0]))
+    return ["<h2>逾期治理工单</h2>",
+            f"<p>超过计划完成日期仍未验收的靶向治理工单 <b>{len(late)}</b> 件（逾期最久者在前）。</p>",
+            table(shown, {"place_name": "地点", "category": "问题类别", "unit": "责任单位", "planned_finish": "计划完成",
+                          "days_over": "逾期天数", "state": "当前状态"})]
 
 
 def _kpi_table(kpis: dict) -> str:

@@ -14,6 +14,7 @@ from dashboards.data import area_title, unreachable_banner, view_data
 from dashboards.geo import read_places
 from dashboards.i18n import language, say
 from dashboards.tiles import kpi_tiles
+from dashboards.wall_panel import measured_effects, panel_children, remediation_panel
 from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
 
@@ -22,7 +23,11 @@ log = logging.getLogger(__name__)
 
 def wall_refresh(get_store, query: dict, tick: int, last_good: str | None, *, area: Area = DISTRICT,
                  basemap: Basemap = NO_BASEMAP, now=None):
-    """The wall's outputs for one tick, inside ``area``; on a store failure the last picture stays under a banner."""
+    """The wall's outputs for one tick, inside ``area``; on a store failure the last picture stays under a banner.
+
+    The remediation panel (the last output) is of the view's area at ``now``: this year's orders,
+    overdue as of now, whatever period the tiles and the map show.
+    """
     now = now or datetime.now()
     f = CaseFilter.from_query(query).narrowed(area=area)
     rotate = str(query.get("rotate", "")).lower() in ("1", "true", "yes")
@@ -37,14 +42,33 @@ def wall_refresh(get_store, query: dict, tick: int, last_good: str | None, *, ar
         banner = say(f"数据源暂时无法连接，显示的是 {since} 的数据", f"Store unreachable, showing data of {since}",
                      lang, sep=" · ") + f" ({type(exc).__name__})"
         return (dash.no_update, dash.no_update, dash.no_update, dash.no_update, banner, {"display": "block"},
-                last_good, dash.no_update)
+                last_good, dash.no_update, dash.no_update)
     period = f"{f.start:%Y-%m-%d} → {f.end:%Y-%m-%d}" if f.start and f.end else ""
+    panel = remediation_children(store, view_area(area, data["street_code"]), now, lang)
     if held:  # the store is gone but the server holds its data: shown, under the banner, as of then
         return (kpi_tiles(data["kpis"], prefix="wall-kpi", lang=lang), data["map"], f"{data['title']}  {period}",
-                dash.no_update, held, {"display": "block"}, last_good, data["ticker"])
+                dash.no_update, held, {"display": "block"}, last_good, data["ticker"], panel)
     stamp = now.strftime("%Y-%m-%d %H:%M:%S")
     return (kpi_tiles(data["kpis"], prefix="wall-kpi", lang=lang), data["map"], f"{data['title']}  {period}",
-            f"{say('更新于', 'Refreshed', lang)} {stamp}", "", {"display": "none"}, stamp, data["ticker"])
+            f"{say('更新于', 'Refreshed', lang)} {stamp}", "", {"display": "none"}, stamp, data["ticker"], panel)
+
+
+def view_area(area: Area, street_code: str | None) -> Area:
+    """The area of the view on the wall: the viewer's own, or the street it has turned to.
+
+    Only the district's wall turns through streets whole; a smaller area spanning two streets
+    keeps its own area (a street of it would reach past it).
+    """
+    return Area("street", (street_code,)) if street_code and area.is_district else area
+
+
+def remediation_children(store, area: Area, now, lang: str = "zh"):
+    """The remediation panel for the view's area; if it cannot be read, the panel shown stays as it is."""
+    try:
+        return panel_children(remediation_panel(store, area, now, effects=measured_effects(store, now)), lang)
+    except Exception:  # noqa: BLE001 — the map and the tiles (held by the server) still go up
+        log.warning("wall remediation panel failed, keeping the last one", exc_info=True)
+        return dash.no_update
 
 
 WALL_BACKGROUND = "#0b1426"
@@ -83,4 +107,4 @@ def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, base
                   title=dict(text=f"{title} · {layout['title']['text']}", font=dict(size=20)))
     found = arrivals(store, f.narrowed(street_code=code), as_of or datetime.now())
     return {"title": title, "kpis": data["kpis"], "map": data["map"], "view": tick % len(views),
-            "views": len(views), "ticker": ticker(found, lang), "arrivals": found}
+            "views": len(views), "street_code": code, "ticker": ticker(found, lang), "arrivals": found}

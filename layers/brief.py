@@ -18,6 +18,8 @@ from layers.analysis import hotspot_cells
 from layers.areas import DISTRICT, Area, area_places
 from layers.filters import CaseFilter, channel_counts, overdue
 from layers.kpis import compute_kpis, visits_in
+from layers.remediation_orders import orders
+from layers.remediation_summary import overdue_orders
 from layers.schema import CASE_STATUSES
 from layers.store import Condition, Store, period_filter
 
@@ -78,7 +80,9 @@ def daily_brief(cases: pd.DataFrame, sources: pd.DataFrame, day: date, *, as_of=
 
 def brief_from_store(store: Store, day: date, area: Area = DISTRICT, *, as_of=None) -> dict:
     """The brief of ``day`` for ``area``, read from the store: :func:`daily_brief` with the area's
-    name, its new and intensifying hotspots and what its map draws (``map``)."""
+    name, its new and intensifying hotspots, its overdue remediation orders at the brief's time
+    (``remediation_overdue``, :func:`layers.remediation_summary.overdue_orders`) and what its map
+    draws (``map``)."""
     day_start = pd.Timestamp(day).normalize()
     recent = CaseFilter(start=(day_start - pd.Timedelta(days=DAYS_READ)).date(), end=day_start.date(),
                         area=area).read_cases(store)
@@ -100,6 +104,7 @@ def brief_from_store(store: Store, day: date, area: Area = DISTRICT, *, as_of=No
         dict(zip(streets["street_code"], streets["name"]))).fillna(brief["to_clear"]["street_code"])
     brief["area"] = area_name(store, area)
     brief["hotspots"] = hotspot_changes(cases, cells, day_start)
+    brief["remediation_overdue"] = overdue_orders(store, orders(store, area, now=brief["as_of"]), brief["as_of"])
     brief["map"] = {"cells": cells, "outlines": store.read(outline_layer, area.conditions(outline_layer)),
                     "cases": shown.assign(today=(shown["reported_at"] >= day_start).to_numpy()),
                     "hot": cells[cells["grid_cell"].isin(set(brief["hotspots"]["grid_cell"]))]}

@@ -23,6 +23,9 @@ STATUS_LABELS = {"reported": ("已受理", "reported"), "dispatched": ("已派�
 # The lifecycle's step of each status, as the centre says it (呼应·分流·联动·销号).
 STATUS_STEPS = {"reported": "呼", "dispatched": "分", "coordinated": "联", "closed": "销"}
 LEVEL_LABELS = {"community": ("村社", "community"), "street": ("街镇", "street"), "district": ("区", "district")}
+# A setback area's management status (退红空间管理状态), in the order it moves.
+SETBACK_STATUS_LABELS = {"unmanaged": ("失管", "Unmanaged"), "in_renovation": ("整治中", "In renovation"),
+                         "handed_over": ("已移交", "Handed over")}
 # A place that remediation or the priority list is about, and the case column that says a case is there.
 PLACE_COLUMNS = {"grid_cell": "grid_cell", "estate": "estate_id", "setback_area": "setback_area"}
 PLACE_KIND_LABELS = {"grid_cell": ("网格", "grid cell"), "estate": ("老旧小区", "old estate"),

@@ -48,14 +48,20 @@ def layout(**kwargs):
         html.Div(id="wall-banner", className="wall-banner", style={"display": "none"}),
         html.Div(id="wall-kpis", className="kpis wall-kpis"),
         html.Div(id="wall-ticker", className="ticker wall-ticker", role="status", **{"aria-live": "polite"}),
-        dcc.Graph(id="wall-map", className="wall-map", config={"displayModeBar": False, "staticPlot": False},
-                  style={"height": "74vh"}),
+        html.Div(className="wall-body", children=[
+            # The map and the panel share what the head, the tiles and the ticker leave of the screen
+            # (assets/wall_panel.css): the panel beside the map, not under it, so the map keeps its height.
+            dcc.Graph(id="wall-map", className="wall-map", config={"displayModeBar": False, "staticPlot": False},
+                      style={"height": "100%"}),
+            html.Div(id="wall-remediation", className="wall-remediation", role="region",
+                     **{"aria-label": "靶向治理 Remediation"}),
+        ]),
     ])
 
 
 @callback(Output("wall-kpis", "children"), Output("wall-map", "figure"), Output("wall-title", "children"),
           Output("wall-refreshed", "children"), Output("wall-banner", "children"), Output("wall-banner", "style"),
-          Output("wall-last-good", "data"), Output("wall-ticker", "children"),
+          Output("wall-last-good", "data"), Output("wall-ticker", "children"), Output("wall-remediation", "children"),
           Input("wall-tick", "n_intervals"), State("wall-query", "data"), State("wall-last-good", "data"))
 def refresh(tick, query, last_good):
     who = principal()
