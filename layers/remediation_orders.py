@@ -265,15 +265,21 @@ def _setback_areas(store: Store, place: Place) -> pd.DataFrame:
 
 
 def orders(store: Store, area: Area, *, now=None) -> pd.DataFrame:
-    """The register's orders in ``area`` with ``overdue`` (past the planned finish and not yet accepted)."""
+    """The register's orders in ``area`` with ``overdue`` (the planned finish day over, and not yet accepted)."""
     terms = area.conditions("remediations")
     register = store.read("remediations", terms)
     if area.kind == "cells" and len(register):
         register = register[_in_cells(store, area, register)].reset_index(drop=True)
     now = pd.Timestamp(now or pd.Timestamp.now())
     state = register["state"].fillna("handed_over")  # rows registered before orders had steps: done works
+    # The planned finish is a day: the order is overdue once that day has ended.
     return register.assign(state=state, overdue=state.isin(OPEN_STATES).to_numpy()
-                           & (register["planned_finish"] < now).fillna(False).to_numpy())
+                           & (finish_day_end(register["planned_finish"]) <= now).fillna(False).to_numpy())
+
+
+def finish_day_end(planned_finish: pd.Series) -> pd.Series:
+    """When each planned finish day ends: from then on an open order is overdue."""
+    return planned_finish.dt.normalize() + pd.Timedelta(days=1)
 
 
 def order_layer(store: Store, f) -> gpd.GeoDataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from layers.areas import Area
 from layers.remediation import PLACE_LAYERS, SETBACK_STATUSES
-from layers.remediation_orders import OPEN_STATES, STATES
+from layers.remediation_orders import OPEN_STATES, STATES, finish_day_end
 from layers.store import Condition, Store
 
 OVERDUE_COLUMNS = ["remediation_id", "place_kind", "place", "place_name", "category", "unit", "planned_finish",
@@ -81,12 +81,12 @@ def overdue_orders(store: Store, register: pd.DataFrame, now) -> pd.DataFrame:
     planned finish, days overdue and state.
 
     ``register``: :func:`layers.remediation_orders.orders` of the area at the same ``now``. Days are
-    counted as begun: an order is overdue from its planned finish's midnight, its first day over is day 1.
+    counted as begun: an order is overdue once its planned finish day has ended; the day after is day 1.
     """
     late = register[register["overdue"].to_numpy()]
     if late.empty:
         return pd.DataFrame(columns=OVERDUE_COLUMNS)
-    over = (pd.Timestamp(now) - late["planned_finish"]).dt.total_seconds() / 86400
+    over = (pd.Timestamp(now) - finish_day_end(late["planned_finish"])).dt.total_seconds() / 86400
     late = late.assign(place_name=place_names(store, late),
                        days_over=[max(1, math.ceil(d)) for d in over])
     return late[OVERDUE_COLUMNS].sort_values(["days_over", "place"], ascending=[False, True], ignore_index=True)

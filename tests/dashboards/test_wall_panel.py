@@ -63,7 +63,7 @@ def test_the_panel_counts_this_years_orders_the_setback_areas_and_the_overdue(wo
                                  "cancelled": 1}
     assert panel["setback"] == {"unmanaged": 31, "in_renovation": 1, "handed_over": 8}
     assert panel["overdue"] == 2
-    assert [o["days_over"] for o in panel["overdue_first"]] == [61, 11]
+    assert [o["days_over"] for o in panel["overdue_first"]] == [60, 10]
     assert [o["unit"] for o in panel["overdue_first"]] == ["孔浦街道综合执法队", "孔浦街道城市管理科"]
     assert panel["overdue_first"][0]["place"] in set(names) and panel["overdue_first"][1]["place"].endswith("退红空间")
     assert len(panel["effects"]) == 3 and all(e["verdict"] in ("reduced", "increased", "none")
@@ -99,7 +99,7 @@ def test_the_panel_draws_its_figures_and_an_empty_area_says_so_in_words(worked):
     assert text(find(drawn, "wall-rem-state-in_progress")) == "1"
     assert text(find(drawn, "wall-rem-setback-in_renovation")) == "1"
     listed = text(find(drawn, "wall-rem-overdue-list"))
-    assert "逾期 61 天" in listed and "逾期 11 天" in listed and kongpu["overdue_first"][0]["place"] in listed
+    assert "逾期 60 天" in listed and "逾期 10 天" in listed and kongpu["overdue_first"][0]["place"] in listed
     assert "件/月" in text(find(drawn, "wall-rem-effects"))
     assert "Overdue" in text(panel_children(kongpu, "en")) and "逾期" not in text(panel_children(kongpu, "en"))
     assert empty["orders"] == 0 and not any(empty["setback"].values())

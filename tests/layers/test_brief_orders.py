@@ -26,17 +26,17 @@ def test_the_brief_lists_its_areas_overdue_orders_as_of_its_time(worked):
         before = brief_from_store(store, date(2020, 12, 30), KONGPU.area)
         district = brief_from_store(store, date(2021, 2, 28), Area())
     late = day_end["remediation_overdue"]
-    # At the end of 2021-02-28: due 2020-12-31 (60th day over) and 2021-02-19 (10th).
+    # At the end of 2021-02-28: due 2020-12-31 (59th day over) and 2021-02-19 (9th).
     assert late["remediation_id"].tolist() == [ids["carried"], ids["works"]]
-    assert late["days_over"].tolist() == [60, 10]
+    assert late["days_over"].tolist() == [59, 9]
     assert late["state"].tolist() == ["approved", "in_progress"]
     assert late["planned_finish"].tolist() == [pd.Timestamp("2020-12-31"), pd.Timestamp("2021-02-19")]
     assert late["unit"].tolist() == ["孔浦街道综合执法队", "孔浦街道城市管理科"]
     assert late["category"].tolist() == ["占道经营", "物业纠纷"] and late["place_name"].str.len().gt(0).all()
-    # The register holds an order overdue from its planned finish's midnight: on that morning the works
-    # were in their first day over (and the carried order 50 days and 8 hours over: its 51st).
-    assert morning["remediation_overdue"]["remediation_id"].tolist() == [ids["carried"], ids["works"]]
-    assert morning["remediation_overdue"]["days_over"].tolist() == [51, 1]
+    # An order is overdue once its planned finish day is over: on the morning of 2021-02-19 the works were
+    # still on time, and the carried order 49 days and 8 hours over (its 50th day).
+    assert morning["remediation_overdue"]["remediation_id"].tolist() == [ids["carried"]]
+    assert morning["remediation_overdue"]["days_over"].tolist() == [50]
     # The day before the carried order's planned finish nothing was overdue yet.
     assert before["remediation_overdue"].empty
     assert district["remediation_overdue"]["remediation_id"].tolist() == late["remediation_id"].tolist()

@@ -51,8 +51,9 @@ def test_the_overdue_orders_longest_first_with_their_places_names_and_days(worke
         setback = register.loc[register["remediation_id"] == ids["works"], "place"].iat[0]
         name = store.read("setback_areas", [Condition("setback_area", "=", setback)])["name"].iat[0]
     assert late["remediation_id"].tolist() == [ids["carried"], ids["works"]]
-    # Due 2020-12-31 and 2021-02-19 (midnight); at 2021-03-01 09:00 they are in their 61st and 11th day over.
-    assert late["days_over"].tolist() == [61, 11]
+    # Due 2020-12-31 and 2021-02-19 (those days ended at midnight after them); at 2021-03-01 09:00 they are in
+    # their 60th and 10th day over.
+    assert late["days_over"].tolist() == [60, 10]
     assert late["state"].tolist() == ["approved", "in_progress"]
     assert late["unit"].tolist() == ["孔浦街道综合执法队", "孔浦街道城市管理科"]
     assert late["category"].tolist() == ["占道经营", "物业纠纷"]
