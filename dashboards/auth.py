@@ -152,6 +152,9 @@ def _gate(limiter: LoginLimiter, trusted: dict):
         flask.session.permanent = True
         flask.session.update(kiosk=kiosk.kiosk_id, csrf=secrets.token_urlsafe(32))
         flask.g.pop("onemap_principal", None)
+        # The link was checked against the store itself: a kiosk made a moment ago is not yet in what this
+        # process holds, which is asked again now rather than after its usual wait.
+        CACHE.written(store_from_request())
     who = principal()
     is_callback = request.path.startswith("/_dash-")
     if who is None:
