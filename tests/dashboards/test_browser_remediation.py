@@ -1,6 +1,6 @@
 """The remediation loop in a real headless Chromium, as street staff and a commander work it: a hot cell clicked
 on the map, an order opened on a setback area there, taken to handed over; the register, the setback area,
-the map's layer of orders all show it."""
+the map's layer of orders and the wall's panel all show it."""
 
 from __future__ import annotations
 
@@ -120,6 +120,16 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
         driver.execute_script("document.getElementById('overview-map').scrollIntoView({block: 'center'});")
         time.sleep(2)
         driver.save_screenshot(str(DOCS / "remediation-4-map-layer.png"))
+
+        # The wall's panel, for the street: this year's handed-over order and the setback area handed over.
+        with open_store(spec) as store:
+            handed = int((store.read("setback_areas", [Condition("street_code", "=", STREET)])["status"]
+                          == "handed_over").sum())
+        driver.get(f"{url}/wall")
+        wait.until(lambda d: d.find_element(By.ID, "wall-rem-state-handed_over").text == "1")
+        assert driver.find_element(By.ID, "wall-rem-setback-handed_over").text == str(handed)
+        time.sleep(1)
+        driver.save_screenshot(str(DOCS / "remediation-5-wall.png"))
 
         # The blind spots there, with their state in the register, on the map and on their page.
         driver.get(f"{url}/?{YEAR}&street={STREET}&layers=blind_spots")
