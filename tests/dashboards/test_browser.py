@@ -81,6 +81,8 @@ def test_overview_shows_map_and_the_2020_tiles(served, chromium_driver):
     from selenium.webdriver.common.action_chains import ActionChains
 
     canvas = driver.find_element(By.CSS_SELECTOR, "#overview-map canvas.maplibregl-canvas")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", canvas)  # a click lands where it is seen
+    time.sleep(1)
     ActionChains(driver).move_to_element_with_offset(canvas, 0, 0).click().perform()
     name = wait.until(ec.visibility_of_element_located((By.ID, "overview-details-name"))).text
     assert name.endswith("网格")
