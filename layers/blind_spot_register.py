@@ -20,9 +20,10 @@ import pandas as pd
 
 from layers.areas import Area
 from layers.audit import audit_rows, recorded
-from layers.errors import InvalidValue
+from layers.errors import Conflict, InvalidValue
 from layers.remediation_orders import Actor, NotAllowed
 from layers.store import Condition, Store
+from layers.store.base import Expect
 
 STATES = {
     "new": ("新发现", "New"),
@@ -201,11 +202,16 @@ def _write(store, actor: Actor, entry: pd.Series, after: dict, state: str, note:
     entry_audit = audit_rows(actor.name, f"blind_spot.{state}", "blind_spot_entries",
                              [(entry["blind_spot_id"], recorded(entry), recorded(after))],
                              address=actor.address, now=now)
-    store.upsert_many({
-        **(also or {}),
-        "blind_spot_entries": pd.DataFrame([after]),
-        "blind_spot_steps": pd.DataFrame([_step(entry["blind_spot_id"], n + 1, state, actor.name, now, note)]),
-        "audit": entry_audit if audit is None else pd.concat([audit, entry_audit], ignore_index=True)})
+    try:  # decided on the entry as read: a change meanwhile (another person's) is not overwritten
+        store.upsert_many({
+            **(also or {}),
+            "blind_spot_entries": pd.DataFrame([after]),
+            "blind_spot_steps": pd.DataFrame([_step(entry["blind_spot_id"], n + 1, state, actor.name, now, note)]),
+            "audit": entry_audit if audit is None else pd.concat([audit, entry_audit], ignore_index=True)},
+            expect=(Expect("blind_spot_entries", (entry["blind_spot_id"],), "state", entry["state"]),))
+    except Conflict:
+        raise InvalidValue(f"blind spot {entry['blind_spot_id']} changed meanwhile: nothing was written",
+                           zh=f"盲点 {entry['blind_spot_id']} 已被他人办理，本次未保存") from None
     return True
 
 

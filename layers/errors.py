@@ -79,6 +79,14 @@ class DuplicateKey(StoreError):
     zh_kind = "记录重复"
 
 
+class Conflict(StoreError):
+    """A record changed between its reading and a write that expected it as read: nothing was written."""
+
+    status = 409
+    code = "Conflict"
+    zh_kind = "记录已被他人修改"
+
+
 class InvalidValue(OnemapError, ValueError):
     """A value given by a person or a client (a filter, a date, a format) that cannot be used."""
 

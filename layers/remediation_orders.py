@@ -33,10 +33,11 @@ import pandas as pd
 from gis.datums import STORAGE_CRS
 from layers.areas import Area
 from layers.audit import audit_rows, recorded
-from layers.errors import InvalidValue
+from layers.errors import Conflict, InvalidValue
 from layers.glossary import PLACE_COLUMNS
 from layers.remediation import PLACE_LAYERS
 from layers.store import Condition, Store
+from layers.store.base import Expect
 
 STATES = {
     "proposed": ("已立项", "Proposed"),
@@ -237,7 +238,14 @@ def advance_order(store: Store, actor: Actor, remediation_id: str, step: str, *,
         followed = _follow(areas, order["state"], step, after.get("handed_over_to"), now)
         if followed is not None:
             frames["setback_areas"] = followed
-    store.upsert_many(frames)
+    try:  # decided on the order as read: if someone took a step meanwhile, this one is not written
+        store.upsert_many(frames, expect=(Expect("remediations", (str(remediation_id),), "state", order["state"]),))
+    except Conflict:
+        now_state = steps_of(store, remediation_id)["state"].iat[-1]
+        if now_state == step:
+            return False  # the same step, taken at the same moment (two clicks, two people)
+        raise InvalidValue(f"remediation {remediation_id} went to {now_state} meanwhile: nothing was written",
+                           zh=f"工单 {remediation_id} 已被他人办理为 {STATES[now_state][0]}，本次未保存") from None
     return True
 
 

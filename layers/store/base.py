@@ -16,11 +16,32 @@ import numpy as np
 import pandas as pd
 
 from gis.datums import STORAGE_CRS
-from layers.errors import DuplicateKey, InvalidValue, StoreBehindSchema
+from layers.errors import Conflict, DuplicateKey, InvalidValue, StoreBehindSchema
 from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.store.migrations import SCHEMA_VERSION, pending
 
 OPERATORS = ("=", ">=", "<", "in", "within")
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a write expects of a stored record, checked in its transaction: the record of ``layer`` with the
+    key ``key`` (its key columns' values, in order) has ``value`` in ``column`` (None: no such record)."""
+
+    layer: str
+    key: tuple
+    column: str
+    value: object
+
+
+def check_expected(expect: Expect, found: list) -> None:
+    """Raise :class:`Conflict` unless the stored value (``found``: the rows read, at most one) is the expected."""
+    held = found[0][0] if found else None
+    if (held is None) != (expect.value is None) or (held is not None and str(held) != str(expect.value)):
+        raise Conflict(f"{expect.layer} {'/'.join(map(str, expect.key))} changed meanwhile: its {expect.column} "
+                       f"is {held!r}, not {expect.value!r}; nothing was written",
+                       zh=f"记录已被他人修改：{expect.layer} {'/'.join(map(str, expect.key))} 的 {expect.column} "
+                          f"现为 {held!r}，未保存")
 
 
 @dataclass(frozen=True)
@@ -181,12 +202,19 @@ class Store(abc.ABC):
         """Insert or replace one layer's rows by their natural key; returns the rows given."""
         return self.upsert_many({name: frame})[name]
 
-    def upsert_many(self, frames: dict) -> dict[str, int]:
+    def upsert_many(self, frames: dict, *, expect: tuple = ()) -> dict[str, int]:
         """Upsert several layers in one transaction: all of them land, or none.
 
         An ingest writes its cases, their source records and its quarantine
         this way, so an interrupted run leaves the store as before or as after.
+        ``expect`` (:class:`Expect`): what the records the write was decided on must still hold, checked
+        inside the transaction, with the record locked; otherwise :class:`Conflict` and nothing is written
+        (two people taking different steps on one order at the same moment: one of them is told).
         """
+        for e in expect:
+            if e.layer not in LAYERS or e.column not in LAYERS[e.layer].columns or len(e.key) != len(
+                    LAYERS[e.layer].key):
+                raise InvalidValue(f"cannot expect {e.column!r} of {e.layer!r} by the key {e.key!r}")
         ready = {}
         for name, frame in frames.items():
             frame = conform(name, frame)
@@ -202,7 +230,7 @@ class Store(abc.ABC):
             if changed:
                 versions = _versions(changed)
                 batch["settings"] = pd.concat([batch["settings"], versions]) if "settings" in batch else versions
-            self._upsert_many(batch)
+            self._upsert_many(batch, tuple(expect))
         return {name: len(frame) for name, frame in ready.items()}
 
     def read(self, name: str, where: list[Condition] | None = None):
@@ -293,8 +321,9 @@ class Store(abc.ABC):
         """Replace the layer's rows with the frame's."""
 
     @abc.abstractmethod
-    def _upsert_many(self, frames):
-        """Insert or replace each frame's rows by natural key, all layers in one transaction."""
+    def _upsert_many(self, frames, expect=()):
+        """Insert or replace each frame's rows by natural key, all layers in one transaction, once each of
+        ``expect`` holds (checked in it, :func:`check_expected`)."""
 
     @abc.abstractmethod
     def _count(self, name):

@@ -27,7 +27,7 @@ from gis.datums import STORAGE_CRS
 from layers.errors import StoreDamaged, StoreError, StoreLocked, StoreUnreachable
 from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.settings import Settings
-from layers.store.base import Store, empty_frame, versions_from
+from layers.store.base import Store, check_expected, empty_frame, versions_from
 from layers.store.migrations import TRACKED_SINCE, AddColumn, AddIndex, CreateLayer, TrackChanges
 from layers.store.rtree import bulk_load
 
@@ -217,11 +217,11 @@ class GeoPackageStore(Store):
         if LAYERS[name].changes and (self._schema_version() or 0) >= TRACKED_SINCE:
             self._track(conn, name)  # nor its change numbers
 
-    def _upsert_many(self, frames):
+    def _upsert_many(self, frames, expect=()):
         with _gate(self.path).writing():
-            self._upsert_batch(frames)
+            self._upsert_batch(frames, expect)
 
-    def _upsert_batch(self, frames):
+    def _upsert_batch(self, frames, expect=()):
         self._intact()
         conn = self._connect()
         try:
@@ -231,6 +231,10 @@ class GeoPackageStore(Store):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 # Writers are one at a time here (BEGIN IMMEDIATE), so change numbers commit in their order.
+                for e in expect:  # this transaction holds the write lock: no one changes them until it ends
+                    where = " AND ".join(f"{_quote(k)} = ?" for k in LAYERS[e.layer].key)
+                    check_expected(e, conn.execute(f"SELECT {_quote(e.column)} FROM {_quote(e.layer)} WHERE {where}",
+                                                   list(e.key)).fetchall())
                 seq = _next_seq(conn) if any(LAYERS[name].changes for name in frames) else None
                 for name, frame in frames.items():
                     self._upsert_one(conn, name, frame, seq if LAYERS[name].changes else None)

@@ -33,7 +33,7 @@ from layers.errors import (
 )
 from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.settings import Settings
-from layers.store.base import Store
+from layers.store.base import Store, check_expected
 from layers.store.migrations import AddColumn, AddIndex, CreateLayer, TrackChanges
 
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision",
@@ -235,10 +235,16 @@ class PostGISStore(Store):
             self._copy(cur, self._table(name), name, frame)
         self._run(work)
 
-    def _upsert_many(self, frames):
+    def _upsert_many(self, frames, expect=()):
         def work(cur):
             # First, so the change number's lock is held for the whole write (see _next_seq).
             seq = self._next_seq(cur) if any(LAYERS[name].changes for name in frames) else None
+            for e in expect:  # locked until the write commits: a second writer waits, then reads what it wrote
+                cur.execute(sql.SQL("SELECT {c} FROM {t} WHERE {w} FOR UPDATE").format(
+                    c=sql.Identifier(e.column), t=self._table(e.layer), w=sql.SQL(" AND ").join(
+                        sql.SQL("{} = %s").format(sql.Identifier(k)) for k in LAYERS[e.layer].key)),
+                    list(e.key))
+                check_expected(e, cur.fetchall())
             for name, frame in frames.items():
                 self._upsert_one(cur, name, frame, seq if LAYERS[name].changes else None)
         self._run(work)

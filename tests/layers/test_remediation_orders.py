@@ -159,3 +159,39 @@ def test_the_remediation_page_lists_the_orders_of_the_viewers_area_overdue_first
     assert mine["last_step"].endswith("hongmei") and mine["plan"] == "2020-06-10 → 2020-08-31"
     assert rows[0]["overdue"]  # open and late first
     assert all(late != r["remediation_id"] for r in elsewhere)
+
+
+def test_two_people_taking_different_steps_at_once_one_lands_and_the_other_is_told(demo_store):
+    """Street staff start the works while a commander cancels, at the same moment, ten times over: each time one
+    step lands whole (its state, its one step row) and the other is refused with nothing written."""
+    import threading
+
+    with open_store(demo_store) as store:
+        cells = store.read("grid_cells", [Condition("street_code", "=", "330205003")])["grid_cell"].tolist()
+    for n in range(10):
+        with open_store(demo_store) as store:
+            order, _ = propose(store, kind="grid_cell", place=cells[n])
+            advance_order(store, COMMANDER, order, "approved", now=NOW)
+        gate, results = threading.Barrier(2), {}
+
+        def take(actor, step):
+            with open_store(demo_store) as own:
+                gate.wait()
+                try:
+                    results[step] = advance_order(own, actor, order, step, now=NOW)
+                except InvalidValue as exc:
+                    results[step] = exc
+
+        threads = [threading.Thread(target=take, args=a) for a in ((KONGPU, "in_progress"), (COMMANDER, "cancelled"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with open_store(demo_store) as store:
+            state = store.read("remediations", [Condition("remediation_id", "=", order)])["state"].iat[0]
+            steps = steps_of(store, order)
+        landed = [step for step, result in results.items() if result is True]
+        assert landed == [state], results  # one landed; the other raised (or found the order gone past it)
+        assert steps["state"].tolist() == ["proposed", "approved", state] and steps["step"].tolist() == [1, 2, 3]
+        refused = next(result for step, result in results.items() if step != state)
+        assert isinstance(refused, InvalidValue)

@@ -205,6 +205,33 @@ def test_a_remediation_and_its_setback_area_land_together(store):
     assert set(after["status"]) == {"handed_over"} and set(after["managing_unit"]) == {"红梅物业"}
 
 
+def test_a_write_that_expects_a_record_as_it_was_read_lands_only_if_it_still_is(store):
+    """Compare-and-set, checked inside the write's transaction with the record locked."""
+    from layers.errors import Conflict
+    from layers.store.base import Expect
+
+    def order(state, what):
+        return pd.DataFrame([{"remediation_id": "R1", "place_kind": "grid_cell", "place": "c1", "what": what,
+                              "state": state}])
+
+    store.upsert("remediations", order("proposed", "疏导"))
+    store.upsert_many({"remediations": order("approved", "疏导")},
+                      expect=(Expect("remediations", ("R1",), "state", "proposed"),))
+    with pytest.raises(Conflict, match="changed meanwhile"):  # decided on "proposed", but it is "approved" now
+        store.upsert_many({"remediations": order("cancelled", "撤销"), "audit": pd.DataFrame([{
+            "audit_id": "a1", "at": pd.Timestamp("2024-01-01"), "actor": "x", "action": "y", "layer": "remediations",
+            "record": "R1"}])}, expect=(Expect("remediations", ("R1",), "state", "proposed"),))
+    held = store.read("remediations")
+    assert held[["state", "what"]].values.tolist() == [["approved", "疏导"]] and store.read("audit").empty
+    with pytest.raises(Conflict):  # expected absent, but there
+        store.upsert_many({"remediations": order("proposed", "x")}, expect=(Expect("remediations", ("R1",), "state", None),))
+    store.upsert_many({"remediations": order("approved", "y").assign(remediation_id="R2")},
+                      expect=(Expect("remediations", ("R2",), "state", None),))
+    assert sorted(store.read("remediations")["remediation_id"]) == ["R1", "R2"]
+    with pytest.raises(InvalidValue):
+        store.upsert_many({"remediations": order("x", "y")}, expect=(Expect("remediations", ("R1", 2), "state", "x"),))
+
+
 def test_values_built_to_break_sql_match_nothing_and_change_nothing(store):
     store.write_layer("grid_cells", three_cells())
     for value in ("' OR '1'='1", "s1' OR 1=1 --", "'; DROP TABLE grid_cells; --", '" OR ""="', "s1\x00",
