@@ -21,7 +21,7 @@ import pandas as pd
 from layers.areas import Area
 from layers.audit import audit_rows, recorded
 from layers.errors import Conflict, InvalidValue
-from layers.remediation_orders import Actor, NotAllowed
+from layers.remediation_orders import Actor, NotAllowed, as_day
 from layers.store import Condition, Store
 from layers.store.base import Expect
 
@@ -142,7 +142,7 @@ def assign(store: Store, actor: Actor, blind_spot_id: str, *, unit: str, deadlin
     _check(actor, "assigned", entry)
     if not str(unit or "").strip():
         raise InvalidValue("an assignment names the unit (责任单位)")
-    due = pd.Timestamp(deadline)
+    due = as_day(deadline, "deadline")
     if pd.isna(due):
         raise InvalidValue(f"deadline {deadline!r} is not a date")
     if entry["state"] not in OPEN_STATES:

@@ -172,7 +172,7 @@ def open_order(store: Store, actor: Actor, *, place_kind: str, place: str, categ
         raise InvalidValue("an order needs its measures (整治措施)")
     if not str(unit or "").strip():
         raise InvalidValue("an order needs its responsible unit (责任单位)")
-    start, finish = pd.Timestamp(planned_start), pd.Timestamp(planned_finish)
+    start, finish = as_day(planned_start, "planned start"), as_day(planned_finish, "planned finish")
     if pd.isna(start) or pd.isna(finish) or finish < start:
         raise InvalidValue(f"planned finish ({planned_finish}) must be a date on or after the planned start "
                            f"({planned_start})")
@@ -335,6 +335,14 @@ def steps_of(store: Store, remediation_id: str) -> pd.DataFrame:
     """An order's steps, first to last."""
     steps = store.read("remediation_steps", [Condition("remediation_id", "=", str(remediation_id))])
     return steps.sort_values("step", ignore_index=True)
+
+
+def as_day(value, name: str):
+    """A date a person gave (a form's, a command's), or NaT if none; InvalidValue naming it if it is none."""
+    try:
+        return pd.Timestamp(value) if value is not None else pd.NaT
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidValue(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _order_id(actor: str, request_key: str | None) -> str:

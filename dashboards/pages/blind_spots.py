@@ -89,7 +89,8 @@ def choose(selected, rows, lang):
     row = _chosen(selected, rows)
     # The entry as the store holds it in the person's area: what the browser sent only names it.
     held = {r["blind_spot_id"]: r for r in entry_rows(store_from_request(), who.area, lang)}
-    entry = held.get(row.get("blind_spot_id")) if row else None
+    chosen = row.get("blind_spot_id") if row else None
+    entry = held.get(chosen) if isinstance(chosen, str) else None
     if entry is None:
         return None, say("在表中选择一个盲点", "Choose a blind spot in the table", lang), [], None
     link = order_link(entry, lang) if may_propose(who.role) else None

@@ -167,8 +167,9 @@ def _refreshed(store, who, lang, chosen=None):
 @callback(Output("remediation-place", "options"), Output("remediation-place", "value"),
           Input("remediation-place-kind", "value"), State("remediation-place", "value"), prevent_initial_call=True)
 def choose_kind(kind, place):
+    # What the browser sends back is checked like any input: a place that is not one of the options is dropped.
     options = place_options(store_from_request(), person().area, kind if isinstance(kind, str) else "")
-    return options, place if place in {o["value"] for o in options} else None
+    return options, place if isinstance(place, str) and place in {o["value"] for o in options} else None
 
 
 @callback(Output("remediation-unit", "value"), Input("remediation-place", "value"),
@@ -176,7 +177,7 @@ def choose_kind(kind, place):
           State("remediation-unit", "value"), prevent_initial_call=True)
 def suggest_unit(place, category, kind, unit):
     person()
-    return suggested_unit(store_from_request(), kind, place, category) or unit or ""
+    return suggested_unit(store_from_request(), kind, place, category) or (unit if isinstance(unit, str) else "")
 
 
 @callback(Output("remediation-open-message", "children"), Output("remediation-request-key", "data"),

@@ -195,3 +195,14 @@ def test_two_people_taking_different_steps_at_once_one_lands_and_the_other_is_to
         assert steps["state"].tolist() == ["proposed", "approved", state] and steps["step"].tolist() == [1, 2, 3]
         refused = next(result for step, result in results.items() if step != state)
         assert isinstance(refused, InvalidValue)
+
+
+def test_a_date_that_is_not_one_is_named_and_nothing_is_written(demo_store):
+    with open_store(demo_store) as store:
+        place = unmanaged_area_in(store)["setback_area"]
+        before = len(store.read("remediations"))
+        for start, finish in (("2020-13-45", "2020-08-31"), ("2020-06-10", "soon"), ("2020-06-10", None)):
+            with pytest.raises(InvalidValue, match="planned"):
+                open_order(store, KONGPU, place_kind="setback_area", place=place, category=None, measures="x",
+                           unit="y", planned_start=start, planned_finish=finish, request_key=uuid.uuid4().hex)
+        assert len(store.read("remediations")) == before
