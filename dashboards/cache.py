@@ -79,10 +79,15 @@ class StoreCache:
                 value = None
                 if held is not None and _follows(held[2], versions):
                     try:
-                        value = _apply_changes(held[1], store, int(held[2]["seq:changes"]))
+                        value = _apply_changes(held[1], store, int(held[2]["seq:changes"]), held[3])
                     except StoreError:
                         return held[2], held[1]  # the store went away mid-way: what is held stands
-                held = (want, value if value is not None else _load_cases(store), dict(versions))
+                    follow = held[3]
+                if value is None:
+                    follow = _Follow()
+                    value = _load_cases(store, follow)
+                # What a follow keeps for the next goes with the copy; a copy read whole starts its own.
+                held = (want, value, dict(versions), follow)
                 self._held[key] = held
         finally:
             self._lock.release()
@@ -199,72 +204,242 @@ def _follows(held: dict, now: dict) -> bool:
             and all(held.get(e) == now.get(e) for e in ("epoch:cases", "epoch:case_sources")))
 
 
-def _apply_changes(held: tuple, store: Store, after: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The held (cases, visits) with the rows written since change ``after``: a new copy, the old untouched."""
+def _apply_changes(held: tuple, store: Store, after: int, follow: _Follow | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The held (cases, visits) with the rows written since change ``after``: a new copy, the old untouched.
+
+    ``follow``: what the follow before kept for this one (see ``_Follow``).
+    """
     cases, visits = held
+    follow = _Follow() if follow is None else follow
     changed = store.read_changes("cases", after)
     came = store.read_changes("case_sources", after, [Condition("channel", "=", "walk_in")])
     if changed.empty and came.empty:
         return held
     if len(changed):
-        cases = _with_rows(cases, _plain_cases(changed))
+        cases = _with_rows(cases, _plain_cases(changed), follow)
     if len(came):
-        came = _visits(came, cases)
-        known = pd.MultiIndex.from_frame(visits[["source", "source_id"]])
-        stale = known.isin(pd.MultiIndex.from_frame(came[["source", "source_id"]]))
-        visits = pd.concat([visits[~stale], came[came["case_row"] >= 0]], ignore_index=True)
+        came = _visits(came, cases, follow)
+        # The visits written again, found among those held by their ids: a look at the few ids that came,
+        # not an index of every visit held.
+        ids = visits["source_id"].isin(came["source_id"]).to_numpy()
+        pairs = set(zip(came["source"], came["source_id"]))
+        stale = np.zeros(len(visits), dtype=bool)
+        for row in np.flatnonzero(ids):
+            stale[row] = (visits["source"].iat[row], visits["source_id"].iat[row]) in pairs
+        visits = pd.concat([visits[~stale] if stale.any() else visits, came[came["case_row"] >= 0]],
+                           ignore_index=True)
     return cases, visits
 
 
-def _with_rows(cases: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+class _Lookup:
+    """Where a value is among one held text column's categories, kept up to date across follows.
+
+    A follow grows the categories of ids, phones and addresses (a million of them) into a new ``Index``;
+    pandas would hash all of them again the first time a value is looked up in it (40-500 ms a column,
+    by the machine's load). Here the categories first looked up in (``base``) keep their hash table and
+    the values added at the end since are in a dict of their own, so a follow looks up and adds only the
+    rows it writes. Answers only for ``at``, the categories it was last told of: given others (a copy
+    read whole, a follow that failed half-way) it starts again from them.
+    """
+
+    def __init__(self):
+        self.base: pd.Index | None = None
+        self.added: dict = {}
+        self.at: pd.Index | None = None
+
+    def codes(self, categories: pd.Index, values: np.ndarray) -> np.ndarray:
+        """Each value's code in ``categories`` (-1: not among them)."""
+        # Once the values added since outnumber an eighth of the base, one hash of them all is the cheaper.
+        if categories is not self.at or len(self.added) > len(self.base) // 8 + 4096:
+            self.base, self.added, self.at = categories, {}, categories
+        codes = self.base.get_indexer(values).astype(np.int64, copy=False)
+        if self.added:
+            for i in np.flatnonzero(codes < 0):
+                codes[i] = self.added.get(values[i], -1)
+        return codes
+
+    def grown(self, categories: pd.Index, new: np.ndarray) -> None:
+        """``categories`` are those given to ``codes`` last, with ``new`` added at the end."""
+        start = len(categories) - len(new)
+        self.added.update(zip(new.tolist(), range(start, len(categories))))
+        self.at = categories
+
+
+class _Room:
+    """One array of the held copy with room at its end for the rows of the next follows.
+
+    A copy holds a view of the buffer's first ``used`` items. A follow writes its new rows past them,
+    where no view an earlier copy holds reaches, and gives the new copy a longer view: appending costs
+    the rows appended, and the copies share the rest. A row changed in place, a dtype that must widen,
+    an array that is not the buffer's used part (a copy read whole, a follow that failed half-way) or
+    no room left: a new buffer, with room again (1/64 of the rows; at a million rows, 15 625).
+    """
+
+    def __init__(self):
+        self.buffer: np.ndarray | None = None
+        self.used = 0
+
+    def holds(self, values: np.ndarray) -> bool:
+        """Whether ``values`` are this buffer's used part (what the last copy was given)."""
+        return (self.buffer is not None and len(values) == self.used and values.dtype == self.buffer.dtype
+                and values.flags.c_contiguous
+                and values.__array_interface__["data"][0] == self.buffer.__array_interface__["data"][0])
+
+    def appended(self, held: np.ndarray, more: np.ndarray, dtype, at: np.ndarray, given: np.ndarray) -> np.ndarray:
+        """``held`` (of ``dtype``) with ``given`` at its rows ``at`` and ``more`` after it, not written into."""
+        n, k = len(held), len(more)
+        if len(at) or not self.holds(held) or held.dtype != dtype or n + k > len(self.buffer):
+            buffer = np.empty(n + k + max(1024, (n + k) // 64), dtype=dtype)
+            buffer[:n] = held
+            buffer[at] = given
+            self.buffer = buffer
+        self.buffer[n:n + k] = more
+        self.used = n + k
+        return self.buffer[:n + k]
+
+
+class _Follow:
+    """What a held copy keeps for the follow after it: its text columns' lookups (``_Lookup``, by column)
+    and its arrays' buffers (``_Room``, by column and part). Used under the cache's lock, one follow at a
+    time; each checks that it is given the arrays it was last told of, so a stale one only costs a copy."""
+
+    def __init__(self):
+        self.lookups: dict[str, _Lookup] = {}
+        self.rooms: dict[tuple[str, str], _Room] = {}
+
+    def lookup(self, column: str) -> _Lookup:
+        return self.lookups.setdefault(column, _Lookup())
+
+    def room(self, column: str, part: str) -> _Room:
+        return self.rooms.setdefault((column, part), _Room())
+
+
+def _with_rows(cases: pd.DataFrame, rows: pd.DataFrame, follow: _Follow | None = None) -> pd.DataFrame:
     """``cases`` with ``rows`` applied by case id: a known case replaced where it is, a new one added at the end.
 
-    A new frame: the one given is never written into (a request may still hold it).
+    A new frame: the one given is never written into (a request may still hold it). New rows are written
+    past the end of the held arrays, into room no earlier copy sees, and the new frame's columns are
+    longer views of them (``_Room``); a column whose values a changed row changes is copied whole (1 to
+    8 MB at a million rows). Values are looked up, and categories grown, only for the rows given
+    (``_Lookup``). ``follow``: what the follow before kept for this one; without it, the text columns'
+    categories are hashed once and every array copied.
     """
-    codes = cases["case_id"].cat.categories.get_indexer(rows["case_id"].astype(object))
-    row_of = np.full(len(cases["case_id"].cat.categories), -1, dtype=np.int64)
-    row_of[cases["case_id"].cat.codes.to_numpy()] = np.arange(len(cases))
-    at = np.where(codes >= 0, row_of[np.maximum(codes, 0)], -1)
+    follow = _Follow() if follow is None else follow
+    rows = rows.drop_duplicates("case_id", keep="last").reset_index(drop=True)  # a case once, as it is now
+    at = _rows_of(cases, rows["case_id"].to_numpy(dtype=object, na_value=None), follow)
     fresh, changed = (at < 0), (at >= 0)
+    where = at[changed]
     columns = {}
     for column in cases.columns:
         held = cases[column]
         if isinstance(held.dtype, pd.CategoricalDtype):
-            dtype, given = _grown_codes(held.dtype, rows[column])
-            out = np.concatenate([held.cat.codes.to_numpy(), given[fresh]])
-            out[at[changed]] = given[changed]
+            values = rows[column].to_numpy(dtype=object, na_value=None)
+            if column in _TEXT:
+                dtype, given = _grown_text(held.dtype, values, follow.lookup(column), follow.room(column, "categories"))
+            else:
+                dtype, given = _grown_codes(held.dtype, values)
+            codes = held.array.codes  # a view: `.cat.codes` makes a Series, which copies them
+            moved = given[changed] != codes[where]
+            out = follow.room(column, "codes").appended(codes, given[fresh], _code_type(len(dtype.categories)),
+                                                        where[moved], given[changed][moved])
             # Codes already held keep their meaning (categories only grow at the end): nothing is recoded.
             columns[column] = pd.Categorical.from_codes(out, dtype=dtype, validate=False)
-        else:
+        elif isinstance(held.dtype, np.dtype):  # times and coordinates
+            given = rows[column].astype(held.dtype).to_numpy()
+            values = held.to_numpy()
+            before, after = values[where], given[changed]
+            moved = ~((before == after) | (pd.isna(before) & pd.isna(after)))
+            columns[column] = follow.room(column, "values").appended(values, given[fresh], held.dtype,
+                                                                      where[moved], after[moved])
+        else:  # an extension type (the nullable booleans, 2 MB a million): copied
             given = rows[column].astype(held.dtype)
             out = pd.concat([held, given[fresh]], ignore_index=True)
-            out.iloc[at[changed]] = given[changed].to_numpy()
-            columns[column] = out
-    return pd.DataFrame(columns)
+            out.iloc[where] = given[changed].to_numpy()
+            columns[column] = out.array
+    # Not copied into one block per type: each column stays the array (view) just made.
+    return pd.DataFrame(columns, copy=False)
 
 
-def _grown_codes(dtype: pd.CategoricalDtype, values: pd.Series) -> tuple[pd.CategoricalDtype, np.ndarray]:
+def _rows_of(cases: pd.DataFrame, ids: np.ndarray, follow: _Follow) -> np.ndarray:
+    """The row of each case id in ``cases`` (-1: not held)."""
+    column = cases["case_id"]
+    codes = follow.lookup("case_id").codes(column.cat.categories, ids)
+    held = column.array.codes
+    # A case id's code is its row: the copy is read whole with one category per row, in row order, and a
+    # follow adds a new case's row and its id's category at the end together. Checked for the rows asked.
+    found = codes >= 0
+    if (codes[found] < len(held)).all() and (held[codes[found]] == codes[found]).all():
+        return codes
+    row_of = np.full(len(column.cat.categories) + 1, -1, dtype=np.int64)
+    row_of[held] = np.arange(len(held))
+    return row_of[codes]  # a code of -1 reads the last slot, which stays -1
+
+
+def _code_type(categories: int) -> type:
+    """The integer type pandas holds the codes of so many categories in (so that it does not convert them)."""
+    for kind in (np.int8, np.int16, np.int32):
+        if categories < np.iinfo(kind).max:
+            return np.dtype(kind)
+    return np.dtype(np.int64)
+
+
+def _grown_text(dtype: pd.CategoricalDtype, values: np.ndarray, lookup: _Lookup, room: _Room
+                ) -> tuple[pd.CategoricalDtype, np.ndarray]:
+    """As ``_grown_codes``, for a text column of up to a million categories: the values looked up in
+    ``lookup``, not hashed again; the new ones written into ``room`` after the categories held, not copied
+    with them; the grown type made without pandas' check that its categories are distinct (which hashes
+    them all): the values added are distinct and none of them is among the categories."""
+    known = dtype.categories
+    codes = lookup.codes(known, values)
+    present = pd.notna(values)
+    new = pd.unique(values[(codes < 0) & present])
+    if len(new):
+        new = np.asarray(new, dtype=object)
+        where = pd.Index(new, dtype=object).get_indexer(values)
+        codes = np.where((codes < 0) & (where >= 0), len(known) + where, codes)
+        none = np.array([], dtype=np.int64)
+        grown = pd.Index(room.appended(known.to_numpy(), new, np.dtype(object), none, none), dtype=object, copy=False)
+        dtype = _unchecked_dtype(grown, dtype.ordered)
+        lookup.grown(grown, new)
+    return dtype, codes
+
+
+def _unchecked_dtype(categories: pd.Index, ordered: bool) -> pd.CategoricalDtype:
+    """A categorical type of categories known to be distinct and present, without checking them again."""
+    fastpath = getattr(pd.CategoricalDtype, "_from_fastpath", None)  # pandas' own, private; checked in tests
+    return fastpath(categories, ordered) if fastpath is not None else pd.CategoricalDtype(categories, ordered)
+
+
+def _grown_codes(dtype: pd.CategoricalDtype, values: np.ndarray) -> tuple[pd.CategoricalDtype, np.ndarray]:
     """The categorical type grown by ``values`` it lacks (at the end), and each value's code in it (-1: missing).
 
-    The held categories' own lookup table answers for the values they know; a million categories are not
-    listed again nor hashed again but once, when the type grows.
+    For the columns of a few hundred categories: their lookup table is pandas' own, made once, and the
+    type is the one given, not made again, unless a value is new.
     """
     known = dtype.categories
-    plain = values.astype(object).to_numpy()
-    codes = known.get_indexer(plain)
-    present = pd.notna(plain)
-    new = pd.Index(pd.unique(plain[(codes < 0) & present]), dtype=known.dtype)
+    codes = known.get_indexer(values)
+    present = pd.notna(values)
+    new = pd.Index(pd.unique(values[(codes < 0) & present]), dtype=known.dtype)
     if len(new):
-        where = new.get_indexer(plain)
+        where = new.get_indexer(values)
         codes = np.where((codes < 0) & (where >= 0), len(known) + where, codes)
         dtype = pd.CategoricalDtype(known.append(new), ordered=dtype.ordered)
     return dtype, codes.astype(np.int64)
 
 
-def _load_cases(store: Store):
+def _load_cases(store: Store, follow: _Follow | None = None):
+    """The store's cases and walk-in visits read whole, as the copy holds them; ``follow``: what its
+    follows start from (the case ids' lookup)."""
     # In case-id order, so a stable sort on any column breaks its ties by case id (dashboards.data.case_table);
     # cases that arrive later are added at the end (see _with_rows).
-    cases = _plain_cases(store.read("cases")).sort_values("case_id", ignore_index=True)
+    cases = _held_cases(_plain_cases(store.read("cases")).sort_values("case_id", ignore_index=True))
+    visits = _visits(store.read("case_sources", [Condition("channel", "=", "walk_in")]), cases, follow)
+    return cases, visits[visits["case_row"] >= 0].reset_index(drop=True)
+
+
+def _held_cases(cases: pd.DataFrame) -> pd.DataFrame:
+    """Plain cases (``_plain_cases``) in the form the copy holds them: text as categoricals."""
     # Text as codes: a filter that keeps most of a million cases copies numbers, not a million strings.
     for column in _CATEGORICAL:
         cases[column] = cases[column].astype("category")
@@ -274,8 +449,7 @@ def _load_cases(store: Store):
         values = cases[column].to_numpy(dtype=object, na_value=None)
         uniques = pd.unique(values[pd.notna(values)])
         cases[column] = pd.Categorical(values, categories=pd.Index(uniques, dtype=object))
-    visits = _visits(store.read("case_sources", [Condition("channel", "=", "walk_in")]), cases)
-    return cases, visits[visits["case_row"] >= 0].reset_index(drop=True)
+    return cases
 
 
 def _plain_cases(read: pd.DataFrame) -> pd.DataFrame:
@@ -292,14 +466,12 @@ def _plain_cases(read: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(cases.drop(columns="geometry"))
 
 
-def _visits(records: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
+def _visits(records: pd.DataFrame, cases: pd.DataFrame, follow: _Follow | None = None) -> pd.DataFrame:
     """Walk-in visit records, each with its case as a row number of the copy (-1: not held)."""
     visits = pd.DataFrame(records[["source", "source_id", "case_id", "channel", "reported_at", "people"]])
     # Which visits a filter keeps is then one lookup.
-    codes = cases["case_id"].cat.categories.get_indexer(visits["case_id"].astype(object))
-    row_of = np.full(len(cases["case_id"].cat.categories) + 1, -1, dtype=np.int64)
-    row_of[cases["case_id"].cat.codes.to_numpy()] = np.arange(len(cases))
-    visits["case_row"] = row_of[codes]  # a code of -1 reads the last slot, which stays -1
+    ids = visits["case_id"].to_numpy(dtype=object, na_value=None)
+    visits["case_row"] = _rows_of(cases, ids, _Follow() if follow is None else follow)
     return visits.reset_index(drop=True)
 
 
