@@ -15,7 +15,8 @@ from layers.store import Condition, open_store
 from tests.conftest import demo_copy, serving
 from tests.dashboards.test_browser import log_in
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Written where the other browser tests write theirs (not tracked); docs/ holds copies looked at by hand.
+SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 STREET = "330205003"  # kongpu's
 YEAR = "from=2020-01-01&to=2020-12-31"
 
@@ -66,7 +67,7 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
         community = store.read("grid_cells", [Condition("grid_cell", "=", cell)])["community_code"].iat[0]
     driver = chromium_driver
     driver.set_window_size(1600, 1000)
-    DOCS.mkdir(exist_ok=True)
+    SHOTS.mkdir(exist_ok=True)
     with serving(spec) as url:
         wait = WebDriverWait(driver, 60)
         # Street staff: the hot cell on the map, clicked.
@@ -77,7 +78,7 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
         time.sleep(3)  # MapLibre paints the cell before a click can hit it
         ActionChains(driver).move_to_element_with_offset(canvas, 0, 0).click().perform()
         wait.until(ec.visibility_of_element_located((By.ID, "overview-details-remediate")))
-        driver.save_screenshot(str(DOCS / "remediation-1-map-click.png"))
+        driver.save_screenshot(str(SHOTS / "remediation-1-map-click.png"))
         # 立项治理 on the setback area the cell touches: the form comes filled in with the place and problem.
         link = next(a for a in driver.find_elements(By.CSS_SELECTOR, "#overview-details .details-places a")
                     if f"place={area}" in a.get_attribute("href"))
@@ -88,7 +89,7 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
         unit = driver.find_element(By.ID, "remediation-unit")
         if not unit.get_attribute("value"):
             unit.send_keys("孔浦街道城市管理科")
-        driver.save_screenshot(str(DOCS / "remediation-2-form.png"))
+        driver.save_screenshot(str(SHOTS / "remediation-2-form.png"))
         driver.find_element(By.ID, "remediation-open").click()
         message = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#remediation-open-message .form-ok")).text
         order = message.split(": ")[1]
@@ -109,7 +110,7 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
         assert steps.count("\n") == 4 and "孔浦物业管理中心" in steps and "验收合格" in steps
         assert "已移交" in next(r.text for r in driver.find_elements(By.CSS_SELECTOR, "#remediation-orders tbody tr")
                                if order in r.text)
-        driver.save_screenshot(str(DOCS / "remediation-3-handed-over.png"))
+        driver.save_screenshot(str(SHOTS / "remediation-3-handed-over.png"))
 
         # The map's layer of orders shows it handed over, on its place.
         driver.get(f"{url}/?{YEAR}&street={STREET}&community={community}&cell={cell}&layers=remediations")
@@ -119,7 +120,7 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
         assert names == ["治理工单 Remediation orders · handed_over"]
         driver.execute_script("document.getElementById('overview-map').scrollIntoView({block: 'center'});")
         time.sleep(2)
-        driver.save_screenshot(str(DOCS / "remediation-4-map-layer.png"))
+        driver.save_screenshot(str(SHOTS / "remediation-4-map-layer.png"))
 
         # The wall's panel, for the street: this year's handed-over order and the setback area handed over.
         with open_store(spec) as store:
@@ -129,7 +130,7 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
         wait.until(lambda d: d.find_element(By.ID, "wall-rem-state-handed_over").text == "1")
         assert driver.find_element(By.ID, "wall-rem-setback-handed_over").text == str(handed)
         time.sleep(1)
-        driver.save_screenshot(str(DOCS / "remediation-5-wall.png"))
+        driver.save_screenshot(str(SHOTS / "remediation-5-wall.png"))
 
         # The blind spots there, with their state in the register, on the map and on their page.
         driver.get(f"{url}/?{YEAR}&street={STREET}&layers=blind_spots")
@@ -142,7 +143,7 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
         row = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#blindspots-table tbody td.dash-select-cell input"))
         row.click()
         wait.until(lambda d: d.find_element(By.ID, "blindspots-chosen-title").text)
-        driver.save_screenshot(str(DOCS / "blind-spots-page.png"))
+        driver.save_screenshot(str(SHOTS / "blind-spots-page.png"))
     with open_store(spec) as store:
         followed = store.read("setback_areas", [Condition("setback_area", "=", area)]).iloc[0]
         audit = store.read("audit", [Condition("record", "=", order)])
