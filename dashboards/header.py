@@ -7,10 +7,18 @@ is linked from every other page's header, in the page's language; a page registe
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import dash
 from dash import html
 
 from dashboards.i18n import say
+
+
+def language_switch(path: str, query: dict, lang: str) -> str:
+    """The page at ``path`` with what its link carried (``query``), in the other language."""
+    kept = {k: v for k, v in query.items() if k != "lang" and isinstance(v, str)}
+    return path + "?" + urlencode({**kept, **({} if lang == "en" else {"lang": "en"})})
 
 
 def header(title: str, sub: str, lang: str, *, here: str, who: str = "", who_id: str | None = None,

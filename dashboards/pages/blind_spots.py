@@ -9,7 +9,7 @@ from dash import Input, Output, State, callback, dash_table, dcc, html
 
 from dashboards.auth import client_address
 from dashboards.blind_spots import act, actions_for, counts_chart, entry_rows, order_link, resolution_options
-from dashboards.header import header
+from dashboards.header import header, language_switch
 from dashboards.i18n import language, say
 from dashboards.remediation_forms import actor_of, may_propose
 from dashboards.request import person, store_from_request
@@ -38,7 +38,8 @@ def layout(**kwargs):
         header("Blind spots" if lang == "en" else "盲点数据库",
                say("规则发现的无人负责之处：交办、解决，再次出现时重新打开",
                    "Where nobody answers, as the rules find it: assigned, resolved, reopened when found again", lang),
-               lang, here="/blindspots", who=who.label(lang)),
+               lang, here="/blindspots", who=who.label(lang),
+               switch=language_switch("/blindspots", kwargs, lang), switch_id="blindspots-lang-switch"),
         dcc.Store(id="blindspots-lang", data=lang),
         dcc.Graph(id="blindspots-chart", figure=counts_chart(store, who.area, date.today(), lang), className="chart",
                   config={"displayModeBar": False}),
@@ -117,3 +118,4 @@ def submit(_clicks, chosen, action, unit, deadline, how, note, lang):
     rows = entry_rows(store, who.area, lang)
     return (message, rows, [i for i, r in enumerate(rows) if r["blind_spot_id"] == chosen],
             counts_chart(store, who.area, date.today(), lang))
+

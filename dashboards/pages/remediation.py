@@ -9,7 +9,7 @@ import dash
 from dash import Input, Output, State, callback, dash_table, dcc, html
 
 from dashboards.auth import client_address
-from dashboards.header import header
+from dashboards.header import header, language_switch
 from dashboards.i18n import language, say
 from dashboards.remediation import VERDICT_WORDS, order_rows, remediation_data
 from dashboards.remediation_forms import (
@@ -60,7 +60,8 @@ def layout(**kwargs):
         header("Targeted remediation" if lang == "en" else "靶向治理台账",
                say("治理前后对比：每处地点治理开始前与完成后的月均案件，对照未治理的同类地点",
                    "Cases per month before the start and after the finish, against places not remediated", lang),
-               lang, here="/remediation", who=who.label(lang)),
+               lang, here="/remediation", who=who.label(lang),
+               switch=language_switch("/remediation", kwargs, lang), switch_id="remediation-lang-switch"),
         html.Div(summary, className="kpis", id="remediation-overall"),
         dcc.Store(id="remediation-lang", data=lang),
         _new_order_form(store, who, kwargs, lang),
@@ -249,3 +250,4 @@ def advance_order_form(_clicks, chosen, step, note, handed_over_to, lang):
     if not result["ok"]:
         return (_message(result),) + (dash.no_update,) * 4
     return (_message(result), *_refreshed(store, who, lang, chosen))
+

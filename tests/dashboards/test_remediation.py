@@ -179,3 +179,13 @@ def test_a_click_on_an_estate_or_a_priority_place_opens_its_panel_with_its_order
     panel = str(client_as(app, "kongpu").call("overview-details", {"overview-map.clickData": {"points": [
         {"location": estate["place"]}]}}).get_json()["response"]["overview-details"]["children"])
     assert estate["what"] not in panel and "没有这个网格" in panel  # another street's estate: not hers to see
+
+
+def test_the_page_switches_language_keeping_what_its_link_carried():
+    from dashboards.header import language_switch
+
+    given = {"place_kind": "grid_cell", "place": "33020500300301", "category": "占道经营"}
+    english = language_switch("/remediation", given, "zh")
+    assert english == ("/remediation?place_kind=grid_cell&place=33020500300301&"
+                       "category=%E5%8D%A0%E9%81%93%E7%BB%8F%E8%90%A5&lang=en")
+    assert language_switch("/remediation", {**given, "lang": "en"}, "en") == english.replace("&lang=en", "")
