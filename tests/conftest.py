@@ -53,6 +53,15 @@ def pytest_sessionstart(session):
     logging.getLogger().setLevel(min(logging.getLogger().level or logging.WARNING, logging.INFO))
 
 
+def waiting(driver, seconds: float):
+    """A wait on the page that looks again when what it found was redrawn meanwhile (a wall's refresh, a
+    callback's answer): a stale element is not a failure, only a reason to look again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def phone_shaped_in(folder) -> list[tuple[str, bytes]]:
     """(file, number) for each phone-shaped string in the files under ``folder``, zip members read as they are."""
     found = []

@@ -9,7 +9,7 @@ import pytest
 
 from layers.kpis import kpis_from_store
 from layers.store import open_store
-from tests.conftest import serving
+from tests.conftest import serving, waiting
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
@@ -41,7 +41,6 @@ def log_in(driver, url, name):
 def test_overview_shows_map_and_the_2020_tiles(served, chromium_driver):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     url, path = served
     with open_store(path) as store:
@@ -49,7 +48,7 @@ def test_overview_shows_map_and_the_2020_tiles(served, chromium_driver):
     driver = chromium_driver
     log_in(driver, url, "commander")
     driver.get(f"{url}/?from=2020-01-01&to=2020-12-31")
-    wait = WebDriverWait(driver, 60)
+    wait = waiting(driver, 60)
     wait.until(ec.text_to_be_present_in_element((By.ID, "overview-kpi-disputes-received"),
                                                 f"{expected['disputes']['received']:,}"))
     assert driver.find_element(By.ID, "overview-kpi-disputes-received").text == "2,377"
@@ -94,7 +93,6 @@ def test_overview_shows_map_and_the_2020_tiles(served, chromium_driver):
 def test_a_bookmarked_filter_narrows_tiles_map_and_table(served, chromium_driver):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from dashboards.data import view_data
     from layers.filters import CaseFilter
@@ -106,7 +104,7 @@ def test_a_bookmarked_filter_narrows_tiles_map_and_table(served, chromium_driver
     driver = chromium_driver
     log_in(driver, url, "commander")
     driver.get(f"{url}/?{query}")
-    wait = WebDriverWait(driver, 60)
+    wait = waiting(driver, 60)
     received = f"{expected['kpis']['disputes']['received']:,}"
     wait.until(ec.text_to_be_present_in_element((By.ID, "overview-kpi-disputes-received"), received))
     assert int(received.replace(",", "")) < 2377
@@ -137,7 +135,6 @@ def test_a_bookmarked_filter_narrows_tiles_map_and_table(served, chromium_driver
 @pytest.mark.browser
 def test_the_wall_refreshes_and_turns_by_itself(served, chromium_driver):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from layers.areas import Area
     from layers.users import add_kiosk
@@ -148,7 +145,7 @@ def test_the_wall_refreshes_and_turns_by_itself(served, chromium_driver):
     driver = chromium_driver
     driver.get(f"{url}/logout")
     driver.get(f"{url}/wall?kiosk={token}")  # no password: the kiosk link is the key
-    wait = WebDriverWait(driver, 60)
+    wait = waiting(driver, 60)
     first = wait.until(lambda d: d.find_element(By.ID, "wall-title").text)
     assert first.startswith("江北区")
     assert wait.until(lambda d: d.find_element(By.ID, "wall-kpi-disputes-received").text) == "2,377"
@@ -188,7 +185,6 @@ def test_the_wall_refreshes_and_turns_by_itself(served, chromium_driver):
 @pytest.mark.browser
 def test_a_grid_leader_cannot_see_another_area(served, chromium_driver):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from dashboards.data import view_data
     from layers.areas import Area
@@ -204,7 +200,7 @@ def test_a_grid_leader_cannot_see_another_area(served, chromium_driver):
     log_in(driver, url, "hongmei")
     # A link to another street (外滩街道) opens the leader's own cells and nothing else.
     driver.get(f"{url}/?from=2020-01-01&to=2020-12-31&street=330205001")
-    wait = WebDriverWait(driver, 60)
+    wait = waiting(driver, 60)
     wait.until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text == f"{expected:,}")
     assert expected < district
     locations = wait.until(lambda d: d.execute_script(
@@ -227,13 +223,12 @@ def test_a_grid_leader_cannot_see_another_area(served, chromium_driver):
 @pytest.mark.browser
 def test_the_page_switches_to_english_and_back(served, chromium_driver):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     url, _ = served
     driver = chromium_driver
     log_in(driver, url, "commander")
     driver.get(f"{url}/?from=2020-01-01&to=2020-12-31&lang=en")
-    wait = WebDriverWait(driver, 60)
+    wait = waiting(driver, 60)
     assert wait.until(lambda d: d.find_element(By.ID, "overview-kpi-disputes-received").text) == "2,377"
     assert driver.find_element(By.CSS_SELECTOR, ".header h1").text == "Jiangbei one map"
     assert driver.find_element(By.CSS_SELECTOR, ".kpi-tile .kpi-zh").text == "Disputes received"
@@ -278,7 +273,6 @@ def test_the_hotspot_and_blind_spot_layers_draw_with_their_legends(served, chrom
 def test_the_remediation_page_lists_the_register_with_its_effect(served, chromium_driver):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from layers.remediation import overall_effect, remediation_effects
 
@@ -288,7 +282,7 @@ def test_the_remediation_page_lists_the_register_with_its_effect(served, chromiu
     driver = chromium_driver
     log_in(driver, url, "commander")
     driver.get(f"{url}/remediation")
-    wait = WebDriverWait(driver, 60)
+    wait = waiting(driver, 60)
     overall = wait.until(ec.visibility_of_element_located((By.ID, "remediation-overall-estate"))).text
     assert f"{expected['did']:+.2f}" in overall and "案件减少" in overall
     rows = driver.find_elements(By.CSS_SELECTOR, "#remediation-table tbody tr")
@@ -304,14 +298,13 @@ def test_a_link_with_a_bad_value_shows_the_page_and_names_the_value(served, chro
     """Once a blank page: a street that does not exist, then a date that is no date."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     url, _ = served
     driver = chromium_driver
     log_in(driver, url, "commander")
     for query, said in (("street=999999999", "999999999"), ("from=2020-13-45", "2020-13-45")):
         driver.get(f"{url}/?{query}")
-        wait = WebDriverWait(driver, 60)
+        wait = waiting(driver, 60)
         wait.until(ec.visibility_of_element_located((By.ID, "overview-problem")))
         problem = driver.find_element(By.ID, "overview-problem").text
         assert said in problem and "参数无效" in problem
@@ -383,7 +376,6 @@ def test_a_case_pushed_by_a_channel_system_reaches_the_open_wall(demo_gpkg, tmp_
 
     import requests
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from layers.apikeys import add_key
     from layers.areas import Area
@@ -401,7 +393,7 @@ def test_a_case_pushed_by_a_channel_system_reaches_the_open_wall(demo_gpkg, tmp_
     with serving(spec) as url:
         driver.get(f"{url}/logout")
         driver.get(f"{url}/wall?kiosk={token}")
-        wait = WebDriverWait(driver, 120)
+        wait = waiting(driver, 120)
         before = int(wait.until(lambda d: d.find_element(By.ID, "wall-kpi-disputes-received").text).replace(",", ""))
         wait.until(lambda d: "刚刚到达" in d.find_element(By.ID, "wall-ticker").text)
         driver.execute_script("window.__sameDocument = true;")

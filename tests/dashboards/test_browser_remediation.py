@@ -12,7 +12,7 @@ import pytest
 from demo.blind_spots import record_demo_blind_spots
 from layers.filters import CaseFilter
 from layers.store import Condition, open_store
-from tests.conftest import demo_copy, serving
+from tests.conftest import demo_copy, serving, waiting
 from tests.dashboards.test_browser import log_in
 
 # Written where the other browser tests write theirs (not tracked); docs/ holds copies looked at by hand.
@@ -58,7 +58,6 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     spec = demo_copy("gpkg", demo_gpkg, tmp_path, request)
     with open_store(spec) as store:
@@ -69,7 +68,7 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
     driver.set_window_size(1600, 1000)
     SHOTS.mkdir(exist_ok=True)
     with serving(spec) as url:
-        wait = WebDriverWait(driver, 60)
+        wait = waiting(driver, 60)
         # Street staff: the hot cell on the map, clicked.
         log_in(driver, url, "kongpu")
         driver.get(f"{url}/?{YEAR}&street={STREET}&community={community}&cell={cell}&layers=heat")

@@ -170,11 +170,10 @@ def test_the_wall_shows_the_panel_beside_the_map_on_a_1920_by_1080_screen(demo_g
                                                                            chromium_driver):
     """Orders about today (the five, moved to the real clock, and one overdue in 外滩); three kiosks."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from layers.remediation_orders import open_order
     from layers.users import add_kiosk
-    from tests.conftest import demo_copy, serving
+    from tests.conftest import demo_copy, serving, waiting
     from tests.layers.orders_demo import open_demo_orders
 
     spec = demo_copy("gpkg", demo_gpkg, tmp_path, request)
@@ -200,7 +199,7 @@ def test_the_wall_shows_the_panel_beside_the_map_on_a_1920_by_1080_screen(demo_g
             for name, token in kiosks.items():
                 driver.get(f"{url}/logout")
                 driver.get(f"{url}/wall?kiosk={token}")
-                wait = WebDriverWait(driver, 60)
+                wait = waiting(driver, 60)
                 wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#wall-remediation .wall-rem-head"))
                 wait.until(lambda d: d.execute_script(
                     "const g = document.querySelector('#wall-map .js-plotly-plot');"
