@@ -44,7 +44,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchenv import (  # noqa: E402
     Watch,
     check,
-    children,
     fail,
     free_port,
     record,
@@ -58,32 +57,45 @@ from demo.users import demo_password  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 
-# Evaluated in the page: its clock when the overview is done, else null.
+# Evaluated in the page: its clock and which parts of "done" hold (all of them: done).
 DONE = """
+const out = {now: performance.now(), idle: false, tiles: false, graphs: false, map: false};
 const stores = window.dash_stores;
-if (!stores || !stores.length) return null;
-const state = stores[0].getState();
-const cb = state.callbacks || {};
-for (const key of ['requested', 'prioritized', 'blocked', 'executing', 'watched', 'executed', 'stored']) {
-  if (cb[key] && cb[key].length) return null;
-}
-if (state.isLoading) return null;
-for (const key of ['layoutRequest', 'dependenciesRequest']) {
-  if (!state[key] || state[key].status !== 200) return null;
+if (stores && stores.length) {
+  const state = stores[0].getState();
+  const cb = state.callbacks || {};
+  out.idle = !state.isLoading && ['layoutRequest', 'dependenciesRequest'].every(k => state[k] && state[k].status === 200)
+    && ['requested', 'prioritized', 'blocked', 'executing', 'watched', 'executed', 'stored'].every(k => !(cb[k] || []).length);
 }
 const tile = document.getElementById('overview-kpi-disputes-received');
-if (!tile || tile.textContent.trim() === '') return null;
-const graphs = document.querySelectorAll('.dash-graph');
-if (!graphs.length) return null;
-for (const g of graphs) {
-  const plot = g.querySelector('.js-plotly-plot');
-  if (!plot || !plot._fullLayout || !plot._fullData) return null;
-}
-const map = document.querySelector('#overview-map .js-plotly-plot');
-if (!map || !map._fullData.length || !document.querySelector('#overview-map canvas.maplibregl-canvas')) return null;
-const sub = map._fullLayout.map && map._fullLayout.map._subplot;
-if (!sub || !sub.map || !sub.map.loaded()) return null;
-return performance.now();
+out.tiles = !!tile && tile.textContent.trim() !== '';
+const graphs = [...document.querySelectorAll('.dash-graph')];
+out.graphs = graphs.length > 0 && graphs.every(g => { const p = g.querySelector('.js-plotly-plot');
+                                                      return !!(p && p._fullLayout && p._fullData); });
+const plot = document.querySelector('#overview-map .js-plotly-plot');
+const sub = plot && plot._fullLayout && plot._fullLayout.map && plot._fullLayout.map._subplot;
+out.map = !!(sub && sub.map && plot._fullData.length && document.querySelector('#overview-map canvas.maplibregl-canvas')
+             && sub.map.loaded());
+return out;
+"""
+PARTS = ("idle", "tiles", "graphs", "map")
+
+# Evaluated in the page once it is done: the main thread's long animation frames (over 50 ms) so far, and
+# the scripts in them by file: how long each ran, of which compiling (from its start to its execution's).
+FRAMES = """
+const done = arguments[arguments.length - 1];
+const frames = [];
+new PerformanceObserver(list => frames.push(...list.getEntries())).observe({type: 'long-animation-frame', buffered: true});
+setTimeout(() => {
+  const scripts = {};
+  for (const f of frames) for (const s of f.scripts) {
+    const name = (s.sourceURL || s.invoker || '?').split('?')[0].split('/').pop();
+    const row = scripts[name] = scripts[name] || {ms: 0, compile: 0};
+    row.ms += s.duration; row.compile += Math.max(0, s.executionStart - s.startTime);
+  }
+  done({frames: frames.reduce((a, f) => a + f.duration, 0), blocking: frames.reduce((a, f) => a + f.blockingDuration, 0),
+        scripts});
+}, 300);
 """
 
 # Evaluated in the page once it is done: the requests made since the navigation began, up to ``until`` ms.
@@ -130,16 +142,22 @@ def visit(driver, url: str, timeout: float = 180.0) -> dict:
     before = _metrics(driver)
     driver.get(url)
     started = time.perf_counter()
-    done = None
-    while done is None:
-        done = driver.execute_script(DONE)
-        if done is None:
-            if time.perf_counter() - started > timeout:
-                fail(f"{url} was not done after {timeout:.0f} s")
-            time.sleep(0.02)
+    first: dict[str, float] = {}
+    while True:
+        state = driver.execute_script(DONE)
+        for part in PARTS:
+            if state[part] and part not in first:
+                first[part] = state["now"] / 1000
+        if all(state[p] for p in PARTS):
+            done = state["now"]
+            break
+        if time.perf_counter() - started > timeout:
+            fail(f"{url} was not done after {timeout:.0f} s: {state}")
+        time.sleep(0.02)
     after = _metrics(driver)
     driver.execute_cdp_cmd("Performance.disable", {})
     rows = driver.execute_script(REQUESTS, done)
+    frames = driver.execute_async_script(FRAMES)
     scripts = [r for r in rows if r["name"].split("?")[0].endswith(".js")]
     callbacks = [r for r in rows if "/_dash-update-component" in r["name"]]
     return {"done": done / 1000, "requests": len(rows),
@@ -153,7 +171,8 @@ def visit(driver, url: str, timeout: float = 180.0) -> dict:
             "last_callback": max((r["end"] for r in callbacks), default=0) / 1000, "callbacks": len(callbacks),
             **{k: after.get(k, 0) - before.get(k, 0) for k in ("ScriptDuration", "TaskDuration",
                                                                 "LayoutDuration", "RecalcStyleDuration")},
-            "rows": rows}
+            **{f"first_{p}": first[p] for p in PARTS},
+            "frames": frames["frames"] / 1000, "scripts": frames["scripts"], "rows": rows}
 
 
 def _metrics(driver) -> dict:
@@ -192,10 +211,18 @@ def report(label: str, first: list[dict], again: list[dict]) -> None:
         print(f"    where the time went (medians, s from navigation): page {median(results, 'html'):.2f}, last "
               f"script in {median(results, 'scripts_in'):.2f}, first callback sent "
               f"{median(results, 'first_callback'):.2f}, last callback answered {median(results, 'last_callback'):.2f}"
-              f" ({median(results, 'callbacks'):.0f} callbacks), done {median(results, 'done'):.2f}; main thread: "
-              f"script {median(results, 'ScriptDuration'):.2f}, layout {median(results, 'LayoutDuration'):.2f}, "
-              f"style {median(results, 'RecalcStyleDuration'):.2f}, all tasks {median(results, 'TaskDuration'):.2f}",
-              flush=True)
+              f" ({median(results, 'callbacks'):.0f} callbacks), tiles filled {median(results, 'first_tiles'):.2f}, "
+              f"graphs drawn {median(results, 'first_graphs'):.2f}, map loaded {median(results, 'first_map'):.2f}, "
+              f"done {median(results, 'done'):.2f}", flush=True)
+        names = sorted({n for r in results for n in r["scripts"]},
+                       key=lambda n: -statistics.median(r["scripts"].get(n, {}).get("ms", 0) for r in results))[:5]
+        print(f"    main thread: script {median(results, 'ScriptDuration'):.2f} s, layout "
+              f"{median(results, 'LayoutDuration'):.2f}, style {median(results, 'RecalcStyleDuration'):.2f}, all tasks "
+              f"{median(results, 'TaskDuration'):.2f} (CPU time); long frames {median(results, 'frames'):.2f} s, their "
+              "scripts (ms run, of which compiling): " + ", ".join(
+                  f"{n} {statistics.median(r['scripts'].get(n, {}).get('ms', 0) for r in results):.0f} "
+                  f"({statistics.median(r['scripts'].get(n, {}).get('compile', 0) for r in results):.0f})"
+                  for n in names), flush=True)
     slowest = sorted(first[0]["rows"], key=lambda r: r["end"] - r["start"], reverse=True)[:8]
     print("    the first run's slowest requests: " + "; ".join(
         f"{r['name'].split('/', 3)[-1][:60]} {r['start'] / 1000:.2f}-{r['end'] / 1000:.2f} s "
@@ -223,12 +250,17 @@ def serve_and_measure(spec: str, label: str, page: str, workers: int, n: int, re
 
 
 def _descendants(pid: int) -> list[int]:
-    """This bench, its server and its workers, chromedriver and Chromium's processes."""
+    """This bench, its server and its workers, chromedriver and Chromium's processes (started from any of a
+    process's threads, so every thread's children)."""
     found, todo = [], [pid]
     while todo:
         p = todo.pop()
         found.append(p)
-        todo += children(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
     return found
 
 
