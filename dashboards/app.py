@@ -49,6 +49,10 @@ def create_app(store_spec: str, *, basemap: Basemap = NO_BASEMAP) -> dash.Dash:
     geo.install(app)
     feed.install(app)
     open311.install(app)
+    # Dash sets itself up at a process's first request (the pages' callbacks, the scripts it will serve), and
+    # the requests a browser sends beside it were answered before that was done: a script refused (500), a
+    # new browser left on a blank page. Done here, before waitress's threads or gunicorn's forked workers.
+    app.server.test_client().get("/login")
     return app
 
 

@@ -10,6 +10,8 @@ import gzip
 import json
 import pkgutil
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,22 @@ def test_the_bundle_is_the_plotly_js_of_the_plotly_package():
     assert head.startswith(f"/* plotly.js {get_plotlyjs_version()} ")
     lock = json.loads((ASSETS.parent / "plotlyjs" / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/plotly.js"]["version"] == get_plotlyjs_version()
+
+
+def test_a_new_process_serves_the_scripts_asked_for_at_once(client, demo_gpkg):
+    """A new browser asks for the page's scripts at once, from a server (or a gunicorn worker) that has
+    answered nothing yet. Dash set itself up at the first of them while the others were answered, refusing
+    scripts it had not yet listed (500): the page stayed blank."""
+    app, client = client
+    sources = scripts(client)
+    fresh = create_app(demo_gpkg[0]).server
+    start = threading.Barrier(len(sources))
+
+    def fetch(src):
+        asker = fresh.test_client()
+        start.wait()
+        return src, asker.get(src).status_code
+
+    with ThreadPoolExecutor(len(sources)) as pool:
+        statuses = dict(pool.map(fetch, sources))
+    assert statuses == {src: 200 for src in sources}
