@@ -279,7 +279,7 @@ def main():
         store = small_demo_store(OUT / "demo_small.gpkg")
     else:
         store = small_demo_store(OUT / "demo_firstvisit.gpkg", until="2021-03-01")
-    for server in args.servers.split(","):
+    for server in filter(None, args.servers.split(",")):
         workers = {"waitress": 1, "gunicorn": 2}[server]
         serve_and_measure(str(store), f"demo store, default view, {server}", "/", workers, args.runs, args.returns)
     if args.million:
