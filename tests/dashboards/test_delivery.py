@@ -117,3 +117,21 @@ def test_a_new_process_serves_the_scripts_asked_for_at_once(client, demo_gpkg):
     with ThreadPoolExecutor(len(sources)) as pool:
         statuses = dict(pool.map(fetch, sources))
     assert statuses == {src: 200 for src in sources}
+
+
+def test_the_bundle_holds_every_trace_type_the_pages_draw():
+    """A trace type the bundle lacks draws nothing: each one named in dashboards/ must be in entry.js."""
+    import plotly.graph_objects as go
+    from plotly.basedatatypes import BaseTraceType
+
+    kinds = {name.lower(): name for name in dir(go)
+             if isinstance(getattr(go, name), type) and issubclass(getattr(go, name), BaseTraceType)}
+    used = set()
+    for source in (ASSETS.parent).rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        used |= {k for k in re.findall(r'(?:\btype=|"type":\s*|_trace\()"(\w+)"', text) if k in kinds}
+        used |= {k.lower() for k in re.findall(r"\bgo\.(\w+)\(", text) if k.lower() in kinds}
+    assert {"scatter", "bar", "choroplethmap", "scattermap"} <= used
+    entry = (ASSETS.parent / "plotlyjs" / "entry.js").read_text()
+    bundled = {"scatter"} | set(re.findall(r"require\('plotly\.js/lib/(\w+)'\)", entry))
+    assert used <= bundled
