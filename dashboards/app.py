@@ -49,11 +49,17 @@ def create_app(store_spec: str, *, basemap: Basemap = NO_BASEMAP) -> dash.Dash:
     geo.install(app)
     feed.install(app)
     open311.install(app)
-    # Dash sets itself up at a process's first request (the pages' callbacks, the scripts it will serve), and
-    # the requests a browser sends beside it were answered before that was done: a script refused (500), a
-    # new browser left on a blank page. Done here, before waitress's threads or gunicorn's forked workers.
-    app.server.test_client().get("/login")
     return app
+
+
+def set_up(app: dash.Dash) -> None:
+    """Have Dash set itself up now, before a server answers (waitress's threads, gunicorn's forked workers).
+
+    Dash sets itself up at a process's first request (the pages' callbacks, the scripts it will serve), and
+    answered the requests a browser sends beside that one before it was done: a script refused (500), a new
+    browser left on a blank page. After this, no route can be added to the app.
+    """
+    app.server.test_client().get("/login")
 
 
 def _immutable(path: str, args) -> bool:
@@ -111,6 +117,7 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
     are forked, so they start warm and share those pages of memory.
     """
     app = create_app(store_spec, basemap=basemap)
+    set_up(app)
     store = app.server.extensions["onemap_store"]
     swept = download.sweep()  # what a killed server's export left behind
     if swept:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboards.app import create_app
+from dashboards.app import create_app, set_up
 from dashboards.client import for_app
 from demo.users import demo_password
 
@@ -106,7 +106,9 @@ def test_a_new_process_serves_the_scripts_asked_for_at_once(client, demo_gpkg):
     scripts it had not yet listed (500): the page stayed blank."""
     app, client = client
     sources = scripts(client)
-    fresh = create_app(demo_gpkg[0]).server
+    fresh = create_app(demo_gpkg[0])
+    set_up(fresh)  # as serve() does before it serves
+    fresh = fresh.server
     start = threading.Barrier(len(sources))
 
     def fetch(src):
