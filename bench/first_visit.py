@@ -5,9 +5,9 @@
 ``--small``: the small demo store (``bench/out/demo_small.gpkg``), waitress, 2 runs, for ``bench/run_small.py``.
 
 The demo district (``bench/out/demo_firstvisit.gpkg``: the demo until 2021-03-01, built once through the
-real ETL, about 3 minutes) served by ``onemap serve`` (waitress; with ``gunicorn`` in ``--servers``,
+real ETL, about a minute) served by ``onemap serve`` (waitress; with ``gunicorn`` in ``--servers``,
 ``--workers 2``). With ``--million``: also the five-year view over ``bench/out/dashboard_1m.gpkg`` (999 900
-cases, built once by ``bench/dashboard_1m.py``'s ``build_store``, about 10 minutes on two cores).
+cases, built once by ``bench/dashboard_1m.py``'s ``build_store``, about 6 minutes on two busy cores).
 
 Each run starts Debian's headless Chromium with a new profile (a new ``--user-data-dir``: nothing cached),
 logs in as the commander on the login page (whose page loads none of the dashboard's scripts), then
