@@ -72,7 +72,7 @@ def counts_chart(store, area: Area, today, lang: str = "zh", days: int = 90) -> 
     fig = _figure([_trace("scatter", x=x, y=counts[key].tolist(), mode="lines", name=pick(names[key], lang),
                           line=dict(color=STATE_COLOURS[key], width=2), stackgroup="one")
                    for key in ("open", "reopened", "resolved")],
-                  say(f"近{days}天盲点状态", f"Blind spots by state, last {days} days", lang))
+                  say(f"近{days}天盲点状态", f"Blind spots by state, last {days} days", lang), lang)
     fig["layout"].update(height=260, margin=dict(l=48, r=12, t=36, b=36), legend=dict(orientation="h", y=-0.2),
                          yaxis=dict(rangemode="tozero", tickformat="d", automargin=True), xaxis=dict(automargin=True))
     return fig

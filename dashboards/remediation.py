@@ -91,7 +91,7 @@ def _registered(r) -> str:
 def place_chart(per_month: pd.Series, started, finished, title: str, lang: str = "zh") -> dict:
     """A place's cases per month, the works shaded."""
     fig = _figure([_trace("bar", x=per_month.index.strftime("%Y-%m").tolist(), y=per_month.to_numpy().tolist(),
-                          marker=dict(color="#4a5568"), name=say("案件", "cases", lang))], title)
+                          marker=dict(color="#4a5568"), name=say("案件", "cases", lang))], title, lang)
     end = finished if pd.notna(finished) else per_month.index.max() if len(per_month) else started
     fig["layout"].update(height=170, margin=dict(l=30, r=8, t=30, b=24), shapes=[dict(
         type="rect", xref="x", yref="paper", x0=pd.Timestamp(started).strftime("%Y-%m"),

@@ -105,6 +105,8 @@ def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, base
                   legend=dict(layout.get("legend", {}), bgcolor="rgba(11,20,38,0.85)",
                               font=dict(color="#e2e8f0", size=14)),
                   title=dict(text=f"{title} · {layout['title']['text']}", font=dict(size=20)))
+    # The browser fits the map to the wall and grows this type with it (assets/fit.js).
+    layout["meta"] = dict(layout.get("meta", {}), screen="wall", type=dict(title=20, legend=14))
     found = arrivals(store, f.narrowed(street_code=code), as_of or datetime.now())
     return {"title": title, "kpis": data["kpis"], "map": data["map"], "view": tick % len(views),
             "views": len(views), "street_code": code, "ticker": ticker(found, lang), "arrivals": found}
