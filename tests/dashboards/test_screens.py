@@ -166,3 +166,23 @@ def test_the_overview_and_its_charts_on_a_desk(served, screen, width, height, la
     time.sleep(0.5)
     SCREENSHOTS.mkdir(exist_ok=True)
     screen.save_screenshot(str(SCREENSHOTS / f"overview_charts_{width}_{lang}.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", ["/remediation", "/blindspots", "/brief"])
+def test_every_other_page_fits_a_phone(served, screen, path):  # noqa: F811
+    """The other pages a street worker opens: the header in one line with its menu, nothing wider than the phone
+    (a wide table scrolls in its own box)."""
+    from selenium.webdriver.common.by import By
+
+    url, _ = served
+    on_screen(screen, 390, 844, phone=True)
+    log_in(screen, url, "kongpu")
+    screen.get(url + path)
+    waiting(screen, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".header h1"))
+    time.sleep(2)
+    found = screen.execute_script(
+        "return {overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,"
+        " header: document.querySelector('.header').getBoundingClientRect().height};")
+    assert found["overflow"] <= 0 and found["header"] <= 60, found
+    screen.save_screenshot(str(SCREENSHOTS / f"phone{path.replace('/', '_')}.png"))
