@@ -31,7 +31,14 @@ class ReadError(BadInput):
 
 def detect_encoding(path: Path) -> str:
     """UTF-8 with BOM, UTF-8, or else GB18030 (a superset of GBK): the first the whole file decodes as."""
-    data = path.read_bytes()
+    encoding = bytes_encoding(path.read_bytes())
+    if encoding is None:
+        raise ReadError(f"{path}: neither UTF-8 nor GB18030; set encoding in the profile")
+    return encoding
+
+
+def bytes_encoding(data: bytes) -> str | None:
+    """The encoding :func:`detect_encoding` gives bytes (a file or a sample of one), or None."""
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     for encoding in _FALLBACK_ENCODINGS:
@@ -40,7 +47,7 @@ def detect_encoding(path: Path) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise ReadError(f"{path}: neither UTF-8 nor GB18030; set encoding in the profile")
+    return None
 
 
 def read_export(path, profile: Profile) -> tuple[pd.DataFrame, str | None]:
