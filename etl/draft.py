@@ -26,6 +26,7 @@ import pandas as pd
 
 from etl.read import GEOJSON_X, GEOJSON_Y, bytes_encoding, cell_text
 from gis.datums import to_cgcs2000
+from layers.errors import BadInput
 from layers.glossary import CHANNELS
 
 # A CSV larger than this is sampled: its head, its tail and chunks between (records are often in date
@@ -112,7 +113,7 @@ CHANNEL_BY_DATUM = {"gcj02": "e_ningbo", "bd09": "minsheng_edian", "wgs84": "pro
                     "cgcs2000": "grid_platform", "gk": "smart_city", None: "hotline_12345"}
 
 
-class DraftError(ValueError):
+class DraftError(BadInput):
     """A file no draft can be made of (not there, empty, not a table)."""
 
 
@@ -141,10 +142,11 @@ class Draft:
     notes: dict = field(default_factory=dict)  # section ("" for the top) → comment lines at its end
     undecided: list = field(default_factory=list)
 
-    def note(self, section: str, text: str, *, undecided: bool = False) -> None:
+    def note(self, section: str, text: str, *, undecided: bool = False, short: str = "") -> None:
+        """A comment at the end of ``section``; if ``undecided``, ``short`` (or the text) goes in the summary."""
         self.notes.setdefault(section, []).append(("undecided: " if undecided else "") + text)
         if undecided:
-            self.undecided.append(text)
+            self.undecided.append(short or text)
 
 
 # --- reading a sample (I/O) ---------------------------------------------------------------------------------
@@ -320,7 +322,8 @@ def draft_profile(sample: Sample, bounds) -> Draft:
         result.why["channel"] = "undecided: see the notes at the end"
         result.note("", f"channel: the file's name names none of {sorted(CHANNELS)}; proposed "
                     f"{p['channel']!r}, whose exports look most like this one (a new channel needs a key in "
-                    "layers/glossary.py CHANNELS)", undecided=True)
+                    "layers/glossary.py CHANNELS)", undecided=True,
+                    short=f"the channel (proposed {p['channel']})")
     else:
         result.why["channel"] = f"the file's name names {CHANNELS[channel][0]}"
     _kind(rows, columns, result)
@@ -503,10 +506,11 @@ def _column_why(values: pd.Series, fieldname: str) -> str:
 
 def _all_placed(values: pd.Series, words: dict) -> bool:
     distinct = _filled(values).unique()
-    return len(distinct) > 0 and all(_word(v, words) is not None for v in distinct)
+    return len(distinct) > 0 and all(word_for(v, words) is not None for v in distinct)
 
 
-def _word(value: str, words: dict):
+def word_for(value: str, words: dict):
+    """The canonical value ``value`` is a word for in ``words``, or None (English words in any case)."""
     key = unicodedata.normalize("NFKC", str(value)).strip().lower()
     for target, said in words.items():
         if key in (w.lower() for w in said):
@@ -646,7 +650,7 @@ def _degrees(both, hints, bounds, result: Draft, location) -> None:
         result.note("location", "degrees, but GCJ-02, WGS84/CGCS2000 and BD-09 differ by a few hundred metres and "
                     f"values alone cannot tell them apart; {reason}. Proposed {datum}, which shifts nothing: if the "
                     "export comes from a Chinese web map write gcj02 (高德/Amap, 腾讯) or bd09 (百度/Baidu)",
-                    undecided=True)
+                    undecided=True, short=f"the datum of the degrees (GCJ-02, WGS84 or BD-09; proposed {datum})")
     location["datum"] = datum
     _inside_note(both, datum, bounds, result)
 
@@ -681,14 +685,14 @@ def _vocab(rows, columns, result: Draft) -> None:
         counts = _filled(rows[columns[fieldname]]).value_counts()
         entries = vocab.setdefault(key, {})
         for value in counts.index:
-            target = _word(value, words)
+            target = word_for(value, words)
             if target is None:
                 if (key, value) not in seen:
                     seen.add((key, value))
                     result.note(f"vocab.{key}", f"{value!r} ({counts[value]} rows in the sample, column "
                                 f"{columns[fieldname]}): not a word known for {key} "
                                 f"({'/'.join(map(str, words))}); its rows are quarantined until it is mapped",
-                                undecided=True)
+                                undecided=True, short=f"{key} value {value!r}")
                 continue
             entries[value] = target
     for words in LEVEL_SETS:
@@ -696,7 +700,7 @@ def _vocab(rows, columns, result: Draft) -> None:
         if any(w in levels for w in words[:2]):  # 区 alone is in two sets
             unseen = [w for w in words if w not in levels]
             for word in unseen:
-                levels[word] = _word(word, LEVEL_WORDS)
+                levels[word] = word_for(word, LEVEL_WORDS)
             if unseen:
                 result.note("vocab.level", f"{', '.join(unseen)}: not seen in the sample, added with the others of "
                             "their set")
@@ -754,4 +758,4 @@ def summary(result: Draft) -> str:
     if not result.undecided:
         return "profile draft: every key decided from the file; check the comments"
     return f"profile draft: {len(result.undecided)} undecided: " + "; ".join(
-        t.split(":")[0] if len(t) > 60 else t for t in result.undecided)
+        t if len(t) <= 80 else t[:77] + "..." for t in result.undecided)

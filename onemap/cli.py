@@ -148,6 +148,25 @@ def cmd_watch(args):
     inbox.run(parent=args.parent)
 
 
+def cmd_profile(args):
+    from etl.draft import district_bounds, draft_profile, profile_text, sample_export, summary
+
+    if args.store:
+        with open_store(args.store) as store:
+            bounds = district_bounds(store)
+    else:
+        bounds = district_bounds()
+    result = draft_profile(sample_export(args.path), bounds)
+    text = profile_text(result, Path(args.path).name)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    # On stderr when the draft is on stdout, so that `> draft.toml` keeps the profile alone.
+    print(summary(result), file=sys.stderr if not args.out else sys.stdout)
+
+
 def cmd_unmerge(args):
     from etl.unmerge import unmerge
 
@@ -603,6 +622,14 @@ def build_parser():
     p.add_argument("--store", help=store_help)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("profile", help="draft a source profile for an export never seen before")
+    p.add_argument("action", choices=["draft"])
+    p.add_argument("path", help="the export: CSV, XLSX, JSON or GeoJSON")
+    p.add_argument("--out", help="write the draft here (default: print it)")
+    p.add_argument("--store", help="take the district's bounds from this store's geography (default: the demo "
+                                   "district's)")
+    p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("watch", help="ingest the files dropped into an inbox folder (a folder per source profile) "
                                      "as they arrive")
