@@ -278,13 +278,15 @@ def district_bounds(store=None) -> tuple[float, float, float, float]:
     if store is not None:
         district = store.read("district")
         if len(district):
-            return tuple(float(v) for v in district.total_bounds)
+            west, south, east, north = (float(v) for v in district.total_bounds)
+            return west, south, east, north
     import shapely.geometry
 
     text = resources.files("demo").joinpath("reference", "jiangbei_boundary_cgcs2000.geojson").read_text("utf-8")
     data = json.loads(text)
     shapes = [shapely.geometry.shape(f["geometry"]) for f in data.get("features", [data])]
-    return tuple(float(v) for v in shapely.union_all(shapes).bounds)
+    west, south, east, north = (float(v) for v in shapely.union_all(shapes).bounds)
+    return west, south, east, north
 
 
 def draft(path, store=None) -> Draft:
@@ -695,10 +697,10 @@ def _vocab(rows, columns, result: Draft) -> None:
                                 undecided=True, short=f"{key} value {value!r}")
                 continue
             entries[value] = target
-    for words in LEVEL_SETS:
+    for level_set in LEVEL_SETS:
         levels = vocab.get("level", {})
-        if any(w in levels for w in words[:2]):  # 区 alone is in two sets
-            unseen = [w for w in words if w not in levels]
+        if any(w in levels for w in level_set[:2]):  # 区 alone is in two sets
+            unseen = [w for w in level_set if w not in levels]
             for word in unseen:
                 levels[word] = word_for(word, LEVEL_WORDS)
             if unseen:
