@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from etl.normalise import plain_digits
 from etl.read import GEOJSON_X, GEOJSON_Y, bytes_encoding, cell_text
 from gis.datums import to_cgcs2000
 from layers.errors import BadInput
@@ -404,7 +405,7 @@ def _numbers(values: pd.Series) -> pd.Series:
 
 
 def _plain(values: pd.Series) -> pd.Series:
-    return values.map(lambda v: unicodedata.normalize("NFKC", v))
+    return plain_digits(values)
 
 
 def _phone_share(values: pd.Series) -> float:
@@ -415,14 +416,9 @@ def _phone_share(values: pd.Series) -> float:
 
 
 def _date_share(values: pd.Series) -> float:
-    filled = _plain(_filled(values)).head(2000)
-    if filled.empty:
-        return 0.0
-    best = pd.Series(False, index=filled.index)
-    for fmt in DATE_FORMATS:
-        best |= pd.to_datetime(filled, format=fmt, errors="coerce").notna()
-    best |= filled.str.contains(_OFFSET)
-    return float(best.mean())
+    shapes = _date_shapes(_plain(_filled(values)))
+    total = sum(n for n, _ in shapes.values())
+    return sum(n for n, formats in shapes.values() if formats) / total if total else 0.0
 
 
 def _columns(rows: pd.DataFrame, result: Draft) -> tuple[dict, dict]:
@@ -543,30 +539,44 @@ def _dates(rows, columns, result: Draft) -> None:
     """The formats that read the date columns, most used first (one list serves every date field)."""
     values = pd.concat([_plain(_filled(rows[columns[f]])) for f in DATE_FIELDS if f in columns] or
                        [pd.Series(dtype=str)])
-    todo = values.drop_duplicates().head(20_000).reset_index(drop=True)
-    found = []
-    while len(todo):
-        counts = {}
-        for fmt in DATE_FORMATS:
-            ok = pd.to_datetime(todo, format=fmt, errors="coerce").notna()
-            if ok.any():
-                counts[fmt] = ok
-        offset = todo.str.contains(_OFFSET)
-        if offset.any():
-            counts["iso8601"] = offset
-        if not counts:
+    shapes = _date_shapes(values)
+    found: list[str] = []
+    todo = dict(shapes)
+    while todo:
+        reads = {f: sum(n for n, formats in todo.values() if f in formats) for f in (*DATE_FORMATS, "iso8601")}
+        fmt = max(reads, key=lambda f: reads[f])
+        if reads[fmt] == 0:
             break
-        fmt = max(counts, key=lambda f: counts[f].sum())
         found.append(fmt)
-        todo = todo[~counts[fmt].to_numpy()]
+        todo = {shape: v for shape, v in todo.items() if fmt not in v[1]}
     result.profile["datetime_formats"] = found or ["%Y-%m-%d %H:%M:%S"]
     if not found:
         result.note("", "datetime_formats: no date format known here reads the date columns", undecided=True)
-    if len(todo):
-        result.note("", f"{len(todo)} date values seen that no format reads (their rows will be quarantined), "
-                    f"e.g. {', '.join(todo.head(3))}")
+    if todo:
+        result.note("", f"{sum(n for n, _ in todo.values())} date values of a form no format reads (their rows will "
+                    f"be quarantined): {', '.join(list(todo)[:3])}", undecided=True, short="a date format")
     if any("%d/%m" in f for f in found):
         result.note("", "a day/month/year format was proposed: check it is not month/day/year", undecided=True)
+
+
+def _date_shapes(values: pd.Series) -> dict:
+    """Each form of the values (digits as 9: 9999-99-99 99:99) → (how many values, the formats that read it).
+
+    Formats are tried on a few examples of each form, not on every value: a format that fails is slow, and
+    a sample of a million rows has a handful of forms.
+    """
+    if values.empty:
+        return {}
+    forms = values.str.replace(r"\d", "9", regex=True)
+    out = {}
+    for form, group in values.groupby(forms, sort=False):
+        examples = group.drop_duplicates().head(5)
+        need = max(1, len(examples) - 1)  # an impossible date (2020-02-30) among the examples is the row's fault
+        formats = {f for f in DATE_FORMATS if pd.to_datetime(examples, format=f, errors="coerce").notna().sum() >= need}
+        if examples.str.contains(_OFFSET).sum() >= need:
+            formats.add("iso8601")
+        out[form] = (len(group), formats)
+    return out
 
 
 def _location(rows, columns, location, hints, bounds, result: Draft) -> None:

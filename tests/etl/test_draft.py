@@ -80,7 +80,7 @@ def test_an_unedited_draft_stores_what_the_shipped_profile_stores(channel, draft
     shipped, by_draft = stored
     path, result = drafted[1][channel]
     assert read_profile(str(path)).channel == channel
-    ours = shipped[shipped["channel"] == channel].set_index("source_id")[COMPARED]
+    ours = shipped[shipped["source"] == channel].set_index("source_id")[COMPARED]
     theirs = by_draft[by_draft["source"] == result.profile["source"]].set_index("source_id")[COMPARED]
     joined = ours.join(theirs.add_suffix("_draft"), how="left")
     same = pd.Series(True, index=joined.index)
@@ -88,7 +88,7 @@ def test_an_unedited_draft_stores_what_the_shipped_profile_stores(channel, draft
         a, b = joined[column], joined[f"{column}_draft"]
         same &= (a == b) | (a.isna() & b.isna())
     print(f"{channel}: {same.sum()} of {len(same)} rows identical ({same.mean():.2%})")
-    assert len(ours) > 1000 and same.mean() >= 0.99, joined[~same].head()
+    assert len(ours) > 200 and same.mean() >= 0.99, joined[~same].head()
 
 
 # --- made-up exports ---------------------------------------------------------------------------------------
@@ -133,7 +133,8 @@ def _ingest_draft(export, empty_store, tmp_path):
 
 
 def _same_cells(cases, truth):
-    joined = truth.set_index("id").join(cases.set_index("source_id")["grid_cell"], rsuffix="_stored", how="inner")
+    joined = truth.set_index("id").join(cases.set_index("source_id")[["grid_cell"]].add_suffix("_stored"),
+                                        how="inner")
     return (joined["grid_cell"] == joined["grid_cell_stored"]).mean(), len(joined)
 
 
