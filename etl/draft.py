@@ -319,7 +319,7 @@ def draft_profile(sample: Sample, bounds) -> Draft:
     columns, location = _columns(rows, result)
     _location(rows, columns, location, hints, bounds, result)
     if channel is None:
-        family = result.profile.get("location", {}).get("datum")
+        family = location.get("datum")
         family = "gk" if family and family.startswith("EPSG") else family
         p["channel"] = CHANNEL_BY_DATUM.get(family, "hotline_12345")
         result.why["channel"] = "undecided: see the notes at the end"
@@ -439,13 +439,17 @@ def _columns(rows: pd.DataFrame, result: Draft) -> tuple[dict, dict]:
             result.note("columns", f"{name}: named like a phone number but its values are not", undecided=True)
             fieldname = None
         if fieldname is None:
-            fieldname = _field_from_values(values)
-            if fieldname:
-                why[f"columns.{fieldname}"] = f"from its values ({name})"
-        if fieldname is None:
             unused.append(name)
             continue
         proposed.setdefault(fieldname, []).append(name)
+    # A header named unlike any known one: its values may still say what it is, for a field still missing.
+    for name in list(unused):
+        fieldname, reason = _field_from_values(rows[name], set(proposed))
+        if fieldname:
+            proposed[fieldname] = [name]
+            why[f"{'location' if fieldname in ('x', 'y') else 'columns'}.{fieldname}"] = \
+                f"its name says nothing known; its values: {reason}"
+            unused.remove(name)
 
     # Category-like columns whose values are all kinds of case (矛盾纠纷/信访诉求) give the kind, row by row.
     for name in list(proposed.get("category", [])):
@@ -475,14 +479,31 @@ def _columns(rows: pd.DataFrame, result: Draft) -> tuple[dict, dict]:
     return columns, location
 
 
-def _field_from_values(values: pd.Series) -> str | None:
-    """A field for a column whose header says nothing known: only values that cannot be much else."""
+def _field_from_values(values: pd.Series, taken: set) -> tuple[str | None, str]:
+    """A field still missing that a column's values fit, and how they fit; only values that can be little else."""
     filled = _filled(values)
     if len(filled) < 5:
-        return None
-    if _phone_share(filled) > 0.9:
-        return "reporter_phone"
-    return None
+        return None, ""
+    distinct = filled.unique()
+    numbers = _numbers(filled)
+    checks = (
+        ("status", lambda: all(word_for(v, STATUS_WORDS) for v in distinct), "all are status words"),
+        ("level", lambda: all(word_for(v, LEVEL_WORDS) for v in distinct), "all are level words"),
+        ("reported_at", lambda: _date_share(filled) > 0.9, "dates"),
+        ("reporter_phone", lambda: _phone_share(filled) > 0.9, "phone numbers"),
+        ("x", lambda: numbers.between(73, 136).mean() > 0.9, "longitudes in degrees"),
+        ("y", lambda: numbers.between(3, 54).mean() > 0.9, "latitudes in degrees"),
+        ("source_id", lambda: len(distinct) == len(filled) and bool(filled.str.fullmatch(r"[\w-]{4,40}").all()),
+         "distinct codes"),
+        ("address", lambda: filled.str.contains(r"[路街巷弄号村]").mean() > 0.8 and filled.str.len().median() >= 6,
+         "addresses (路, 街, 号...)"),
+        ("category", lambda: 2 <= len(distinct) <= min(60, len(filled) / 2)
+         and filled.str.len().max() <= 12, f"{len(distinct)} short words, repeated"),
+    )
+    for fieldname, fits, reason in checks:
+        if fieldname not in taken and fits():
+            return fieldname, reason
+    return None, ""
 
 
 def _pick(rows, fieldname, names):

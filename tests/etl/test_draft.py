@@ -254,3 +254,16 @@ def test_the_command_writes_a_profile_that_reads(demo_build, tmp_path, capsys):
     assert printed.out == out.read_text(encoding="utf-8") and printed.err.startswith("profile draft:")
     assert main(["profile", "draft", str(tmp_path / "missing.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_columns_with_unknown_names_are_judged_by_their_values(tmp_path):
+    frame = pd.DataFrame({"A": [f"X{i:04d}" for i in range(6)], "B": "2021-01-01 08:00", "C": ["噪声扰民", "乱停车"] * 3,
+                          "D": ["待处理", "已办结"] * 3, "E": "江北区大庆南路12号", "F": 121.55, "G": 29.93})
+    export = tmp_path / "unnamed.csv"
+    frame.to_csv(export, index=False)
+    result = draft(export)
+    assert result.profile["columns"] == {"source_id": "A", "reported_at": "B", "category": "C", "status": "D",
+                                         "address": "E"}
+    assert (result.profile["location"]["x"], result.profile["location"]["y"]) == ("F", "G")
+    assert result.profile["channel"] == "provincial_mediation"  # the WGS84 channel, said to be undecided
+    assert any("channel" in t for t in result.undecided)
