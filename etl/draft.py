@@ -309,7 +309,7 @@ def draft_profile(sample: Sample, bounds) -> Draft:
     if n == 0:
         result.note("", "the file has no rows: nothing could be proposed from values", undecided=True)
     hints = " ".join([stem, *(sample.sheets or ()), *rows.columns]).lower()
-    channel = _channel(stem, hints)
+    channel = _channel(stem)
     p["source"] = channel or _slug(stem)
     result.why["source"] = "the channel's name: a later export of it updates these records" if channel \
         else "from the file's name"
@@ -322,7 +322,7 @@ def draft_profile(sample: Sample, bounds) -> Draft:
         family = location.get("datum")
         family = "gk" if family and family.startswith("EPSG") else family
         p["channel"] = CHANNEL_BY_DATUM.get(family, "hotline_12345")
-        result.why["channel"] = "undecided: see the notes at the end"
+        result.why["channel"] = "undecided: see below"
         result.note("", f"channel: the file's name names none of {sorted(CHANNELS)}; proposed "
                     f"{p['channel']!r}, whose exports look most like this one (a new channel needs a key in "
                     "layers/glossary.py CHANNELS)", undecided=True,
@@ -345,7 +345,7 @@ def _slug(text: str) -> str:
     return re.sub(r"\W+", "_", unicodedata.normalize("NFKC", text).lower()).strip("_") or "new_source"
 
 
-def _channel(stem: str, hints: str) -> str | None:
+def _channel(stem: str) -> str | None:
     name = unicodedata.normalize("NFKC", stem).lower()
     for key, (zh, en) in CHANNELS.items():
         if any(a in name for a in (key, zh.lower(), en.lower(), *CHANNEL_ALIASES.get(key, ()))):
@@ -474,6 +474,11 @@ def _columns(rows: pd.DataFrame, result: Draft) -> tuple[dict, dict]:
         location["address"] = columns["address"]
     if "category" not in columns and "description" in columns:
         result.note("columns", "no category column: the description was not taken for it", undecided=True)
+    for name in [n for n in unused if _filled(rows[n]).str.startswith("{").mean() > 0.9]:
+        keys = sorted(json.loads(_filled(rows[name]).iloc[0]))
+        result.note("columns", f"{name} holds nested fields ({', '.join(f'{name}.{k}' for k in keys)}): the profile "
+                    "format read here names top-level keys only", undecided=True, short=f"nested fields in {name}")
+        unused.remove(name)
     if unused:
         result.note("columns", f"not used: {', '.join(unused)} (no field of a case profile fits them)")
     return columns, location

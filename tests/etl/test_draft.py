@@ -237,6 +237,13 @@ def test_what_it_cannot_decide_is_said(tmp_path):
     assert "records" not in result.profile
     assert any("data.items" in t for t in result.undecided)
     assert any("datum" in t for t in result.undecided)  # degrees with nothing naming the map
+    app = tmp_path / "app_records.json"
+    app.write_text(json.dumps({"records": [{"id": f"A{i}", "time": "2021-01-01 08:00:00", "state": "待处理",
+                                            "location": {"lng": 121.55, "lat": 29.93}} for i in range(5)]}),
+                   encoding="utf-8")
+    result = draft(app)
+    assert result.profile["records"] == "records" and "location" not in result.profile
+    assert any("nested fields in location" in t for t in result.undecided)
     semicolons = tmp_path / "export.csv"
     semicolons.write_text("编号;上报时间;类型;状态\nA1;2021-01-01 08:00:00;噪声扰民;已受理\n", encoding="utf-8")
     assert sample_export(semicolons).delimiter == ";"
