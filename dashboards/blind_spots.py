@@ -25,12 +25,11 @@ from layers.blind_spot_register import (
 )
 from layers.errors import InvalidValue
 from layers.filters import CaseFilter
+from layers.glossary import BLIND_SPOT_PLACE_LABELS
 from layers.remediation_orders import Actor
 
 PLACE_LAYERS = {"grid_cell": ("grid_cells", "grid_cell"), "community": ("communities", "community_code"),
                 "setback_area": ("setback_areas", "setback_area")}
-PLACE_WORDS = {"grid_cell": ("网格", "cell"), "community": ("社区", "community"), "setback_area": ("退红空间", "setback area"),
-               "component": ("部件", "component"), "case": ("案件", "case")}
 # Where a blind spot's place can be the place of a remediation order (立项治理).
 ORDER_PLACES = {"grid_cell": "grid_cell", "setback_area": "setback_area"}
 STATE_COLOURS = {"open": "#c53030", "reopened": "#dd6b20", "resolved": "#38a169"}
@@ -46,7 +45,7 @@ def entry_rows(store, area: Area, lang: str = "zh") -> list[dict]:
     names = place_names(store, area)
     return [{"blind_spot_id": r.blind_spot_id, "state": only(STATES[r.state], lang), "state_code": r.state,
              "rule": only(RULES[r.rule], lang), "rule_code": r.rule, "place": f"{r.place_kind} {r.place}",
-             "place_name": f"{only(PLACE_WORDS.get(r.place_kind, (r.place_kind,) * 2), lang)} "
+             "place_name": f"{only(BLIND_SPOT_PLACE_LABELS.get(r.place_kind, (r.place_kind,) * 2), lang)} "
                            f"{names.get((r.place_kind, r.place), r.place)}",
              "category": r.category if isinstance(r.category, str) else "",
              "cases": "" if pd.isna(r.cases) else int(r.cases), "unit": r.unit if isinstance(r.unit, str) else "",

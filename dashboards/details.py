@@ -6,13 +6,13 @@ import pandas as pd
 
 from dashboards.cache import CACHE
 from dashboards.i18n import only, say
+from dashboards.remediation import measured_effects
 from dashboards.selection import filtered_cases
 from dashboards.table import case_table
 from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
 from layers.glossary import CHANNELS, LEVEL_LABELS, step_label
 from layers.kpis import filtered_kpis
-from layers.remediation import remediation_effects
 from layers.remediation_orders import orders
 from layers.store import Condition
 
@@ -79,7 +79,7 @@ def remediations_at(store, area: Area, grid_cell: str | None, places: list[dict]
     found = found[[(k, p) in here for k, p in zip(found["place_kind"], found["place"])]]
     if found.empty:
         return []
-    effects = remediation_effects(store).set_index("remediation_id")
+    effects = measured_effects(store).set_index("remediation_id")
     rows = []
     for r in found.itertuples():
         effect = effects.loc[r.remediation_id] if r.remediation_id in effects.index else None

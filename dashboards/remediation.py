@@ -3,8 +3,12 @@ effect, and a small chart of each place's cases per month."""
 
 from __future__ import annotations
 
+import threading
+from datetime import datetime
+
 import pandas as pd
 
+from dashboards.cache import CACHE
 from dashboards.charts import _figure, _trace
 from dashboards.geo import read_places
 from dashboards.i18n import say
@@ -21,11 +25,36 @@ from layers.store import Condition
 
 VERDICT_WORDS = {"reduced": ("案件减少", "fewer cases"), "increased": ("案件增加", "more cases"),
                  "none": ("无可测效果", "no measurable effect"), None: ("未完成", "not finished")}
+# What measuring reads besides the cases: a write to any of these is measured again at the next request.
+# The cases are not: an effect is a matter of months, so the cases arriving during the day do not ask for
+# it again (cases replaced whole do: their epoch).
+MEASURED_FROM = ("remediations", "setback_areas", "estates", "grid_cells", "epoch:cases")
+_MEASURED: dict[str, tuple[tuple, pd.DataFrame]] = {}
+_MEASURING = threading.Lock()
 
 
-def remediation_data(store, area: Area = DISTRICT, lang: str = "zh") -> dict:
+def measured_effects(store, now=None) -> pd.DataFrame:
+    """The store's measured effects (:func:`layers.remediation.remediation_effects`), measured once per day and
+    again when the register or the places it compares change: for the map's clicks, this page and the wall.
+
+    Measuring reads every case, too much for every request. The frame is shared by every request: not to be
+    changed in place.
+    """
+    day = pd.Timestamp(now if now is not None else datetime.now()).date()
+    key = (*(CACHE.version(store, name) for name in MEASURED_FROM), day)
+    held = _MEASURED.get(store.url)
+    if held is None or held[0] != key:
+        with _MEASURING:  # requests arriving at once wait for one measurement
+            held = _MEASURED.get(store.url)
+            if held is None or held[0] != key:
+                held = (key, remediation_effects(store))
+                _MEASURED[store.url] = held
+    return held[1]
+
+
+def remediation_data(store, area: Area = DISTRICT, lang: str = "zh", now=None) -> dict:
     """The register rows in ``area`` with their effects, the overall effect per kind, a chart per place."""
-    effects = remediation_effects(store)
+    effects = measured_effects(store, now)
     if effects.empty:
         return {"rows": [], "overall": [], "charts": {}}
     names = {}  # (kind, place) → name, for every place in the area

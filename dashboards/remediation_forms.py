@@ -32,10 +32,6 @@ from layers.remediation_orders import (
 )
 from layers.responsibilities import responsible_units
 
-PLACE_KINDS = {"grid_cell": ("网格", "Grid cell"), "estate": ("老旧小区", "Estate"),
-               "setback_area": ("退红空间", "Setback area")}
-
-
 def may_propose(role: str) -> bool:
     return role in MAY["proposed"]
 
@@ -101,8 +97,15 @@ def propose(store, actor: Actor, form: dict, lang: str = "zh") -> dict:
             request_key=_text(form.get("request_key"), 100) or None)
     except InvalidValue as exc:  # NotAllowed too: the person is told why and nothing is written
         return _refused(exc, lang)
+    _seen(store, wrote)
     text = say("已立项", "Proposed", lang) if wrote else say("此前已提交", "Already submitted", lang)
     return {"ok": True, "text": f"{text}: {remediation_id}", "remediation_id": remediation_id}
+
+
+def _seen(store, wrote: bool) -> None:
+    """This process wrote to the register: its next request measures the effects again, not up to a second later."""
+    if wrote:
+        CACHE.written(store)
 
 
 def step_options(state: str, role: str, lang: str = "zh") -> list[dict]:
@@ -119,6 +122,7 @@ def take_step(store, actor: Actor, remediation_id, step, *, note="", handed_over
                               handed_over_to=_text(handed_over_to, 200) or None)
     except InvalidValue as exc:
         return _refused(exc, lang)
+    _seen(store, wrote)
     done = say(*STATES[step], lang)
     return {"ok": True, "text": f"{remediation_id}: {done}" if wrote else
             f"{remediation_id}: {say('已是此状态', 'already so', lang)} ({done})"}

@@ -14,7 +14,7 @@ from dashboards.data import area_title, unreachable_banner, view_data
 from dashboards.geo import read_places
 from dashboards.i18n import language, say
 from dashboards.tiles import kpi_tiles
-from dashboards.wall_panel import measured_effects, panel_children, remediation_panel
+from dashboards.wall_panel import panel_children, remediation_panel
 from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
 
@@ -65,7 +65,7 @@ def view_area(area: Area, street_code: str | None) -> Area:
 def remediation_children(store, area: Area, now, lang: str = "zh"):
     """The remediation panel for the view's area; if it cannot be read, the panel shown stays as it is."""
     try:
-        return panel_children(remediation_panel(store, area, now, effects=measured_effects(store, now)), lang)
+        return panel_children(remediation_panel(store, area, now), lang)
     except Exception:  # noqa: BLE001 — the map and the tiles (held by the server) still go up
         log.warning("wall remediation panel failed, keeping the last one", exc_info=True)
         return dash.no_update

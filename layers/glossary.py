@@ -30,6 +30,9 @@ SETBACK_STATUS_LABELS = {"unmanaged": ("失管", "Unmanaged"), "in_renovation": 
 PLACE_COLUMNS = {"grid_cell": "grid_cell", "estate": "estate_id", "setback_area": "setback_area"}
 PLACE_KIND_LABELS = {"grid_cell": ("网格", "grid cell"), "estate": ("老旧小区", "old estate"),
                      "setback_area": ("退红空间", "setback area")}
+# Every kind of place a blind spot is found at (gis.blind_spots): the places above, and these.
+BLIND_SPOT_PLACE_LABELS = {**PLACE_KIND_LABELS, "community": ("社区", "community"), "component": ("部件", "component"),
+                           "case": ("案件", "case")}
 
 
 def step_label(status: str) -> tuple[str, str]:

@@ -425,9 +425,10 @@ def details(click, *values):
 
 def _place_panel(d, lang):
     """An estate or a setback area clicked: what it is, who manages it, the orders on it, 立项治理."""
-    kind = {"estate": ("老旧小区", "estate"), "setback_area": ("退红空间", "setback area")}[d["place_kind"]]
-    status = {"unmanaged": ("失管", "unmanaged"), "in_renovation": ("整治中", "in renovation"),
-              "handed_over": ("已移交", "handed over")}.get(d["status"])
+    from layers.glossary import PLACE_KIND_LABELS, SETBACK_STATUS_LABELS
+
+    kind = PLACE_KIND_LABELS[d["place_kind"]]
+    status = SETBACK_STATUS_LABELS.get(d["status"])
     about = f"{say(*kind, lang)} · {d['place']}" + (f" · {say(*status, lang)}" if status else "") + (
         f" · {d['managing_unit']}" if d["managing_unit"] else "")
     link = []
