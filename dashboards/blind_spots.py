@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from dashboards.charts import _figure, _trace
-from dashboards.geo import read_places
 from dashboards.i18n import only, pick, say
 from gis.blind_spots import RULES
 from layers.areas import Area
@@ -24,12 +23,10 @@ from layers.blind_spot_register import (
     state_counts,
 )
 from layers.errors import InvalidValue
-from layers.filters import CaseFilter
 from layers.glossary import BLIND_SPOT_PLACE_LABELS
+from layers.places import place_names
 from layers.remediation_orders import Actor
 
-PLACE_LAYERS = {"grid_cell": ("grid_cells", "grid_cell"), "community": ("communities", "community_code"),
-                "setback_area": ("setback_areas", "setback_area")}
 # Where a blind spot's place can be the place of a remediation order (立项治理).
 ORDER_PLACES = {"grid_cell": "grid_cell", "setback_area": "setback_area"}
 STATE_COLOURS = {"open": "#c53030", "reopened": "#dd6b20", "resolved": "#38a169"}
@@ -42,24 +39,14 @@ def entry_rows(store, area: Area, lang: str = "zh") -> list[dict]:
         return []
     entries = entries.assign(_open=entries["state"].isin(OPEN_STATES)).sort_values(
         ["_open", "cases", "last_found"], ascending=[False, False, False])
-    names = place_names(store, area)
+    names = place_names(store, entries["place_kind"], entries["place"])
     return [{"blind_spot_id": r.blind_spot_id, "state": only(STATES[r.state], lang), "state_code": r.state,
              "rule": only(RULES[r.rule], lang), "rule_code": r.rule, "place": f"{r.place_kind} {r.place}",
-             "place_name": f"{only(BLIND_SPOT_PLACE_LABELS.get(r.place_kind, (r.place_kind,) * 2), lang)} "
-                           f"{names.get((r.place_kind, r.place), r.place)}",
+             "place_name": f"{only(BLIND_SPOT_PLACE_LABELS.get(r.place_kind, (r.place_kind,) * 2), lang)} {name}",
              "category": r.category if isinstance(r.category, str) else "",
              "cases": "" if pd.isna(r.cases) else int(r.cases), "unit": r.unit if isinstance(r.unit, str) else "",
              "deadline": _day(r.deadline), "first_found": _day(r.first_found), "last_found": _day(r.last_found)}
-            for r in entries.itertuples()]
-
-
-def place_names(store, area: Area) -> dict:
-    """(kind, code) → name of the places a blind spot can be found at, in ``area``."""
-    names = {}
-    for kind, (layer, key) in PLACE_LAYERS.items():
-        places = read_places(store, CaseFilter(area=area), layer)
-        names.update({(kind, str(k)): n for k, n in zip(places[key], places["name"]) if isinstance(n, str) and n})
-    return names
+            for r, name in zip(entries.itertuples(), names)]
 
 
 def counts_chart(store, area: Area, today, lang: str = "zh", days: int = 90) -> dict:

@@ -14,6 +14,7 @@ from dashboards.geo import read_places
 from dashboards.i18n import say
 from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
+from layers.places import place_names
 from layers.remediation import (
     PLACE_LAYERS,
     monthly_cases,
@@ -57,15 +58,12 @@ def remediation_data(store, area: Area = DISTRICT, lang: str = "zh", now=None) -
     effects = measured_effects(store, now)
     if effects.empty:
         return {"rows": [], "overall": [], "charts": {}}
-    names = {}  # (kind, place) → name, for every place in the area
-    for kind, (layer, key) in PLACE_LAYERS.items():
-        places = read_places(store, CaseFilter(area=area), layer)
-        names.update({(kind, k): n for k, n in zip(places[key], places["name"])})
-    effects = effects[[(k, p) in names for k, p in zip(effects["place_kind"], effects["place"])]]
+    inside = {(kind, k) for kind, (layer, key) in PLACE_LAYERS.items()
+              for k in read_places(store, CaseFilter(area=area), layer)[key]}
+    effects = effects[[(k, p) in inside for k, p in zip(effects["place_kind"], effects["place"])]]
     overall = [o for o in (overall_effect(effects, kind) for kind in PLACE_LAYERS) if o]
     rows, charts = [], {}
-    for r in effects.itertuples():
-        name = names.get((r.place_kind, r.place), r.place)
+    for r, name in zip(effects.itertuples(), place_names(store, effects["place_kind"], effects["place"])):
         verdict = getattr(r, "verdict", None)
         rows.append({"remediation_id": r.remediation_id, "place": f"{name} ({r.place})", "what": r.what,
                      "unit": r.unit, "started_at": _day(r.started_at), "finished_at": _day(r.finished_at),
@@ -86,20 +84,16 @@ def order_rows(store, area: Area = DISTRICT, lang: str = "zh", now=None) -> list
     found = orders(store, area, now=now)
     if found.empty:
         return []
-    names = {}
-    for kind, (layer, key) in PLACE_LAYERS.items():
-        places = read_places(store, CaseFilter(area=area), layer)
-        names.update({(kind, k): n for k, n in zip(places[key], places["name"])})
     steps = store.read("remediation_steps", [Condition("remediation_id", "in", found["remediation_id"].tolist())])
     last = steps.sort_values("step").drop_duplicates("remediation_id", keep="last").set_index("remediation_id")
     found = found.assign(_open=found["state"].isin(OPEN_STATES)).sort_values(
         ["_open", "overdue", "planned_finish"], ascending=[False, False, True], na_position="last")
     rows = []
-    for r in found.itertuples():
+    for r, name in zip(found.itertuples(), place_names(store, found["place_kind"], found["place"])):
         step = last.loc[r.remediation_id] if r.remediation_id in last.index else None
         rows.append({"remediation_id": r.remediation_id, "state": say(*STATES[r.state], lang),
                      "overdue": say("逾期", "overdue", lang) if r.overdue else "",
-                     "place": f"{names.get((r.place_kind, r.place), r.place)} ({r.place})",
+                     "place": f"{name} ({r.place})",
                      "category": r.category if isinstance(r.category, str) else "", "what": r.what, "unit": r.unit,
                      "plan": _span(r.planned_start, r.planned_finish),
                      "last_step": f"{_day(step['at'])} {step['actor']}" if step is not None else _registered(r)})

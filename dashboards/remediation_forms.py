@@ -18,6 +18,7 @@ from dashboards.i18n import say
 from layers.areas import Area
 from layers.errors import InvalidValue
 from layers.filters import CaseFilter
+from layers.places import touch_cells
 from layers.remediation import PLACE_LAYERS
 from layers.remediation_orders import (
     MAY,
@@ -31,6 +32,7 @@ from layers.remediation_orders import (
     steps_of,
 )
 from layers.responsibilities import responsible_units
+
 
 def may_propose(role: str) -> bool:
     return role in MAY["proposed"]
@@ -48,9 +50,7 @@ def place_options(store, area: Area, kind: str) -> list[dict]:
     layer, key = PLACE_LAYERS[kind]
     places = read_places(store, CaseFilter(area=area), layer)
     if area.kind == "cells" and kind != "grid_cell" and len(places):
-        # A grid leader's estates and setback areas: those touching their cells (as the layer decides).
-        cells = read_places(store, CaseFilter(area=area), "grid_cells").geometry.union_all()
-        places = places[places.intersects(cells).to_numpy()]
+        places = places[touch_cells(store, area, places)]  # a grid leader's: as the orders' rule decides
     places = places.sort_values(key)
     return [{"label": f"{n} ({c})" if isinstance(n, str) and n else str(c), "value": str(c)}
             for c, n in zip(places[key], places["name"])]
