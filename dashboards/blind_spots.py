@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from dashboards.charts import _figure, _trace
+from dashboards.geo import held
 from dashboards.i18n import only, pick, say
 from gis.blind_spots import RULES
 from layers.areas import Area
@@ -39,7 +40,7 @@ def entry_rows(store, area: Area, lang: str = "zh") -> list[dict]:
         return []
     entries = entries.assign(_open=entries["state"].isin(OPEN_STATES)).sort_values(
         ["_open", "cases", "last_found"], ascending=[False, False, False])
-    names = place_names(store, entries["place_kind"], entries["place"])
+    names = place_names(held(store), entries["place_kind"], entries["place"])
     return [{"blind_spot_id": r.blind_spot_id, "state": only(STATES[r.state], lang), "state_code": r.state,
              "rule": only(RULES[r.rule], lang), "rule_code": r.rule, "place": f"{r.place_kind} {r.place}",
              "place_name": f"{only(BLIND_SPOT_PLACE_LABELS.get(r.place_kind, (r.place_kind,) * 2), lang)} {name}",

@@ -10,7 +10,7 @@ import pandas as pd
 
 from dashboards.cache import CACHE
 from dashboards.charts import _figure, _trace
-from dashboards.geo import read_places
+from dashboards.geo import held, read_places
 from dashboards.i18n import say
 from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
@@ -63,7 +63,7 @@ def remediation_data(store, area: Area = DISTRICT, lang: str = "zh", now=None) -
     effects = effects[[(k, p) in inside for k, p in zip(effects["place_kind"], effects["place"])]]
     overall = [o for o in (overall_effect(effects, kind) for kind in PLACE_LAYERS) if o]
     rows, charts = [], {}
-    for r, name in zip(effects.itertuples(), place_names(store, effects["place_kind"], effects["place"])):
+    for r, name in zip(effects.itertuples(), place_names(held(store), effects["place_kind"], effects["place"])):
         verdict = getattr(r, "verdict", None)
         rows.append({"remediation_id": r.remediation_id, "place": f"{name} ({r.place})", "what": r.what,
                      "unit": r.unit, "started_at": _day(r.started_at), "finished_at": _day(r.finished_at),
@@ -89,7 +89,7 @@ def order_rows(store, area: Area = DISTRICT, lang: str = "zh", now=None) -> list
     found = found.assign(_open=found["state"].isin(OPEN_STATES)).sort_values(
         ["_open", "overdue", "planned_finish"], ascending=[False, False, True], na_position="last")
     rows = []
-    for r, name in zip(found.itertuples(), place_names(store, found["place_kind"], found["place"])):
+    for r, name in zip(found.itertuples(), place_names(held(store), found["place_kind"], found["place"])):
         step = last.loc[r.remediation_id] if r.remediation_id in last.index else None
         rows.append({"remediation_id": r.remediation_id, "state": say(*STATES[r.state], lang),
                      "overdue": say("逾期", "overdue", lang) if r.overdue else "",

@@ -13,7 +13,7 @@ import json
 import pandas as pd
 
 from dashboards.cache import CACHE
-from dashboards.geo import read_places
+from dashboards.geo import held, read_places
 from dashboards.i18n import say
 from layers.areas import Area
 from layers.errors import InvalidValue
@@ -50,7 +50,7 @@ def place_options(store, area: Area, kind: str) -> list[dict]:
     layer, key = PLACE_LAYERS[kind]
     places = read_places(store, CaseFilter(area=area), layer)
     if area.kind == "cells" and kind != "grid_cell" and len(places):
-        places = places[touch_cells(store, area, places)]  # a grid leader's: as the orders' rule decides
+        places = places[touch_cells(held(store), area, places)]  # a grid leader's: as the orders' rule decides
     places = places.sort_values(key)
     return [{"label": f"{n} ({c})" if isinstance(n, str) and n else str(c), "value": str(c)}
             for c, n in zip(places[key], places["name"])]

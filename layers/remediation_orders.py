@@ -130,7 +130,7 @@ def in_area(store: Store, area: Area, place: Place) -> bool:
     if place.grid_cell:
         return area.contains(place.grid_cell)
     if area.kind == "cells":
-        return place.geometry is not None and bool(touch_cells(store, area, gpd.GeoSeries([place.geometry]))[0])
+        return place.geometry is not None and bool(touch_cells(store.read, area, gpd.GeoSeries([place.geometry]))[0])
     return area.contains(place.community_code)
 
 
@@ -325,7 +325,7 @@ def _in_cells(store: Store, area: Area, register: pd.DataFrame) -> np.ndarray:
             keep[rows] = [area.contains(p) for p in register.loc[rows, "place"]]
             continue
         places = store.read(layer, [Condition(key, "in", sorted(set(register.loc[rows, "place"])))])
-        touching = set(places.loc[touch_cells(store, area, places), key])
+        touching = set(places.loc[touch_cells(store.read, area, places), key])
         keep[rows] = register.loc[rows, "place"].isin(touching).to_numpy()
     return keep
 

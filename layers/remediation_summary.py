@@ -60,7 +60,7 @@ def setback_progress(store: Store, area: Area) -> dict[str, int]:
     """
     areas = store.read("setback_areas", area.conditions("setback_areas"))
     if area.kind == "cells" and len(areas):
-        areas = areas[touch_cells(store, area, areas)]
+        areas = areas[touch_cells(store.read, area, areas)]
     counted = areas["status"].value_counts()
     return {status: int(counted.get(status, 0)) for status in SETBACK_STATUSES}
 
@@ -76,7 +76,7 @@ def overdue_orders(store: Store, register: pd.DataFrame, now) -> pd.DataFrame:
     if late.empty:
         return pd.DataFrame(columns=OVERDUE_COLUMNS)
     over = (pd.Timestamp(now) - finish_day_end(late["planned_finish"])).dt.total_seconds() / 86400
-    late = late.assign(place_name=place_names(store, late["place_kind"], late["place"]),
+    late = late.assign(place_name=place_names(store.read, late["place_kind"], late["place"]),
                        days_over=[max(1, math.ceil(d)) for d in over])
     return late[OVERDUE_COLUMNS].sort_values(["days_over", "place"], ascending=[False, True], ignore_index=True)
 
@@ -94,4 +94,4 @@ def latest_effects(store: Store, register: pd.DataFrame, effects: pd.DataFrame, 
     mine = effects[effects["remediation_id"].isin(set(register["remediation_id"])).to_numpy()
                    & effects["verdict"].notna().to_numpy()]
     mine = mine.sort_values(["finished_at", "remediation_id"], ascending=False).head(n)
-    return mine.assign(place_name=place_names(store, mine["place_kind"], mine["place"]))[columns].reset_index(drop=True)
+    return mine.assign(place_name=place_names(store.read, mine["place_kind"], mine["place"]))[columns].reset_index(drop=True)
