@@ -43,7 +43,7 @@ from dashboards.tiles import count, kpi_tiles, percent
 from layers.errors import InvalidValue, OutsideArea
 from layers.export import DATUMS, FORMATS, export_format
 from layers.filters import PRESETS, CaseFilter, check_query, preset_period
-from layers.glossary import CHANNELS, LEVEL_LABELS, STATUS_LABELS
+from layers.glossary import CHANNELS, LEVEL_LABELS, PLACE_KIND_LABELS, SETBACK_STATUS_LABELS, STATUS_LABELS
 from layers.kpis import street_code_for
 from layers.remediation_orders import STATES
 from layers.schema import CASE_STATUSES, LEVELS
@@ -425,7 +425,6 @@ def details(click, *values):
 
 def _place_panel(d, lang):
     """An estate or a setback area clicked: what it is, who manages it, the orders on it, 立项治理."""
-    from layers.glossary import PLACE_KIND_LABELS, SETBACK_STATUS_LABELS
 
     kind = PLACE_KIND_LABELS[d["place_kind"]]
     status = SETBACK_STATUS_LABELS.get(d["status"])
