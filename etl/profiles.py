@@ -1,7 +1,7 @@
 """Source profiles: one small TOML file describes one channel's export.
 
 A new source is a new profile, not new code. Profiles ship in
-``etl/profiles/``; a path to any other TOML file works the same way.
+``etl/profiles/``; a path to any other TOML file works the same way. Every key: docs/profiles.md.
 """
 
 from __future__ import annotations

@@ -238,6 +238,7 @@ def test_a_gbk_csv_with_fixed_values_and_an_open_map_keeps_every_row_and_lists_w
     assert report.files[0].unlisted == {"category": {"噪声扰民": 2, "油烟": 1}}
     assert cases["category"].sort_index().tolist() == ["邻里纠纷", "噪声扰民", "噪声扰民", "油烟"]
     assert set(cases["status"]) == {"reported"} and not cases["resolved_in_place"].any()
+    assert set(cases["grid_cell"]) == {cell_of(store_spec, 121.55, 29.90)} != {None}
 
 
 def test_a_map_sends_unlisted_values_to_its_default_or_refuses_them(tmp_path):
