@@ -146,6 +146,8 @@ def _validate(raw: dict, where: str) -> Profile:
     for req in REQUIRED[target]:
         if req not in columns and req not in fixed:
             problems.append(f"columns lacks required field {req!r} (or give it in [fixed])")
+    if "kind" in raw and "kind" in fixed:
+        problems.append("kind is given both at the top and in [fixed]; give it once")
     kind = raw.get("kind", fixed.pop("kind", None))
     if target == "cases" and kind is None and "kind" not in columns:
         problems.append("give either kind = \"dispute|event|petition\" or a kind column")
