@@ -11,7 +11,7 @@ import pandas as pd
 from dashboards.figures import nice_step
 from dashboards.i18n import pick, say
 from layers.filters import channel_counts, tally
-from layers.glossary import CHANNELS, LEVEL_LABELS
+from layers.glossary import LEVEL_LABELS, channel_names
 
 # The axes make room for their own labels (automargin): with fixed margins a category's name was cut to
 # its first character and a count to its last digit.
@@ -75,7 +75,7 @@ def top_categories(cases: pd.DataFrame, n: int = 8, lang: str = "zh") -> dict:
 def channel_mix(cases: pd.DataFrame, lang: str = "zh") -> dict:
     """Cases per channel that reported them; a case two channels reported counts for both."""
     channels = pd.Series(channel_counts(cases), dtype=int).sort_values(ascending=False)
-    labels = [CHANNELS.get(c, (c, c))[1 if lang == "en" else 0] for c in channels.index]
+    labels = [channel_names(c)[1 if lang == "en" else 0] for c in channels.index]
     return _figure([_trace("bar", x=labels, y=channels.to_numpy().tolist(), marker=dict(color="#3182ce"))],
                    say("渠道构成", "Channel mix", lang), lang)
 

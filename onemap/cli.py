@@ -46,6 +46,10 @@ def _print_report(report, as_json):
         enc = f" ({f['encoding']})" if f["encoding"] else ""
         print(f"  {f['file']}{enc} [{f['source']}]: in {f['rows_in']}, stored {f['stored']}, "
               f"merged {f['merged']}, quarantined {f['quarantined']}")
+        # Words the profile's maps do not list, kept or defaulted: to add to the map.
+        for name, words in f.get("unlisted", {}).items():
+            listed = ", ".join(f"{w} ×{n}" for w, n in words.items())
+            print(f"    not in the profile's map of {name}: {listed}")
 
 
 def cmd_demo(args):
