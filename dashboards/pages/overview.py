@@ -43,7 +43,7 @@ from dashboards.tiles import count, kpi_tiles, percent
 from layers.errors import InvalidValue, OutsideArea
 from layers.export import DATUMS, FORMATS, export_format
 from layers.filters import PRESETS, CaseFilter, check_query, preset_period
-from layers.glossary import CHANNELS, LEVEL_LABELS, PLACE_KIND_LABELS, SETBACK_STATUS_LABELS, STATUS_LABELS
+from layers.glossary import LEVEL_LABELS, PLACE_KIND_LABELS, SETBACK_STATUS_LABELS, STATUS_LABELS, known_channels
 from layers.kpis import street_code_for
 from layers.remediation_orders import STATES
 from layers.schema import CASE_STATUSES, LEVELS
@@ -190,7 +190,7 @@ def layout(**kwargs):
             html.Div(className="filters", children=[
                 _dropdown("overview-category", [{"label": c, "value": c} for c in categories], list(f.categories),
                           say("类别", "Category", lang), multi=True),
-                _dropdown("overview-channel", [{"label": only(pair, lang), "value": k} for k, pair in CHANNELS.items()],
+                _dropdown("overview-channel", [{"label": only(pair, lang), "value": k} for k, pair in known_channels().items()],
                           list(f.channels), say("渠道", "Channel", lang), multi=True),
                 _dropdown("overview-status", _options({s: STATUS_LABELS[s] for s in CASE_STATUSES}, lang),
                           list(f.statuses), say("状态", "Status", lang), multi=True),
