@@ -12,7 +12,7 @@ from dashboards.selection import filtered_cases
 from layers.arrivals import fell_overdue, latest
 from layers.brief import hotspot_changes
 from layers.filters import CaseFilter
-from layers.glossary import CHANNELS
+from layers.glossary import channel_names
 
 
 def arrivals(store, f: CaseFilter, now) -> dict:
@@ -43,7 +43,7 @@ def ticker(found: dict, lang: str = "zh", *, prefix: str = "wall") -> list:
     items.append(html.Span(say("刚刚到达", "Just arrived", lang), className="ticker-label"))
     for case in found["latest"]:
         place = " ".join(p for p in (case["community"], case["grid_cell"]) if p)
-        channel = CHANNELS.get(case["channel"], (case["channel"], case["channel"]))
+        channel = channel_names(case["channel"])
         items.append(html.Span(className="ticker-case", children=[
             html.B(f"{case['reported_at']:%m-%d %H:%M}"), f" {case['category']} · {place} · {only(channel, lang)}"]))
     if not found["latest"]:

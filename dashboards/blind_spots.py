@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from dashboards.charts import _figure, _trace
-from dashboards.geo import read_places
+from dashboards.geo import held
 from dashboards.i18n import only, pick, say
 from gis.blind_spots import RULES
 from layers.areas import Area
@@ -24,13 +24,10 @@ from layers.blind_spot_register import (
     state_counts,
 )
 from layers.errors import InvalidValue
-from layers.filters import CaseFilter
+from layers.glossary import BLIND_SPOT_PLACE_LABELS
+from layers.places import place_names
 from layers.remediation_orders import Actor
 
-PLACE_LAYERS = {"grid_cell": ("grid_cells", "grid_cell"), "community": ("communities", "community_code"),
-                "setback_area": ("setback_areas", "setback_area")}
-PLACE_WORDS = {"grid_cell": ("网格", "cell"), "community": ("社区", "community"), "setback_area": ("退红空间", "setback area"),
-               "component": ("部件", "component"), "case": ("案件", "case")}
 # Where a blind spot's place can be the place of a remediation order (立项治理).
 ORDER_PLACES = {"grid_cell": "grid_cell", "setback_area": "setback_area"}
 STATE_COLOURS = {"open": "#c53030", "reopened": "#dd6b20", "resolved": "#38a169"}
@@ -43,24 +40,14 @@ def entry_rows(store, area: Area, lang: str = "zh") -> list[dict]:
         return []
     entries = entries.assign(_open=entries["state"].isin(OPEN_STATES)).sort_values(
         ["_open", "cases", "last_found"], ascending=[False, False, False])
-    names = place_names(store, area)
+    names = place_names(held(store), entries["place_kind"], entries["place"])
     return [{"blind_spot_id": r.blind_spot_id, "state": only(STATES[r.state], lang), "state_code": r.state,
              "rule": only(RULES[r.rule], lang), "rule_code": r.rule, "place": f"{r.place_kind} {r.place}",
-             "place_name": f"{only(PLACE_WORDS.get(r.place_kind, (r.place_kind,) * 2), lang)} "
-                           f"{names.get((r.place_kind, r.place), r.place)}",
+             "place_name": f"{only(BLIND_SPOT_PLACE_LABELS.get(r.place_kind, (r.place_kind,) * 2), lang)} {name}",
              "category": r.category if isinstance(r.category, str) else "",
              "cases": "" if pd.isna(r.cases) else int(r.cases), "unit": r.unit if isinstance(r.unit, str) else "",
              "deadline": _day(r.deadline), "first_found": _day(r.first_found), "last_found": _day(r.last_found)}
-            for r in entries.itertuples()]
-
-
-def place_names(store, area: Area) -> dict:
-    """(kind, code) → name of the places a blind spot can be found at, in ``area``."""
-    names = {}
-    for kind, (layer, key) in PLACE_LAYERS.items():
-        places = read_places(store, CaseFilter(area=area), layer)
-        names.update({(kind, str(k)): n for k, n in zip(places[key], places["name"]) if isinstance(n, str) and n})
-    return names
+            for r, name in zip(entries.itertuples(), names)]
 
 
 def counts_chart(store, area: Area, today, lang: str = "zh", days: int = 90) -> dict:
@@ -72,7 +59,7 @@ def counts_chart(store, area: Area, today, lang: str = "zh", days: int = 90) -> 
     fig = _figure([_trace("scatter", x=x, y=counts[key].tolist(), mode="lines", name=pick(names[key], lang),
                           line=dict(color=STATE_COLOURS[key], width=2), stackgroup="one")
                    for key in ("open", "reopened", "resolved")],
-                  say(f"近{days}天盲点状态", f"Blind spots by state, last {days} days", lang))
+                  say(f"近{days}天盲点状态", f"Blind spots by state, last {days} days", lang), lang)
     fig["layout"].update(height=260, margin=dict(l=48, r=12, t=36, b=36), legend=dict(orientation="h", y=-0.2),
                          yaxis=dict(rangemode="tozero", tickformat="d", automargin=True), xaxis=dict(automargin=True))
     return fig

@@ -17,7 +17,7 @@ from dashboards.static_map import HOT_COLOUR, TODAY_COLOUR, YESTERDAY_COLOUR, br
 from dashboards.tiles import percent
 from layers.areas import Area
 from layers.brief import archived, brief_from_store
-from layers.glossary import CHANNELS, LEVEL_LABELS
+from layers.glossary import LEVEL_LABELS, channel_names
 from layers.remediation_orders import STATES
 
 GROUPS = (("disputes", "矛盾纠纷"), ("events", "事件"), ("petitions", "信访"))
@@ -62,7 +62,7 @@ def brief_html(brief: dict, *, area: str | None = None) -> str:
         f"前七日日均 {received['week_average']} 件。</p>",
         "<div class='row'>", _map(brief), "<div class='grow'>",
         table(brief["intake"]["channel"].assign(
-            channel=lambda t: t["channel"].map(lambda c: CHANNELS.get(c, (c,))[0])),
+            channel=lambda t: t["channel"].map(lambda c: channel_names(c)[0])),
             {"channel": "渠道（多渠道各计）", "yesterday": "昨日", "today": "今日", "week_average": "前七日日均"}),
         table(brief["intake"]["category"].head(10),
                {"category": "类别（前十）", "yesterday": "昨日", "today": "今日", "week_average": "前七日日均"}),

@@ -24,6 +24,7 @@ import pandas as pd
 
 from gis.datums import METRIC_CRS
 from gis.heat import to_metric
+from layers.glossary import remember_channels
 from layers.settings import SETTINGS
 from layers.store import Condition, Store, StoreError
 
@@ -58,6 +59,7 @@ class StoreCache:
         changed in place, a new one at the end), so the rows of a copy keep their numbers in the next.
         """
         versions = self._current(store)
+        self.layer(store, "channels")  # the titles of channels profiles brought, for every page (read on change)
         pinned = _pinned()
         if pinned is not None and store.url in pinned:
             return pinned[store.url][1]
@@ -477,6 +479,8 @@ def _visits(records: pd.DataFrame, cases: pd.DataFrame, follow: _Follow | None =
 
 def _load_layer(store: Store, name: str):
     frame = store.read(name)
+    if name == "channels":
+        remember_channels(frame)
     if name == "grid_cells":
         frame["area_km2"] = frame.to_crs(METRIC_CRS).area / 1e6
     return frame

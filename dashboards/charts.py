@@ -8,17 +8,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dashboards.figures import nice_step
 from dashboards.i18n import pick, say
 from layers.filters import channel_counts, tally
-from layers.glossary import CHANNELS, LEVEL_LABELS
+from layers.glossary import LEVEL_LABELS, channel_names
 
-_LAYOUT = dict(margin=dict(l=8, r=8, t=34, b=8), height=240, showlegend=False, plot_bgcolor="#fff",
+# The axes make room for their own labels (automargin): with fixed margins a category's name was cut to
+# its first character and a count to its last digit.
+_LAYOUT = dict(margin=dict(l=8, r=12, t=34, b=8), height=240, showlegend=False, plot_bgcolor="#fff",
                paper_bgcolor="#fff", font=dict(size=11))
 
 
-def _figure(traces: list, title: str) -> dict:
+def _figure(traces: list, title: str, lang: str, *, counts: str = "y") -> dict:
+    """A chart whose ``counts`` axis ("x" or "y") counts cases: from 0, in whole numbers."""
     # Plain dicts, not plotly objects: building and checking these is most of a filter change's time.
-    return {"data": traces, "layout": {"title": {"text": title, "x": 0.02, "font": {"size": 13}}, **_LAYOUT}}
+    top = max((max(t[counts], default=0) for t in traces), default=0)
+    axes = {"xaxis": {"automargin": True}, "yaxis": {"automargin": True}}
+    axes[f"{counts}axis"].update(rangemode="tozero", tick0=0, dtick=nice_step(top), tickformat=",d")
+    layout = {"title": {"text": title, "x": 0.02, "font": {"size": 13}}, **_LAYOUT, **axes}
+    if not top:  # an empty month says so, instead of an empty frame
+        layout["annotations"] = [{"text": say("本时段无案件", "No cases in this view", lang),
+                                  "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                                  "font": {"size": 13, "color": "#718096"}}]
+    return {"data": traces, "layout": layout}
 
 
 def _trace(kind: str, **properties) -> dict:
@@ -48,7 +60,7 @@ def daily_trend(cases: pd.DataFrame, lang: str = "zh") -> dict:
                           mode="lines", line=dict(color="#1f3b73", width=1.5)),
                    _trace("scatter", x=_days(closed), y=closed.to_numpy().tolist(), name=say("办结", "closed", lang),
                           mode="lines", line=dict(color="#38a169", width=1))],
-                  say("每日受理与办结", "Daily received / closed", lang))
+                  say("每日受理与办结", "Daily received / closed", lang), lang)
     fig["layout"].update(showlegend=True, margin=dict(l=8, r=8, t=34, b=40),
                          legend=dict(orientation="h", y=-0.15, x=0.5, xanchor="center", yanchor="top"))
     return fig
@@ -57,15 +69,15 @@ def daily_trend(cases: pd.DataFrame, lang: str = "zh") -> dict:
 def top_categories(cases: pd.DataFrame, n: int = 8, lang: str = "zh") -> dict:
     counts = tally(cases["category"]).head(n).iloc[::-1]
     return _figure([_trace("bar", x=counts.to_numpy().tolist(), y=[str(c) for c in counts.index], orientation="h",
-                           marker=dict(color="#dd6b20"))], say("高发类别", "Top categories", lang))
+                           marker=dict(color="#dd6b20"))], say("高发类别", "Top categories", lang), lang, counts="x")
 
 
 def channel_mix(cases: pd.DataFrame, lang: str = "zh") -> dict:
     """Cases per channel that reported them; a case two channels reported counts for both."""
     channels = pd.Series(channel_counts(cases), dtype=int).sort_values(ascending=False)
-    labels = [CHANNELS.get(c, (c, c))[1 if lang == "en" else 0] for c in channels.index]
+    labels = [channel_names(c)[1 if lang == "en" else 0] for c in channels.index]
     return _figure([_trace("bar", x=labels, y=channels.to_numpy().tolist(), marker=dict(color="#3182ce"))],
-                   say("渠道构成", "Channel mix", lang))
+                   say("渠道构成", "Channel mix", lang), lang)
 
 
 def level_split(cases: pd.DataFrame, lang: str = "zh") -> dict:
@@ -73,4 +85,4 @@ def level_split(cases: pd.DataFrame, lang: str = "zh") -> dict:
     counts = tally(cases["level"], closed).reindex(list(LEVEL_LABELS), fill_value=0)
     return _figure([_trace("bar", x=[pick(LEVEL_LABELS[k], lang) for k in counts.index], y=counts.to_numpy().tolist(),
                            marker=dict(color=["#38a169", "#d69e2e", "#e53e3e"]))],
-                   say("化解层级", "Settled at (小事不出村·大事不出街·难事不出区)", lang))
+                   say("化解层级", "Settled at level", lang), lang)

@@ -6,13 +6,13 @@ import pandas as pd
 
 from dashboards.cache import CACHE
 from dashboards.i18n import only, say
+from dashboards.remediation import measured_effects
 from dashboards.selection import filtered_cases
 from dashboards.table import case_table
 from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
-from layers.glossary import CHANNELS, LEVEL_LABELS, step_label
+from layers.glossary import LEVEL_LABELS, channel_names, step_label
 from layers.kpis import filtered_kpis
-from layers.remediation import remediation_effects
 from layers.remediation_orders import orders
 from layers.store import Condition
 
@@ -79,7 +79,7 @@ def remediations_at(store, area: Area, grid_cell: str | None, places: list[dict]
     found = found[[(k, p) in here for k, p in zip(found["place_kind"], found["place"])]]
     if found.empty:
         return []
-    effects = remediation_effects(store).set_index("remediation_id")
+    effects = measured_effects(store).set_index("remediation_id")
     rows = []
     for r in found.itertuples():
         effect = effects.loc[r.remediation_id] if r.remediation_id in effects.index else None
@@ -115,7 +115,7 @@ def case_details(store, case_id: str, area: Area = DISTRICT, lang: str = "zh") -
         "lifecycle": [(say(zh, en, lang), when(case[column])) for column, zh, en in (
             ("reported_at", "呼 受理", "reported"), ("dispatched_at", "分 派单", "dispatched"),
             ("closed_at", "销 办结", "closed"), ("due_at", "期限", "due"))],
-        "sources": [{"channel": only(CHANNELS.get(r.channel, (r.channel,) * 2), lang), "source_id": r.source_id,
+        "sources": [{"channel": only(channel_names(r.channel), lang), "source_id": r.source_id,
                      "reported_at": when(r.reported_at), "merge_reason": r.merge_reason if r.merged else None}
                     for r in records.itertuples()],
     }

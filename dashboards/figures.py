@@ -62,7 +62,8 @@ def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", ou
                        f"<br>{say('每平方公里', 'per km²', lang)}: %{{customdata[2]}}"
                        f"<br>{say('每千人', 'per 1,000 residents', lang)}: %{{customdata[3]}}<extra></extra>"),
         colorscale=CASE_COLOURS, marker=dict(line=dict(width=0.2, color="#999")),
-        colorbar=dict(title=dict(text=pick(legend, lang, sep="<br>")), thickness=12), name="grid_cells")
+        name="grid_cells", **colour_range(cells[column], counts=measure == "cases",
+                                          colorbar=dict(title=dict(text=pick(legend, lang, sep="<br>")), thickness=12)))
     layers = [dict(sourcetype="geojson", source=source, type="line", color=outline_colour or OUTLINE_STYLES[name][1],
                    line=dict(width=OUTLINE_STYLES[name][0]), name=name) for name, source in outlines.items()]
     if basemap.layer():
@@ -73,7 +74,28 @@ def case_map(cells, *, cells_geojson, outlines: dict, measure: str = "cases", ou
         map=dict(style=MAP_STYLE, center=dict(lon=(minx + maxx) / 2, lat=(miny + maxy) / 2),
                  zoom=_zoom(maxx - minx, maxy - miny, lat=(miny + maxy) / 2), layers=layers),
         margin=dict(l=0, r=0, t=30, b=0), title=dict(text=pick(title, lang), x=0.01, font=dict(size=14)),
+        # What the browser fits to the map's own size (assets/fit.js): the zoom above assumes a laptop's.
+        meta=dict(fit=[float(minx), float(miny), float(maxx), float(maxy)]),
         uirevision=f"case-map {place}")}
+
+
+def colour_range(values, *, counts: bool, colorbar: dict) -> dict:
+    """A colour scale from 0 (``zmin``, ``zmax`` and the ``colorbar``): 47 and 48 cases are two shades of
+    the same red, not the scale's two ends. Counts get whole-number ticks only (0.5 cases means nothing).
+    """
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    top = max(float(finite.max()) if len(finite) else 0.0, 1.0)
+    if counts:
+        colorbar = dict(colorbar, tickvals=list(range(0, int(top) + 1, nice_step(top))), tickformat=",d")
+    return dict(zmin=0, zmax=top, colorbar=colorbar)
+
+
+def nice_step(top: float, ticks: int = 5) -> int:
+    """A whole step of 1, 2 or 5 times a power of ten giving about ``ticks`` ticks from 0 to ``top``."""
+    rough = max(top / ticks, 1.0)
+    power = 10 ** int(np.floor(np.log10(rough)))
+    return int(next(m * power for m in (1, 2, 5, 10) if m * power >= rough))
 
 
 def cells_geojson(cells) -> dict:

@@ -38,8 +38,15 @@ _TEXTS: dict[tuple, str] = {}
 
 def read_places(store, f: CaseFilter, layer: str):
     """A geography layer within the filter's street, community and cell, and within the viewer's area."""
-    frame = CACHE.layer(store, layer)
-    return frame[matches(frame, f.place_conditions(layer))]
+    return held(store)(layer, f.place_conditions(layer))
+
+
+def held(store):
+    """The store's read of a geography layer, answered from what this server holds of it: no store read."""
+    def read(layer: str, where=None):
+        frame = CACHE.layer(store, layer)
+        return frame[matches(frame, where or [])]
+    return read
 
 
 def install(app):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash
-from dash import html
+from dash import MATCH, Input, Output, State, clientside_callback, html
 
 from dashboards.i18n import say
 
@@ -34,6 +34,30 @@ def header(title: str, sub: str, lang: str, *, here: str, who: str = "", who_id:
     who_span = [html.Span(who, **({"id": who_id} if who_id else {}))] if who else []
     return html.Div(className="header", children=[
         html.H1(title), html.Span(sub, className="sub"),
-        html.Span(className="who", children=who_span + links + [
+        # On a phone the links fold behind ☰.
+        drawer_button("header-menu", "☰", say("菜单", "Menu", lang)),
+        html.Span(className="who drawer", id=drawer_id("header-menu"), children=who_span + links + [
             html.A(say("修改密码", "Password", lang), href="/password", className="link"),
             html.A(say("退出", "Log out", lang), href="/logout", className="link")])])
+
+
+
+def drawer_id(name: str) -> dict:
+    return {"type": "drawer", "name": name}
+
+
+def drawer_button(name: str, text: str, label: str) -> html.Button:
+    """What opens and closes the drawer ``drawer_id(name)`` on a phone; on a wider screen the button is
+    hidden and the drawer always open (assets/style.css)."""
+    return html.Button(text, id={"type": "drawer-open", "name": name}, className="drawer-open", title=label,
+                       **{"aria-label": label})
+
+
+# One callback for every drawer of every page, in the browser: a class switched, nothing asked of the server.
+clientside_callback(
+    """function(clicks, className) {
+        const words = (className || "").split(" ").filter(w => w && w !== "open");
+        return clicks % 2 ? words.concat("open").join(" ") : words.join(" ");
+    }""",
+    Output(drawer_id(MATCH), "className"), Input({"type": "drawer-open", "name": MATCH}, "n_clicks"),
+    State(drawer_id(MATCH), "className"), prevent_initial_call=True)

@@ -13,7 +13,7 @@ from dashboards.printed import page, table
 from dashboards.remediation import VERDICT_WORDS
 from dashboards.tiles import percent
 from gis.blind_spots import RULES
-from layers.glossary import CHANNELS, STATUS_LABELS
+from layers.glossary import STATUS_LABELS, channel_names
 from layers.monthly import TREND_WORDS
 
 ROWS_SHOWN = 10
@@ -84,7 +84,7 @@ def _hard_cases(hard: dict) -> list[str]:
     escalated = hard["escalated"].assign(
         levels=lambda t: t["level_received"].astype(str).map(LEVEL_NAMES) + "→" + t["level"].astype(str).map(LEVEL_NAMES))
     channels = hard["many_channels"].assign(channel_list=lambda t: t["channel_list"].map(
-        lambda names: "、".join(CHANNELS.get(c, (c,))[0] for c in names.split(";"))))
+        lambda names: "、".join(channel_names(c)[0] for c in names.split(";"))))
     return [
         "<h3>久拖未结（月末仍未办结，最久者在前）</h3>",
         table(oldest, {"case_id": "编号", "reported_at": "受理时间", "category": "类别", "level": "层级",

@@ -13,11 +13,12 @@ import json
 import pandas as pd
 
 from dashboards.cache import CACHE
-from dashboards.geo import read_places
+from dashboards.geo import held, read_places
 from dashboards.i18n import say
 from layers.areas import Area
 from layers.errors import InvalidValue
 from layers.filters import CaseFilter
+from layers.places import touch_cells
 from layers.remediation import PLACE_LAYERS
 from layers.remediation_orders import (
     MAY,
@@ -31,9 +32,6 @@ from layers.remediation_orders import (
     steps_of,
 )
 from layers.responsibilities import responsible_units
-
-PLACE_KINDS = {"grid_cell": ("网格", "Grid cell"), "estate": ("老旧小区", "Estate"),
-               "setback_area": ("退红空间", "Setback area")}
 
 
 def may_propose(role: str) -> bool:
@@ -52,9 +50,7 @@ def place_options(store, area: Area, kind: str) -> list[dict]:
     layer, key = PLACE_LAYERS[kind]
     places = read_places(store, CaseFilter(area=area), layer)
     if area.kind == "cells" and kind != "grid_cell" and len(places):
-        # A grid leader's estates and setback areas: those touching their cells (as the layer decides).
-        cells = read_places(store, CaseFilter(area=area), "grid_cells").geometry.union_all()
-        places = places[places.intersects(cells).to_numpy()]
+        places = places[touch_cells(held(store), area, places)]  # a grid leader's: as the orders' rule decides
     places = places.sort_values(key)
     return [{"label": f"{n} ({c})" if isinstance(n, str) and n else str(c), "value": str(c)}
             for c, n in zip(places[key], places["name"])]
@@ -101,8 +97,15 @@ def propose(store, actor: Actor, form: dict, lang: str = "zh") -> dict:
             request_key=_text(form.get("request_key"), 100) or None)
     except InvalidValue as exc:  # NotAllowed too: the person is told why and nothing is written
         return _refused(exc, lang)
+    _seen(store, wrote)
     text = say("已立项", "Proposed", lang) if wrote else say("此前已提交", "Already submitted", lang)
     return {"ok": True, "text": f"{text}: {remediation_id}", "remediation_id": remediation_id}
+
+
+def _seen(store, wrote: bool) -> None:
+    """This process wrote to the register: its next request measures the effects again, not up to a second later."""
+    if wrote:
+        CACHE.written(store)
 
 
 def step_options(state: str, role: str, lang: str = "zh") -> list[dict]:
@@ -119,6 +122,7 @@ def take_step(store, actor: Actor, remediation_id, step, *, note="", handed_over
                               handed_over_to=_text(handed_over_to, 200) or None)
     except InvalidValue as exc:
         return _refused(exc, lang)
+    _seen(store, wrote)
     done = say(*STATES[step], lang)
     return {"ok": True, "text": f"{remediation_id}: {done}" if wrote else
             f"{remediation_id}: {say('已是此状态', 'already so', lang)} ({done})"}

@@ -10,7 +10,7 @@ from dashboards.i18n import only
 from dashboards.selection import kept
 from layers.errors import InvalidValue
 from layers.filters import CaseFilter
-from layers.glossary import CHANNELS, LEVEL_LABELS, step_label
+from layers.glossary import LEVEL_LABELS, channel_names, step_label
 
 # The case table's columns: (field, 中文, English).
 TABLE_COLUMNS = [("case_id", "编号", "Case"), ("reported_at", "受理时间", "Reported"), ("category", "类别", "Category"),
@@ -35,7 +35,7 @@ def case_table(cases: pd.DataFrame, *, sort_by=None, page: int = 0, page_size: i
     rows["status"] = rows["status"].map(lambda s: only(step_label(s), lang) if s else s)
     rows["level"] = rows["level"].map(lambda v: only(LEVEL_LABELS[v], lang) if v in LEVEL_LABELS else v)
     rows["channels"] = rows["channels"].fillna("").map(
-        lambda cs: ("、" if lang != "en" else ", ").join(only(CHANNELS.get(c, (c, c)), lang) for c in cs.split(";") if c))
+        lambda cs: ("、" if lang != "en" else ", ").join(only(channel_names(c), lang) for c in cs.split(";") if c))
     return rows.astype(object).where(rows.notna(), "").to_dict("records"), pages
 
 

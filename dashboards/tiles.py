@@ -24,7 +24,7 @@ def tile_values(kpis: dict) -> list[tuple[str, str, str, str]]:
         ("events-received", "网格事件", "Grid events", count(e["received"])),
         ("events-closure", "事件办结率", "Event closure", percent(e["closure_rate"])),
         ("visits", "来访批次/人次", "Visits / people", f"{count(v['batches'])} / {count(v['people'])}"),
-        ("levels", "村/街/区", "Community/street/district",
+        ("levels", "村/街/区", "Community / street / district",
          f"{count(lv['community'])}/{count(lv['street'])}/{count(lv['district'])}"),
         ("overdue", "超期未办结", "Overdue", count(d["overdue"] + e["overdue"] + kpis["petitions"]["overdue"])),
     ] + ([("first-petitions", "初信初访一次化解", "First petitions settled",

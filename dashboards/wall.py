@@ -14,7 +14,7 @@ from dashboards.data import area_title, unreachable_banner, view_data
 from dashboards.geo import read_places
 from dashboards.i18n import language, say
 from dashboards.tiles import kpi_tiles
-from dashboards.wall_panel import measured_effects, panel_children, remediation_panel
+from dashboards.wall_panel import panel_children, remediation_panel
 from layers.areas import DISTRICT, Area
 from layers.filters import CaseFilter
 
@@ -65,7 +65,7 @@ def view_area(area: Area, street_code: str | None) -> Area:
 def remediation_children(store, area: Area, now, lang: str = "zh"):
     """The remediation panel for the view's area; if it cannot be read, the panel shown stays as it is."""
     try:
-        return panel_children(remediation_panel(store, area, now, effects=measured_effects(store, now)), lang)
+        return panel_children(remediation_panel(store, area, now), lang)
     except Exception:  # noqa: BLE001 — the map and the tiles (held by the server) still go up
         log.warning("wall remediation panel failed, keeping the last one", exc_info=True)
         return dash.no_update
@@ -105,6 +105,8 @@ def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, base
                   legend=dict(layout.get("legend", {}), bgcolor="rgba(11,20,38,0.85)",
                               font=dict(color="#e2e8f0", size=14)),
                   title=dict(text=f"{title} · {layout['title']['text']}", font=dict(size=20)))
+    # The browser fits the map to the wall and grows this type with it (assets/fit.js).
+    layout["meta"] = dict(layout.get("meta", {}), screen="wall", type=dict(title=20, legend=14))
     found = arrivals(store, f.narrowed(street_code=code), as_of or datetime.now())
     return {"title": title, "kpis": data["kpis"], "map": data["map"], "view": tick % len(views),
             "views": len(views), "street_code": code, "ticker": ticker(found, lang), "arrivals": found}

@@ -7,17 +7,13 @@ draws them for the dark wall, in type meant to be read across the command hall.
 
 from __future__ import annotations
 
-import threading
-
 import pandas as pd
 from dash import html
 
-from dashboards.cache import CACHE
 from dashboards.i18n import say
-from dashboards.remediation import VERDICT_WORDS
+from dashboards.remediation import VERDICT_WORDS, measured_effects
 from layers.areas import Area
 from layers.glossary import SETBACK_STATUS_LABELS
-from layers.remediation import remediation_effects
 from layers.remediation_orders import OPEN_STATES, STATES, orders
 from layers.remediation_summary import latest_effects, overdue_orders, setback_progress, year_by_state
 
@@ -28,14 +24,8 @@ SETBACK_COLOURS = {"unmanaged": "#e53e3e", "in_renovation": "#ecc94b", "handed_o
 VERDICT_CLASSES = {"reduced": "good", "increased": "bad", "none": "plain"}
 
 
-def remediation_panel(store, area: Area, now, *, effects: pd.DataFrame | None = None) -> dict:
+def remediation_panel(store, area: Area, now) -> dict:
     """The panel's figures for ``area`` at ``now``.
-
-    Parameters
-    ----------
-    effects
-        The store's measured effects if the caller holds them (:func:`measured_effects`); otherwise
-        they are measured here.
 
     Returns
     -------
@@ -50,8 +40,7 @@ def remediation_panel(store, area: Area, now, *, effects: pd.DataFrame | None = 
     now = pd.Timestamp(now)
     register = orders(store, area, now=now)
     late = overdue_orders(store, register, now)
-    if effects is None:
-        effects = remediation_effects(store) if len(register) else pd.DataFrame()
+    effects = measured_effects(store, now) if len(register) else pd.DataFrame()
     latest = latest_effects(store, register, effects, EFFECTS_SHOWN)
     return {"year": now.year, "orders": int(len(register)), "by_state": year_by_state(register, now),
             "setback": setback_progress(store, area), "overdue": int(len(late)),
@@ -59,28 +48,6 @@ def remediation_panel(store, area: Area, now, *, effects: pd.DataFrame | None = 
                               for r in late.head(OVERDUE_SHOWN).itertuples()],
             "effects": [{"place": r.place_name, "before": float(r.before), "after": float(r.after),
                          "verdict": r.verdict} for r in latest.itertuples()]}
-
-
-_MEASURED: dict[str, tuple[tuple, pd.DataFrame]] = {}
-_MEASURING = threading.Lock()
-
-
-def measured_effects(store, now) -> pd.DataFrame:
-    """The store's measured effects (:func:`layers.remediation.remediation_effects`), measured again when the
-    register or the setback areas change, or on a new day.
-
-    Measuring reads every case: too much for every tick of every wall, and an effect is a matter of
-    months, so the cases arriving during the day do not ask for it again.
-    """
-    key = (CACHE.version(store, "remediations"), CACHE.version(store, "setback_areas"), pd.Timestamp(now).date())
-    held = _MEASURED.get(store.url)
-    if held is None or held[0] != key:
-        with _MEASURING:  # walls refreshing at once wait for one measurement
-            held = _MEASURED.get(store.url)
-            if held is None or held[0] != key:
-                held = (key, remediation_effects(store))
-                _MEASURED[store.url] = held
-    return held[1]
 
 
 def panel_children(panel: dict, lang: str = "zh") -> list:

@@ -15,6 +15,8 @@ from etl.normalise import (
     Problems,
     Reach,
     coordinates,
+    map_values,
+    nfkc,
     parse_datetimes,
     plain_digits,
     shape_problems,
@@ -35,7 +37,7 @@ def normalise_components(raw: pd.DataFrame, profile: Profile, file: str, *, area
     text = {f: text_column(raw, c) for f, c in cols.items()}
     out = pd.DataFrame({"source": profile.source, "file": file, "row": raw["_row"].to_numpy()}, index=raw.index)
 
-    codes = text["component_id"]
+    codes = nfkc(text["component_id"])
     problems.add(codes == "", "component_id", cols["component_id"], "missing_field", codes.to_numpy())
     parts = codes.map(split_code)
     problems.add((codes != "") & parts.isna(), "component_id", cols["component_id"], "bad_code", codes.to_numpy())
@@ -48,12 +50,9 @@ def normalise_components(raw: pd.DataFrame, profile: Profile, file: str, *, area
     for f in ("class_name", "managing_unit", "owning_unit", "maintaining_unit"):
         out[f] = text[f].where(text[f] != "", None) if f in text else None
     if "state" in text:
-        mapped = text["state"].map(profile.vocab.get("state", {}))
-        problems.add(mapped.isna() & (text["state"] != ""), "state", cols["state"], "unknown_value",
-                     text["state"].to_numpy())
-        out["state"] = mapped
+        out["state"] = map_values(text["state"], "state", profile, problems, "state", cols["state"])
     else:
-        out["state"] = None
+        out["state"] = profile.fixed.get("state")
     if "surveyed_at" in text:
         parsed = parse_datetimes(plain_digits(text["surveyed_at"]), profile.datetime_formats)
         problems.add(parsed.isna() & (text["surveyed_at"] != ""), "surveyed_at", cols["surveyed_at"], "bad_date",

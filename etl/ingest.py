@@ -13,11 +13,12 @@ import pandas as pd
 from etl.components import locate_components, normalise_components
 from etl.locate import locate
 from etl.merge import WINDOW, merge_duplicates
-from etl.normalise import REASONS, Reach, normalise
+from etl.normalise import REASONS, Reach, normalise, unlisted_seen
 from etl.profiles import Profile, read_profile
 from etl.read import read_export
 from gis.datums import METRIC_CRS, STORAGE_CRS
 from layers.errors import InvalidValue
+from layers.glossary import CHANNELS
 from layers.responsibilities import responsible_units
 from layers.schema import LAYERS
 from layers.store import Condition, Store
@@ -46,6 +47,8 @@ class FileReport:
     merged: int
     quarantined: int
     target: str = "cases"
+    # Per field, the words its profile's map did not list and let through (or replaced by its default): count.
+    unlisted: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def ingest_many(items, store: Store, *, progress=None, audit=None) -> IngestRepo
         (components if profile.target == "components" else cases).append(records.assign(_item=n))
         quarantines.append(quarantine)
         report.files.append(FileReport(name, profile.source, encoding, len(raw), 0, 0, len(quarantine),
-                                       profile.target))
+                                       profile.target, unlisted_seen(raw, profile)))
     quarantine = pd.concat(quarantines, ignore_index=True)
     for reason in REASONS:
         count = int(quarantine["reasons"].str.split(";").map(lambda rs: reason in rs).sum()) if len(quarantine) else 0
@@ -151,11 +154,22 @@ def ingest_many(items, store: Store, *, progress=None, audit=None) -> IngestRepo
     if len(inventory):
         writes["components"] = locate_components(inventory, geography["grid_cells"]).drop(columns="_item")
         _count(report, inventory["_item"], pd.Series(False, index=inventory.index))
+    brought = _brought_channels([profile for _path, profile in items])
+    if len(brought):
+        writes["channels"] = brought
     if progress:
         progress("write", len(items), len(items))
     store.upsert_many({**writes, "quarantine": quarantine.drop(columns="_problems", errors="ignore")})
     report.quarantine = quarantine
     return report
+
+
+def _brought_channels(profiles) -> pd.DataFrame:
+    """The channels the profiles bring that the glossary does not ship, with their titles (the channels layer)."""
+    rows = {p.channel: p.channel_title for p in profiles
+            if p.target == "cases" and p.channel_title and p.channel not in CHANNELS}
+    return pd.DataFrame([{"channel": c, "title_zh": t[0], "title_en": t[1]} for c, t in rows.items()],
+                        columns=["channel", "title_zh", "title_en"])
 
 
 # store url -> (the geography layers' version stamps, the layers as read): a server that takes a push every
@@ -262,7 +276,7 @@ def _all_channels(cases, decided, prior):
 
 # What every intake record keeps; a merged record keeps all it said as well (see layers.schema).
 _ALWAYS = ("source", "source_id", "case_id", "channel", "reported_at", "people", "file", "row", "merged",
-           "merge_reason")
+           "merge_reason", "original")
 
 
 def _case_sources(decided):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from etl.profiles import ISO8601, Profile
+from etl.profiles import CLOSED, ISO8601, Profile
 from gis.datums import DatumError, to_cgcs2000
 from layers.components import split_code
 from layers.features import LOCAL_OFFSET
@@ -33,6 +33,11 @@ REASONS = {
     "bad_row": "行格式错误",
 }
 _DATE_FIELDS = ("reported_at", "dispatched_at", "closed_at")
+# Identifiers and short text compared across exports: NFKC makes full-width ＧＤ２０２１ equal GD2021. A free
+# description stays as written (its full-width punctuation is Chinese writing, not a different value).
+NFKC_FIELDS = ("source_id", "category", "reporter_phone", "address", "component_id")
+# A spreadsheet's date cell as etl.read gives it, read whatever the profile's formats say (they are for text).
+_CELL_DATE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 
 
 class Problems:
@@ -74,6 +79,61 @@ def message(file, row, items, district="本区") -> str:
     return f"{file} 第{row}行 " + "；".join(parts)
 
 
+def nfkc(values: pd.Series) -> pd.Series:
+    """Unicode NFKC: full-width letters, digits and signs as their plain forms (ＧＤ２０２１ → GD2021)."""
+    if not values.map(lambda v: isinstance(v, str) and not v.isascii()).any():
+        return values
+    return values.map(lambda v: unicodedata.normalize("NFKC", v).strip() if isinstance(v, str) else v)
+
+
+def map_values(text: pd.Series, name: str, profile: Profile, problems: Problems, field: str, column: str):
+    """``text`` through the profile's [vocab.NAME] map and its policy for words the map does not list.
+
+    An open field (category) keeps an unlisted word by default; a closed one (status, level, kind,
+    resolved_in_place, state) refuses it, naming the word and those the map has, unless a default is given.
+    Empty text stays missing (None).
+    """
+    vocab = profile.vocab.get(name, {})
+    mapped = text.map(vocab)
+    if name in CLOSED and not isinstance(CLOSED[name][0], bool):  # the canonical word itself is always understood
+        mapped = mapped.where(mapped.notna() | ~text.isin(CLOSED[name]), text)
+    unlisted = mapped.isna() & (text != "")
+    rule = profile.unlisted_rule(name)
+    if rule.policy == "keep":
+        mapped = mapped.where(~unlisted, text)
+    elif rule.policy == "default":
+        mapped = mapped.where(~unlisted, rule.default)
+    elif unlisted.any():
+        words = "、".join(str(w) for w in vocab) or "、".join(str(w) for w in CLOSED.get(name, ()))
+        problems.add(unlisted, field, column, "unknown_value", (text + f" (可取: {words})").to_numpy())
+    return mapped.where(text != "", None)
+
+
+def unlisted_seen(raw: pd.DataFrame, profile: Profile) -> dict[str, dict[str, int]]:
+    """Per field, the words a map did not list and passed through or replaced by its default, with their counts.
+
+    The ingest report shows them so a clerk can add them to the profile's map.
+    """
+    seen = {}
+    for name, vocab in profile.vocab.items():
+        fields = ("level_received", "level") if name == "level" else (name,)
+        if profile.unlisted_rule(name).policy == "refuse":
+            continue
+        for field in fields:
+            column = profile.columns.get(field)
+            if column is None or column not in raw:
+                continue
+            text = text_column(raw, column)
+            if field in NFKC_FIELDS:
+                text = nfkc(text)
+            if name in CLOSED:
+                text = text[~text.isin(CLOSED[name])]
+            words = text[(text != "") & ~text.isin(list(vocab))].value_counts()
+            if len(words):
+                seen[field] = {str(w): int(n) for w, n in words.items()}
+    return seen
+
+
 def text_column(frame, column):
     if column is None:
         return pd.Series("", index=frame.index, dtype=object)
@@ -101,6 +161,9 @@ def parse_datetimes(values: pd.Series, formats) -> pd.Series:
     with an offset becomes the district's local time, one without is taken as local already.
     """
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ms]")
+    cells = values.str.fullmatch(_CELL_DATE)
+    if cells.any():
+        out[cells] = pd.to_datetime(values[cells], format="%Y-%m-%dT%H:%M:%S", errors="coerce")
     for fmt in formats:
         todo = out.isna() & (values != "")
         if not todo.any():
@@ -140,28 +203,33 @@ def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Reach | N
     raw = raw.reset_index(drop=True)
     problems = Problems(n)
     shape_problems(raw, problems)
-    cols = profile.columns
+    cols, fixed = profile.columns, profile.fixed
     out = pd.DataFrame({"source": profile.source, "channel": profile.channel, "file": file,
                         "row": raw["_row"].to_numpy()}, index=raw.index)
-    text = {f: text_column(raw, cols.get(f)) for f in cols}
+    given = {f: text_column(raw, cols.get(f)) for f in cols}
+    text = {f: nfkc(v) if f in NFKC_FIELDS else v for f, v in given.items()}
+    out["original"] = originals(given, text)
 
     for f in ("source_id", "category", "status", "reported_at"):
-        problems.add(text[f] == "", f, cols[f], "missing_field", text[f].to_numpy())
-    dup = (text["source_id"] != "") & text["source_id"].duplicated(keep="first")
-    problems.add(dup, "source_id", cols["source_id"], "duplicate_id", text["source_id"].to_numpy())
-    out["source_id"] = text["source_id"]
-    out["category"] = text["category"]
-    if "category" in profile.vocab:  # a source that sends category codes (Open311's service_code)
-        mapped = text["category"].map(profile.vocab["category"])
-        problems.add(mapped.isna() & (text["category"] != ""), "category", cols["category"], "unknown_value",
-                     text["category"].to_numpy())
-        out["category"] = mapped.where(mapped.notna(), text["category"])
+        if f in text:
+            problems.add(text[f] == "", f, cols[f], "missing_field", text[f].to_numpy())
+    ids = text["source_id"]
+    dup = (ids != "") & ids.duplicated(keep="first")
+    if dup.any():
+        first_row = pd.Series(raw["_row"].to_numpy(), index=ids.index).groupby(ids).transform("first")
+        problems.add(dup, "source_id", cols["source_id"], "duplicate_id",
+                     (ids + " (同第" + first_row.astype(str) + "行)").to_numpy())
+    out["source_id"] = ids
+    if "category" in text:
+        out["category"] = map_values(text["category"], "category", profile, problems, "category", cols["category"])
+    else:
+        out["category"] = fixed["category"]
     for f in ("description", "reporter_phone", "address"):
-        out[f] = text[f].where(text[f] != "", None) if f in text else None
+        out[f] = text[f].where(text[f] != "", None) if f in text else fixed.get(f)
 
     for f in _DATE_FIELDS:
         if f not in text:
-            out[f] = pd.NaT
+            out[f] = pd.Timestamp(fixed[f]).as_unit("ms") if f in fixed else pd.NaT
             continue
         parsed = parse_datetimes(plain_digits(text[f]), profile.datetime_formats)
         problems.add(parsed.isna() & (text[f] != ""), f, cols[f], "bad_date", text[f].to_numpy())
@@ -169,21 +237,17 @@ def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Reach | N
 
     for f, default in (("status", None), ("level_received", "community"), ("level", None), ("kind", profile.kind)):
         if f not in text:
-            out[f] = default
+            out[f] = fixed.get(f, default)
             continue
-        vocab = profile.vocab.get("level" if f.startswith("level") else f, {})
-        mapped = text[f].map(vocab)
-        problems.add(mapped.isna() & (text[f] != ""), f, cols[f], "unknown_value", text[f].to_numpy())
+        mapped = map_values(text[f], "level" if f.startswith("level") else f, profile, problems, f, cols[f])
         out[f] = mapped.where(mapped.notna(), default)
     out["level"] = out["level"].where(out["level"].notna(), out["level_received"])
 
     if "resolved_in_place" in text:
-        mapped = text["resolved_in_place"].map(profile.vocab.get("resolved_in_place", {}))
-        problems.add(mapped.isna() & (text["resolved_in_place"] != ""), "resolved_in_place",
-                     cols["resolved_in_place"], "unknown_value", text["resolved_in_place"].to_numpy())
-        out["resolved_in_place"] = mapped
+        out["resolved_in_place"] = map_values(text["resolved_in_place"], "resolved_in_place", profile, problems,
+                                              "resolved_in_place", cols["resolved_in_place"])
     else:
-        out["resolved_in_place"] = None
+        out["resolved_in_place"] = fixed.get("resolved_in_place")
     # Settled where it arose: closed at the level that received it.
     derived = (out["status"] == "closed") & (out["level"] == out["level_received"])
     out["resolved_in_place"] = out["resolved_in_place"].where(out["resolved_in_place"].notna(), derived).astype(bool)
@@ -193,7 +257,7 @@ def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Reach | N
         problems.add(people.isna() | (people < 1), "people", cols["people"], "bad_number", text["people"].to_numpy())
         out["people"] = people.fillna(1).clip(lower=1).astype(int)
     else:
-        out["people"] = 1
+        out["people"] = fixed.get("people", 1)
 
     coordinates(raw, profile, out, problems, area)
     out["component_id"] = None
@@ -203,13 +267,26 @@ def normalise(raw: pd.DataFrame, profile: Profile, file: str, *, area: Reach | N
         problems.add(malformed, "component_id", cols["component_id"], "bad_code", codes.to_numpy())
         out["component_id"] = codes.where(codes != "", None)
     loc = profile.location
-    out["community_name"] = text_column(raw, loc.community).where(lambda s: s != "", None) if loc.community else None
+    out["community_name"] = (nfkc(text_column(raw, loc.community)).where(lambda s: s != "", None)
+                             if loc.community else None)
     if loc.address and "address" not in cols:
-        out["address"] = text_column(raw, loc.address).where(lambda s: s != "", None)
+        out["address"] = nfkc(text_column(raw, loc.address)).where(lambda s: s != "", None)
 
     bad = problems.bad()
     district = area.name if area is not None else "本区"
     return out[~bad].reset_index(drop=True), problems.quarantine(raw, profile.source, file, district=district)
+
+
+def originals(given: dict, text: dict) -> pd.Series:
+    """Per row, the fields NFKC changed as the export wrote them (JSON), or None: the intake record keeps them."""
+    index = next(iter(given.values())).index if given else pd.RangeIndex(0)
+    changed = {f: given[f] != text[f] for f in text if f in NFKC_FIELDS and (given[f] != text[f]).any()}
+    if not changed:
+        return pd.Series(None, index=index, dtype=object)
+    rows = pd.DataFrame({f: given[f].where(mask) for f, mask in changed.items()})
+    return pd.Series([json.dumps({f: v for f, v in r.items() if isinstance(v, str)}, ensure_ascii=False)
+                      if any(isinstance(v, str) for v in r.values()) else None
+                      for r in rows.to_dict("records")], index=index, dtype=object)
 
 
 def coordinates(raw, profile, out, problems, area=None):
@@ -223,7 +300,10 @@ def coordinates(raw, profile, out, problems, area=None):
     y = pd.to_numeric(ys, errors="coerce")
     given = (xs != "") | (ys != "")
     unreadable = given & (x.isna() | y.isna())
-    problems.add(unreadable, "location", f"{loc.x}/{loc.y}", "bad_coordinate", (xs + "," + ys).to_numpy())
+    # Say which half is missing: "abc," alone does not tell a clerk that 纬度 is empty.
+    said = (xs + "," + ys).where(xs != "", xs + "," + ys + f" ({loc.x}为空)")
+    said = said.where(ys != "", xs + "," + ys + f" ({loc.y}为空)")
+    problems.add(unreadable, "location", f"{loc.x}/{loc.y}", "bad_coordinate", said.to_numpy())
     # 0,0 is what an app writes when it had no fix: treat it as missing, not as the Gulf of Guinea.
     usable = given & ~unreadable & ~((x == 0) & (y == 0))
     datums = pd.Series(loc.datum, index=raw.index, dtype=object)

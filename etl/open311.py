@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from etl.profiles import ISO8601, Location, Profile, available_profiles, read_profile
+from etl.profiles import ISO8601, Location, Profile, Unlisted, available_profiles, read_profile
 from etl.read import cell_text
 from layers.schema import CASE_KINDS, CASE_STATUSES
 
@@ -51,6 +51,7 @@ def push_profile(channel: str, services: dict[str, str]) -> Profile:
         location=Location(x="long", y="lat", datum=DEFAULT_DATUM, address="address_string", datum_column="datum"),
         datetime_formats=(ISO8601,), kind=channel_kind(channel),
         vocab={"status": STATUS_WORDS, "kind": {k: k for k in CASE_KINDS}, "category": dict(services)},
+        unlisted={"category": Unlisted("refuse")},  # a service_code is one services.json lists
         path=f"open311:{channel}")
 
 

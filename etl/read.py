@@ -13,16 +13,17 @@ import csv
 import json
 import warnings
 import zipfile
+from datetime import date, datetime, time
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 
-from etl.profiles import Profile
+from etl.profiles import GEOJSON_X, GEOJSON_Y, Profile
 from layers.errors import BadInput
 
 _FALLBACK_ENCODINGS = ("utf-8", "gb18030")
-# The columns a GeoJSON reader makes of each Point's coordinates; a profile names them as x and y.
-GEOJSON_X, GEOJSON_Y = "@x", "@y"
+__all__ = ["GEOJSON_X", "GEOJSON_Y", "ReadError", "cell_text", "detect_encoding", "read_export", "wanted_columns"]
 
 
 class ReadError(BadInput):
@@ -31,7 +32,14 @@ class ReadError(BadInput):
 
 def detect_encoding(path: Path) -> str:
     """UTF-8 with BOM, UTF-8, or else GB18030 (a superset of GBK): the first the whole file decodes as."""
-    data = path.read_bytes()
+    encoding = bytes_encoding(path.read_bytes())
+    if encoding is None:
+        raise ReadError(f"{path}: neither UTF-8 nor GB18030; set encoding in the profile")
+    return encoding
+
+
+def bytes_encoding(data: bytes) -> str | None:
+    """The encoding :func:`detect_encoding` gives bytes (a file or a sample of one), or None."""
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     for encoding in _FALLBACK_ENCODINGS:
@@ -40,7 +48,7 @@ def detect_encoding(path: Path) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise ReadError(f"{path}: neither UTF-8 nor GB18030; set encoding in the profile")
+    return None
 
 
 def read_export(path, profile: Profile) -> tuple[pd.DataFrame, str | None]:
@@ -65,17 +73,26 @@ def read_export(path, profile: Profile) -> tuple[pd.DataFrame, str | None]:
     else:
         encoding = profile.encoding or detect_encoding(path)
         frame = _read_json(path, encoding, profile)
-    loc = profile.location
-    wanted = set(profile.columns.values()) | {c for c in (loc.x, loc.y, loc.address, loc.community, loc.datum_column)
-                                               if c}
-    missing = sorted(c for c in wanted if c not in frame.columns)
+    wanted = wanted_columns(profile)
+    missing = [(key, column) for key, column in wanted if column not in frame.columns]
     if missing:
         hint = ""
         if encoding and profile.encoding and _family(detect_encoding(path)) != _family(profile.encoding):
             hint = f" (the file reads as {detect_encoding(path)}, the profile says {profile.encoding})"
-        raise ReadError(f"{path}: columns {missing} named by profile {profile.source} are not in the file; "
-                        f"it has {[c for c in frame.columns if not c.startswith('_')]}{hint}")
+        named = ", ".join(f"{key} = {column!r}" for key, column in missing)
+        raise ReadError(f"{path}: columns {sorted({c for _k, c in missing})} named by profile {profile.source} are "
+                        f"not in the file ({named}); it has "
+                        f"{[c for c in frame.columns if not c.startswith('_')]}{hint}")
     return frame, encoding
+
+
+def wanted_columns(profile: Profile) -> list[tuple[str, str]]:
+    """(profile key, column) for every column the profile names, in the profile's order."""
+    loc = profile.location
+    named = [(f"columns.{f}", c) for f, c in profile.columns.items()]
+    named += [(f"location.{k}", getattr(loc, k)) for k in ("x", "y", "address", "community", "datum_column")
+              if getattr(loc, k)]
+    return named
 
 
 def _family(encoding: str) -> str:
@@ -136,24 +153,82 @@ def _read_ragged_csv(path, encoding):
 
 
 def _read_xlsx(path, profile):
+    """The sheet's rows as text; a date cell as ISO 8601 whatever the sheet displays (etl.normalise reads it)."""
     try:
-        frame = pd.read_excel(path, sheet_name=profile.sheet or 0, dtype=str, keep_default_na=False)
-    except ValueError as exc:  # also a sheet that is not there: the message names it
-        raise ReadError(f"{path}: {exc}") from exc
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
         raise ReadError(f"{path}: not a readable XLSX workbook: {exc}") from exc
-    frame.columns = [str(c) for c in frame.columns]
+    try:
+        if profile.sheet is not None and profile.sheet not in book.sheetnames:
+            raise ReadError(f"{path}: no sheet {profile.sheet!r} (profile {profile.source}, key sheet); "
+                            f"the workbook's sheets: {book.sheetnames}")
+        sheet = book[profile.sheet] if profile.sheet is not None else book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = _header([_excel_text(v) for v in next(rows, ())])
+        cells, numbers = [], []
+        for number, row in enumerate(rows, start=2):
+            values = [_excel_text(v) for v in row[: len(header)]]
+            if any(values):  # a blank line keeps its number for the rows after it
+                cells.append(values + [""] * (len(header) - len(values)))
+                numbers.append(number)
+    finally:
+        book.close()
+    frame = pd.DataFrame(cells, columns=header, dtype=object)
     frame["_shape"] = ""
-    frame["_row"] = frame.index + 2
+    frame["_row"] = numbers
     return frame
+
+
+def _header(names):
+    """Column names as pandas gives them: an empty one "Unnamed: N", a repeated one "name.1"."""
+    out, seen = [], {}
+    for i, name in enumerate(names):
+        name = name or f"Unnamed: {i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        out.append(name)
+    return out
+
+
+def _excel_text(value) -> str:
+    """A cell as text: a date cell in ISO 8601 (what a sheet displays is no concern), 3.0 as 3."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day).isoformat(timespec="seconds")
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _read_json(path, encoding, profile):
     try:
-        data = json.loads(path.read_text(encoding=encoding))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = path.read_text(encoding=encoding)
+    except UnicodeDecodeError as exc:
         raise ReadError(f"{path}: not valid JSON in {encoding}: {exc}") from exc
-    if profile.format == "geojson":
+    lines = None
+    if profile.format == "jsonl":
+        lines = _json_lines(path, text, strict=False)
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            lines = _json_lines(path, text, strict=True) if profile.format == "json" else None
+            if lines is None:
+                raise ReadError(f"{path}: not valid JSON in {encoding}: {exc}") from exc
+    if lines is not None:  # JSON Lines: one record a line, numbered as a person sees the lines
+        items = [item for _n, item, _bad in lines]
+        records = [r if isinstance(r, dict) else {} for r in items]
+        shapes = [bad or ("" if isinstance(r, dict) else "该记录不是JSON对象") for _n, r, bad in lines]
+        numbers = [n for n, _item, _bad in lines]
+    elif profile.format == "geojson":
         if not isinstance(data, dict) or not isinstance(data.get("features"), list):
             raise ReadError(f"{path}: not a GeoJSON FeatureCollection")
         records, shapes = [], []
@@ -162,21 +237,85 @@ def _read_json(path, encoding, profile):
             geometry = feature.get("geometry") if isinstance(feature, dict) else None
             point = geometry.get("coordinates") if isinstance(geometry, dict) and geometry.get("type") == "Point" else None
             ok = isinstance(properties, dict) and isinstance(point, list) and len(point) >= 2
-            row = dict(properties) if isinstance(properties, dict) else {}
-            row[GEOJSON_X], row[GEOJSON_Y] = (point[0], point[1]) if ok else ("", "")
+            row = _flat(properties) if isinstance(properties, dict) else {}
+            row[GEOJSON_X], row[GEOJSON_Y] = (cell_text(point[0]), cell_text(point[1])) if ok else ("", "")
             records.append(row)
             shapes.append("" if ok else "不是带属性的点要素(Point Feature)")
+        numbers = list(range(1, len(records) + 1))
     else:
-        items = data.get(profile.records) if profile.records and isinstance(data, dict) else data
-        if not isinstance(items, list):
-            raise ReadError(f"{path}: expected a list of records under {profile.records!r}")
+        items = _records_at(path, data, profile)
         records = [r if isinstance(r, dict) else {} for r in items]
         shapes = ["" if isinstance(r, dict) else "该记录不是JSON对象" for r in items]
-    frame = pd.DataFrame([{k: cell_text(v) for k, v in r.items()} for r in records]).astype(object)
+        numbers = list(range(1, len(records) + 1))
+    if profile.format != "geojson":
+        records = [_flat(r) for r in records]
+    frame = pd.DataFrame(records).astype(object)
     frame = frame.where(frame.notna(), "").astype(str)
     frame["_shape"] = shapes
-    frame["_row"] = range(1, len(frame) + 1)
+    frame["_row"] = numbers
     return frame
+
+
+def _json_lines(path, text, *, strict):
+    """(line number, record, what is wrong) per non-blank line; with ``strict``, None unless every line parses."""
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((n, json.loads(line), ""))
+        except json.JSONDecodeError as exc:
+            if strict:
+                return None
+            out.append((n, {}, f"该行不是有效JSON: {exc.msg}"))
+    return out if out or not strict else None
+
+
+def _records_at(path, data, profile) -> list:
+    """The list of records at ``profile.records`` (a key or a dotted path, data.items), or the file's own list."""
+    if profile.records is None:
+        if isinstance(data, list):
+            return data
+        raise ReadError(f"{path}: the file is a JSON object, not a list of records; set records in profile "
+                        f"{profile.source} to where its list is: {_lists_in(data) or 'it holds none'}")
+    here, walked = data, []
+    for key in profile.records.split("."):
+        if not isinstance(here, dict) or key not in here:
+            where = ".".join(walked) or "the top level"
+            keys = sorted(here) if isinstance(here, dict) else f"not an object but {type(here).__name__}"
+            raise ReadError(f"{path}: no records at {profile.records!r} (profile {profile.source}, key records): "
+                            f"{key!r} is not at {where}, which has keys {keys}; lists of records are at "
+                            f"{_lists_in(data) or 'no key'}")
+        here = here[key]
+        walked.append(key)
+    if not isinstance(here, list):
+        raise ReadError(f"{path}: {profile.records!r} (profile {profile.source}, key records) holds "
+                        f"{type(here).__name__}, not a list of records; lists are at {_lists_in(data) or 'no key'}")
+    return here
+
+
+def _lists_in(data, prefix="") -> list[str]:
+    """The dotted paths of the lists of objects in a JSON document (where records may be)."""
+    found = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+                found.append(path)
+            elif isinstance(value, dict):
+                found += _lists_in(value, path + ".")
+    return found
+
+
+def _flat(record: dict, prefix: str = "") -> dict:
+    """A record's values by dotted path (location.lng); a nested object also stays whole under its own key."""
+    out = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        out[name] = cell_text(value)
+        if isinstance(value, dict):
+            out.update({k: v for k, v in _flat(value, name + ".").items() if k not in out})
+    return out
 
 
 def cell_text(value) -> str:

@@ -38,8 +38,10 @@ def _digest(key: str) -> str:
 
 def add_key(store: Store, channel: str, *, label: str = "", created_by: str = "", now=None) -> tuple[str, str]:
     """A new key for ``channel``'s system: (its id, the key). The key is not kept; show it once."""
-    if channel not in CHANNELS:
-        raise InvalidValue(f"unknown channel {channel!r}; channels: {', '.join(CHANNELS)}")
+    # A channel is shipped (the glossary) or came with a profile an ingest stored (the channels layer).
+    known = [*CHANNELS, *(c for c in store.read("channels")["channel"] if c not in CHANNELS)]
+    if channel not in known:
+        raise InvalidValue(f"unknown channel {channel!r}; channels: {', '.join(known)}")
     key_id = secrets.token_hex(4)
     key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     at = pd.Timestamp(now or pd.Timestamp.now())

@@ -17,7 +17,7 @@ import pandas as pd
 
 from layers.areas import DISTRICT, Area
 from layers.errors import InvalidValue
-from layers.glossary import CHANNELS
+from layers.glossary import known_channels
 from layers.schema import CASE_STATUSES, LAYERS, LEVELS
 from layers.store import Condition, Store, matches, period_filter
 
@@ -122,7 +122,7 @@ class CaseFilter:
             start=start, end=end,
             street_code=query.get("street") or None, community_code=query.get("community") or None,
             grid_cell=query.get("cell") or None,
-            categories=_words(query.get("category")), channels=_words(query.get("channel"), CHANNELS),
+            categories=_words(query.get("category")), channels=_words(query.get("channel"), known_channels()),
             statuses=_words(query.get("status"), CASE_STATUSES), levels=_words(query.get("level"), LEVELS),
             overdue_only=str(query.get("overdue", "")).lower() in ("1", "true", "yes"),
         )

@@ -18,6 +18,30 @@ CHANNELS = {
     "walk_in": ("来访登记", "Walk-in visits"),
     "video_mediation": ("在线视频调解", "Online video mediation"),
 }
+
+
+# Channels a profile brought (``channel_title``), as the store's ``channels`` layer holds them: remembered by
+# whoever reads that layer (the dashboards' cache), so every page shows their titles too.
+_BROUGHT: dict[str, tuple[str, str]] = {}
+
+
+def channel_names(code: str) -> tuple[str, str]:
+    """A channel's (中文, English) title: shipped, else brought by a profile, else its code."""
+    return CHANNELS.get(code) or _BROUGHT.get(code) or (code, code)
+
+
+def known_channels() -> dict[str, tuple[str, str]]:
+    """Every channel with its title: the shipped ones first, then those profiles brought."""
+    return {**CHANNELS, **_BROUGHT}
+
+
+def remember_channels(frame) -> None:
+    """Remember the titles of the channels in a ``channels`` frame (channel, title_zh, title_en)."""
+    for row in frame[["channel", "title_zh", "title_en"]].itertuples(index=False):
+        if row.channel not in CHANNELS:
+            _BROUGHT[row.channel] = (row.title_zh, row.title_en)
+
+
 STATUS_LABELS = {"reported": ("已受理", "reported"), "dispatched": ("已派单", "dispatched"),
                  "coordinated": ("协调中", "coordinated"), "closed": ("已办结", "closed")}
 # The lifecycle's step of each status, as the centre says it (呼应·分流·联动·销号).
@@ -30,6 +54,9 @@ SETBACK_STATUS_LABELS = {"unmanaged": ("失管", "Unmanaged"), "in_renovation": 
 PLACE_COLUMNS = {"grid_cell": "grid_cell", "estate": "estate_id", "setback_area": "setback_area"}
 PLACE_KIND_LABELS = {"grid_cell": ("网格", "grid cell"), "estate": ("老旧小区", "old estate"),
                      "setback_area": ("退红空间", "setback area")}
+# Every kind of place a blind spot is found at (gis.blind_spots): the places above, and these.
+BLIND_SPOT_PLACE_LABELS = {**PLACE_KIND_LABELS, "community": ("社区", "community"), "component": ("部件", "component"),
+                           "case": ("案件", "case")}
 
 
 def step_label(status: str) -> tuple[str, str]:

@@ -3,7 +3,8 @@
 Rates are fractions rounded to four places (0.9655), never percentages.
 结案率 (closure_rate) = closed / due to close, where a case is due once it is
 closed or its deadline has passed; 就地化解率 (resolved_in_place_rate) =
-cases settled at the level that received them / cases received.
+cases settled at the level that received them / cases received. A rate with nothing decided
+yet (no case closed: a morning's first cases) is None, shown "—", not 0 %.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _group(flags: dict, within: np.ndarray) -> dict:
         "due": due,
         "closure_rate": _rate(closed, due),
         "resolved_in_place": in_place,
-        "resolved_in_place_rate": _rate(in_place, received),
+        # Nothing decided yet (a morning's first cases) is no rate at all, not 0 %.
+        "resolved_in_place_rate": _rate(in_place, received) if closed else None,
         "overdue": n(flags["overdue"]),
         "by_level": {lvl: n(flags["level"][lvl]) for lvl in LEVELS},
     }
@@ -138,7 +140,8 @@ def filtered_kpis(cases: pd.DataFrame, *, as_of=None) -> dict:
     return {
         **group,
         "first_petitions": int(len(first)),
-        "first_petition_settled_rate": _rate(int(settled.sum()), len(first)),
+        "first_petition_settled_rate": (_rate(int(settled.sum()), len(first))
+                                        if (first["status"] == "closed").any() else None),
         "level_share": {lvl: _rate(int((flags["level"][lvl] & flags["closed"]).sum()), group["closed"])
                         for lvl in LEVELS},
     }

@@ -13,7 +13,6 @@ from __future__ import annotations
 import pandas as pd
 
 from layers.features import LOCAL_OFFSET
-from layers.glossary import CHANNELS
 
 PREFIX = "/open311/v2"
 
@@ -66,7 +65,7 @@ def service_request(case: dict, *, description: str | None = None) -> dict:
         "lat": None if lat is None or pd.isna(lat) else float(lat),
         "long": None if lon is None or pd.isna(lon) else float(lon),
         "media_url": None,
-        "channels": [c for c in channels if c in CHANNELS],
+        "channels": [c for c in channels if c],  # a channel a profile brought is a channel too
         "grid_cell": _text(case.get("grid_cell")),
     }
 

@@ -35,6 +35,7 @@ from layers.areas import Area
 from layers.audit import audit_rows, recorded
 from layers.errors import Conflict, InvalidValue
 from layers.glossary import PLACE_COLUMNS
+from layers.places import touch_cells
 from layers.remediation import PLACE_LAYERS
 from layers.store import Condition, Store
 from layers.store.base import Expect
@@ -129,8 +130,7 @@ def in_area(store: Store, area: Area, place: Place) -> bool:
     if place.grid_cell:
         return area.contains(place.grid_cell)
     if area.kind == "cells":
-        cells = store.read("grid_cells", [Condition("grid_cell", "in", list(area.codes))])
-        return place.geometry is not None and bool(cells.intersects(place.geometry).any())
+        return place.geometry is not None and bool(touch_cells(store.read, area, gpd.GeoSeries([place.geometry]))[0])
     return area.contains(place.community_code)
 
 
@@ -317,7 +317,6 @@ def order_layer(store: Store, f) -> gpd.GeoDataFrame:
 def _in_cells(store: Store, area: Area, register: pd.DataFrame) -> np.ndarray:
     """Which orders lie in a grid leader's cells, as :func:`in_area` decides, with one read per kind of place."""
     keep = np.zeros(len(register), dtype=bool)
-    cells = store.read("grid_cells", [Condition("grid_cell", "in", list(area.codes))]).geometry.union_all()
     for kind, (layer, key) in PLACE_LAYERS.items():
         rows = (register["place_kind"] == kind).to_numpy()
         if not rows.any():
@@ -326,7 +325,7 @@ def _in_cells(store: Store, area: Area, register: pd.DataFrame) -> np.ndarray:
             keep[rows] = [area.contains(p) for p in register.loc[rows, "place"]]
             continue
         places = store.read(layer, [Condition(key, "in", sorted(set(register.loc[rows, "place"])))])
-        touching = set(places.loc[places.intersects(cells).to_numpy(), key])
+        touching = set(places.loc[touch_cells(store.read, area, places), key])
         keep[rows] = register.loc[rows, "place"].isin(touching).to_numpy()
     return keep
 

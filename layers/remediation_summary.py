@@ -15,9 +15,10 @@ import math
 import pandas as pd
 
 from layers.areas import Area
-from layers.remediation import PLACE_LAYERS, SETBACK_STATUSES
+from layers.places import place_names, touch_cells
+from layers.remediation import SETBACK_STATUSES
 from layers.remediation_orders import OPEN_STATES, STATES, finish_day_end
-from layers.store import Condition, Store
+from layers.store import Store
 
 OVERDUE_COLUMNS = ["remediation_id", "place_kind", "place", "place_name", "category", "unit", "planned_finish",
                    "days_over", "state"]
@@ -59,21 +60,9 @@ def setback_progress(store: Store, area: Area) -> dict[str, int]:
     """
     areas = store.read("setback_areas", area.conditions("setback_areas"))
     if area.kind == "cells" and len(areas):
-        cells = store.read("grid_cells", [Condition("grid_cell", "in", list(area.codes))]).geometry.union_all()
-        areas = areas[areas.intersects(cells).to_numpy()]
+        areas = areas[touch_cells(store.read, area, areas)]
     counted = areas["status"].value_counts()
     return {status: int(counted.get(status, 0)) for status in SETBACK_STATUSES}
-
-
-def place_names(store: Store, register: pd.DataFrame) -> list[str]:
-    """Each order's place by its name (its code where it has none), one read per kind of place."""
-    names: dict[tuple[str, str], str] = {}
-    for kind, (layer, key) in PLACE_LAYERS.items():
-        codes = sorted(set(register.loc[register["place_kind"] == kind, "place"]))
-        if codes:
-            places = store.read(layer, [Condition(key, "in", codes)])
-            names.update({(kind, k): n for k, n in zip(places[key], places["name"]) if isinstance(n, str) and n})
-    return [names.get((k, p), p) for k, p in zip(register["place_kind"], register["place"])]
 
 
 def overdue_orders(store: Store, register: pd.DataFrame, now) -> pd.DataFrame:
@@ -87,7 +76,7 @@ def overdue_orders(store: Store, register: pd.DataFrame, now) -> pd.DataFrame:
     if late.empty:
         return pd.DataFrame(columns=OVERDUE_COLUMNS)
     over = (pd.Timestamp(now) - finish_day_end(late["planned_finish"])).dt.total_seconds() / 86400
-    late = late.assign(place_name=place_names(store, late),
+    late = late.assign(place_name=place_names(store.read, late["place_kind"], late["place"]),
                        days_over=[max(1, math.ceil(d)) for d in over])
     return late[OVERDUE_COLUMNS].sort_values(["days_over", "place"], ascending=[False, True], ignore_index=True)
 
@@ -105,4 +94,4 @@ def latest_effects(store: Store, register: pd.DataFrame, effects: pd.DataFrame, 
     mine = effects[effects["remediation_id"].isin(set(register["remediation_id"])).to_numpy()
                    & effects["verdict"].notna().to_numpy()]
     mine = mine.sort_values(["finished_at", "remediation_id"], ascending=False).head(n)
-    return mine.assign(place_name=place_names(store, mine))[columns].reset_index(drop=True)
+    return mine.assign(place_name=place_names(store.read, mine["place_kind"], mine["place"]))[columns].reset_index(drop=True)

@@ -104,8 +104,12 @@ LAYERS = {
         # merged record keeps all it said here, so a merge can be undone (etl.unmerge).
         Layer("case_sources", ("source", "source_id"),
               {"source": "str", "source_id": "str", "case_id": "str", **_RECORD, "file": "str", "row": "int",
-               "merged": "bool", "merge_reason": "str"},
+               "merged": "bool", "merge_reason": "str", "original": "str"},
               "Point", not_null=("source", "source_id", "case_id"), changes=True),
+        # Channels that came with a profile (channel, channel_title) rather than with the glossary
+        # (layers.glossary.CHANNELS): their titles, for every page that shows a channel.
+        Layer("channels", ("channel",), {"channel": "str", "title_zh": "str", "title_en": "str"},
+              None, not_null=("channel", "title_zh", "title_en")),
         # Who may log in, in which role, over which area (layers.areas spec); passwords as slow hashes.
         Layer("users", ("user_name",),
               {"user_name": "str", "display_name": "str", "role": "str", "area": "str", "password_hash": "str",

@@ -46,6 +46,10 @@ def _print_report(report, as_json):
         enc = f" ({f['encoding']})" if f["encoding"] else ""
         print(f"  {f['file']}{enc} [{f['source']}]: in {f['rows_in']}, stored {f['stored']}, "
               f"merged {f['merged']}, quarantined {f['quarantined']}")
+        # Words the profile's maps do not list, kept or defaulted: to add to the map.
+        for name, words in f.get("unlisted", {}).items():
+            listed = ", ".join(f"{w} ×{n}" for w, n in words.items())
+            print(f"    not in the profile's map of {name}: {listed}")
 
 
 def cmd_demo(args):
@@ -146,6 +150,25 @@ def cmd_watch(args):
         return
     print(f"watching {root} (a folder per source profile; files settle for {args.settle:g} s)", flush=True)
     inbox.run(parent=args.parent)
+
+
+def cmd_profile(args):
+    from etl.draft import district_bounds, draft_profile, profile_text, sample_export, summary
+
+    if args.store:
+        with open_store(args.store) as store:
+            bounds = district_bounds(store)
+    else:
+        bounds = district_bounds()
+    result = draft_profile(sample_export(args.path), bounds)
+    text = profile_text(result, Path(args.path).name)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    # On stderr when the draft is on stdout, so that `> draft.toml` keeps the profile alone.
+    print(summary(result), file=sys.stderr if not args.out else sys.stdout)
 
 
 def cmd_unmerge(args):
@@ -603,6 +626,14 @@ def build_parser():
     p.add_argument("--store", help=store_help)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("profile", help="draft a source profile for an export never seen before")
+    p.add_argument("action", choices=["draft"])
+    p.add_argument("path", help="the export: CSV, XLSX, JSON or GeoJSON")
+    p.add_argument("--out", help="write the draft here (default: print it)")
+    p.add_argument("--store", help="take the district's bounds from this store's geography (default: the demo "
+                                   "district's)")
+    p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("watch", help="ingest the files dropped into an inbox folder (a folder per source profile) "
                                      "as they arrive")

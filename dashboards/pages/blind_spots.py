@@ -9,6 +9,7 @@ from dash import Input, Output, State, callback, dash_table, dcc, html
 
 from dashboards.auth import client_address
 from dashboards.blind_spots import act, actions_for, counts_chart, entry_rows, order_link, resolution_options
+from dashboards.forms import TABLE_CELL, TABLE_HEADER, chosen_row, field, message
 from dashboards.header import header, language_switch
 from dashboards.i18n import language, say
 from dashboards.remediation_forms import actor_of, may_propose
@@ -30,10 +31,6 @@ def layout(**kwargs):
     lang = language(kwargs.get("lang"))
     store = store_from_request()
     rows = entry_rows(store, who.area, lang)
-
-    def field(label, control):
-        return html.Label([html.Span(label, className="form-label"), control], className="form-field")
-
     return html.Div([
         header("Blind spots" if lang == "en" else "盲点数据库",
                say("规则发现的无人负责之处：交办、解决，再次出现时重新打开",
@@ -49,11 +46,10 @@ def layout(**kwargs):
             id="blindspots-table", data=rows, sort_action="native", filter_action="native", page_size=15,
             row_selectable="single", selected_rows=[], style_table={} if rows else {"display": "none"},
             columns=[{"id": c, "name": say(zh, en, lang)} for c, zh, en in COLUMNS],
-            style_cell={"textAlign": "left", "maxWidth": "240px", "overflow": "hidden", "textOverflow": "ellipsis",
-                        "fontFamily": "inherit"},
+            style_cell=TABLE_CELL,
             style_data_conditional=[{"if": {"filter_query": "{state_code} = 'reopened'"}, "color": "#c05621",
                                      "fontWeight": "600"}],
-            style_header={"fontWeight": "600", "background": "#edf2f7"})]),
+            style_header=TABLE_HEADER)]),
         html.Div(id="blindspots-box", className="form-box", children=[
             dcc.Store(id="blindspots-chosen"),
             html.Div(id="blindspots-detail", className="order-detail",
@@ -74,20 +70,13 @@ def layout(**kwargs):
     ])
 
 
-def _chosen(selected, rows):
-    rows = rows if isinstance(rows, list) else []
-    index = selected[0] if isinstance(selected, list) and selected and isinstance(selected[0], int) else None
-    row = rows[index] if index is not None and 0 <= index < len(rows) and isinstance(rows[index], dict) else None
-    return row
-
-
 @callback(Output("blindspots-chosen", "data"), Output("blindspots-detail", "children"),
           Output("blindspots-action", "options"), Output("blindspots-action", "value"),
           Input("blindspots-table", "selected_rows"), State("blindspots-table", "data"),
           State("blindspots-lang", "data"), prevent_initial_call=True)
 def choose(selected, rows, lang):
     who, lang = person(), language(lang)
-    row = _chosen(selected, rows)
+    row = chosen_row(selected, rows)
     # The entry as the store holds it in the person's area: what the browser sent only names it.
     held = {r["blind_spot_id"]: r for r in entry_rows(store_from_request(), who.area, lang)}
     chosen = row.get("blind_spot_id") if row else None
@@ -112,10 +101,9 @@ def submit(_clicks, chosen, action, unit, deadline, how, note, lang):
     who, lang, store = person(), language(lang), store_from_request()
     result = act(store, actor_of(who, client_address()), chosen, action,
                  {"unit": unit, "deadline": deadline, "how": how, "note": note}, lang)
-    message = html.Span(result["text"], className="form-ok" if result["ok"] else "form-error")
     if not result["ok"]:
-        return message, dash.no_update, dash.no_update, dash.no_update
+        return message(result), dash.no_update, dash.no_update, dash.no_update
     rows = entry_rows(store, who.area, lang)
-    return (message, rows, [i for i, r in enumerate(rows) if r["blind_spot_id"] == chosen],
+    return (message(result), rows, [i for i, r in enumerate(rows) if r["blind_spot_id"] == chosen],
             counts_chart(store, who.area, date.today(), lang))
 

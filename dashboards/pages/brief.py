@@ -92,7 +92,7 @@ def layout(day=None, lang=None, **_):
         ]),
         html.Div(id="brief-note", className="brief-note"),
         dcc.Loading(html.Iframe(id="brief-frame", title="今日要情",
-                                style={"width": "210mm", "height": "1400px", "border": "1px solid #cbd5e0",
+                                style={"width": "min(210mm, calc(100% - 16px))", "height": "1400px", "boxSizing": "border-box", "border": "1px solid #cbd5e0",
                                        "background": "#fff", "display": "block", "margin": "8px auto"})),
     ])
 

@@ -30,19 +30,20 @@ from dashboards.details import case_details, cell_details, place_details
 from dashboards.download import exported_view
 from dashboards.figures import MEASURES
 from dashboards.geo import read_places
-from dashboards.header import header
+from dashboards.header import drawer_button, drawer_id, header
 from dashboards.i18n import language, only, other, pick, say
 from dashboards.map_views import POINT_LIMIT, map_layers
 from dashboards.remediation import VERDICT_WORDS
 from dashboards.remediation_forms import may_propose
 from dashboards.request import basemap_from_request, person, store_from_request
+from dashboards.screens import fit_to_screen, fitted
 from dashboards.selection import filtered_cases
 from dashboards.table import TABLE_COLUMNS, table_page
 from dashboards.tiles import count, kpi_tiles, percent
 from layers.errors import InvalidValue, OutsideArea
 from layers.export import DATUMS, FORMATS, export_format
 from layers.filters import PRESETS, CaseFilter, check_query, preset_period
-from layers.glossary import CHANNELS, LEVEL_LABELS, STATUS_LABELS
+from layers.glossary import LEVEL_LABELS, PLACE_KIND_LABELS, SETBACK_STATUS_LABELS, STATUS_LABELS, known_channels
 from layers.kpis import street_code_for
 from layers.remediation_orders import STATES
 from layers.schema import CASE_STATUSES, LEVELS
@@ -153,7 +154,7 @@ def layout(**kwargs):
     street_options = [{"label": whole, "value": ""}] + [
         {"label": name, "value": code} for code, name in zip(streets["street_code"], streets["name"])]
     who = person()
-    return html.Div([
+    return html.Div(className="overview", children=[
         header(district_title(store, lang),
                "Conflict mediation centre" if lang == "en" else f"{district_title(store, 'en')} · 矛调中心", lang,
                here="/", who=f"{who.label(lang)} · {whole}", who_id="overview-who", switch=switch,
@@ -167,53 +168,58 @@ def layout(**kwargs):
         html.Div(f"{problem.message('zh')} · {problem.message('en')}" if problem else "", id="overview-problem",
                  className="app-error",
                  role="alert", style={"display": "block" if problem else "none"}),
+        fitted("overview-map"),
         dcc.Store(id="overview-lang", data=lang),
-        html.Div(className="filters", children=[
-            html.Span(say("时段", "Period", lang), className="label"),
-            dcc.RadioItems(id="overview-preset", value=kwargs.get("preset", ""), inline=True,
-                           options=[{"label": f" {only(pair, lang)} ", "value": key} for key, pair in PRESETS.items()]),
-            dcc.DatePickerRange(id="overview-period", start_date=f.start, end_date=f.end,
-                                display_format="YYYY-MM-DD", first_day_of_week=1),
-            html.Span(say("区域", "Area", lang), className="label"),
-            dcc.Dropdown(id="overview-street", options=street_options, value=f.street_code or "",
-                         clearable=False, style={"width": "200px"}),
-            _dropdown("overview-community", _community_options(communities, f.street_code), f.community_code,
-                      say("社区", "Community", lang)),
-            _dropdown("overview-cell", _cell_options(cells, f.community_code), f.grid_cell,
-                      say("网格", "Grid cell", lang)),
-        ]),
-        html.Div(className="filters", children=[
-            _dropdown("overview-category", [{"label": c, "value": c} for c in categories], list(f.categories),
-                      say("类别", "Category", lang), multi=True),
-            _dropdown("overview-channel", [{"label": only(pair, lang), "value": k} for k, pair in CHANNELS.items()],
-                      list(f.channels), say("渠道", "Channel", lang), multi=True),
-            _dropdown("overview-status", _options({s: STATUS_LABELS[s] for s in CASE_STATUSES}, lang),
-                      list(f.statuses), say("状态", "Status", lang), multi=True),
-            _dropdown("overview-level", _options({lv: LEVEL_LABELS[lv] for lv in LEVELS}, lang),
-                      list(f.levels), say("层级", "Level", lang), multi=True),
-            dcc.Checklist(id="overview-overdue", options=[{"label": " " + say("仅超期", "Overdue only", lang),
-                                                           "value": "1"}],
-                          value=["1"] if f.overdue_only else []),
-            html.A(say("本视图链接", "Link to this view", lang), id="overview-link", className="link", href=link),
-            dcc.Dropdown(id="overview-export-format", value="gpkg", clearable=False, style={"width": "170px"},
-                         options=[{"label": only(form.label, lang), "value": k} for k, form in FORMATS.items()]),
-            dcc.Dropdown(id="overview-export-datum", value="cgcs2000", clearable=False, style={"width": "150px"},
-                         options=[{"label": only(d.label, lang), "value": k} for k, d in DATUMS.items()]),
-            html.Button(say("导出", "Export", lang), id="overview-export", className="link"),
-            dcc.Download(id="overview-download"),
-            html.Span(id="overview-export-note", className="label"),
-            html.Span(id="overview-url-written", style={"display": "none"}),
-        ]),
-        html.Div(className="filters", children=[
-            html.Span(say("图层", "Layers", lang), className="label"),
-            dcc.Checklist(id="overview-layers", inline=True, value=layers,
-                          options=[{"label": f" {pick(pair, lang)} ", "value": key}
-                                   for key, pair in map_layers().items()]),
-            html.Span(say("网格着色", "Cells by", lang), className="label"),
-            dcc.RadioItems(id="overview-measure", inline=True, value=measure,
-                           options=[{"label": f" {pick(pair, lang)} ", "value": key}
-                                    for key, pair in MEASURE_LABELS.items()]),
-            html.Span(note, id="overview-points-note", className="label"),
+        # On a phone the filters wait in a drawer above the map; on a wider screen they are always shown.
+        drawer_button("overview-filters", say("筛选", "Filters", lang), say("筛选", "Filters", lang)),
+        html.Div(className="filter-drawer drawer", id=drawer_id("overview-filters"), children=[
+            html.Div(className="filters", children=[
+                html.Span(say("时段", "Period", lang), className="label"),
+                dcc.RadioItems(id="overview-preset", value=kwargs.get("preset", ""), inline=True,
+                               options=[{"label": f" {only(pair, lang)} ", "value": key} for key, pair in PRESETS.items()]),
+                dcc.DatePickerRange(id="overview-period", start_date=f.start, end_date=f.end,
+                                    display_format="YYYY-MM-DD", first_day_of_week=1),
+                html.Span(say("区域", "Area", lang), className="label"),
+                dcc.Dropdown(id="overview-street", options=street_options, value=f.street_code or "",
+                             clearable=False, style={"width": "200px"}),
+                _dropdown("overview-community", _community_options(communities, f.street_code), f.community_code,
+                          say("社区", "Community", lang)),
+                _dropdown("overview-cell", _cell_options(cells, f.community_code), f.grid_cell,
+                          say("网格", "Grid cell", lang)),
+            ]),
+            html.Div(className="filters", children=[
+                _dropdown("overview-category", [{"label": c, "value": c} for c in categories], list(f.categories),
+                          say("类别", "Category", lang), multi=True),
+                _dropdown("overview-channel", [{"label": only(pair, lang), "value": k} for k, pair in known_channels().items()],
+                          list(f.channels), say("渠道", "Channel", lang), multi=True),
+                _dropdown("overview-status", _options({s: STATUS_LABELS[s] for s in CASE_STATUSES}, lang),
+                          list(f.statuses), say("状态", "Status", lang), multi=True),
+                _dropdown("overview-level", _options({lv: LEVEL_LABELS[lv] for lv in LEVELS}, lang),
+                          list(f.levels), say("层级", "Level", lang), multi=True),
+                dcc.Checklist(id="overview-overdue", options=[{"label": " " + say("仅超期", "Overdue only", lang),
+                                                               "value": "1"}],
+                              value=["1"] if f.overdue_only else []),
+                html.A(say("本视图链接", "Link to this view", lang), id="overview-link", className="link", href=link),
+                dcc.Dropdown(id="overview-export-format", value="gpkg", clearable=False, style={"width": "170px"},
+                             options=[{"label": only(form.label, lang), "value": k} for k, form in FORMATS.items()]),
+                dcc.Dropdown(id="overview-export-datum", value="cgcs2000", clearable=False, style={"width": "150px"},
+                             options=[{"label": only(d.label, lang), "value": k} for k, d in DATUMS.items()]),
+                html.Button(say("导出", "Export", lang), id="overview-export", className="link"),
+                dcc.Download(id="overview-download"),
+                html.Span(id="overview-export-note", className="label"),
+                html.Span(id="overview-url-written", style={"display": "none"}),
+            ]),
+            html.Div(className="filters", children=[
+                html.Span(say("图层", "Layers", lang), className="label"),
+                dcc.Checklist(id="overview-layers", inline=True, value=layers,
+                              options=[{"label": f" {pick(pair, lang)} ", "value": key}
+                                       for key, pair in map_layers().items()]),
+                html.Span(say("网格着色", "Cells by", lang), className="label"),
+                dcc.RadioItems(id="overview-measure", inline=True, value=measure,
+                               options=[{"label": f" {pick(pair, lang)} ", "value": key}
+                                        for key, pair in MEASURE_LABELS.items()]),
+                html.Span(note, id="overview-points-note", className="label"),
+            ]),
         ]),
         html.Div(tiles, id="overview-kpis", className="kpis"),
         html.Div(className="map-wrap", children=[
@@ -227,6 +233,7 @@ def layout(**kwargs):
             dcc.Graph(id=f"overview-chart-{name}", figure=chart, className="chart", config={"displayModeBar": False})
             for name, chart in zip(CHARTS, chart_figures)]),
         html.Div(className="table-wrap", children=[
+            html.P(_no_cases(lang), id="overview-table-empty", className="empty", style=_shown(not rows)),
             dash_table.DataTable(
                 id="overview-table", columns=[{"id": c, "name": say(zh, en, lang)} for c, zh, en in TABLE_COLUMNS],
                 data=rows, page_count=pages,
@@ -335,8 +342,17 @@ def _charts(store, f, lang):
 
 
 # The table answers on its own, not after the map: a filter change starts both at once.
+def _no_cases(lang):
+    return say("此视图内没有案件：换一个时段或放宽筛选条件", "No cases in this view: try another period or fewer filters",
+               lang, sep=" · ")
+
+
+def _shown(shown: bool) -> dict:
+    return {} if shown else {"display": "none"}
+
+
 @callback(Output("overview-table", "data"), Output("overview-table", "page_count"),
-          Output("overview-table", "page_current"),
+          Output("overview-table", "page_current"), Output("overview-table-empty", "style"),
           Input("overview-table", "page_current"), Input("overview-table", "sort_by"), *FILTER_INPUTS, LANG,
           prevent_initial_call=True)
 def table(page, sort_by, *values):
@@ -345,7 +361,7 @@ def table(page, sort_by, *values):
     f = _filter(*values[:-1])
     store = store_from_request()
     rows, pages = table_page(store, f, sort_by=sort_by, page=page or 0, page_size=15, lang=language(values[-1]))
-    return rows, pages, page or 0
+    return rows, pages, page or 0, _shown(not rows)
 
 
 @callback(Output("overview-download", "data"), Output("overview-export-note", "children"),
@@ -409,9 +425,9 @@ def details(click, *values):
 
 def _place_panel(d, lang):
     """An estate or a setback area clicked: what it is, who manages it, the orders on it, 立项治理."""
-    kind = {"estate": ("老旧小区", "estate"), "setback_area": ("退红空间", "setback area")}[d["place_kind"]]
-    status = {"unmanaged": ("失管", "unmanaged"), "in_renovation": ("整治中", "in renovation"),
-              "handed_over": ("已移交", "handed over")}.get(d["status"])
+
+    kind = PLACE_KIND_LABELS[d["place_kind"]]
+    status = SETBACK_STATUS_LABELS.get(d["status"])
     about = f"{say(*kind, lang)} · {d['place']}" + (f" · {say(*status, lang)}" if status else "") + (
         f" · {d['managing_unit']}" if d["managing_unit"] else "")
     link = []
@@ -485,6 +501,8 @@ clientside_callback(
     Output("overview-url-written", "children"),
     Input("overview-link", "href"),
 )
+
+fit_to_screen("overview-map")
 
 
 def _case_panel(case_id, area, lang):

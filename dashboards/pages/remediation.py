@@ -9,11 +9,11 @@ import dash
 from dash import Input, Output, State, callback, dash_table, dcc, html
 
 from dashboards.auth import client_address
+from dashboards.forms import TABLE_CELL, TABLE_HEADER, chosen_row, field, message
 from dashboards.header import header, language_switch
 from dashboards.i18n import language, say
 from dashboards.remediation import VERDICT_WORDS, order_rows, remediation_data
 from dashboards.remediation_forms import (
-    PLACE_KINDS,
     actor_of,
     category_options,
     may_propose,
@@ -26,6 +26,7 @@ from dashboards.remediation_forms import (
     take_step,
 )
 from dashboards.request import person, store_from_request
+from layers.glossary import PLACE_KIND_LABELS
 
 dash.register_page(__name__, path="/remediation", name="靶向治理 Remediation", title="社会治理一张图 · 靶向治理",
                    label=("靶向治理", "Remediation"))
@@ -71,9 +72,7 @@ def layout(**kwargs):
         html.Div(className="table-wrap", children=[dash_table.DataTable(
             id="remediation-table", data=data["rows"], sort_action="native", page_size=25,
             columns=[{"id": c, "name": say(zh, en, lang)} for c, zh, en in COLUMNS],
-            style_cell={"textAlign": "left", "maxWidth": "240px", "overflow": "hidden", "textOverflow": "ellipsis",
-                        "fontFamily": "inherit"},
-            style_header={"fontWeight": "600", "background": "#edf2f7"})]),
+            style_cell=TABLE_CELL, style_header=TABLE_HEADER)]),
         html.H3(say("各地点每月案件（绿色为治理期）", "Cases per month at each place (works shaded green)", lang)),
         html.Div(className="charts", id="remediation-charts", children=[
             dcc.Graph(figure=fig, className="chart", config={"displayModeBar": False})
@@ -85,21 +84,17 @@ def _new_order_form(store, who, query, lang):
     """立项治理: opened from a link (the map's, the blind spots') with its place and problem filled in."""
     if not may_propose(who.role):
         return html.Div()
-    kind = query.get("place_kind") if query.get("place_kind") in PLACE_KINDS else "grid_cell"
+    kind = query.get("place_kind") if query.get("place_kind") in PLACE_KIND_LABELS else "grid_cell"
     places = place_options(store, who.area, kind)
     place = query.get("place") if query.get("place") in {o["value"] for o in places} else None
     category = query.get("category") if isinstance(query.get("category"), str) else None
     today = date.today()
-
-    def field(label, control):
-        return html.Label([html.Span(label, className="form-label"), control], className="form-field")
-
     return html.Details(id="remediation-new", open=bool(place), className="form-box", children=[
         html.Summary(say("立项治理", "Open a remediation order", lang)),
         html.Div(className="form-grid", children=[
             field(say("地点类型", "Kind of place", lang), dcc.RadioItems(
                 id="remediation-place-kind", value=kind, inline=True, className="form-choices",
-                options=[{"label": say(*w, lang), "value": k} for k, w in PLACE_KINDS.items()])),
+                options=[{"label": say(*w, lang), "value": k} for k, w in PLACE_KIND_LABELS.items()])),
             field(say("地点", "Place", lang), dcc.Dropdown(id="remediation-place", options=places, value=place)),
             field(say("问题类别", "Problem (category)", lang), dcc.Dropdown(
                 id="remediation-category", options=category_options(store, category), value=category)),
@@ -128,13 +123,11 @@ def _step_panel(lang, may_step: bool):
                  children=say("在表中选择一个工单，查看其进展并办理下一步", "Choose an order in the table to see and take its steps",
                               lang)),
         html.Div(className="form-grid", style=hidden, children=[
-            html.Label([html.Span(say("下一步", "Next step", lang), className="form-label"),
-                        dcc.RadioItems(id="remediation-step", options=[], inline=True, className="form-choices")],
-                       className="form-field"),
-            html.Label([html.Span(say("移交单位（移交时）", "Handed over to (at handover)", lang), className="form-label"),
-                        dcc.Input(id="remediation-handover", type="text", maxLength=200)], className="form-field"),
-            html.Label([html.Span(say("说明", "Note", lang), className="form-label"),
-                        dcc.Input(id="remediation-step-note", type="text", maxLength=2000)], className="form-field"),
+            field(say("下一步", "Next step", lang),
+                  dcc.RadioItems(id="remediation-step", options=[], inline=True, className="form-choices")),
+            field(say("移交单位（移交时）", "Handed over to (at handover)", lang),
+                  dcc.Input(id="remediation-handover", type="text", maxLength=200)),
+            field(say("说明", "Note", lang), dcc.Input(id="remediation-step-note", type="text", maxLength=2000)),
         ]),
         html.Button(say("办理", "Take the step", lang), id="remediation-advance", className="form-button", style=hidden),
         html.Div(id="remediation-advance-message", className="form-message", role="status"),
@@ -149,14 +142,9 @@ def _orders_table(rows, lang):
         id="remediation-orders", data=rows, sort_action="native", page_size=15, row_selectable="single",
         selected_rows=[], style_table={} if rows else {"display": "none"},
         columns=[{"id": c, "name": say(zh, en, lang)} for c, zh, en in ORDER_COLUMNS],
-        style_cell={"textAlign": "left", "maxWidth": "240px", "overflow": "hidden", "textOverflow": "ellipsis",
-                    "fontFamily": "inherit"},
+        style_cell=TABLE_CELL,
         style_data_conditional=[{"if": {"filter_query": "{overdue} != ''"}, "color": "#c53030", "fontWeight": "600"}],
-        style_header={"fontWeight": "600", "background": "#edf2f7"})])
-
-
-def _message(result):
-    return html.Span(result["text"], className="form-ok" if result["ok"] else "form-error")
+        style_header=TABLE_HEADER)])
 
 
 def _refreshed(store, who, lang, chosen=None):
@@ -196,9 +184,9 @@ def open_order_form(_clicks, kind, place, category, measures, unit, start, finis
         "place_kind": kind, "place": place, "category": category, "measures": measures, "unit": unit,
         "planned_start": start, "planned_finish": finish, "note": note, "request_key": key}, lang)
     if not result["ok"]:
-        return (_message(result),) + (dash.no_update,) * 5
+        return (message(result),) + (dash.no_update,) * 5
     # A new key: the next order opened from this form is another order.
-    return (_message(result), uuid.uuid4().hex, *_refreshed(store, who, lang, result["remediation_id"]))
+    return (message(result), uuid.uuid4().hex, *_refreshed(store, who, lang, result["remediation_id"]))
 
 
 @callback(Output("remediation-chosen", "data"), Output("remediation-order-detail", "children"),
@@ -207,10 +195,8 @@ def open_order_form(_clicks, kind, place, category, measures, unit, start, finis
           State("remediation-lang", "data"), prevent_initial_call=True)
 def choose_order(selected, rows, lang):
     who, lang = person(), language(lang)
-    rows = rows if isinstance(rows, list) else []
-    index = selected[0] if isinstance(selected, list) and selected and isinstance(selected[0], int) else None
-    chosen = rows[index].get("remediation_id") if index is not None and 0 <= index < len(rows) and isinstance(
-        rows[index], dict) else None
+    row = chosen_row(selected, rows)
+    chosen = row.get("remediation_id") if row else None
     d = order_detail(store_from_request(), who.area, chosen, lang)
     if d is None:
         return None, say("在表中选择一个工单", "Choose an order in the table", lang), [], None
@@ -248,6 +234,6 @@ def advance_order_form(_clicks, chosen, step, note, handed_over_to, lang):
     result = take_step(store, actor_of(who, client_address()), chosen, step, note=note,
                        handed_over_to=handed_over_to, lang=lang)
     if not result["ok"]:
-        return (_message(result),) + (dash.no_update,) * 4
-    return (_message(result), *_refreshed(store, who, lang, chosen))
+        return (message(result),) + (dash.no_update,) * 4
+    return (message(result), *_refreshed(store, who, lang, chosen))
 

@@ -92,6 +92,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "the blind-spot register (盲点数据库): each finding of the rules with its state, unit, deadline "
                  "and resolution (blind_spot_entries), and each change of state (blind_spot_steps)",
               (CreateLayer("blind_spot_entries"), CreateLayer("blind_spot_steps"))),
+    Migration(9, "a channel is data: channels a profile brings with their titles (channels); each intake record "
+                 "keeps the text its export wrote where Unicode NFKC changed it (case_sources.original)",
+              (CreateLayer("channels"), AddColumn("case_sources", "original"))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -105,7 +105,8 @@ def test_street_staff_and_a_commander_work_a_remediation_from_the_map_to_the_han
         take_step(driver, wait, url, order, "accepted", **{"remediation-step-note": "验收合格"})
         log_in(driver, url, "kongpu")
         take_step(driver, wait, url, order, "handed_over", **{"remediation-handover": "孔浦物业管理中心"})
-        steps = driver.find_element(By.ID, "remediation-chosen-steps").text
+        # The order's panel is drawn again by the next callback, after the step's message: waited for.
+        steps = wait.until(lambda d: (t := d.find_element(By.ID, "remediation-chosen-steps").text).count("\n") == 4 and t)
         assert steps.count("\n") == 4 and "孔浦物业管理中心" in steps and "验收合格" in steps
         assert "已移交" in next(r.text for r in driver.find_elements(By.CSS_SELECTOR, "#remediation-orders tbody tr")
                                if order in r.text)

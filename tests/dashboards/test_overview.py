@@ -194,7 +194,7 @@ def test_english_on_request_with_the_same_numbers(demo_gpkg):
         en = view_data(store, year, layers=("cases", "heat"), lang="en")
     assert en["kpis"] == zh["kpis"]
     assert [fig["layout"]["title"]["text"] for fig in chart_data(en["cases"], "en").values()] == [
-        "Daily received / closed", "Top categories", "Channel mix", "Settled at (小事不出村·大事不出街·难事不出区)"]
+        "Daily received / closed", "Top categories", "Channel mix", "Settled at level"]
     assert en["map"]["layout"]["title"]["text"] == "Cases per grid cell"
     assert {t["name"] for t in en["map"]["data"]} >= {"closed", "grid_cells"}
     labels = [t.children[0].children for t in kpi_tiles(en["kpis"], lang="en")]

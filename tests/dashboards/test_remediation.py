@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 
 from dashboards.app import create_app
@@ -189,3 +190,61 @@ def test_the_page_switches_language_keeping_what_its_link_carried():
     assert english == ("/remediation?place_kind=grid_cell&place=33020500300301&"
                        "category=%E5%8D%A0%E9%81%93%E7%BB%8F%E8%90%A5&lang=en")
     assert language_switch("/remediation", {**given, "lang": "en"}, "en") == english.replace("&lang=en", "")
+
+
+class Counted:
+    """The store, counting how often it is asked for every case: what measuring the effects reads."""
+
+    def __init__(self, store):
+        self.store, self.reads = store, 0
+
+    def read(self, name, where=None):
+        self.reads += name == "cases" and not where
+        return self.store.read(name, where)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_the_effects_are_measured_again_after_a_write_to_the_register_or_on_a_new_day_and_only_then(app, cells):
+    from dashboards.cache import CACHE
+    from dashboards.remediation import measured_effects
+
+    day = pd.Timestamp("2000-01-01 09:00")  # a day nothing else measures on
+    CACHE.check_s, before = 3600, CACHE.check_s  # the page's own write must be seen at once, not after a check
+    try:
+        with open_store(app.server.config["ONEMAP_STORE"]) as store:
+            counted = Counted(store)
+            first = measured_effects(counted, day)
+            assert measured_effects(counted, day + pd.Timedelta(hours=8)) is first and counted.reads == 1
+            opened = propose(client_as(app, "kongpu"), cells["kongpu"], "form-measured")
+            order = opened["remediation-open-message"]["children"]["props"]["children"].split(": ")[1]
+            written = measured_effects(counted, day)
+            assert counted.reads == 2 and order in set(written["remediation_id"]) - set(first["remediation_id"])
+            assert measured_effects(counted, day + pd.Timedelta(days=1)) is not written and counted.reads == 3
+    finally:
+        CACHE.check_s = before
+
+
+def test_a_click_and_the_page_after_it_measure_the_effects_once(app, cells):
+    from dashboards.cache import CACHE
+    from layers.remediation import remediation_effects
+
+    with open_store(app.server.config["ONEMAP_STORE"]) as store:
+        effects = remediation_effects(store)
+    done = effects[(effects["place_kind"] == "estate") & effects["verdict"].notna()].iloc[0]
+    served = app.server.extensions["onemap_store"]
+    CACHE.cases(served)  # the server's copy of the cases, read whole once before
+    counted = app.server.extensions["onemap_store"] = Counted(served)
+    try:
+        propose(client_as(app, "kongpu"), cells["kongpu"], "form-once")  # a write: the next request measures
+        commander = client_as(app, "commander")
+        panels = [str(commander.call("overview-details", {"overview-map.clickData": {"points": [
+            {"location": done["place"]}]}}).get_json()["response"]["overview-details"]["children"]) for _ in range(2)]
+        page = commander.call("_pages_content", {"_pages_location.pathname": "/remediation",
+                                                 "_pages_location.search": ""})
+        assert page.status_code == 200
+    finally:
+        app.server.extensions["onemap_store"] = served
+    assert counted.reads == 1
+    assert panels[0] == panels[1] and "件/月" in panels[0]  # the effect measured, shown on both clicks

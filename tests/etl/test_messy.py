@@ -64,7 +64,7 @@ def test_three_messy_files_per_datum(datum, store_with_geography, tmp_path):
     source = f"messy_{datum}"
     # Row numbers are the ones a clerk sees: the blank line in _b is counted.
     messages = quarantine.set_index(["file", "row"])["message"]
-    assert messages[(f"{datum}_b.csv", 4)] == f"{datum}_b.csv 第4行 状态: 取值不在对照表中: 待定"
+    assert messages[(f"{datum}_b.csv", 4)] == f"{datum}_b.csv 第4行 状态: 取值不在对照表中: 待定 (可取: 待处理、处理中、已办结)"
     assert "坐标超出江北区范围" in messages[(f"{datum}_a.csv", 7)]
     # Good rows land in a grid cell, the full-width and padded ones too; 0,0 and blanks are unplaced.
     for case in ("A2", "A3", "B1", "B5", "C4"):

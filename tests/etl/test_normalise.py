@@ -28,7 +28,8 @@ def test_a_bad_row_is_quarantined_with_every_reason_naming_file_row_and_field():
     q = quarantine.iloc[0]
     assert q["reasons"] == "bad_date;unknown_value;bad_coordinate"
     assert q["fields"] == "reported_at;status;location"
-    assert q["message"] == ("e.csv 第2行 上报时间: 日期无法解析: 2020-02-30T10:00:00；处理状态: 取值不在对照表中: 不知道；"
+    assert q["message"] == ("e.csv 第2行 上报时间: 日期无法解析: 2020-02-30T10:00:00；处理状态: 取值不在对照表中: 不知道 "
+                            "(可取: 待处理、处理中、协调中、已完成)；"
                             "经度/纬度: 坐标无法识别: 29.90,121.55")
 
 

@@ -30,3 +30,20 @@ def test_rates_are_fractions_over_received_and_due():
 def test_empty_period_has_no_rate_rather_than_a_division_by_zero():
     k = compute_kpis(frame([]), pd.DataFrame({"channel": [], "people": []}))
     assert k["disputes"]["received"] == 0 and k["disputes"]["closure_rate"] is None
+
+
+def test_a_morning_with_nothing_decided_yet_has_no_rate_rather_than_zero():
+    """At 8:00 the day's first cases are all open: resolved in place and first petitions are "—", not 0.00 %."""
+    from layers.kpis import filtered_kpis
+
+    cases = frame([
+        ("dispute", "reported", "community", False, pd.Timestamp("2030-01-01"), "walk_in"),
+        ("petition", "dispatched", "street", False, pd.Timestamp("2030-01-01"), "walk_in"),
+    ]).assign(reported_at=pd.to_datetime(["2026-12-01 07:10", "2026-12-01 07:40"]), reporter_phone=["138", "139"])
+    k = compute_kpis(cases, pd.DataFrame({"channel": [], "people": []}), as_of="2026-12-01 08:00")
+    assert k["disputes"]["received"] == 1 and k["disputes"]["resolved_in_place_rate"] is None
+    tiles = filtered_kpis(cases, as_of="2026-12-01 08:00")
+    assert tiles["resolved_in_place_rate"] is None and tiles["first_petition_settled_rate"] is None
+    # Once one is decided the rate is over every case received, as the centre counts it.
+    decided = cases.assign(status=["closed", "dispatched"], resolved_in_place=[True, False])
+    assert filtered_kpis(decided, as_of="2026-12-01 08:00")["resolved_in_place_rate"] == 0.5
