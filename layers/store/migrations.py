@@ -92,6 +92,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "the blind-spot register (盲点数据库): each finding of the rules with its state, unit, deadline "
                  "and resolution (blind_spot_entries), and each change of state (blind_spot_steps)",
               (CreateLayer("blind_spot_entries"), CreateLayer("blind_spot_steps"))),
+    Migration(9, "quarantine a clerk can work: each kept-back row's id and place (grid cell, community, street) "
+                 "for the clerk's area, and when it was cleared by a later ingest of the row",
+              tuple(AddColumn("quarantine", c) for c in ("source_id", "grid_cell", "community_code", "street_code",
+                                                         "cleared_at"))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
