@@ -11,7 +11,7 @@ import json
 import pandas as pd
 
 from layers.areas import Area
-from layers.errors import InvalidValue
+from layers.errors import InvalidValue, OnemapError
 from layers.store import Store
 
 # Who works the quarantine: it holds rows as sent, personal fields and all.
@@ -19,6 +19,21 @@ QUARANTINE_ROLES = ("admin", "commander")
 # The spreadsheet's columns besides the row's own: which entry a row is (kept when it comes back), and why.
 SOURCE, FILE, ROW, REASON = "来源 source", "文件 file", "行 row", "原因 reason"
 KEY_COLUMNS = (SOURCE, FILE, ROW)
+
+
+class NotForRole(OnemapError):
+    """The quarantine asked for by a role that does not work it."""
+
+    status = 403
+    code = "Forbidden"
+    zh_kind = "无权访问"
+
+
+def check_role(role: str) -> None:
+    """Refuse a role that does not work the quarantine."""
+    if role not in QUARANTINE_ROLES:
+        raise NotForRole(f"the quarantine is for admins and commanders, not for a {role}",
+                         zh="隔离区仅限管理员和指挥中心查看")
 
 
 def open_entries(store: Store, area: Area) -> pd.DataFrame:

@@ -178,7 +178,7 @@ def cmd_watch(args):
 def cmd_quarantine(args):
     """``onemap quarantine list|export|retry``: the rows kept back, as a clerk works them, in a user's area."""
     from layers.areas import DISTRICT
-    from layers.quarantine import QUARANTINE_ROLES, by_file_and_reason, export_xlsx, open_entries
+    from layers.quarantine import by_file_and_reason, check_role, export_xlsx, open_entries
     from layers.users import get_user
 
     if args.action in ("export", "retry") and not args.file:
@@ -189,9 +189,7 @@ def cmd_quarantine(args):
             user = get_user(store, args.as_user)
             if user is None:
                 raise InvalidValue(f"no user {args.as_user!r} (onemap user list)")
-            if user.role not in QUARANTINE_ROLES:
-                raise InvalidValue(f"user {user.name!r} is a {user.role}: the quarantine is worked by "
-                                   f"{' and '.join(QUARANTINE_ROLES)}s")
+            check_role(user.role)
             area = user.area
         if args.action == "retry":
             from etl.profiles import read_profile
