@@ -178,8 +178,8 @@ def push(store, key: ApiKey, items: list, *, address: str = "", idempotency_key:
          now=None) -> dict:
     """Ingest pushed requests for ``key``'s channel: per request, the case it became or why it was kept back.
 
-    rows in = stored + merged + quarantined; ``repeated`` counts requests already stored by an earlier push
-    (answered with their case, written again not at all).
+    rows in = stored + merged + quarantined, stored = new + updated + unchanged; ``repeated`` counts requests
+    already stored by an earlier push (answered with their case, written again not at all: unchanged, or merged).
     """
     now = pd.Timestamp(now or pd.Timestamp.now())
     for item in items:
@@ -196,11 +196,16 @@ def push(store, key: ApiKey, items: list, *, address: str = "", idempotency_key:
     fresh = raw[~repeated]
     name = f"open311-{key.key_id}-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     results: dict[int, dict] = {}
-    counts = {"rows_in": len(raw), "stored": 0, "merged": 0, "quarantined": 0, "repeated": int(repeated.sum())}
+    counts = {"rows_in": len(raw), "stored": 0, "new": 0, "updated": 0, "unchanged": 0, "merged": 0,
+              "quarantined": 0, "repeated": int(repeated.sum())}
     for _, row in raw[repeated].iterrows():
         rid = row["channel_request_id"]
         merged = bool(known_merged[rid])
-        counts["merged" if merged else "stored"] += 1
+        if not merged:
+            counts["stored"] += 1
+            counts["unchanged"] += 1
+        else:
+            counts["merged"] += 1
         results[int(row["_row"])] = {"service_request_id": known_case[rid], "channel_request_id": rid,
                                      "merged": merged, "repeated": True,
                                      "service_notice": "已受理(重复提交) · already received"}
@@ -214,8 +219,8 @@ def push(store, key: ApiKey, items: list, *, address: str = "", idempotency_key:
                               [(r["case_id"], before.get(r["case_id"]), _audited(r)) for r in _records(written)],
                               address=address, now=now)
         report = ingest_many([(Pushed(name, fresh.reset_index(drop=True)), profile)], store, audit=audit)
-        counts["stored"] += report.stored
-        counts["merged"] += report.merged
+        for outcome in ("stored", "new", "updated", "unchanged", "merged"):
+            counts[outcome] += getattr(report, outcome)
         counts["quarantined"] += report.quarantined
         if report.outcomes is not None:
             for row in report.outcomes.itertuples(index=False):

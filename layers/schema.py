@@ -188,9 +188,12 @@ LAYERS = {
         # The migrations (layers.store.migrations) this store has had, one row each.
         Layer("schema_version", ("version",), {"version": "int", "about": "str", "applied_at": "datetime"},
               None, not_null=("version", "applied_at")),
+        # Rows an ingest kept back, as the file had them, and why; the row's id and place where it gave them
+        # (a clerk's area); cleared_at when the row was ingested again successfully (etl.quarantine).
         Layer("quarantine", ("source", "file", "row"),
               {"source": "str", "file": "str", "row": "int", "fields": "str",
-               "reasons": "str", "message": "str", "raw": "str"},
+               "reasons": "str", "message": "str", "raw": "str", "source_id": "str", "grid_cell": "str",
+               "community_code": "str", "street_code": "str", "cleared_at": "datetime"},
               None, not_null=("source", "file", "row")),
     ]
 }

@@ -33,23 +33,38 @@ def _month(text):
         raise argparse.ArgumentTypeError(f"not a month (YYYY-MM): {text!r}") from None
 
 
+def outcome_line(counts: dict) -> str:
+    """"new 3, updated 1, unchanged 96, merged 0, quarantined 0": rows in = new + updated + unchanged + merged +
+    quarantined."""
+    return ", ".join(f"{k} {counts[k]}" for k in ("new", "updated", "unchanged", "merged", "quarantined"))
+
+
 def _print_report(report, as_json):
     data = report.to_dict()
+    if report.dry_run:
+        data["preview"] = _preview(report)
     if as_json:
         print(json.dumps(data, ensure_ascii=False))
         return
-    print(f"rows in {data['rows_in']}: stored {data['stored']}, merged {data['merged']}, "
-          f"quarantined {data['quarantined']}")
+    dry = " (dry run: nothing written)" if report.dry_run else ""
+    print(f"rows in {data['rows_in']}: {outcome_line(data)}{dry}")
     for reason, count in data["by_reason"].items():
         print(f"  quarantined for {reason}: {count}")
+    for warning in data["warnings"]:
+        print(f"  warning: {warning['message']}")
+    if data["cleared_from_quarantine"]:
+        print(f"  cleared from quarantine: {data['cleared_from_quarantine']} rows ingested now")
     for f in data["files"]:
         enc = f" ({f['encoding']})" if f["encoding"] else ""
-        print(f"  {f['file']}{enc} [{f['source']}]: in {f['rows_in']}, stored {f['stored']}, "
-              f"merged {f['merged']}, quarantined {f['quarantined']}")
+        print(f"  {f['file']}{enc} [{f['source']}]: in {f['rows_in']}, {outcome_line(f)}")
         # Words the profile's maps do not list, kept or defaulted: to add to the map.
         for name, words in f.get("unlisted", {}).items():
             listed = ", ".join(f"{w} ×{n}" for w, n in words.items())
             print(f"    not in the profile's map of {name}: {listed}")
+    for name, rows in data.get("preview", {}).items():
+        print(f"first {len(rows)} rows of {name} as they would be stored:")
+        for row in rows:
+            print("  " + json.dumps({k: v for k, v in row.items() if v is not None}, ensure_ascii=False))
 
 
 def cmd_demo(args):
@@ -122,10 +137,23 @@ def cmd_ingest(args):
     progress, bar = _progress_bar()
     try:
         with open_store(args.store) as store:
-            report = ingest_many([(p, profile) for p in args.paths], store, progress=progress)
+            report = ingest_many([(p, profile) for p in args.paths], store, progress=progress,
+                                 dry_run=args.dry_run)
     finally:
         bar.close()
     _print_report(report, args.json)
+
+
+def _preview(report) -> dict:
+    """A dry run's first rows per layer, as plain values (times as text, points as lon/lat)."""
+    out = {}
+    for name, frame in report.preview.items():
+        rows = frame.drop(columns="geometry", errors="ignore").copy()
+        if "geometry" in frame:
+            rows["lon"] = [None if g is None or g.is_empty else round(g.x, 7) for g in frame.geometry]
+            rows["lat"] = [None if g is None or g.is_empty else round(g.y, 7) for g in frame.geometry]
+        out[name] = json.loads(rows.to_json(orient="records", date_format="iso", force_ascii=False))
+    return out
 
 
 def cmd_watch(args):
@@ -139,8 +167,7 @@ def cmd_watch(args):
         if args.json:
             print(json.dumps(result, ensure_ascii=False), flush=True)
         elif result["ok"]:
-            print(f"{result['file']}: in {result['rows_in']}, stored {result['stored']}, merged {result['merged']}, "
-                  f"quarantined {result['quarantined']}", flush=True)
+            print(f"{result['file']}: in {result['rows_in']}, {outcome_line(result)}", flush=True)
         else:
             print(f"{result['file']}: failed: {result['error']['description']}", flush=True)
 
@@ -169,6 +196,48 @@ def cmd_profile(args):
         print(text, end="")
     # On stderr when the draft is on stdout, so that `> draft.toml` keeps the profile alone.
     print(summary(result), file=sys.stderr if not args.out else sys.stdout)
+
+
+def cmd_quarantine(args):
+    """``onemap quarantine list|export|retry``: the rows kept back, as a clerk works them, in a user's area."""
+    from layers.areas import DISTRICT
+    from layers.quarantine import by_file_and_reason, check_role, export_xlsx, open_entries
+    from layers.users import get_user
+
+    if args.action in ("export", "retry") and not args.file:
+        raise InvalidValue(f"onemap quarantine {args.action} needs the spreadsheet's path (.xlsx)")
+    with open_store(args.store) as store:
+        area = DISTRICT
+        if args.as_user:
+            user = get_user(store, args.as_user)
+            if user is None:
+                raise InvalidValue(f"no user {args.as_user!r} (onemap user list)")
+            check_role(user.role)
+            area = user.area
+        if args.action == "retry":
+            from etl.profiles import read_profile
+            from etl.retry import retry
+
+            given = read_profile(args.source) if args.source else None
+            report = retry(store, args.file, lambda source: given or read_profile(source),
+                           area if args.as_user else None)
+            _print_report(report, args.json)
+            return
+        entries = open_entries(store, area)
+        if args.action == "export":
+            Path(args.file).write_bytes(export_xlsx(entries))
+            print(json.dumps({"rows": len(entries), "file": args.file, "area": area.spec()}) if args.json else
+                  f"quarantine: {len(entries)} rows of {area.spec()} written to {args.file} "
+                  "(fix them, keep the first three columns, then: onemap quarantine retry FILE)")
+            return
+        counts = by_file_and_reason(entries)
+        if args.json:
+            print(json.dumps({"rows": len(entries), "area": area.spec(),
+                              "by_file_and_reason": counts.to_dict("records")}, ensure_ascii=False))
+            return
+        print(f"quarantine of {area.spec()}: {len(entries)} rows")
+        for r in counts.itertuples(index=False):
+            print(f"  {r.file} [{r.source}] {r.reason}: {r.rows}")
 
 
 def cmd_unmerge(args):
@@ -624,6 +693,9 @@ def build_parser():
     p.add_argument("paths", nargs="+")
     p.add_argument("--source", required=True, help="a shipped profile name or a profile .toml file")
     p.add_argument("--store", help=store_help)
+    p.add_argument("--dry-run", action="store_true",
+                   help="read, check, locate and merge; report and show the first rows as they would be stored; "
+                        "write nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)
 
@@ -645,6 +717,17 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="one JSON report per file taken")
     p.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # a server's watcher stops when the server does
     p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("quarantine", help="the rows ingests kept back: list them by file and reason, export them "
+                                          "to a spreadsheet with the reason, retry the fixed spreadsheet")
+    p.add_argument("action", choices=["list", "export", "retry"])
+    p.add_argument("file", nargs="?", help="export: the .xlsx to write; retry: the fixed .xlsx")
+    p.add_argument("--as", dest="as_user", help="the user working it (an admin or commander; their area applies)")
+    p.add_argument("--source", help="retry: the profile to read the rows with (default: each row's shipped "
+                                    "source profile)")
+    p.add_argument("--store", help=store_help)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_quarantine)
 
     p = sub.add_parser("unmerge", help="split one intake record out of the case it was merged into")
     p.add_argument("source", help="the record's source profile, e.g. e_ningbo")

@@ -95,6 +95,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "a channel is data: channels a profile brings with their titles (channels); each intake record "
                  "keeps the text its export wrote where Unicode NFKC changed it (case_sources.original)",
               (CreateLayer("channels"), AddColumn("case_sources", "original"))),
+    Migration(10, "quarantine a clerk can work: each kept-back row's id and place (grid cell, community, street) "
+                 "for the clerk's area, and when it was cleared by a later ingest of the row",
+              tuple(AddColumn("quarantine", c) for c in ("source_id", "grid_cell", "community_code", "street_code",
+                                                         "cleared_at"))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -37,7 +37,7 @@ ODD = st.sampled_from(["' OR 1=1 --", "../../etc/passwd", "\x00", "%00", "<scrip
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20) | ODD,
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
                     max_leaves=6)
-PATHS = ["/", "/wall", "/brief", "/remediation", "/password", "/geo/grid_cells.geojson", "/geo/streets.geojson",
+PATHS = ["/", "/wall", "/brief", "/remediation", "/quarantine", "/password", "/geo/grid_cells.geojson", "/geo/streets.geojson",
          "/geo/communities.geojson", "/geo/setback_areas.geojson", "/ogcapi/collections"]
 _CASE_ID = re.compile(rb"[a-z0-9_]+:[A-Za-z0-9\-]+")
 _DIGITS = re.compile(rb"(?<![0-9])[0-9]{11,14}(?![0-9])")
