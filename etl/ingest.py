@@ -204,6 +204,9 @@ def ingest_many(items, store: Store, *, progress=None, audit=None, dry_run: bool
         seen = located["component_id"].isin(set(prior_components["component_id"])).to_numpy()
         _count(report, inventory["_item"], pd.Series(False, index=inventory.index),
                outcome(seen, located["component_id"].isin(changed).to_numpy()))
+    brought = _brought_channels([profile for _path, profile in items])
+    if len(brought):
+        writes["channels"] = brought
     report.quarantine = quarantine
     kept = quarantine.drop(columns="_problems", errors="ignore")
     clear = cleared(store.read("quarantine", [Condition("source", "in", sorted({p.source for _, p in items}))]),
