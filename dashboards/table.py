@@ -47,7 +47,7 @@ def plain_values(column: pd.Series) -> np.ndarray:
     table page of 15 rows; here only the rows' own categories are taken.
     """
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
+        codes = column.array.codes  # a view; `.cat.codes` copies them
         out = np.full(len(codes), None, dtype=object)
         present = codes >= 0
         out[present] = column.cat.categories.take(codes[present]).to_numpy(dtype=object)
@@ -104,7 +104,7 @@ def _sort_key(column: pd.Series) -> np.ndarray:
         rank[:-1] = np.arange(len(categories)) if categories.is_monotonic_increasing else (
             np.argsort(np.argsort(categories.to_numpy(dtype=object), kind="stable"), kind="stable"))
         rank[-1] = -1
-        return rank[column.cat.codes.to_numpy()]
+        return rank[column.array.codes]
     if pd.api.types.is_datetime64_any_dtype(column):
         return column.to_numpy("datetime64[ms]").astype(np.int64)  # NaT is the smallest
     return pd.factorize(column, sort=True)[0].astype(np.int64)
