@@ -57,11 +57,37 @@ class StoreCache:
         Read whole in case-id order at first; after a write, the rows it changed are applied (a case
         changed in place, a new one at the end), so the rows of a copy keep their numbers in the next.
         """
-        versions = self._current(store)
+        return self._snapshot(store)[1]
+
+    def cases_held(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The copy of the cases as this process holds it, without asking whether the store moved since.
+
+        For what a copy a moment behind answers as well (the categories a push may name): a request that
+        writes then neither waits for the copy to be brought up to date nor does it itself; the requests
+        that show cases do (``cases``). Read whole if nothing is held yet.
+        """
+        held = self._held.get((store.url, "cases"))
+        if held is not None:
+            return held[1]
+        return self._cases_at(store, self._checked(store))[1]
+
+    def _snapshot(self, store: Store) -> tuple[dict, tuple]:
+        """(versions, cases) of the current request: the copy it first asked for, whatever lands after.
+
+        Outside a request, the copy at the store's versions now. Only the requests that read cases pin a
+        copy (and may bring it up to date first); one that reads only layers (a push's key, the gate's
+        user) does not.
+        """
         pinned = _pinned()
-        if pinned is not None and store.url in pinned:
-            return pinned[store.url][1]
-        return self._cases_at(store, versions)[1]
+        if pinned is not None and store.url in pinned and pinned[store.url][1] is not None:
+            return pinned[store.url]
+        versions = self._current(store)
+        at, value = self._cases_at(store, versions)
+        # The copy held may be a moment behind (being brought up to date): its case versions, the rest as pinned.
+        versions = {**versions, **{k: v for k, v in at.items() if k in _CASE_VERSIONS}}
+        if pinned is not None:
+            pinned[store.url] = (versions, value)
+        return versions, value
 
     def _cases_at(self, store, versions) -> tuple[dict, tuple]:
         """(the versions the copy is at, the copy) for ``versions``; while another thread brings the copy
@@ -69,7 +95,9 @@ class StoreCache:
         key = (store.url, "cases")
         want = (versions.get("cases"), versions.get("case_sources"))
         held = self._held.get(key)
-        if held is not None and held[0] == want:
+        # A copy already past ``versions`` (another request brought it up to date after these were read)
+        # answers too: going back would mean reading the store whole.
+        if held is not None and (held[0] == want or _follows(versions, held[2])):
             return held[2], held[1]
         if not self._lock.acquire(blocking=held is None):
             return held[2], held[1]
@@ -105,7 +133,7 @@ class StoreCache:
         The map's, the charts' and the table's callbacks of one filter change ask for the same
         filter's cases at once: the first makes them, the others wait for it.
         """
-        versions = self._current(store)
+        versions = self._snapshot(store)[0]
         key = (store.url, versions.get("cases"), versions.get("case_sources"), key)
         with self._lock:
             lock = self._making.setdefault(key, threading.Lock())
@@ -127,7 +155,7 @@ class StoreCache:
 
     def derived(self, store: Store, key: tuple, make):
         """``make(cases)`` over the held cases, made once per version of them (a sort order, say)."""
-        versions = self._current(store)
+        versions = self._snapshot(store)[0]
         version = (versions.get("cases"), versions.get("case_sources"))
         return self._get(store, key, version, lambda s: make(self.cases(s)[0]))
 
@@ -140,23 +168,21 @@ class StoreCache:
         self._versions.pop(store.url, None)
 
     def version(self, store: Store, name: str) -> str | None:
-        return self._current(store).get(name)
+        versions = self._snapshot(store)[0] if name in _CASE_VERSIONS else self._current(store)
+        return versions.get(name)
 
     def unreachable_since(self, store: Store) -> datetime | None:
         """When the store last answered, if its last check failed: what is shown is as of then."""
         return self._unreachable.get(store.url)
 
     def _current(self, store):
-        """The store's data versions; within a request, those of the cases it began with (one snapshot)."""
+        """The store's data versions; within a request, those it first saw (one snapshot; see ``_snapshot``)."""
         pinned = _pinned()
         if pinned is not None and store.url in pinned:
             return pinned[store.url][0]
         versions = self._checked(store)
         if pinned is not None:
-            at, value = self._cases_at(store, versions)
-            # The copy held may be a moment behind (being brought up to date): its case versions, the rest now.
-            versions = {**versions, **{k: v for k, v in at.items() if k in _CASE_VERSIONS}}
-            pinned[store.url] = (versions, value)
+            pinned[store.url] = (versions, None)  # no cases yet: ``_snapshot`` pins them when asked for
         return versions
 
     def _checked(self, store):
@@ -192,7 +218,7 @@ _CASE_VERSIONS = ("cases", "case_sources", "seq:changes", "epoch:cases", "epoch:
 
 
 def _pinned() -> dict | None:
-    """The snapshot of the current request (store url → (versions, cases)), or None outside a request."""
+    """The snapshot of the current request (store url → (versions, cases or None)), or None outside a request."""
     if not flask.has_request_context():
         return None
     return flask.g.setdefault("onemap_snapshot", {})
