@@ -71,8 +71,10 @@ class StoreCache:
             return held[1]
         return self._cases_at(store, self._checked(store))[1]
 
-    def _snapshot(self, store: Store) -> tuple[dict, tuple]:
-        """(versions, cases) of the current request: the copy it first asked for, whatever lands after.
+    def _snapshot(self, store: Store) -> tuple[dict, tuple, _Follow]:
+        """(versions, cases, lineage) of the current request: the copy it first asked for, whatever lands
+        after. The lineage is the same object for copies brought up to date one from another (their rows
+        keep their numbers), a new one for a copy read whole.
 
         Outside a request, the copy at the store's versions now. Only the requests that read cases pin a
         copy (and may bring it up to date first); one that reads only layers (a push's key, the gate's
@@ -82,25 +84,25 @@ class StoreCache:
         if pinned is not None and store.url in pinned and pinned[store.url][1] is not None:
             return pinned[store.url]
         versions = self._current(store)
-        at, value = self._cases_at(store, versions)
+        at, value, lineage = self._cases_at(store, versions)
         # The copy held may be a moment behind (being brought up to date): its case versions, the rest as pinned.
         versions = {**versions, **{k: v for k, v in at.items() if k in _CASE_VERSIONS}}
         if pinned is not None:
-            pinned[store.url] = (versions, value)
-        return versions, value
+            pinned[store.url] = (versions, value, lineage)
+        return versions, value, lineage
 
-    def _cases_at(self, store, versions) -> tuple[dict, tuple]:
-        """(the versions the copy is at, the copy) for ``versions``; while another thread brings the copy
-        up to date, the one held is answered with its own versions instead of waiting."""
+    def _cases_at(self, store, versions) -> tuple[dict, tuple, _Follow]:
+        """(the versions the copy is at, the copy, its lineage) for ``versions``; while another thread brings
+        the copy up to date, the one held is answered with its own versions instead of waiting."""
         key = (store.url, "cases")
         want = (versions.get("cases"), versions.get("case_sources"))
         held = self._held.get(key)
         # A copy already past ``versions`` (another request brought it up to date after these were read)
         # answers too: going back would mean reading the store whole.
         if held is not None and (held[0] == want or _follows(versions, held[2])):
-            return held[2], held[1]
+            return held[2], held[1], held[3]
         if not self._lock.acquire(blocking=held is None):
-            return held[2], held[1]
+            return held[2], held[1], held[3]
         try:
             held = self._held.get(key)
             if held is None or held[0] != want:
@@ -109,7 +111,7 @@ class StoreCache:
                     try:
                         value = _apply_changes(held[1], store, int(held[2]["seq:changes"]), held[3])
                     except StoreError:
-                        return held[2], held[1]  # the store went away mid-way: what is held stands
+                        return held[2], held[1], held[3]  # the store went away mid-way: what is held stands
                     follow = held[3]
                 if value is None:
                     follow = _Follow()
@@ -119,7 +121,7 @@ class StoreCache:
                 self._held[key] = held
         finally:
             self._lock.release()
-        return held[2], held[1]
+        return held[2], held[1], held[3]
 
     def warm(self, store: Store) -> None:
         """Read the cases and the layers every page asks for, before the first person does."""
@@ -153,11 +155,29 @@ class StoreCache:
         """A geography layer as stored; grid cells carry their area in km² (``area_km2``)."""
         return self._get(store, name, self._current(store).get(name), lambda s: _load_layer(s, name))
 
-    def derived(self, store: Store, key: tuple, make):
-        """``make(cases)`` over the held cases, made once per version of them (a sort order, say)."""
-        versions = self._snapshot(store)[0]
-        version = (versions.get("cases"), versions.get("case_sources"))
-        return self._get(store, key, version, lambda s: make(self.cases(s)[0]))
+    def derived(self, store: Store, key: tuple, make, follow=None):
+        """``make(cases)`` over the held cases, made once per version of them (a sort order, say).
+
+        ``follow(value, before, cases)``: the value made for ``before``, an earlier copy that ``cases`` was
+        brought up to date from (the same rows under the same numbers, some changed, more at the end), for
+        ``cases``: what a write changed, instead of all of it made again at every write.
+        """
+        versions, (cases, _), lineage = self._snapshot(store)
+        held = self._held.get((store.url, key))  # (versions made for, value, lineage, cases made from)
+        if held is not None and _same_cases(held[0], versions):
+            return held[1]
+        with self._lock:  # one at a time; a request waiting here finds it made
+            held = self._held.get((store.url, key))
+            if held is not None and _same_cases(held[0], versions):
+                return held[1]
+            if held is not None and _follows(versions, held[0]):
+                return make(cases)  # this request's copy is older than the one the value is held for: not kept
+            if follow is not None and held is not None and held[2] is lineage and _follows(held[0], versions):
+                value = follow(held[1], held[3], cases)
+            else:
+                value = make(cases)
+            self._held[(store.url, key)] = (versions, value, lineage, cases)
+        return value
 
     def derived_layer(self, store: Store, name: str, key: tuple, make):
         """``make()`` for a layer, made once per version of the layer and ``key`` (the cells' GeoJSON, say)."""
@@ -182,7 +202,7 @@ class StoreCache:
             return pinned[store.url][0]
         versions = self._checked(store)
         if pinned is not None:
-            pinned[store.url] = (versions, None)  # no cases yet: ``_snapshot`` pins them when asked for
+            pinned[store.url] = (versions, None, None)  # no cases yet: ``_snapshot`` pins them when asked for
         return versions
 
     def _checked(self, store):
@@ -222,6 +242,10 @@ def _pinned() -> dict | None:
     if not flask.has_request_context():
         return None
     return flask.g.setdefault("onemap_snapshot", {})
+
+
+def _same_cases(a: dict, b: dict) -> bool:
+    return (a.get("cases"), a.get("case_sources")) == (b.get("cases"), b.get("case_sources"))
 
 
 def _follows(held: dict, now: dict) -> bool:
