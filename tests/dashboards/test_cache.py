@@ -233,5 +233,5 @@ def test_versions_read_before_another_request_brought_the_copy_up_to_date_answer
         seen = store.data_versions()  # a request read these, then another brought the copy past them
         store.upsert("cases", store.read("cases").iloc[:3].assign(status="closed"))
         now = cache.cases(store)[0]
-        at, copy = cache._cases_at(store, seen)
+        at, copy, _ = cache._cases_at(store, seen)
     assert copy[0] is now and int(at["seq:changes"]) > int(seen["seq:changes"])  # not read whole again
