@@ -55,7 +55,7 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
     many people filtering at once needs several. The cases are read once, before the processes
     are forked, so they start warm and share those pages of memory.
     """
-    app = create_app(store_spec, basemap=basemap)
+    app = settled(create_app(store_spec, basemap=basemap))
     store = app.server.extensions["onemap_store"]
     swept = download.sweep()  # what a killed server's export left behind
     if swept:
@@ -86,6 +86,18 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
     # Every browser keeps several connections open (a wall all day); waitress's default limit of 100
     # open connections left the 101st client waiting until another went away.
     waitress_serve(app.server, host=host, port=port, threads=SETTINGS.server_threads, connection_limit=CONNECTION_LIMIT)
+
+
+def settled(app: dash.Dash) -> dash.Dash:
+    """The app with what Dash does on its first request done: its pages' callbacks registered.
+
+    Dash does it in the first request of a process without a lock; two first requests at once (ten people
+    and two walls opening a server just started) raced it, and a login was answered 500. Done once here,
+    before the processes are forked: each starts with it done. An anonymous request for the layout: Dash's
+    own hooks run before the gate, which refuses it without reading the store.
+    """
+    app.server.test_client().get("/_dash-layout")
+    return app
 
 
 def _Gunicorn(wsgi, options):

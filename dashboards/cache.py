@@ -50,6 +50,11 @@ class StoreCache:
         self._held: dict[tuple[str, str], tuple] = {}  # (store url, what) → (version, value)
         self._recent: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
         self._making: dict[tuple, threading.Lock] = {}
+        # The bookkeeping of ``recent`` and what ``derived`` makes, each under a lock of its own: never the one a
+        # follow or a whole read holds for as long as they take, which every callback would otherwise wait for.
+        self._recent_lock = threading.Lock()
+        self._derived: dict[tuple, tuple] = {}  # (store url, key) → (versions made for, value, lineage, cases)
+        self._deriving = threading.Lock()
 
     def cases(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The store's cases and their walk-in visit records: within a request, the copy it began with.
@@ -116,6 +121,10 @@ class StoreCache:
                 if value is None:
                     follow = _Follow()
                     value = _load_cases(store, follow)
+                    # What was made for the copies before is not brought up to date from them (rows renumbered),
+                    # and would keep the last of them in memory: dropped with them.
+                    with self._deriving:
+                        self._derived = {k: v for k, v in self._derived.items() if k[0] != store.url}
                 # What a follow keeps for the next goes with the copy; a copy read whole starts its own.
                 held = (want, value, dict(versions), follow)
                 self._held[key] = held
@@ -137,18 +146,19 @@ class StoreCache:
         """
         versions = self._snapshot(store)[0]
         key = (store.url, versions.get("cases"), versions.get("case_sources"), key)
-        with self._lock:
+        with self._recent_lock:
             lock = self._making.setdefault(key, threading.Lock())
         with lock:
             now = time.monotonic()
             made = self._recent.get(key)
             if made is None or now - made[0] > RECENT_S:
                 made = (now, make())
-                fresh = sorted((k for k, v in self._recent.items() if now - v[0] <= RECENT_S),
-                               key=lambda k: self._recent[k][0])
-                self._recent = {k: self._recent[k] for k in fresh[-(RECENT_MAX - 1):]}
-                self._recent[key] = made
-                self._making = {k: v for k, v in self._making.items() if k in self._recent}
+                with self._recent_lock:  # other keys' makers prune too
+                    fresh = sorted((k for k, v in self._recent.items() if now - v[0] <= RECENT_S),
+                                   key=lambda k: self._recent[k][0])
+                    self._recent = {k: self._recent[k] for k in fresh[-(RECENT_MAX - 1):]}
+                    self._recent[key] = made
+                    self._making = {k: v for k, v in self._making.items() if k in self._recent}
         return made[1]
 
     def layer(self, store: Store, name: str) -> pd.DataFrame:
@@ -163,11 +173,11 @@ class StoreCache:
         ``cases``: what a write changed, instead of all of it made again at every write.
         """
         versions, (cases, _), lineage = self._snapshot(store)
-        held = self._held.get((store.url, key))  # (versions made for, value, lineage, cases made from)
+        held = self._derived.get((store.url, key))
         if held is not None and _same_cases(held[0], versions):
             return held[1]
-        with self._lock:  # one at a time; a request waiting here finds it made
-            held = self._held.get((store.url, key))
+        with self._deriving:  # one at a time; a request waiting here finds it made
+            held = self._derived.get((store.url, key))
             if held is not None and _same_cases(held[0], versions):
                 return held[1]
             if held is not None and _follows(versions, held[0]):
@@ -176,7 +186,7 @@ class StoreCache:
                 value = follow(held[1], held[3], cases)
             else:
                 value = make(cases)
-            self._held[(store.url, key)] = (versions, value, lineage, cases)
+            self._derived[(store.url, key)] = (versions, value, lineage, cases)
         return value
 
     def derived_layer(self, store: Store, name: str, key: tuple, make):
@@ -238,7 +248,8 @@ _CASE_VERSIONS = ("cases", "case_sources", "seq:changes", "epoch:cases", "epoch:
 
 
 def _pinned() -> dict | None:
-    """The snapshot of the current request (store url → (versions, cases or None)), or None outside a request."""
+    """The snapshot of the current request (store url → (versions, cases, lineage), the last two None until the
+    request reads cases), or None outside a request."""
     if not flask.has_request_context():
         return None
     return flask.g.setdefault("onemap_snapshot", {})

@@ -235,3 +235,30 @@ def test_versions_read_before_another_request_brought_the_copy_up_to_date_answer
         now = cache.cases(store)[0]
         at, copy, _ = cache._cases_at(store, seen)
     assert copy[0] is now and int(at["seq:changes"]) > int(seen["seq:changes"])  # not read whole again
+
+
+def test_a_filters_cases_are_made_while_another_thread_brings_the_copy_up_to_date(demo_gpkg):
+    cache = StoreCache(check_s=0)
+    with open_store(demo_gpkg[0]) as store:
+        cache.cases(store)
+        answers = []
+        with cache._lock:  # held, as by a follow of a write (or a whole read) in another thread
+            asking = threading.Thread(target=lambda: answers.append(cache.recent(store, ("mask", YEAR), lambda: 7)))
+            asking.start()
+            asking.join(timeout=20)
+            assert not asking.is_alive() and answers == [7]  # answered from the copy held, not after the follow
+        # Many filters made at once by many threads: each keeps its own, none trips over another's pruning.
+        errors = []
+
+        def ask(n):
+            try:
+                for i in range(200):
+                    assert cache.recent(store, ("n", n, i), lambda: (n, i)) == (n, i)
+            except Exception as exc:  # noqa: BLE001 - any failure of a thread is the test's failure
+                errors.append(exc)
+        threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []

@@ -365,5 +365,7 @@ def test_a_value_made_per_copy_is_brought_up_to_date_from_the_copy_before_when_t
         store.upsert("cases", new)
         assert cache.derived(store, ("n",), make, follow) == n + 1 and followed == [(n, n, n + 1)]
         store.write_layer("cases", store.read("cases"))  # replaced whole: the copy is read again, rows renumbered
+        cache.cases(store)
+        assert cache._derived == {}  # nor does what was made for the copies before keep the last of them alive
         assert cache.derived(store, ("n",), make, follow) == n + 1
     assert made == [n, n + 1] and len(followed) == 1
