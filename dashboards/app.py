@@ -57,7 +57,9 @@ def set_up(app: dash.Dash) -> None:
 
     Dash sets itself up at a process's first request (the pages' callbacks, the scripts it will serve), and
     answered the requests a browser sends beside that one before it was done: a script refused (500), a new
-    browser left on a blank page. After this, no route can be added to the app.
+    browser left on a blank page; two first requests at once (ten people and two walls opening a server just
+    started) raced it, and a login was answered 500. Done once here, before gunicorn forks: each process starts
+    with it done. After this, no route can be added to the app.
     """
     app.server.test_client().get("/login")
 

@@ -51,6 +51,11 @@ class StoreCache:
         self._held: dict[tuple[str, str], tuple] = {}  # (store url, what) → (version, value)
         self._recent: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
         self._making: dict[tuple, threading.Lock] = {}
+        # The bookkeeping of ``recent`` and what ``derived`` makes, each under a lock of its own: never the one a
+        # follow or a whole read holds for as long as they take, which every callback would otherwise wait for.
+        self._recent_lock = threading.Lock()
+        self._derived: dict[tuple, tuple] = {}  # (store url, key) → (versions made for, value, lineage, cases)
+        self._deriving = threading.Lock()
 
     def cases(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The store's cases and their walk-in visit records: within a request, the copy it began with.
@@ -58,23 +63,53 @@ class StoreCache:
         Read whole in case-id order at first; after a write, the rows it changed are applied (a case
         changed in place, a new one at the end), so the rows of a copy keep their numbers in the next.
         """
-        versions = self._current(store)
         self.layer(store, "channels")  # the titles of channels profiles brought, for every page (read on change)
-        pinned = _pinned()
-        if pinned is not None and store.url in pinned:
-            return pinned[store.url][1]
-        return self._cases_at(store, versions)[1]
+        return self._snapshot(store)[1]
 
-    def _cases_at(self, store, versions) -> tuple[dict, tuple]:
-        """(the versions the copy is at, the copy) for ``versions``; while another thread brings the copy
-        up to date, the one held is answered with its own versions instead of waiting."""
+    def cases_held(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The copy of the cases as this process holds it, without asking whether the store moved since.
+
+        For what a copy a moment behind answers as well (the categories a push may name): a request that
+        writes then neither waits for the copy to be brought up to date nor does it itself; the requests
+        that show cases do (``cases``). Read whole if nothing is held yet.
+        """
+        held = self._held.get((store.url, "cases"))
+        if held is not None:
+            return held[1]
+        return self._cases_at(store, self._checked(store))[1]
+
+    def _snapshot(self, store: Store) -> tuple[dict, tuple, _Follow]:
+        """(versions, cases, lineage) of the current request: the copy it first asked for, whatever lands
+        after. The lineage is the same object for copies brought up to date one from another (their rows
+        keep their numbers), a new one for a copy read whole.
+
+        Outside a request, the copy at the store's versions now. Only the requests that read cases pin a
+        copy (and may bring it up to date first); one that reads only layers (a push's key, the gate's
+        user) does not.
+        """
+        pinned = _pinned()
+        if pinned is not None and store.url in pinned and pinned[store.url][1] is not None:
+            return pinned[store.url]
+        versions = self._current(store)
+        at, value, lineage = self._cases_at(store, versions)
+        # The copy held may be a moment behind (being brought up to date): its case versions, the rest as pinned.
+        versions = {**versions, **{k: v for k, v in at.items() if k in _CASE_VERSIONS}}
+        if pinned is not None:
+            pinned[store.url] = (versions, value, lineage)
+        return versions, value, lineage
+
+    def _cases_at(self, store, versions) -> tuple[dict, tuple, _Follow]:
+        """(the versions the copy is at, the copy, its lineage) for ``versions``; while another thread brings
+        the copy up to date, the one held is answered with its own versions instead of waiting."""
         key = (store.url, "cases")
         want = (versions.get("cases"), versions.get("case_sources"))
         held = self._held.get(key)
-        if held is not None and held[0] == want:
-            return held[2], held[1]
+        # A copy already past ``versions`` (another request brought it up to date after these were read)
+        # answers too: going back would mean reading the store whole.
+        if held is not None and (held[0] == want or _follows(versions, held[2])):
+            return held[2], held[1], held[3]
         if not self._lock.acquire(blocking=held is None):
-            return held[2], held[1]
+            return held[2], held[1], held[3]
         try:
             held = self._held.get(key)
             if held is None or held[0] != want:
@@ -83,17 +118,21 @@ class StoreCache:
                     try:
                         value = _apply_changes(held[1], store, int(held[2]["seq:changes"]), held[3])
                     except StoreError:
-                        return held[2], held[1]  # the store went away mid-way: what is held stands
+                        return held[2], held[1], held[3]  # the store went away mid-way: what is held stands
                     follow = held[3]
                 if value is None:
                     follow = _Follow()
                     value = _load_cases(store, follow)
+                    # What was made for the copies before is not brought up to date from them (rows renumbered),
+                    # and would keep the last of them in memory: dropped with them.
+                    with self._deriving:
+                        self._derived = {k: v for k, v in self._derived.items() if k[0] != store.url}
                 # What a follow keeps for the next goes with the copy; a copy read whole starts its own.
                 held = (want, value, dict(versions), follow)
                 self._held[key] = held
         finally:
             self._lock.release()
-        return held[2], held[1]
+        return held[2], held[1], held[3]
 
     def warm(self, store: Store) -> None:
         """Read the cases and the layers every page asks for, before the first person does."""
@@ -107,31 +146,50 @@ class StoreCache:
         The map's, the charts' and the table's callbacks of one filter change ask for the same
         filter's cases at once: the first makes them, the others wait for it.
         """
-        versions = self._current(store)
+        versions = self._snapshot(store)[0]
         key = (store.url, versions.get("cases"), versions.get("case_sources"), key)
-        with self._lock:
+        with self._recent_lock:
             lock = self._making.setdefault(key, threading.Lock())
         with lock:
             now = time.monotonic()
             made = self._recent.get(key)
             if made is None or now - made[0] > RECENT_S:
                 made = (now, make())
-                fresh = sorted((k for k, v in self._recent.items() if now - v[0] <= RECENT_S),
-                               key=lambda k: self._recent[k][0])
-                self._recent = {k: self._recent[k] for k in fresh[-(RECENT_MAX - 1):]}
-                self._recent[key] = made
-                self._making = {k: v for k, v in self._making.items() if k in self._recent}
+                with self._recent_lock:  # other keys' makers prune too
+                    fresh = sorted((k for k, v in self._recent.items() if now - v[0] <= RECENT_S),
+                                   key=lambda k: self._recent[k][0])
+                    self._recent = {k: self._recent[k] for k in fresh[-(RECENT_MAX - 1):]}
+                    self._recent[key] = made
+                    self._making = {k: v for k, v in self._making.items() if k in self._recent}
         return made[1]
 
     def layer(self, store: Store, name: str) -> pd.DataFrame:
         """A geography layer as stored; grid cells carry their area in km² (``area_km2``)."""
         return self._get(store, name, self._current(store).get(name), lambda s: _load_layer(s, name))
 
-    def derived(self, store: Store, key: tuple, make):
-        """``make(cases)`` over the held cases, made once per version of them (a sort order, say)."""
-        versions = self._current(store)
-        version = (versions.get("cases"), versions.get("case_sources"))
-        return self._get(store, key, version, lambda s: make(self.cases(s)[0]))
+    def derived(self, store: Store, key: tuple, make, follow=None):
+        """``make(cases)`` over the held cases, made once per version of them (a sort order, say).
+
+        ``follow(value, before, cases)``: the value made for ``before``, an earlier copy that ``cases`` was
+        brought up to date from (the same rows under the same numbers, some changed, more at the end), for
+        ``cases``: what a write changed, instead of all of it made again at every write.
+        """
+        versions, (cases, _), lineage = self._snapshot(store)
+        held = self._derived.get((store.url, key))
+        if held is not None and _same_cases(held[0], versions):
+            return held[1]
+        with self._deriving:  # one at a time; a request waiting here finds it made
+            held = self._derived.get((store.url, key))
+            if held is not None and _same_cases(held[0], versions):
+                return held[1]
+            if held is not None and _follows(versions, held[0]):
+                return make(cases)  # this request's copy is older than the one the value is held for: not kept
+            if follow is not None and held is not None and held[2] is lineage and _follows(held[0], versions):
+                value = follow(held[1], held[3], cases)
+            else:
+                value = make(cases)
+            self._derived[(store.url, key)] = (versions, value, lineage, cases)
+        return value
 
     def derived_layer(self, store: Store, name: str, key: tuple, make):
         """``make()`` for a layer, made once per version of the layer and ``key`` (the cells' GeoJSON, say)."""
@@ -142,23 +200,21 @@ class StoreCache:
         self._versions.pop(store.url, None)
 
     def version(self, store: Store, name: str) -> str | None:
-        return self._current(store).get(name)
+        versions = self._snapshot(store)[0] if name in _CASE_VERSIONS else self._current(store)
+        return versions.get(name)
 
     def unreachable_since(self, store: Store) -> datetime | None:
         """When the store last answered, if its last check failed: what is shown is as of then."""
         return self._unreachable.get(store.url)
 
     def _current(self, store):
-        """The store's data versions; within a request, those of the cases it began with (one snapshot)."""
+        """The store's data versions; within a request, those it first saw (one snapshot; see ``_snapshot``)."""
         pinned = _pinned()
         if pinned is not None and store.url in pinned:
             return pinned[store.url][0]
         versions = self._checked(store)
         if pinned is not None:
-            at, value = self._cases_at(store, versions)
-            # The copy held may be a moment behind (being brought up to date): its case versions, the rest now.
-            versions = {**versions, **{k: v for k, v in at.items() if k in _CASE_VERSIONS}}
-            pinned[store.url] = (versions, value)
+            pinned[store.url] = (versions, None, None)  # no cases yet: ``_snapshot`` pins them when asked for
         return versions
 
     def _checked(self, store):
@@ -194,10 +250,15 @@ _CASE_VERSIONS = ("cases", "case_sources", "seq:changes", "epoch:cases", "epoch:
 
 
 def _pinned() -> dict | None:
-    """The snapshot of the current request (store url → (versions, cases)), or None outside a request."""
+    """The snapshot of the current request (store url → (versions, cases, lineage), the last two None until the
+    request reads cases), or None outside a request."""
     if not flask.has_request_context():
         return None
     return flask.g.setdefault("onemap_snapshot", {})
+
+
+def _same_cases(a: dict, b: dict) -> bool:
+    return (a.get("cases"), a.get("case_sources")) == (b.get("cases"), b.get("case_sources"))
 
 
 def _follows(held: dict, now: dict) -> bool:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import uuid
 
 import flask
+import numpy as np
 import pandas as pd
 from werkzeug.routing import Map, Rule
 
 from dashboards.cache import CACHE
 from dashboards.limits import QueryThrottle
 from dashboards.request import principal, store_from_request
+from dashboards.table import plain_values
 from etl.ingest import Pushed, ingest_many
 from etl.normalise import parse_datetimes
 from etl.open311 import push_profile, request_rows
@@ -29,9 +31,9 @@ from layers.areas import DISTRICT
 from layers.audit import audit_rows
 from layers.errors import InvalidValue, NotFound, OnemapError, TooManyQueries
 from layers.filters import CaseFilter
-from layers.open311 import PREFIX, api_document, service_request, services
+from layers.open311 import PREFIX, api_document, category_kinds, service_request, services
 from layers.settings import SETTINGS
-from layers.store import Condition
+from layers.store import Condition, matches
 from layers.users import PERSONAL_DATA_ROLES
 
 # Per server process: requests per key (or user) within the window.
@@ -41,6 +43,9 @@ BODY_MAX = 8 * 1024 * 1024
 LIST_MAX = 1000
 # Personal fields are not copied into the audit: the case holds them, the audit says who changed what.
 _NOT_AUDITED = ("reporter_phone", "description", "geometry")
+# What a listed service request shows of a held case (``layers.open311.service_request``).
+_LISTED = ("case_id", "status", "channel", "channels", "category", "responsible_unit", "address", "grid_cell",
+           "reported_at", "closed_at", "due_at", "lon", "lat")
 
 
 class Refused(OnemapError):
@@ -252,9 +257,10 @@ def _audited(record: dict | None) -> dict | None:
 
 def _categories(store) -> pd.DataFrame:
     """Each category of the responsibility list or of the stored cases, with its kind where cases say it."""
-    cases = CACHE.cases(store)[0]
-    seen = pd.DataFrame({"category": cases["category"].astype(object), "kind": cases["kind"].astype(object)})
-    seen = seen.dropna().drop_duplicates()
+    # The copy as held, perhaps a write behind: a push answers without bringing it up to date (the requests
+    # that show cases do), and a category new in the last write is in the responsibility list or came before.
+    cases = CACHE.cases_held(store)[0]
+    seen = category_kinds(cases["category"], cases["kind"])
     listed = CACHE.layer(store, "responsibilities")[["category"]].dropna().drop_duplicates().assign(kind=None)
     both = pd.concat([seen, listed[~listed["category"].isin(seen["category"])]], ignore_index=True)
     return both.drop_duplicates("category")
@@ -343,22 +349,15 @@ def _scope(who) -> tuple[CaseFilter, bool]:
 
 def _listing(who, args) -> list[dict]:
     f, _ = _scope(who)
-    store = store_from_request()
-    cases = CACHE.cases(store)[0]
     start = _local_time(args["start_date"], "start_date", strict=True) if "start_date" in args else None
     end = _local_time(args["end_date"], "end_date", strict=True) if "end_date" in args else None
     if start is None and end is None:  # Open311: the last 90 days unless asked otherwise
         start = pd.Timestamp.now().floor("D") - pd.Timedelta(days=90)
-    keep = f.mask(cases)
-    at = cases["reported_at"]
-    if start is not None:
-        keep &= (at >= start).to_numpy()
-    if end is not None:
-        keep &= (at <= end).to_numpy()
+    terms = []
     if args.get("service_request_id"):
-        keep &= cases["case_id"].isin(args["service_request_id"].split(",")[:LIST_MAX]).to_numpy()
+        terms.append(Condition("case_id", "in", args["service_request_id"].split(",")[:LIST_MAX]))
     if args.get("service_code"):
-        keep &= cases["category"].isin(args["service_code"].split(",")).to_numpy()
+        terms.append(Condition("category", "in", args["service_code"].split(",")))
     if args.get("status"):
         wanted = set(args["status"].split(","))
         unknown = wanted - {"open", "closed"}
@@ -366,8 +365,8 @@ def _listing(who, args) -> list[dict]:
             raise Refused(400, f"status {sorted(unknown)}: Open311 knows open and closed",
                           [{"code": 400, "field": "status", "reason": "unknown_value",
                             "description": f"status {sorted(unknown)}: Open311 knows open and closed"}])
-        closed = (cases["status"] == "closed").to_numpy()
-        keep &= closed if wanted == {"closed"} else ~closed if wanted == {"open"} else True
+    else:
+        wanted = {"open", "closed"}
     try:
         limit = int(args.get("limit", LIST_MAX))
     except ValueError:
@@ -377,8 +376,30 @@ def _listing(who, args) -> list[dict]:
     if not 1 <= limit <= LIST_MAX:
         words = f"limit: from 1 to {LIST_MAX}"
         raise Refused(400, words, [{"code": 400, "field": "limit", "reason": "bad_number", "description": words}])
-    found = cases[keep].sort_values(["reported_at", "case_id"], ascending=False).head(limit)
-    return [service_request(_plain(row)) for row in found.to_dict("records")]
+    cases = CACHE.cases(store_from_request())[0]
+    keep = f.mask(cases) & matches(cases, terms)
+    at = cases["reported_at"]
+    if start is not None:
+        keep &= (at >= start).to_numpy()
+    if end is not None:
+        keep &= (at <= end).to_numpy()
+    if wanted != {"open", "closed"}:
+        closed = matches(cases, [Condition("status", "=", "closed")])
+        keep &= closed if wanted == {"closed"} else ~closed
+    return [service_request(case) for case in latest_cases(cases, np.flatnonzero(keep), limit)]
+
+
+def latest_cases(cases: pd.DataFrame, rows: np.ndarray, limit: int) -> list[dict]:
+    """The ``limit`` latest reported of ``rows`` (ties: the later case id first; no time: last), as plain
+    records of the columns a service request shows: only those rows and columns are read, not the copy."""
+    stamps = cases["reported_at"].to_numpy("datetime64[ms]")[rows].view(np.int64)  # no time: the smallest
+    if len(rows) > limit:  # those at or after the limit-th latest time, found without sorting them all
+        within = np.flatnonzero(stamps >= np.partition(stamps, len(stamps) - limit)[len(stamps) - limit])
+        rows, stamps = rows[within], stamps[within]
+    ids = cases["case_id"].array.codes[rows]  # ties in the order of the categories, as pandas sorts a categorical
+    picked = cases.iloc[rows[np.lexsort((ids, stamps))[::-1][:limit]]]
+    columns = {c: plain_values(picked[c]) for c in _LISTED if c in picked}
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
 
 def _one(who, case_id: str) -> dict:

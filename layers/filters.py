@@ -220,7 +220,7 @@ def channel_counts(cases: pd.DataFrame) -> Counter:
 def tally(column: pd.Series, within: np.ndarray | None = None) -> pd.Series:
     """How many rows hold each value (missing left out), largest first; a categorical counts its codes at once."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
+        codes = column.array.codes  # a view; `.cat.codes` copies them into a new Series
         if within is not None:
             codes = codes[within]
         n = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories))

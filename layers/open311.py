@@ -10,6 +10,7 @@ step (呼·分·联·销) is in the extension ``detailed_status``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from layers.features import LOCAL_OFFSET
@@ -27,6 +28,27 @@ def services(categories: pd.DataFrame) -> list[dict]:
         out.append({"service_code": row.category, "service_name": row.category, "description": row.category,
                     "metadata": False, "type": "realtime", "keywords": "", "group": row.kind or ""})
     return out
+
+
+def category_kinds(category: pd.Series, kind: pd.Series) -> pd.DataFrame:
+    """Each category the cases hold with a kind, and the kind most of them have (ties: the first kind).
+
+    Counted on the categoricals' codes: at a million cases a few milliseconds, where their values as
+    Python objects took a second (a push asks for the categories every time).
+    """
+    category, kind = _categorical(category), _categorical(kind)
+    codes = category.codes.astype(np.int64) * len(kind.categories) + kind.codes
+    both = (category.codes >= 0) & (kind.codes >= 0)
+    counts = np.bincount(codes[both], minlength=len(category.categories) * len(kind.categories))
+    counts = counts.reshape(len(category.categories), len(kind.categories))
+    held = np.flatnonzero(counts.sum(axis=1) > 0)
+    return pd.DataFrame({"category": category.categories.take(held).to_numpy(dtype=object),
+                         "kind": kind.categories.take(counts[held].argmax(axis=1)).to_numpy(dtype=object)})
+
+
+def _categorical(column: pd.Series) -> pd.Categorical:
+    # A categorical column's own array (its codes a view); ``pd.Categorical(column)`` would copy them.
+    return column.array if isinstance(column.dtype, pd.CategoricalDtype) else pd.Categorical(column)
 
 
 def _time(stamp) -> str | None:

@@ -97,7 +97,7 @@ def _within(column: pd.Series, spans) -> np.ndarray:
 def _has_code(column: pd.Series, values: list) -> np.ndarray:
     """Which rows of a categorical hold one of the values, compared as integer codes."""
     wanted = column.cat.categories.get_indexer(values)
-    wanted, codes = wanted[wanted >= 0], column.cat.codes.to_numpy()
+    wanted, codes = wanted[wanted >= 0], column.array.codes  # a view; `.cat.codes` copies them
     if len(wanted) <= 4:  # a few equalities are cheaper than any lookup (np.isin is ~100x slower)
         hit = np.zeros(len(codes), dtype=bool)
         for code in wanted:

@@ -204,3 +204,12 @@ def test_filter_values_built_to_break_sql_find_nothing_and_change_nothing(app):
         assert not any(h in json.dumps(out) for h in hashes)  # the link echoes the value; no hash comes back
     with open_store(app.server.config["ONEMAP_STORE"]) as store:
         assert {name: store.count(name) for name in before} == before
+
+
+def test_a_served_app_has_its_pages_callbacks_before_its_first_request(demo_gpkg):
+    from dashboards.app import set_up
+
+    app = create_app(demo_gpkg[0])
+    assert not any("overview-kpis" in k for k in app.callback_map)
+    set_up(app)  # what serve does before it forks its processes: none of their first requests then races Dash
+    assert any("overview-kpis" in k for k in app.callback_map) and any("wall-kpis" in k for k in app.callback_map)

@@ -195,3 +195,70 @@ def test_the_follow_grows_categories_without_pandas_checking_them_all_again():
 
     # dashboards.cache._unchecked_dtype: without it a follow still works, but hashes a million ids a write.
     assert hasattr(pd.CategoricalDtype, "_from_fastpath")
+
+
+def test_a_request_that_reads_no_cases_leaves_the_copy_as_it_was_for_those_that_do(demo_gpkg, tmp_path):
+    import flask
+
+    from dashboards import cache as cache_module
+
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache = StoreCache(check_s=0)
+    app = flask.Flask(__name__)
+    with open_store(str(path)) as store:
+        store.upsert("cases", store.read("cases").iloc[:1])  # the store now has change numbers
+        first = cache.cases(store)[0]
+        store.upsert("cases", store.read("cases").iloc[:3].assign(status="closed"))
+        # A push, or the gate looking up its user: layers only. The copy is neither pinned nor brought up to date.
+        with app.test_request_context("/"):
+            cache.layer(store, "users")
+            cache.layer(store, "api_keys")
+            assert cache.cases_held(store)[0] is first
+            assert cache_module._pinned()[store.url][1] is None
+        # The next request that shows cases brings it up to date, and keeps that copy to its end.
+        with app.test_request_context("/"):
+            cache.layer(store, "users")
+            followed = cache.cases(store)[0]
+            assert followed is not first and (followed["status"].iloc[:3] == "closed").all()
+            assert cache.cases_held(store)[0] is followed and cache.cases(store)[0] is followed
+
+
+def test_versions_read_before_another_request_brought_the_copy_up_to_date_answer_with_that_copy(demo_gpkg, tmp_path):
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache = StoreCache(check_s=0)
+    with open_store(str(path)) as store:
+        store.upsert("cases", store.read("cases").iloc[:1])
+        seen = store.data_versions()  # a request read these, then another brought the copy past them
+        store.upsert("cases", store.read("cases").iloc[:3].assign(status="closed"))
+        now = cache.cases(store)[0]
+        at, copy, _ = cache._cases_at(store, seen)
+    assert copy[0] is now and int(at["seq:changes"]) > int(seen["seq:changes"])  # not read whole again
+
+
+def test_a_filters_cases_are_made_while_another_thread_brings_the_copy_up_to_date(demo_gpkg):
+    cache = StoreCache(check_s=0)
+    with open_store(demo_gpkg[0]) as store:
+        cache.cases(store)
+        answers = []
+        with cache._lock:  # held, as by a follow of a write (or a whole read) in another thread
+            asking = threading.Thread(target=lambda: answers.append(cache.recent(store, ("mask", YEAR), lambda: 7)))
+            asking.start()
+            asking.join(timeout=20)
+            assert not asking.is_alive() and answers == [7]  # answered from the copy held, not after the follow
+        # Many filters made at once by many threads: each keeps its own, none trips over another's pruning.
+        errors = []
+
+        def ask(n):
+            try:
+                for i in range(200):
+                    assert cache.recent(store, ("n", n, i), lambda: (n, i)) == (n, i)
+            except Exception as exc:  # noqa: BLE001 - any failure of a thread is the test's failure
+                errors.append(exc)
+        threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []

@@ -315,3 +315,57 @@ def test_a_grid_leader_sees_what_arrived_in_their_cells_since_they_last_looked(d
         assert since is not None and arrived == 1
         assert since_last_look(store, "hongmei", cells)[1] == 0  # counted from this last look
         assert since_last_look(store, "a-new-leader", cells)[0] is not None  # each person's own looks
+
+
+def test_the_tables_sort_order_after_a_write_is_the_order_sorted_again(demo_gpkg):
+    import numpy as np
+    import pandas as pd
+
+    from dashboards.cache import _Follow, _held_cases, _plain_cases, _with_rows
+    from dashboards.table import TABLE_COLUMNS, resorted, sort_order
+
+    with open_store(demo_gpkg[0]) as store:
+        plain = _plain_cases(store.read("cases")).sort_values("case_id", ignore_index=True)
+    follow = _Follow()
+    before = _held_cases(plain.iloc[:-5].copy())
+    # A write: cases changed (closed, a new status, a later time, a category new to the copy) and five new ones.
+    changed = plain.iloc[[3, 40, 41, 700]].copy()
+    changed["status"] = ["closed", "待核实", "closed", "dispatched"]
+    changed["reported_at"] = changed["reported_at"] + pd.Timedelta(days=30)
+    changed["category"] = ["全新类别", "邻里纠纷", "全新类别", None]
+    cases = _with_rows(before, pd.concat([changed, plain.iloc[-5:]], ignore_index=True), follow)
+    for column in [c for c, _, _ in TABLE_COLUMNS if c not in ("case_id", "address")]:
+        for direction in ("asc", "desc"):
+            sort_by = [{"column_id": column, "direction": direction}]
+            again = resorted(sort_order(before, sort_by), before, cases, sort_by)
+            assert np.array_equal(again, sort_order(cases, sort_by)), (column, direction)
+
+
+def test_a_value_made_per_copy_is_brought_up_to_date_from_the_copy_before_when_the_copy_followed(demo_gpkg, tmp_path):
+    import shutil
+
+    from dashboards.cache import StoreCache
+
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache, made, followed = StoreCache(check_s=0), [], []
+
+    def make(cases):
+        made.append(len(cases))
+        return len(cases)
+
+    def follow(value, before, cases):
+        followed.append((value, len(before), len(cases)))
+        return len(cases)
+
+    with open_store(str(path)) as store:
+        store.upsert("cases", store.read("cases").iloc[:1])  # the store now has change numbers
+        n = cache.derived(store, ("n",), make, follow)
+        new = store.read("cases").iloc[[0]].assign(case_id="walk_in:ZZ-NEW-1")
+        store.upsert("cases", new)
+        assert cache.derived(store, ("n",), make, follow) == n + 1 and followed == [(n, n, n + 1)]
+        store.write_layer("cases", store.read("cases"))  # replaced whole: the copy is read again, rows renumbered
+        cache.cases(store)
+        assert cache._derived == {}  # nor does what was made for the copies before keep the last of them alive
+        assert cache.derived(store, ("n",), make, follow) == n + 1
+    assert made == [n, n + 1] and len(followed) == 1
