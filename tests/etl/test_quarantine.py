@@ -71,3 +71,23 @@ def test_a_clerk_lists_exports_fixes_and_retries_the_quarantine(store, demo_buil
     assert ingest([later_path], "e_ningbo", store).cleared == 1
     code, listed = _run(capsys, "quarantine", "list", "--as", "clerk", "--store", url, "--json")
     assert listed["rows"] == 4
+
+
+def test_a_bad_row_whose_id_holds_a_nul_is_kept_back_on_both_stores(store, demo_build, tmp_path):
+    """PostgreSQL's text cannot hold NUL: the id is kept with it shown (U+FFFD), and the ingest goes through
+    (a push carrying one was answered 503 instead of 400)."""
+    load_geography(demo_build["geography"], store)
+    export = tmp_path / "nul.json"
+    rows = [{"事件ID": "E\x00N1", "上报时间": "2021-01-05T09:00:00", "事件类别": "噪声扰民", "处理状态": "不存在的状态",
+             "经度": "121.54", "纬度": "29.90", **dict.fromkeys(["事件描述", "分派时间", "办结层级", "受理层级", "完成时间",
+                                                                "就地化解", "手机号", "详细地址"], "")}]
+    export.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    from dataclasses import replace
+
+    from etl.profiles import read_profile
+
+    profile = replace(read_profile("e_ningbo"), format="json", encoding="utf-8")
+    report = ingest([export], profile, store)
+    assert report.quarantined == 1
+    kept = store.read("quarantine")
+    assert list(kept["source_id"]) == ["E\ufffdN1"]
