@@ -324,8 +324,9 @@ def draft_profile(sample: Sample, bounds) -> Draft:
         p["channel"] = CHANNEL_BY_DATUM.get(family, "hotline_12345")
         result.why["channel"] = "undecided: see below"
         result.note("", f"channel: the file's name names none of {sorted(CHANNELS)}; proposed "
-                    f"{p['channel']!r}, whose exports look most like this one (a new channel needs a key in "
-                    "layers/glossary.py CHANNELS)", undecided=True,
+                    f"{p['channel']!r}, whose exports look most like this one; a new channel is its own name "
+                    "here with its title beside it: channel_title = [\"中文\", \"English\"] (docs/profiles.md)",
+                    undecided=True,
                     short=f"the channel (proposed {p['channel']})")
     else:
         result.why["channel"] = f"the file's name names {CHANNELS[channel][0]}"
