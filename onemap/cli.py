@@ -142,6 +142,12 @@ def cmd_ingest(args):
     finally:
         bar.close()
     _print_report(report, args.json)
+    if report.rows_in and report.quarantined == report.rows_in:
+        # Nothing taken is a failure for whoever runs this from a script, not a success with a long report.
+        print(f"onemap ingest: every one of the {report.rows_in} rows was quarantined: the profile may not describe "
+              "this file (the reasons above) · 全部行被隔离，请检查配置", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _preview(report) -> dict:
@@ -885,13 +891,13 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except OnemapError as exc:  # what a person can act on; anything else is a bug and keeps its traceback
         if getattr(args, "json", False):
             print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
         print(f"onemap {args.command}: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

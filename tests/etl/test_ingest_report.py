@@ -64,3 +64,26 @@ def test_a_dry_run_reports_and_shows_and_writes_nothing(store, demo_build, capsy
 
     assert {name: store.count(name) for name in LAYERS} == counts
     assert store.data_versions() == versions
+
+
+def test_a_run_whose_every_row_is_quarantined_exits_1(demo_build, tmp_path, capsys):
+    """A profile that does not describe the file (its date format is not the file's) is a failure for a script
+    that runs the ingest, not exit 0 with a long report (issue 21)."""
+    from etl.profiles import read_profile
+    from onemap.cli import main
+
+    profile = read_profile("e_ningbo")
+    text = (profile.path and open(profile.path, encoding="utf-8").read()) or ""
+    wrong = tmp_path / "wrong_dates.toml"  # the shipped profile's ISO times, for a file written day first
+    wrong.write_text(text, encoding="utf-8")
+    export = tmp_path / "e.csv"
+    export.write_text("事件ID,上报时间,事件类别,事件描述,经度,纬度,详细地址,手机号,处理状态,分派时间,完成时间,受理层级,办结层级,就地化解\n"
+                      "E1,05.01.2021 09:00,噪声扰民,吵,121.54,29.90,,,待处理,,,村社,村社,否\n", encoding="utf-8-sig")
+    store = tmp_path / "s.gpkg"
+    assert main(["load-geography", str(demo_build["geography"]), "--store", str(store)]) == 0
+    assert main(["ingest", str(export), "--source", str(wrong), "--store", str(store)]) == 1
+    assert "every one of the 1 rows was quarantined" in capsys.readouterr().err
+    good = tmp_path / "good.toml"
+    good.write_text(text.replace('datetime_formats = ["%Y-%m-%dT%H:%M:%S"]', 'datetime_formats = ["%d.%m.%Y %H:%M"]'),
+                    encoding="utf-8")
+    assert main(["ingest", str(export), "--source", str(good), "--store", str(store)]) == 0
