@@ -7,7 +7,7 @@ names and values; :func:`profile_text` writes it as TOML with a comment on
 each decision and on what could not be decided, and why.
 
 The draft is written in the profile format that ``etl.profiles`` reads today:
-a JSON file's records under a top-level key, fields named by top-level keys.
+a JSON file's records under a key or a dotted path (data.items), fields named by top-level keys.
 """
 
 from __future__ import annotations
@@ -357,12 +357,9 @@ def _channel(stem: str) -> str | None:
 def _format(sample: Sample, result: Draft) -> None:
     p, why = result.profile, result.why
     fmt = sample.format
+    p["format"] = fmt
     if fmt == "jsonl":
-        p["format"] = "json"
-        result.note("", "the file is JSON Lines: the profile format read here takes one JSON document; convert "
-                    "it to a list of records, or use a profile format that reads JSON Lines", undecided=True)
-    else:
-        p["format"] = fmt
+        why["format"] = "one JSON record a line (JSON Lines)"
     if sample.encoding:
         p["encoding"] = {"utf-8-sig": "utf-8-sig", "utf-8": "utf-8", "gb18030": "gb18030"}[sample.encoding]
         why["encoding"] = {"utf-8-sig": "UTF-8 with a byte-order mark", "utf-8": "decodes as UTF-8",
@@ -380,12 +377,9 @@ def _format(sample: Sample, result: Draft) -> None:
     if fmt == "json":
         if sample.records is None:
             why["format"] = "the file is a list of records"
-        elif "." not in sample.records:
+        else:  # a top-level key, or a dotted path to a list inside objects (data.items)
             p["records"] = sample.records
             why["records"] = "the longest list of objects in the file"
-        else:
-            result.note("", f"the records are under {sample.records!r}, a nested path: the profile format read "
-                        "here takes a top-level key only", undecided=True)
     for text in sample.notes:
         result.note("", text)
 

@@ -234,9 +234,13 @@ def test_what_it_cannot_decide_is_said(tmp_path):
     nested.write_text(json.dumps({"data": {"items": [{"id": "A1", "time": "2021-01-01 08:00:00", "x": 121.55,
                                                       "y": 29.93, "state": "待处理"}] * 3}}), encoding="utf-8")
     result = draft(nested)
-    assert "records" not in result.profile
-    assert any("data.items" in t for t in result.undecided)
+    assert result.profile["records"] == "data.items"  # a dotted path, as profiles read it
+    assert not any("data.items" in t for t in result.undecided)
     assert any("datum" in t for t in result.undecided)  # degrees with nothing naming the map
+    lines = tmp_path / "app.jsonl"
+    lines.write_text("\n".join(json.dumps({"id": f"A{i}", "time": "2021-01-01 08:00:00", "state": "待处理"})
+                               for i in range(3)), encoding="utf-8")
+    assert draft(lines).profile["format"] == "jsonl"
     app = tmp_path / "app_records.json"
     app.write_text(json.dumps({"records": [{"id": f"A{i}", "time": "2021-01-01 08:00:00", "state": "待处理",
                                             "location": {"lng": 121.55, "lat": 29.93}} for i in range(5)]}),
