@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from etl.normalise import plain_digits
-from etl.read import GEOJSON_X, GEOJSON_Y, bytes_encoding, cell_text
+from etl.read import GEOJSON_X, GEOJSON_Y, bytes_encoding, flat_record
 from gis.datums import to_cgcs2000
 from layers.errors import BadInput
 from layers.glossary import CHANNELS
@@ -269,8 +269,12 @@ def _find_records(data, path: str | None = None, depth: int = 0):
 
 
 def _records_frame(records) -> pd.DataFrame:
-    rows = [{str(k): cell_text(v) for k, v in r.items()} for r in records if isinstance(r, dict)]
+    """The records as text columns, a nested object's fields by their dotted paths (location.lng), as
+    profiles name them; the objects themselves are left out (their fields are the columns)."""
+    rows = [flat_record(r) for r in records if isinstance(r, dict)]
     frame = pd.DataFrame(rows).astype(object)
+    parents = {c.rsplit(".", 1)[0] for c in frame.columns if "." in c}
+    frame = frame.drop(columns=[c for c in frame.columns if c in parents])
     return frame.where(frame.notna(), "").astype(str)
 
 
@@ -385,8 +389,9 @@ def _format(sample: Sample, result: Draft) -> None:
 
 
 def _header_field(name: str) -> str | None:
+    last = name.rsplit(".", 1)[-1]  # a nested field by its own name: location.lng is a longitude
     for fieldname, pattern in HEADER_RULES:
-        if re.search(pattern, name, flags=re.IGNORECASE):
+        if re.search(pattern, name, flags=re.IGNORECASE) or re.search(pattern, last, flags=re.IGNORECASE):
             return fieldname
     return None
 
@@ -469,11 +474,6 @@ def _columns(rows: pd.DataFrame, result: Draft) -> tuple[dict, dict]:
         location["address"] = columns["address"]
     if "category" not in columns and "description" in columns:
         result.note("columns", "no category column: the description was not taken for it", undecided=True)
-    for name in [n for n in unused if _filled(rows[n]).str.startswith("{").mean() > 0.9]:
-        keys = sorted(json.loads(_filled(rows[name]).iloc[0]))
-        result.note("columns", f"{name} holds nested fields ({', '.join(f'{name}.{k}' for k in keys)}): the profile "
-                    "format read here names top-level keys only", undecided=True, short=f"nested fields in {name}")
-        unused.remove(name)
     if unused:
         result.note("columns", f"not used: {', '.join(unused)} (no field of a case profile fits them)")
     return columns, location

@@ -237,7 +237,7 @@ def _read_json(path, encoding, profile):
             geometry = feature.get("geometry") if isinstance(feature, dict) else None
             point = geometry.get("coordinates") if isinstance(geometry, dict) and geometry.get("type") == "Point" else None
             ok = isinstance(properties, dict) and isinstance(point, list) and len(point) >= 2
-            row = _flat(properties) if isinstance(properties, dict) else {}
+            row = flat_record(properties) if isinstance(properties, dict) else {}
             row[GEOJSON_X], row[GEOJSON_Y] = (cell_text(point[0]), cell_text(point[1])) if ok else ("", "")
             records.append(row)
             shapes.append("" if ok else "不是带属性的点要素(Point Feature)")
@@ -248,7 +248,7 @@ def _read_json(path, encoding, profile):
         shapes = ["" if isinstance(r, dict) else "该记录不是JSON对象" for r in items]
         numbers = list(range(1, len(records) + 1))
     if profile.format != "geojson":
-        records = [_flat(r) for r in records]
+        records = [flat_record(r) for r in records]
     frame = pd.DataFrame(records).astype(object)
     frame = frame.where(frame.notna(), "").astype(str)
     frame["_shape"] = shapes
@@ -307,14 +307,14 @@ def _lists_in(data, prefix="") -> list[str]:
     return found
 
 
-def _flat(record: dict, prefix: str = "") -> dict:
+def flat_record(record: dict, prefix: str = "") -> dict:
     """A record's values by dotted path (location.lng); a nested object also stays whole under its own key."""
     out = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
         out[name] = cell_text(value)
         if isinstance(value, dict):
-            out.update({k: v for k, v in _flat(value, name + ".").items() if k not in out})
+            out.update({k: v for k, v in flat_record(value, name + ".").items() if k not in out})
     return out
 
 
