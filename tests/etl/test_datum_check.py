@@ -79,6 +79,6 @@ def test_points_outside_the_district_name_the_zone_prefix_or_the_swap_that_bring
     assert _warnings(swapped) == [("outside", "gcj02", True)]
     assert "x and y swapped" in swapped.warnings[0]["message"]
     assert ingest([export], "smart_city", district, dry_run=True).warnings == []
-    # The printed report says it too.
-    assert main(["ingest", str(bare), "--source", "smart_city", "--store", district.url, "--dry-run"]) == 0
+    # The printed report says it too, and the run fails (exit 1): every row was kept back.
+    assert main(["ingest", str(bare), "--source", "smart_city", "--store", district.url, "--dry-run"]) == 1
     assert "warning: no_prefix.csv:" in capsys.readouterr().out
