@@ -371,8 +371,8 @@ def _format(sample: Sample, result: Draft) -> None:
         if sample.sampled:
             why["encoding"] += " (in the sampled chunks)"
     if fmt == "csv" and sample.delimiter != ",":
-        result.note("", f"the cells are separated by {sample.delimiter!r}: the profile format read here has no "
-                    "delimiter key and reads commas; save the file as comma-separated", undecided=True)
+        p["delimiter"] = sample.delimiter
+        why["delimiter"] = "the character that splits the header and the rows into the same number of cells"
     if fmt == "xlsx":
         p["sheet"] = sample.sheet
         others = [s for s in sample.sheets if s != sample.sheet]
@@ -766,7 +766,7 @@ def profile_text(result: Draft, file_name: str = "") -> str:
         text = f"{_toml_key(key)} = {_toml_value(value)}"
         return f"{text}  # {comment}" if comment else text
 
-    for key in ("source", "channel", "description", "format", "encoding", "sheet", "records", "kind",
+    for key in ("source", "channel", "description", "format", "encoding", "delimiter", "sheet", "records", "kind",
                 "datetime_formats"):
         if key in p:
             lines.append(line(key, p[key], why.get(key, "")))

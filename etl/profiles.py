@@ -45,7 +45,7 @@ VOCAB_FIELDS = ("status", "level", "kind", "state", "resolved_in_place", "catego
 UNLISTED = ("keep", "default", "refuse")
 # The keys of a [vocab.FIELD] table that are its policy, not source words.
 POLICY_KEYS = ("unlisted", "default")
-TOP_KEYS = ("source", "target", "channel", "channel_title", "description", "format", "encoding", "sheet",
+TOP_KEYS = ("source", "target", "channel", "channel_title", "description", "format", "encoding", "delimiter", "sheet",
             "records", "kind", "datetime_formats", "columns", "fixed", "location", "vocab")
 
 
@@ -80,6 +80,7 @@ class Profile:
     location: Location
     datetime_formats: tuple[str, ...]
     encoding: str | None = None
+    delimiter: str = ","  # a CSV's cell separator
     sheet: str | None = None
     records: str | None = None
     kind: str | None = None
@@ -155,6 +156,9 @@ def _validate(raw: dict, where: str) -> Profile:
         problems.append(f"kind {kind!r} is not one of {CASE_KINDS}")
     location = _location(raw.get("location", {}), fmt, target, problems)
     vocab, unlisted = _vocab(raw.get("vocab", {}), problems)
+    delimiter = raw.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n":
+        problems.append(f"delimiter {delimiter!r} is not one character (\",\", \";\", \"\\t\", \"|\")")
     records = raw.get("records")
     if records is not None and (not isinstance(records, str) or not records.strip(".")):
         problems.append(f"records {records!r} is not a key or a dotted path (data.items)")
@@ -163,7 +167,7 @@ def _validate(raw: dict, where: str) -> Profile:
     return Profile(
         source=raw["source"], channel=raw.get("channel"), format=raw["format"], columns=dict(columns),
         location=location, datetime_formats=tuple(raw["datetime_formats"]),
-        encoding=raw.get("encoding"), sheet=raw.get("sheet"), records=records,
+        encoding=raw.get("encoding"), delimiter=delimiter, sheet=raw.get("sheet"), records=records,
         kind=kind, vocab=vocab, path=where, target=target, channel_title=channel_title, fixed=fixed,
         unlisted=unlisted,
     )

@@ -107,13 +107,13 @@ def _read_csv(path, encoding, profile):
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(path, dtype=str, encoding=encoding, keep_default_na=False, skip_blank_lines=False,
-                                index_col=False)
+                                index_col=False, sep=profile.delimiter)
         frame["_shape"] = ""
     except UnicodeDecodeError as exc:
         raise _not_encoded(path, encoding, profile, exc) from exc
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         try:
-            frame = _read_ragged_csv(path, encoding)
+            frame = _read_ragged_csv(path, encoding, profile.delimiter)
         except UnicodeDecodeError as exc:  # the slow path reads further than pandas did before it gave up
             raise _not_encoded(path, encoding, profile, exc) from exc
     except pd.errors.EmptyDataError as exc:
@@ -134,10 +134,10 @@ def _not_encoded(path, encoding, profile, exc) -> ReadError:
                      f"{exc.start}){found}")
 
 
-def _read_ragged_csv(path, encoding):
+def _read_ragged_csv(path, encoding, delimiter=","):
     """The slow path, for a file with rows of more cells than its header: each such row is marked."""
     with open(path, encoding=encoding, newline="") as handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = next(reader, [])
             rows, shapes = [], []

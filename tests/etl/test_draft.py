@@ -251,7 +251,14 @@ def test_what_it_cannot_decide_is_said(tmp_path):
     semicolons = tmp_path / "export.csv"
     semicolons.write_text("编号;上报时间;类型;状态\nA1;2021-01-01 08:00:00;噪声扰民;已受理\n", encoding="utf-8")
     assert sample_export(semicolons).delimiter == ";"
-    assert any("separated by ';'" in t for t in draft(semicolons).undecided)
+    drafted = draft(semicolons)
+    assert drafted.profile["delimiter"] == ";"  # the profile reads it as it is
+    profile = tmp_path / "semicolons.toml"
+    profile.write_text(profile_text(drafted, semicolons.name), encoding="utf-8")
+    from etl.read import read_export
+
+    rows, _ = read_export(semicolons, read_profile(str(profile)))
+    assert (len(rows), rows.loc[0, "类型"]) == (1, "噪声扰民")
 
 
 def test_the_command_writes_a_profile_that_reads(demo_build, tmp_path, capsys):

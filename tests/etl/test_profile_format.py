@@ -405,3 +405,13 @@ def test_a_coordinate_with_one_half_empty_says_which(tmp_path):
     _, quarantine = normalise(read_export(path, profile)[0], profile, path.name)
     assert quarantine["message"].tolist() == ["half.csv 第2行 经度/纬度: 坐标无法识别: abc, (纬度为空)",
                                               "half.csv 第3行 经度/纬度: 坐标无法识别: ,29.9 (经度为空)"]
+
+
+def test_a_csv_delimiter_is_one_character(tmp_path):
+    text = open(read_profile("e_ningbo").path, encoding="utf-8").read()
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text(text.replace('format = "csv"', 'format = "csv"\ndelimiter = ";"'), encoding="utf-8")
+    bad.write_text(text.replace('format = "csv"', 'format = "csv"\ndelimiter = ";;"'), encoding="utf-8")
+    assert read_profile(str(good)).delimiter == ";" and read_profile("e_ningbo").delimiter == ","
+    with pytest.raises(ProfileError, match="delimiter ';;' is not one character"):
+        read_profile(str(bad))
