@@ -22,6 +22,7 @@ Prints each callback's median both ways and the ratio. ``--profile``: cProfile o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import pstats
@@ -30,7 +31,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchenv import check, record  # noqa: E402
 from dashboard_1m import CHANGES, YEARS  # noqa: E402
-from largestore import writable_copy  # noqa: E402
+from largestore import postgis_copy, writable_copy  # noqa: E402
 from push import a_case  # noqa: E402
 from stream import CHANNEL  # noqa: E402
 from write_small import PG  # noqa: E402
@@ -138,18 +138,8 @@ def main(argv=None) -> int:
            postgres=PG if args.postgis else None)
     with tempfile.TemporaryDirectory(prefix="onemap-bench-after-write-") as tmp:
         spec, _ = writable_copy(Path(tmp), args.small, args.rows)
-        where = spec
-        if args.postgis:
-            from tests.conftest import copy_store
-
-            where = f"{PG}?schema=bench_after_{uuid.uuid4().hex[:8]}"
-            copy_store(spec, where)
-        try:
+        with postgis_copy(spec, PG, "bench_after") if args.postgis else contextlib.nullcontext(spec) as where:
             m = measure(where, args.runs, args.profile)
-        finally:
-            if args.postgis:
-                with open_store(where) as store, store._connection() as conn:
-                    conn.execute(f'DROP SCHEMA "{store.schema}" CASCADE')
     kind = "postgis" if args.postgis else "gpkg"
     print(f"\n{kind}: a person's filter change and a wall refresh, quiet and after a write (medians of {args.runs}):")
     print("| step | quiet | after a write | ratio |")

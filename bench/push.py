@@ -29,6 +29,7 @@ Prints medians. ``--profile``: cProfile of one push each way (the top by cumulat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import pstats
@@ -48,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchenv import check, record  # noqa: E402
-from largestore import writable_copy  # noqa: E402
+from largestore import postgis_copy, writable_copy  # noqa: E402
 from stream import CHANNEL, LOCAL, RECEIVED, tile_value  # noqa: E402
 from write_small import PG  # noqa: E402
 
@@ -246,18 +247,8 @@ def main(argv=None) -> int:
     record(["pandas", "geopandas", "pyogrio", "flask", "dash", "psycopg"], postgres=PG if args.postgis else None)
     with tempfile.TemporaryDirectory(prefix="onemap-bench-push-") as tmp:
         spec, _ = writable_copy(Path(tmp), args.small, args.rows)
-        where = spec
-        if args.postgis:
-            from tests.conftest import copy_store
-
-            where = f"{PG}?schema=bench_push_{uuid.uuid4().hex[:8]}"
-            copy_store(spec, where)
-        try:
+        with postgis_copy(spec, PG, "bench_push") if args.postgis else contextlib.nullcontext(spec) as where:
             m = measure(where, args.runs, args.profile)
-        finally:
-            if args.postgis:
-                with open_store(where) as store, store._connection() as conn:
-                    conn.execute(f'DROP SCHEMA "{store.schema}" CASCADE')
     kind = "postgis" if args.postgis else "gpkg"
     print(f"\n{kind}: two cases pushed, then the KPI that counts them (medians of {args.runs} each way, "
           f"{m['cases']:,} cases counted by the KPI's days):")
