@@ -204,20 +204,27 @@ def cmd_profile(args):
     print(summary(result), file=sys.stderr if not args.out else sys.stdout)
 
 
+def _named_user(store, name: str):
+    """The user ``--as NAME`` names; an unknown name is an error that says where the names are."""
+    from layers.users import get_user
+
+    user = get_user(store, name)
+    if user is None:
+        raise InvalidValue(f"no user {name!r} (onemap user list)")
+    return user
+
+
 def cmd_quarantine(args):
     """``onemap quarantine list|export|retry``: the rows kept back, as a clerk works them, in a user's area."""
     from layers.areas import DISTRICT
     from layers.quarantine import by_file_and_reason, check_role, export_xlsx, open_entries
-    from layers.users import get_user
 
     if args.action in ("export", "retry") and not args.file:
         raise InvalidValue(f"onemap quarantine {args.action} needs the spreadsheet's path (.xlsx)")
     with open_store(args.store) as store:
         area = DISTRICT
         if args.as_user:
-            user = get_user(store, args.as_user)
-            if user is None:
-                raise InvalidValue(f"no user {args.as_user!r} (onemap user list)")
+            user = _named_user(store, args.as_user)
             check_role(user.role)
             area = user.area
         if args.action == "retry":
@@ -423,14 +430,11 @@ def cmd_blindspots(args):
 def _blind_spot_step(args):
     from layers.blind_spot_register import assign, name_unit, resolve
     from layers.remediation_orders import Actor
-    from layers.users import get_user
 
     if not args.blind_spot or not args.as_user:
         raise InvalidValue(f"onemap blindspots {args.action} needs the blind spot's id and --as NAME")
     with open_store(args.store) as store:
-        user = get_user(store, args.as_user)
-        if user is None:
-            raise InvalidValue(f"no user {args.as_user!r} (onemap user list)")
+        user = _named_user(store, args.as_user)
         actor = Actor(user.name, user.role, user.area, address="onemap cli")
         if args.action == "assign":
             wrote = assign(store, actor, args.blind_spot, unit=args.unit or "", deadline=args.deadline,
@@ -475,14 +479,11 @@ def _remediation_orders(args):
     """``onemap remediation list|add|advance``: the orders, as the pages work them, under a user's name and rules."""
     from layers.areas import DISTRICT
     from layers.remediation_orders import STATES, Actor, advance_order, open_order, orders
-    from layers.users import get_user
 
     with open_store(args.store) as store:
         actor = None
         if args.as_user:
-            user = get_user(store, args.as_user)
-            if user is None:
-                raise InvalidValue(f"no user {args.as_user!r} (onemap user list)")
+            user = _named_user(store, args.as_user)
             actor = Actor(user.name, user.role, user.area, address="onemap cli")
         if args.action == "list":
             found = orders(store, actor.area if actor else DISTRICT)
@@ -528,15 +529,12 @@ def _remediation_ledger(args):
     from etl.ledger import import_ledger
     from layers.ledger import LedgerRefused, export_ledger
     from layers.remediation_orders import Actor
-    from layers.users import get_user
 
     path = args.order  # the positional after the action: an order's id for advance, the ledger file here
     if not path or not args.as_user:
         raise InvalidValue(f"onemap remediation {args.action} needs the ledger file and --as NAME")
     with open_store(args.store) as store:
-        user = get_user(store, args.as_user)
-        if user is None:
-            raise InvalidValue(f"no user {args.as_user!r} (onemap user list)")
+        user = _named_user(store, args.as_user)
         if args.action == "export":
             rows = export_ledger(store, path, area=user.area, user=user.name)
             print(json.dumps({"rows": rows, "file": path, "area": user.area.spec()}, ensure_ascii=False) if args.json else
