@@ -26,11 +26,12 @@ import flask
 import pandas as pd
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from dashboards import shared
 from dashboards.cache import CACHE
 from dashboards.limits import LoginLimiter
-from dashboards.request import Principal, _as_principal, principal, store_from_request
+from dashboards.request import SESSION_HOURS, Principal, _as_principal, principal, store_from_request
 from layers.areas import district_names
-from layers.errors import InvalidValue, StoreError
+from layers.errors import InvalidValue, StoreError, StoreUnreachable
 from layers.open311 import PREFIX as OPEN311_PREFIX
 from layers.settings import SETTINGS
 from layers.store import Store
@@ -50,6 +51,7 @@ PROXIES = SETTINGS.proxies
 _PUBLIC = frozenset({"/login", "/logout", "/_favicon.ico"})
 _PUBLIC_FOLDERS = ("/assets/", "/_dash-component-suites/")
 TOO_MANY = "尝试次数过多，请15分钟后再试 · Too many attempts, try again in 15 minutes"
+UNCOUNTED = "登录服务暂时不可用，请稍后再试 · Logging in is not possible just now, try again in a minute"
 # The live feed (dashboards.feed): GIS clients log in with HTTP Basic on each request, as QGIS and GDAL do.
 FEED_PREFIX = "/ogcapi"
 # A password checked once is trusted this long (scrypt on each of a client's page requests would be slow).
@@ -283,7 +285,9 @@ def install(app, store: Store):
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          SESSION_COOKIE_SECURE=bool(SETTINGS.secure_cookies),
                          PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_DAYS))
-    limiter, trusted = LoginLimiter(store), {}
+    # Several servers of the store (ONEMAP_REDIS) count failed logins and end sessions together, in Redis.
+    together = shared.install(app, store, session_s=int(SESSION_HOURS * 3600))
+    limiter, trusted = (together.limiter if together else LoginLimiter(store)), {}
 
     @server.route("/login", methods=["GET", "POST"])
     def login():
@@ -293,7 +297,10 @@ def install(app, store: Store):
             return _login_page(next_=next_)
         name, password = request.form.get("user", "").strip(), request.form.get("password", "")
         address = client_address()
-        user, locked = limiter.attempt(name, password, address)
+        try:
+            user, locked = limiter.attempt(name, password, address)
+        except StoreUnreachable:  # the count of failed logins cannot be kept: no login is checked uncounted
+            return _login_page(UNCOUNTED, user=name, next_=next_, status=503)
         if locked:
             return _login_page(TOO_MANY, user=name, next_=next_, status=429)
         if user is None:
@@ -307,10 +314,18 @@ def install(app, store: Store):
         session_id, name = flask.session.get("sid"), flask.session.get("user")
         flask.session.clear()
         if session_id and name:
-            try:  # ended in the store: a copy of the cookie is refused by every server process
-                end_session(store, session_id, name)
-            except StoreError as exc:
-                logging.getLogger(__name__).warning("a logout was not recorded: %s", type(exc).__name__)
+            # Ended in the store and, with several servers, in Redis (which the gate asks first): a copy of the
+            # cookie is refused by every server process. Each is tried whatever the other did.
+            ended = []
+            for where, end in (("store", lambda: end_session(store, session_id, name)),
+                               ("redis", lambda: together and together.sessions.end(session_id))):
+                try:
+                    end()
+                    ended.append(where)
+                except StoreError as exc:
+                    logging.getLogger(__name__).warning("a logout was not recorded in the %s: %s", where,
+                                                        type(exc).__name__)
+            if "store" not in ended and not (together and "redis" in ended):
                 return _login_page("已退出本浏览器，但数据存储暂时无法访问：其他设备上复制的会话可能仍然有效 · "
                                    "Logged out here, but the store did not answer: a copy of this session "
                                    "elsewhere may still work", status=503)

@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from dashboards import shared
 from dashboards.auth import FEED_PREFIX
 from dashboards.cache import CACHE
 from dashboards.limits import QueryThrottle
@@ -43,7 +44,8 @@ from layers.filters import CaseFilter
 from layers.store import Condition, matches
 from layers.users import PERSONAL_DATA_ROLES
 
-# Per server process: how many different values of one filtered query each user has tried lately.
+# How many different values of one filtered query each user has tried lately: per server process, or
+# counted in Redis for all the servers of the store (dashboards.shared, ONEMAP_REDIS).
 THROTTLE = QueryThrottle()
 _GEOGRAPHY = ("streets", "communities", "grid_cells", "estates", "setback_areas", "components")
 
@@ -125,7 +127,7 @@ def install(app):
 
 
 def _throttle(who, shape: tuple, values: tuple):
-    wait = THROTTLE.wait_s(f"{who.kind}:{who.name}", shape, values)
+    wait = shared.throttle(THROTTLE, "feed").wait_s(f"{who.kind}:{who.name}", shape, values)
     if wait:
         raise TooManyQueries(wait)
 

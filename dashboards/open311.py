@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from werkzeug.routing import Map, Rule
 
+from dashboards import shared
 from dashboards.cache import CACHE
 from dashboards.limits import QueryThrottle
 from dashboards.request import principal, store_from_request
@@ -36,7 +37,8 @@ from layers.settings import SETTINGS
 from layers.store import Condition, matches
 from layers.users import PERSONAL_DATA_ROLES
 
-# Per server process: requests per key (or user) within the window.
+# Requests per key (or user) within the window: per server process, or in Redis for all the servers of the
+# store (dashboards.shared, ONEMAP_REDIS).
 THROTTLE = QueryThrottle(SETTINGS.open311_requests, SETTINGS.open311_window_s)
 BATCH_MAX = SETTINGS.open311_batch
 BODY_MAX = 8 * 1024 * 1024
@@ -170,7 +172,7 @@ def install(app):
         who = _asker()
         if who is None:
             return None  # answered 401 by the route
-        wait = THROTTLE.wait_s(who, ("open311",), (uuid.uuid4().hex,))
+        wait = shared.throttle(THROTTLE, "open311").wait_s(who, ("open311",), (uuid.uuid4().hex,))
         if wait:
             response = flask.jsonify([{"code": 429, "description": TooManyQueries(wait).message("en")}])
             response.status_code = 429

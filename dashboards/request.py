@@ -82,7 +82,8 @@ def _lookup() -> Principal | None:
         user = find_user(CACHE.layer(store, "users"), session["user"])
         if user is None or (user.sessions_after is not None and pd.Timestamp.fromtimestamp(since) < user.sessions_after):
             return None  # disabled, or its password changed after this session began
-        if session_id in _ended(store):
+        together = flask.current_app.extensions.get("onemap_shared")  # dashboards.shared, with ONEMAP_REDIS
+        if session_id in _ended(store) or (together is not None and together.sessions.ended(session_id)):
             return None  # logged out (on this server or another)
         return _as_principal(user)
     kiosk = find_kiosk(CACHE.layer(store, "kiosks"), session["kiosk"])

@@ -63,6 +63,9 @@ class Settings:
                                 doc="seconds a server trusts its copy of the store before asking for its versions")
     cache_recent_s: float = _env("ONEMAP_CACHE_RECENT_S", 5.0, doc="seconds one filter's cases are reused")
     cache_recent_max: int = _env("ONEMAP_CACHE_RECENT_MAX", 8, doc="filters whose cases are kept at once")
+    redis: str = _env("ONEMAP_REDIS", "",
+                      doc="redis://host:port/db that several servers of one store share for failed logins, "
+                          "logouts and query limits (empty: one server's own, in the store and in memory)")
     server_threads: int = _env("ONEMAP_SERVER_THREADS", 8, doc="threads each server process answers with")
     connection_limit: int = _env("ONEMAP_CONNECTION_LIMIT", 2000, doc="open connections a server keeps (browsers, walls)")
     point_limit: int = _env("ONEMAP_POINT_LIMIT", 3000, doc="cases in view above which the map shows cells only")

@@ -184,6 +184,21 @@ def demo_store(request, demo_gpkg, tmp_path):
     return str(path)
 
 
+@pytest.fixture
+def redis_url():
+    """The real Redis the servers of a store share (``ONEMAP_TEST_REDIS``, else 127.0.0.1:6379, database 0).
+
+    Each store's keys are named by its own secret, so tests on stores of their own never see each other's.
+    """
+    redis = pytest.importorskip("redis")
+    url = os.environ.get("ONEMAP_TEST_REDIS", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        _unavailable(f"Redis not available at {url}: {exc}")
+    return url
+
+
 @pytest.fixture(scope="session")
 def chromium_driver():
     """A headless Chromium driven through chromedriver, with software WebGL for the map."""
@@ -206,12 +221,13 @@ def chromium_driver():
 
 
 @contextlib.contextmanager
-def serving(store_path, log=None, workers=1, brief_at="off", extra=()):
+def serving(store_path, log=None, workers=1, brief_at="off", extra=(), env=None):
     """``onemap serve`` on a store, in its own process as in production; yields its base URL.
 
     In a process of its own, so the server's sockets never share descriptor
     numbers with the test process's database connections. ``log``: a file for what the server prints;
-    ``brief_at``: when the server makes the day's briefs (off unless a test is about them).
+    ``brief_at``: when the server makes the day's briefs (off unless a test is about them); ``env``: variables
+    set for the server beside the test's own.
     """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -223,7 +239,8 @@ def serving(store_path, log=None, workers=1, brief_at="off", extra=()):
     out = open(log, "w")
     proc = subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", str(store_path),
                              "--port", str(port), "--workers", str(workers), "--brief-at", brief_at, *extra],
-                            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": os.path.join(side, "tmp")})
+                            stdout=out, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {}), "TMPDIR": os.path.join(side, "tmp")})
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
