@@ -40,6 +40,9 @@ class Layer:
     # Each write stamps its rows with the store's next change number (a column the backends keep,
     # ``CHANGE_SEQ``, not one of ``columns``): a server holding the layer reads only the rows changed since.
     changes: bool = False
+    # PostGIS keeps the layer in one partition per month of this column (declarative range partitioning), so
+    # a read of a period touches its months only and a month can be detached whole; the GeoPackage does not.
+    partitioned_by: str | None = None
 
 
 CHANGE_SEQ = "change_seq"
@@ -98,7 +101,7 @@ LAYERS = {
         Layer("cases", ("case_id",), {"case_id": "str", **_RECORD, "channels": "str", "due_at": "datetime"},
               "Point", not_null=("case_id", "kind", "category", "channel", "reported_at",
                                  "status", "level_received", "level"), changes=True,
-              indexes=(("reported_at",),)),
+              indexes=(("reported_at",),), partitioned_by="reported_at"),
         # 一窗受理: every intake record, and the case it landed in (merged into another record's
         # case, and why). A record that opened its case has its fields in that case's row; a
         # merged record keeps all it said here, so a merge can be undone (etl.unmerge).

@@ -28,7 +28,7 @@ from layers.errors import StoreDamaged, StoreError, StoreLocked, StoreUnreachabl
 from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.settings import Settings
 from layers.store.base import Store, check_expected, empty_frame, versions_from
-from layers.store.migrations import TRACKED_SINCE, AddColumn, AddIndex, CreateLayer, TrackChanges
+from layers.store.migrations import TRACKED_SINCE, AddColumn, AddIndex, CreateLayer, Partition, TrackChanges
 from layers.store.rtree import bulk_load
 
 _SRS_ID = int(STORAGE_CRS.split(":")[1])
@@ -138,6 +138,8 @@ class GeoPackageStore(Store):
             self._index(self._connect(), step.layer, step.columns)
         elif isinstance(step, TrackChanges):
             self._track(self._connect(), step.layer)
+        elif isinstance(step, Partition):
+            pass  # one file on one disk: nothing to partition
         else:
             raise TypeError(f"unknown migration step {step!r}")
 

@@ -9,7 +9,8 @@ store that holds nothing yet) apply them.
 A migration is a list of steps that each backend knows how to apply:
 ``CreateLayer`` makes a layer as ``layers.schema`` defines it now (and gives
 a layer that is there the columns and indexes it lacks), ``AddColumn`` adds
-one column, ``AddIndex`` one index, ``TrackChanges`` a layer's change numbers.
+one column, ``AddIndex`` one index, ``TrackChanges`` a layer's change numbers,
+``Partition`` moves a layer into monthly partitions (PostGIS).
 Every step is safe to apply to a store that already has what it makes, so a
 migration interrupted half way is simply run again. To change the schema:
 change ``layers.schema.LAYERS`` and append a migration here that brings an
@@ -49,6 +50,14 @@ class AddIndex:
 @dataclass(frozen=True)
 class TrackChanges:
     """Give a layer whose rows carry change numbers (``Layer.changes``) the column and its index."""
+
+    layer: str
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Keep a layer in monthly partitions (``Layer.partitioned_by``) where the backend has them (PostGIS);
+    an existing layer's rows are moved into them. Nothing where the backend has none (the GeoPackage)."""
 
     layer: str
 
@@ -99,6 +108,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "for the clerk's area, and when it was cleared by a later ingest of the row",
               tuple(AddColumn("quarantine", c) for c in ("source_id", "grid_cell", "community_code", "street_code",
                                                          "cleared_at"))),
+    Migration(11, "cases in PostGIS kept in one partition per month of when they were reported: a period's "
+                  "reads and a month's upkeep touch that month only, as a city's or a province's store needs",
+              (Partition("cases"),)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -34,7 +34,7 @@ from layers.errors import (
 from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.settings import Settings
 from layers.store.base import Store, check_expected
-from layers.store.migrations import AddColumn, AddIndex, CreateLayer, TrackChanges
+from layers.store.migrations import AddColumn, AddIndex, CreateLayer, Partition, TrackChanges
 
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision",
              "bool": "boolean", "datetime": "timestamp"}
@@ -156,6 +156,8 @@ class PostGISStore(Store):
             self._run(lambda cur: self._index(cur, step.layer, step.columns))
         elif isinstance(step, TrackChanges):
             self._run(lambda cur: self._track(cur, step.layer))
+        elif isinstance(step, Partition):
+            self._run(lambda cur: self._partition(cur, step.layer))
         else:
             raise TypeError(f"unknown migration step {step!r}")
 
@@ -168,8 +170,13 @@ class PostGISStore(Store):
         cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_PG_TYPES[t])) for c, t in layer.columns.items()]
         if layer.geometry:
             cols.append(sql.SQL("geometry geometry({}, {})").format(sql.SQL(layer.geometry), sql.Literal(_SRID)))
-        cols.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, layer.key))))
-        cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self._table(name), sql.SQL(", ").join(cols)))
+        # A partitioned table's key must hold its partition column: the natural key is then kept by the writes.
+        key = layer.key + ((layer.partitioned_by,) if layer.partitioned_by not in (None, *layer.key) else ())
+        cols.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, key))))
+        partitioned = sql.SQL(" PARTITION BY RANGE ({})").format(sql.Identifier(layer.partitioned_by)) \
+            if layer.partitioned_by else sql.SQL("")
+        cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}){}").format(
+            self._table(name), sql.SQL(", ").join(cols), partitioned))
         # A store made before the schema gained a column (or a geometry) gets it now.
         for column in layer.columns:
             self._add_column(cur, name, column)
@@ -191,6 +198,77 @@ class PostGISStore(Store):
         cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} bigint").format(
             self._table(name), sql.Identifier(CHANGE_SEQ)))
         self._index(cur, name, (CHANGE_SEQ,))
+
+    def _partition(self, cur, name):
+        """Move a layer stored whole into monthly partitions, in the migration's one transaction."""
+        cur.execute("SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND c.relname = %s", (self.schema, name))
+        found = cur.fetchone()
+        if found is None or found[0] == "p":  # not there (made partitioned when it is), or partitioned already
+            if found is None:
+                self._create_layer(cur, name)
+            return
+        before = f"{name}_unpartitioned"
+        # Its indexes' names are the new table's: they go first (the table goes at the end).
+        cur.execute("SELECT i.indexname FROM pg_indexes i WHERE i.schemaname = %s AND i.tablename = %s AND NOT "
+                    "EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conname = i.indexname)", (self.schema, name))
+        for (index,) in cur.fetchall():
+            cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(self.schema, index)))
+        cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(self._table(name), sql.Identifier(before)))
+        cur.execute(sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+            sql.Identifier(self.schema, before), sql.Identifier(f"{name}_pkey"), sql.Identifier(f"{before}_pkey")))
+        self._create_layer(cur, name)
+        if LAYERS[name].changes:
+            self._track(cur, name)
+        column = sql.Identifier(LAYERS[name].partitioned_by)
+        cur.execute(sql.SQL("SELECT DISTINCT date_trunc('month', {}) FROM {}").format(
+            column, sql.Identifier(self.schema, before)))
+        self._add_partitions(cur, name, [row[0] for row in cur.fetchall()])
+        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                    (self.schema, before))
+        moved = sql.SQL(", ").join(sql.Identifier(row[0]) for row in cur.fetchall())
+        cur.execute(sql.SQL("INSERT INTO {} ({cols}) SELECT {cols} FROM {}").format(
+            self._table(name), sql.Identifier(self.schema, before), cols=moved))
+        cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(self.schema, before)))
+
+    def _months(self, name, frame) -> list:
+        """The months a frame's rows fall in, by the layer's partition column (none for a layer stored whole)."""
+        column = LAYERS[name].partitioned_by
+        if column is None or frame.empty:
+            return []
+        return sorted(pd.to_datetime(frame[column]).dropna().dt.to_period("M").dt.start_time.unique())
+
+    def _known_partitions(self, cur, name) -> set[str]:
+        cur.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "WHERE i.inhparent = to_regclass(%s)", (f'"{self.schema}"."{name}"',))
+        return {row[0] for row in cur.fetchall()}
+
+    def _add_partitions(self, cur, name, months) -> None:
+        """Make the monthly partitions of ``name`` that ``months`` need and the layer lacks.
+
+        Made as a table and then attached: attaching takes a lock that readers and writers of the other months
+        pass (creating one ``PARTITION OF`` the layer would hold every reader of it until the write commits).
+        """
+        wanted = {f"{name}_{pd.Timestamp(m):%Y_%m}": pd.Timestamp(m) for m in months}
+        if not set(wanted) - self._known_partitions(cur, name):
+            return  # the usual case: one look at the catalogue
+        key = int(hashlib.sha1(f"onemap-partitions:{self.schema}.{name}".encode()).hexdigest()[:15], 16)
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (key,))  # one process makes a month; others see it made
+        known = self._known_partitions(cur, name)
+        for part, start in sorted(wanted.items()):
+            if part in known:
+                continue
+            cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(
+                sql.Identifier(self.schema, part), self._table(name)))
+            cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                self._table(name), sql.Identifier(self.schema, part), sql.Literal(start.to_pydatetime()),
+                sql.Literal((start + pd.DateOffset(months=1)).to_pydatetime())))
+
+    def _with_partitions(self, frames: dict) -> None:
+        """Make, in a short transaction of their own, the partitions a write's rows need, before the write."""
+        needed = {name: months for name, frame in frames.items() if (months := self._months(name, frame))}
+        if needed:
+            self._run(lambda cur: [self._add_partitions(cur, name, months) for name, months in needed.items()])
 
     def _next_seq(self, cur) -> int:
         """The next change number. Its row stays locked until the writer commits, so writers of changes
@@ -230,12 +308,16 @@ class PostGISStore(Store):
             work(cur)
 
     def _replace(self, name, frame):
+        self._with_partitions({name: frame})
+
         def work(cur):
             cur.execute(sql.SQL("DELETE FROM {}").format(self._table(name)))
             self._copy(cur, self._table(name), name, frame)
         self._run(work)
 
     def _upsert_many(self, frames, expect=()):
+        self._with_partitions(frames)
+
         def work(cur):
             # First, so the change number's lock is held for the whole write (see _next_seq).
             seq = self._next_seq(cur) if any(LAYERS[name].changes for name in frames) else None
@@ -259,6 +341,18 @@ class PostGISStore(Store):
         written = cols + ([CHANGE_SEQ] if seq is not None else [])
         chosen = [sql.Identifier(c) for c in cols] + ([sql.Literal(seq)] if seq is not None else [])
         updates = [c for c in written if c not in layer.key]
+        if layer.partitioned_by:
+            # No key across partitions for ON CONFLICT to find: the rows the batch replaces go, then the batch
+            # comes in (a case whose month changed moves to its new partition). Writers of a layer with change
+            # numbers go one at a time (_next_seq), so no other writer adds a key between the two.
+            cur.execute(sql.SQL("DELETE FROM {t} USING {s} WHERE {match}").format(
+                t=self._table(name), s=staging, match=sql.SQL(" AND ").join(
+                    sql.SQL("{t}.{c} = {s}.{c}").format(t=self._table(name), s=staging, c=sql.Identifier(c))
+                    for c in layer.key)))
+            cur.execute(sql.SQL("INSERT INTO {t} ({cols}) SELECT {chosen} FROM {s}").format(
+                t=self._table(name), s=staging, cols=sql.SQL(", ").join(map(sql.Identifier, written)),
+                chosen=sql.SQL(", ").join(chosen)))
+            return
         cur.execute(sql.SQL(
             "INSERT INTO {t} ({cols}) SELECT {chosen} FROM {s} "
             "ON CONFLICT ({key}) DO UPDATE SET {sets}").format(
