@@ -36,10 +36,11 @@ RECENT_MAX = SETTINGS.cache_recent_max
 # What the dashboard reads of a case; the rest (free text, intake details) is read from the store when a case is opened.
 _KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status",
          "level", "resolved_in_place", "reporter_phone", "grid_cell", "community_code", "street_code",
-         "responsible_unit", "address", "estate_id", "setback_area", "component_id", "outside_grid", "geometry")
+         "responsible_unit", "address", "estate_id", "setback_area", "component_id", "outside_grid", "district_code",
+         "geometry")
 _TEXT = ("case_id", "reporter_phone", "address", "estate_id", "setback_area", "component_id")
 _CATEGORICAL = ("kind", "category", "channel", "channels", "status", "level", "grid_cell", "community_code",
-                "street_code", "responsible_unit")
+                "street_code", "responsible_unit", "district_code")
 
 
 class StoreCache:

@@ -75,8 +75,8 @@ def district_title(store, lang: str = "zh") -> str:
 
 def area_title(store, area: Area, lang: str = "zh") -> str:
     """What a person calls an area: 江北区, a street's or a community's name, or a community's cells."""
-    if area.is_district:
-        zh, en = district_names(CACHE.layer(store, "district"))
+    if area.kind == "district":
+        zh, en = district_names(CACHE.layer(store, "district"), area.codes[0] if area.codes else None)
         return say(f"{zh} 全区", f"Whole {en}" if en != zh else "Whole district", lang)
     names = "、".join(area_places(area, lambda layer: CACHE.layer(store, layer)))
     if area.kind == "cells":

@@ -56,10 +56,11 @@ def wall_refresh(get_store, query: dict, tick: int, last_good: str | None, *, ar
 def view_area(area: Area, street_code: str | None) -> Area:
     """The area of the view on the wall: the viewer's own, or the street it has turned to.
 
-    Only the district's wall turns through streets whole; a smaller area spanning two streets
+    Only a district's wall (or the whole store's) turns through its streets whole; a smaller area spanning two streets
     keeps its own area (a street of it would reach past it).
     """
-    return Area("street", (street_code,)) if street_code and area.is_district else area
+    return Area("street", (street_code,)) if street_code and area.kind == "district" and area.contains(
+        street_code) else area
 
 
 def remediation_children(store, area: Area, now, lang: str = "zh"):

@@ -346,12 +346,13 @@ def _count(report, item, merged, outcomes):
 
 
 def district_area(geography, margin=AREA_MARGIN_METRES) -> Reach | None:
-    """The district outline grown by ``margin``: coordinates beyond it are not this district's."""
+    """The store's district outlines grown by ``margin``: coordinates beyond them are not this store's."""
     district = geography["district"]
     if district.empty:
         return None
     grown = district.to_crs(METRIC_CRS).buffer(margin).to_crs(STORAGE_CRS).union_all()
-    return Reach(grown, str(district["name"].iat[0]))
+    # A city's store holds several districts: a coordinate in any of them is in reach.
+    return Reach(grown, "、".join(str(name) for name in district["name"]))
 
 
 def _cases(decided, store):

@@ -12,20 +12,25 @@ import numpy as np
 import pandas as pd
 
 from gis.assign import PolygonIndex
-from gis.datums import STORAGE_CRS
+from gis.datums import METRIC_CRS, STORAGE_CRS
 from gis.geocode import NO_MATCH, AddressMatcher
+from layers.areas import DISTRICT_DIGITS
 
 
 def address_names(geography: dict) -> dict:
-    """The district's address prefix and the names of other places, from its stored row (words split by spaces)."""
+    """The district's address prefix and the names of other places, from its stored row (words split by spaces);
+    of every district a city's store holds, an address may begin with any of theirs."""
     district = geography.get("district")
     if district is None or not len(district):
         return {}
-    row = district.iloc[0]
 
-    def words(value):
-        return tuple(str(value).split()) if isinstance(value, str) else ()
-    return {"prefix": words(row.get("address_prefix")), "elsewhere": words(row.get("elsewhere"))}
+    def words(column):
+        found = (str(value).split() for value in district[column] if isinstance(value, str)) \
+            if column in district else ()
+        return tuple(dict.fromkeys(word for split in found for word in split))
+    named = set(district["name"]) if "name" in district else set()
+    # One district's name is not "another place" to its neighbour in the same store.
+    return {"prefix": words("address_prefix"), "elsewhere": tuple(w for w in words("elsewhere") if w not in named)}
 
 
 def geocode(records: pd.DataFrame, matcher: AddressMatcher) -> pd.DataFrame:
@@ -121,7 +126,28 @@ def locate(records: pd.DataFrame, geography: dict) -> gpd.GeoDataFrame:
     out["estate_id"] = estate.where(estate.notna(), setback_estate)
     # Located by coordinates but in no grid cell: a blind spot to show, not an error.
     out["outside_grid"] = has_xy & cell.isna().to_numpy()
+    out["district_code"] = district_of(street, points, geography.get("district"))
     return out
+
+
+def district_of(street: pd.Series, points: gpd.GeoSeries, district) -> pd.Series:
+    """Each record's district: the store's one district; where it holds several, the district its street's code
+    begins with, else the one whose outline holds (or lies nearest) its point; None with neither."""
+    found = pd.Series(None, index=street.index, dtype=object)
+    if district is None or not len(district):
+        return found
+    codes = district["district_code"].astype(str)
+    if len(codes) == 1:
+        return found.fillna(codes.iat[0])
+    by_street = street.str[:DISTRICT_DIGITS]
+    found = by_street.where(by_street.isin(set(codes)))
+    todo = found.isna() & points.notna()
+    if todo.any():
+        outlines = district.to_crs(METRIC_CRS)
+        near = gpd.sjoin_nearest(gpd.GeoDataFrame(geometry=points[todo].to_crs(METRIC_CRS)),
+                                 outlines[["district_code", "geometry"]], how="left")
+        found[todo] = near[~near.index.duplicated()]["district_code"].reindex(points[todo].index).to_numpy()
+    return found
 
 
 def _anchor_points(frame, key):

@@ -1,13 +1,18 @@
-"""A user's area: the district, a street, a community or a set of grid cells.
+"""A user's area: the whole store, one district of it, a street, a community or a set of grid cells.
 
-Codes nest (a community's 12-digit code starts with its street's 9 digits, a
-grid cell's code with its community's), so an area turns into plain filter
-terms for any layer: the terms are ANDed onto whatever else a request asks
-for, and a request for a place outside the area comes back empty.
+Codes nest (a street's 9-digit code starts with its district's 6 digits, a
+community's 12-digit code with its street's, a grid cell's code with its
+community's), so an area turns into plain filter terms for any layer: the
+terms are ANDed onto whatever else a request asks for, and a request for a
+place outside the area comes back empty. A store of one district knows only
+``district`` (the whole of it); a city's or a province's store holds several,
+and ``district:CODE`` is one of them.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 
 from layers.errors import InvalidValue
@@ -17,17 +22,32 @@ from layers.store import Condition
 AREA_KINDS = {"district": ("全区", "District"), "street": ("街道", "Street"),
               "community": ("社区", "Community"), "cells": ("网格", "Grid cells")}
 # How long each level's code is; a grid cell's code is longer than its community's.
-STREET_DIGITS, COMMUNITY_DIGITS = 9, 12
+DISTRICT_DIGITS, STREET_DIGITS, COMMUNITY_DIGITS = 6, 9, 12
 
 
-def district_names(district) -> tuple[str, str]:
-    """The district's name in Chinese and in English, from its stored row (English: the Chinese, if none is stored)."""
+def district_names(district, code: str | None = None) -> tuple[str, str]:
+    """The name in Chinese and in English of the district ``code`` names, from its stored row (English: the
+    Chinese, if none is stored); without a code, of the whole store: its district, or, where it holds
+    several, the place they share (宁波市 for Ningbo's districts, from the start their addresses share)."""
+    if district is not None and code:
+        district = district[district["district_code"] == code]
     if district is None or not len(district):
         return "本区", "District"
+    if len(district) > 1:
+        return _region_names(district)
     row = district.iloc[0]
     zh = row["name"] if isinstance(row.get("name"), str) and row["name"] else "本区"
     en = row.get("name_en")
     return zh, en if isinstance(en, str) and en else zh
+
+
+def _region_names(districts) -> tuple[str, str]:
+    prefixes = [p for p in districts["address_prefix"] if isinstance(p, str) and p]
+    shared = os.path.commonprefix(prefixes) if len(prefixes) == len(districts) else ""
+    # The last whole unit of the shared start: 浙江省宁波市江北区 and 浙江省宁波市海曙区 share 宁波市.
+    units = re.findall(r".+?(?:省|自治区|市|州|盟|地区)", shared)
+    zh = units[-1] if units else "全部区县"
+    return zh, f"{zh} ({len(districts)} districts)" if units else f"{len(districts)} districts"
 
 
 # Where nothing is drawn yet (an empty store), a map shows mainland China.
@@ -48,20 +68,22 @@ class AreaError(InvalidValue):
 
 @dataclass(frozen=True)
 class Area:
-    """What a user or kiosk may see: the district, a street, a community, or some grid cells."""
+    """What a user or kiosk may see: the whole store (``district`` without a code), one district of a store
+    that holds several, a street, a community, or some grid cells."""
 
     kind: str = "district"
     codes: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, spec: str) -> "Area":
-        """``district``, ``street:330205003``, ``community:330205003001`` or ``cells:CODE,CODE,...``."""
+        """``district``, ``district:330205``, ``street:330205003``, ``community:330205003001`` or
+        ``cells:CODE,CODE,...``."""
         kind, _, rest = str(spec or "").strip().partition(":")
         codes = tuple(dict.fromkeys(c.strip() for c in rest.replace(";", ",").split(",") if c.strip()))
         if kind not in AREA_KINDS:
             raise AreaError(f"area {spec!r}: kind must be one of {', '.join(AREA_KINDS)}")
-        if kind == "district" and codes:
-            raise AreaError(f"area {spec!r}: the district takes no code")
+        if kind == "district" and codes and (len(codes) != 1 or not re.fullmatch(r"\d{6}", codes[0])):
+            raise AreaError(f"area {spec!r}: a district is named by one 6-digit code (or none: the whole store)")
         if kind in ("street", "community") and len(codes) != 1:
             raise AreaError(f"area {spec!r}: a {kind} area names exactly one code")
         if kind == "cells" and not codes:
@@ -70,12 +92,12 @@ class Area:
 
     def spec(self) -> str:
         """The area as written in the store and on the command line: district, street:CODE, cells:A,B."""
-        return self.kind if self.kind == "district" else f"{self.kind}:{','.join(self.codes)}"
+        return self.kind if self.is_district else f"{self.kind}:{','.join(self.codes)}"
 
     @property
     def is_district(self) -> bool:
-        """Whether the area is the whole district."""
-        return self.kind == "district"
+        """Whether the area is the whole store: its one district, or every district of a city's store."""
+        return self.kind == "district" and not self.codes
 
     def conditions(self, layer: str) -> list[Condition]:
         """The filter terms that keep ``layer`` inside the area.
@@ -87,6 +109,11 @@ class Area:
         if self.is_district:
             return []
         columns = LAYERS[layer].columns
+        if self.kind == "district":  # one district of several: by its code, or the codes that begin with it
+            if "district_code" in columns:
+                return [Condition("district_code", "=", self.codes[0])]
+            column = next((c for c in ("street_code", "community_code", "grid_cell") if c in columns), None)
+            return [Condition(column, "within", [code_span(self.codes[0])])] if column else []
         by_level = [("grid_cell", None), ("community_code", COMMUNITY_DIGITS), ("street_code", STREET_DIGITS)]
         if self.kind == "street":
             by_level = by_level[2:]
@@ -114,13 +141,22 @@ class Area:
 DISTRICT = Area()
 
 
+def code_span(prefix: str) -> tuple[str, str]:
+    """The codes that begin with ``prefix`` as a range, ``prefix <= code < next``: one term any store answers
+    through its index (codes are digits, so the next prefix is the last digit's successor)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def area_places(area: Area, read_layer) -> list[str]:
     """The names of the streets or communities an area is made of (none for the district);
     ``read_layer(name)`` gives a geography layer."""
     if area.is_district:
         return []
-    layer, column = {"street": ("streets", "street_code"), "community": ("communities", "community_code"),
+    layer, column = {"district": ("streets", "street_code"), "street": ("streets", "street_code"),
+                     "community": ("communities", "community_code"),
                      "cells": ("communities", "community_code")}[area.kind]
-    codes = [c[:COMMUNITY_DIGITS] for c in area.codes] if area.kind == "cells" else list(area.codes)
     places = read_layer(layer)
+    if area.kind == "district":
+        return list(places.loc[places[column].astype(str).str.startswith(area.codes[0]).to_numpy(), "name"])
+    codes = [c[:COMMUNITY_DIGITS] for c in area.codes] if area.kind == "cells" else list(area.codes)
     return list(places.loc[places[column].isin(set(codes)).to_numpy(), "name"])

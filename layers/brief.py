@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from layers.analysis import hotspot_cells
-from layers.areas import DISTRICT, Area, area_places
+from layers.areas import DISTRICT, Area, area_places, district_names
 from layers.filters import CaseFilter, channel_counts, overdue
 from layers.kpis import compute_kpis, visits_in
 from layers.remediation_orders import orders
@@ -113,9 +113,9 @@ def brief_from_store(store: Store, day: date, area: Area = DISTRICT, *, as_of=No
 
 def area_name(store: Store, area: Area) -> str:
     """The area as a brief's title names it: 江北区, a street, a community, or a community's cells."""
-    if area.is_district:
+    if area.kind == "district":
         district = store.read("district")
-        return str(district["name"].iat[0]) if len(district) else "全区"
+        return district_names(district, area.codes[0] if area.codes else None)[0] if len(district) else "全区"
     names = "、".join(area_places(area, store.read))
     return f"{names} {len(area.codes)}个网格" if area.kind == "cells" else names
 

@@ -57,6 +57,9 @@ _RECORD = {
     "reporter_phone": "str", "location_precision": "str", "grid_cell": "str", "community_code": "str",
     "street_code": "str", "estate_id": "str", "setback_area": "str", "outside_grid": "bool",
     "address_id": "str", "responsible_unit": "str", "component_id": "str",
+    # Which of the store's districts the record is in (a city's store holds several), also where it is in none
+    # of the district's streets (on a river, at the edge): by its street, else by the district outline nearest.
+    "district_code": "str",
 }
 
 LAYERS = {

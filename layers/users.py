@@ -68,6 +68,8 @@ def check_area(store: Store, area: Area) -> Area:
     """The area if every code in it exists in the store's geography; else an error naming the missing ones."""
     where = {"street": ("streets", "street_code"), "community": ("communities", "community_code"),
              "cells": ("grid_cells", "grid_cell")}.get(area.kind)
+    if area.kind == "district" and area.codes:
+        where = ("district", "district_code")
     if where:
         layer, column = where
         found = set(store.read(layer, [Condition(column, "in", list(area.codes))])[column])

@@ -27,7 +27,7 @@ def made_up_district(folder):
     x0, y0 = CENTRE
     streets, communities, cells = [], [], []
     for s, (street_name, dx) in enumerate((("青松街道", 0.0), ("白鹭镇", 0.04))):
-        street_code = f"99990{s + 1}001"
+        street_code = f"999901{s + 1:03d}"  # a street's code begins with its district's (GB/T 10114)
         streets.append({"street_code": street_code, "name": street_name, "kind": "subdistrict",
                         "geometry": box(x0 + dx, y0, x0 + dx + 0.04, y0 + 0.04)})
         for c, community_name in enumerate(("翠竹社区", "红枫社区") if s == 0 else ("芦花村", "荷塘村")):

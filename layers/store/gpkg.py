@@ -28,7 +28,15 @@ from layers.errors import StoreDamaged, StoreError, StoreLocked, StoreUnreachabl
 from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.settings import Settings
 from layers.store.base import Store, check_expected, empty_frame, versions_from
-from layers.store.migrations import TRACKED_SINCE, AddColumn, AddIndex, CreateLayer, Partition, TrackChanges
+from layers.store.migrations import (
+    TRACKED_SINCE,
+    AddColumn,
+    AddIndex,
+    CreateLayer,
+    FillDistrict,
+    Partition,
+    TrackChanges,
+)
 from layers.store.rtree import bulk_load
 
 _SRS_ID = int(STORAGE_CRS.split(":")[1])
@@ -140,6 +148,12 @@ class GeoPackageStore(Store):
             self._track(self._connect(), step.layer)
         elif isinstance(step, Partition):
             pass  # one file on one disk: nothing to partition
+        elif isinstance(step, FillDistrict):
+            conn = self._connect()
+            if "district" in self._layers() and step.layer in self._layers():
+                with conn:
+                    conn.execute(f"UPDATE {_quote(step.layer)} SET district_code = (SELECT district_code FROM "
+                                 f"district) WHERE district_code IS NULL AND (SELECT count(*) FROM district) = 1")
         else:
             raise TypeError(f"unknown migration step {step!r}")
 

@@ -10,7 +10,8 @@ A migration is a list of steps that each backend knows how to apply:
 ``CreateLayer`` makes a layer as ``layers.schema`` defines it now (and gives
 a layer that is there the columns and indexes it lacks), ``AddColumn`` adds
 one column, ``AddIndex`` one index, ``TrackChanges`` a layer's change numbers,
-``Partition`` moves a layer into monthly partitions (PostGIS).
+``Partition`` moves a layer into monthly partitions (PostGIS), ``FillDistrict``
+gives rows the store's one district code.
 Every step is safe to apply to a store that already has what it makes, so a
 migration interrupted half way is simply run again. To change the schema:
 change ``layers.schema.LAYERS`` and append a migration here that brings an
@@ -58,6 +59,14 @@ class TrackChanges:
 class Partition:
     """Keep a layer in monthly partitions (``Layer.partitioned_by``) where the backend has them (PostGIS);
     an existing layer's rows are moved into them. Nothing where the backend has none (the GeoPackage)."""
+
+    layer: str
+
+
+@dataclass(frozen=True)
+class FillDistrict:
+    """Give the rows of ``layer`` without a district code the code of the store's district, where the store
+    holds exactly one (a store from before records carried their district held one)."""
 
     layer: str
 
@@ -111,6 +120,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "cases in PostGIS kept in one partition per month of when they were reported: a period's "
                   "reads and a month's upkeep touch that month only, as a city's or a province's store needs",
               (Partition("cases"),)),
+    Migration(12, "each case and intake record carries its district's code, so one store holds a city's or a "
+                  "province's districts and a user's area may be one of them; stored rows get their district's",
+              (AddColumn("cases", "district_code"), AddColumn("case_sources", "district_code"),
+               FillDistrict("cases"), FillDistrict("case_sources"))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -34,7 +34,7 @@ from layers.errors import (
 from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.settings import Settings
 from layers.store.base import Store, check_expected
-from layers.store.migrations import AddColumn, AddIndex, CreateLayer, Partition, TrackChanges
+from layers.store.migrations import AddColumn, AddIndex, CreateLayer, FillDistrict, Partition, TrackChanges
 
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision",
              "bool": "boolean", "datetime": "timestamp"}
@@ -158,6 +158,10 @@ class PostGISStore(Store):
             self._run(lambda cur: self._track(cur, step.layer))
         elif isinstance(step, Partition):
             self._run(lambda cur: self._partition(cur, step.layer))
+        elif isinstance(step, FillDistrict):
+            self._run(lambda cur: cur.execute(sql.SQL(
+                "UPDATE {t} SET district_code = (SELECT district_code FROM {d}) WHERE district_code IS NULL "
+                "AND (SELECT count(*) FROM {d}) = 1").format(t=self._table(step.layer), d=self._table("district"))))
         else:
             raise TypeError(f"unknown migration step {step!r}")
 

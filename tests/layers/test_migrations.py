@@ -102,3 +102,25 @@ def test_a_backend_lacking_a_method_fails_when_it_is_defined():
             def _replace(self, name, frame): ...
             def _upsert_many(self, frames): ...
             def _count(self, name): ...
+
+
+def test_cases_stored_before_they_carried_a_district_get_the_stores_one(store):
+    from layers.store import Condition
+    from tests.layers.test_store_contract import cases
+
+    district = gpd.GeoDataFrame({"district_code": ["330205"], "name": ["江北区"]}, geometry=[box(0, 0, 1, 1)],
+                                crs=4490)
+    store.write_layer("district", district)
+    store.upsert("cases", cases(["OLD1", "OLD2"]))  # as a store before version 12 wrote them: no district
+    assert store.read("cases")["district_code"].isna().all()
+    _forget(store, 12)
+    with open_store(store.url) as again:
+        assert again.migrate() == [12]
+        assert again.read("cases")["district_code"].tolist() == ["330205", "330205"]
+        assert len(again.read("cases", [Condition("district_code", "=", "330205")])) == 2
+
+
+def _forget(store, version):
+    """The store as it was before migration ``version``: its row in schema_version gone."""
+    kept = store.read("schema_version")
+    store.write_layer("schema_version", kept[kept["version"] < version])

@@ -34,9 +34,36 @@ def test_an_area_reads_from_its_spec_and_becomes_filter_terms():
     assert street.overlaps("330205003002") and street.overlaps(None) and not street.overlaps("330205001")
     assert cells.overlaps("330205003") and not cells.overlaps("33020500300203")
     assert cells.contains("33020500300201") and not cells.contains("330205003002")
-    for bad in ("", "county:1", "street:1,2", "cells:", "district:1"):
+    for bad in ("", "county:1", "street:1,2", "cells:", "district:1", "district:330205,330206", "district:33020x"):
         with pytest.raises(AreaError):
             Area.parse(bad)
+
+
+def test_one_district_of_a_citys_store_is_an_area_of_its_own():
+    jiangbei = Area.parse("district:330205")
+    assert jiangbei.spec() == "district:330205" and not jiangbei.is_district and Area.parse("district").is_district
+    # Cases carry their district's code; places have codes that begin with its six digits: one range, which
+    # every store answers through its index.
+    assert jiangbei.conditions("cases") == [Condition("district_code", "=", "330205")]
+    assert jiangbei.conditions("streets") == [Condition("street_code", "within", [("330205", "330206")])]
+    assert jiangbei.conditions("district") == [Condition("district_code", "=", "330205")]
+    assert jiangbei.contains("33020500300201") and not jiangbei.contains("330203001")
+    assert jiangbei.overlaps("330205003") and not jiangbei.overlaps("330203")
+    from layers.store import matches
+
+    streets = pd.DataFrame({"street_code": ["330205003", "330203001", "330205999", "3302051", None]})
+    assert matches(streets, jiangbei.conditions("streets")).tolist() == [True, False, True, True, False]
+
+
+def test_the_whole_stores_name_is_the_place_its_districts_share():
+    from layers.areas import district_names
+
+    districts = pd.DataFrame({"district_code": ["330205", "330203"], "name": ["江北区", "海曙区"],
+                              "name_en": ["Jiangbei", "Haishu"],
+                              "address_prefix": ["浙江省宁波市江北区", "浙江省宁波市海曙区"]})
+    assert district_names(districts) == ("宁波市", "宁波市 (2 districts)")
+    assert district_names(districts, "330203") == ("海曙区", "Haishu")
+    assert district_names(districts.iloc[:1]) == ("江北区", "Jiangbei")
 
 
 @pytest.fixture
