@@ -8,6 +8,7 @@ month, year) stands for the days up to today.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -47,7 +48,8 @@ def preset_period(preset: str, today: date) -> tuple[date, date]:
 # The days a period may start or end on: what the centre's records can hold (a link that says year 1 or 9999
 # is a typo or a probe, and would overflow the store's timestamps).
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
-_TEXT_PARAMETERS = ("from", "to", "preset", "street", "community", "cell", "category", "channel", "status", "level")
+_TEXT_PARAMETERS = ("from", "to", "preset", "district", "street", "community", "cell", "category", "channel", "status",
+                    "level")
 
 
 def _date(text):
@@ -74,6 +76,10 @@ def check_query(query: dict) -> None:
         if text and _date(text) is None:
             raise InvalidValue(f"{name}={text[:40]!r} is not a day from {FIRST_DAY} to {LAST_DAY} (YYYY-MM-DD)",
                                zh=f"参数无效：{name}={text[:40]!r} 不是 {FIRST_DAY} 至 {LAST_DAY} 之间的日期")
+    district = query.get("district")
+    if district and not re.fullmatch(r"\d{6}", district):
+        raise InvalidValue(f"district={district[:40]!r} is not a district's 6-digit code",
+                           zh=f"参数无效：district={district[:40]!r} 不是6位区县代码")
     start, end = _date(query.get("from")), _date(query.get("to"))
     if start and end and start > end:
         raise InvalidValue(f"from={start} is after to={end}", zh=f"参数无效：开始日期 {start} 晚于结束日期 {end}")
@@ -91,7 +97,8 @@ def _words(text, allowed=None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class CaseFilter:
-    """What a view shows: a period, a place (street, community, cell), kinds of case, and the viewer's area."""
+    """What a view shows: a period, a place (district, street, community, cell), kinds of case, and the viewer's
+    area. A district is chosen only in a store of several (a city's or a province's)."""
 
     start: date | None = None
     end: date | None = None
@@ -105,6 +112,7 @@ class CaseFilter:
     overdue_only: bool = False
     # Whose view this is: never read from a URL, set by the server from the user's area.
     area: Area = DISTRICT
+    district_code: str | None = None
 
     @classmethod
     def from_query(cls, query: dict, *, today: date | None = None) -> "CaseFilter":
@@ -120,6 +128,7 @@ class CaseFilter:
             start, end = preset_period("year", today)
         return cls(
             start=start, end=end,
+            district_code=query.get("district") if re.fullmatch(r"\d{6}", query.get("district") or "") else None,
             street_code=query.get("street") or None, community_code=query.get("community") or None,
             grid_cell=query.get("cell") or None,
             categories=_words(query.get("category")), channels=_words(query.get("channel"), known_channels()),
@@ -130,7 +139,7 @@ class CaseFilter:
     def to_query(self) -> dict:
         """The URL query that gives this filter back (only what is set)."""
         query = {"from": self.start.isoformat() if self.start else None,
-                 "to": self.end.isoformat() if self.end else None,
+                 "to": self.end.isoformat() if self.end else None, "district": self.district_code,
                  "street": self.street_code, "community": self.community_code, "cell": self.grid_cell}
         for name, parameter in _QUERY.items():
             query[parameter] = ",".join(getattr(self, name)) or None
@@ -138,8 +147,11 @@ class CaseFilter:
         return {k: v for k, v in query.items() if v}
 
     def narrowed(self, **changes) -> "CaseFilter":
-        """The filter with some fields changed; choosing a street clears a community of another street."""
+        """The filter with some fields changed; choosing a street clears a community of another street (and a
+        district, a street of another district)."""
         out = replace(self, **changes)
+        if out.street_code and out.district_code and not out.street_code.startswith(out.district_code):
+            out = replace(out, street_code=None, community_code=None, grid_cell=None)
         if out.community_code and out.street_code and not out.community_code.startswith(out.street_code):
             out = replace(out, community_code=None, grid_cell=None)
         if out.grid_cell and out.community_code and not out.grid_cell.startswith(out.community_code):
@@ -148,7 +160,7 @@ class CaseFilter:
 
     def conditions(self) -> list[Condition]:
         """What the store can filter on itself."""
-        terms = period_filter(self.start, self.end)
+        terms = period_filter(self.start, self.end) + self._district("cases")
         for column, value in (("street_code", self.street_code), ("community_code", self.community_code),
                               ("grid_cell", self.grid_cell)):
             if value:
@@ -164,7 +176,10 @@ class CaseFilter:
         terms = [Condition(column, "=", value) for column, value in
                  (("street_code", self.street_code), ("community_code", self.community_code),
                   ("grid_cell", self.grid_cell)) if value and column in columns]
-        return terms + self.area.conditions(layer)
+        return self._district(layer) + terms + self.area.conditions(layer)
+
+    def _district(self, layer: str) -> list[Condition]:
+        return Area("district", (self.district_code,)).conditions(layer) if self.district_code else []
 
     def period_end(self):
         """The last instant of the period (its ``end`` day is inclusive), or None."""

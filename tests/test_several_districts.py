@@ -109,3 +109,38 @@ def test_the_whole_stores_commander_sees_every_district(city):
                                         "overview-period.end_date": "2024-12-31"}).get_json()["response"]
     cells = out["overview-map"]["figure"]["data"][0]["locations"]
     assert {c[:6] for c in cells} == {"330205", SHIFAN}
+
+
+def test_the_whole_stores_commander_chooses_a_district(city):
+    from dashboards.app import create_app
+    from dashboards.client import for_app
+
+    client = for_app(create_app(city[0]))
+    assert client.log_in("commander", demo_password("commander")).status_code == 302
+    page = client.call("_pages_content", {"_pages_location.pathname": "/", "_pages_location.search": ""})
+    chooser = _component(page.get_json()["response"]["_pages_content"]["children"], "overview-district")
+    assert [o["value"] for o in chooser["options"]] == ["", "330205", SHIFAN] and "display" not in chooser["style"]
+    streets = client.call("overview-street", {"overview-district.value": SHIFAN}).get_json()["response"]
+    assert [o["value"] for o in streets["overview-street"]["options"]] == ["", "999901001", "999901002"]
+    out = client.call("overview-kpis", {"overview-period.start_date": "2020-01-01",
+                                        "overview-period.end_date": "2024-12-31",
+                                        "overview-district.value": SHIFAN}).get_json()["response"]
+    assert {c[:6] for c in out["overview-map"]["figure"]["data"][0]["locations"]} == {SHIFAN}
+    # A store of one district hides the chooser: the demo's overview is as it was.
+    chief = for_app(create_app(city[0]))
+    assert chief.log_in("chief", demo_password("commander")).status_code == 302
+    page = chief.call("_pages_content", {"_pages_location.pathname": "/", "_pages_location.search": ""})
+    mine = _component(page.get_json()["response"]["_pages_content"]["children"], "overview-district")
+    assert [o["value"] for o in mine["options"]] == ["", SHIFAN] and mine["style"] == {"display": "none"}
+
+
+def _component(tree, id_):
+    """The props of the component with this id in a page's component tree."""
+    if isinstance(tree, list):
+        return next((c for c in (_component(item, id_) for item in tree) if c is not None), None)
+    if isinstance(tree, dict):
+        props = tree.get("props", {})
+        if props.get("id") == id_:
+            return props
+        return _component(props.get("children"), id_)
+    return None

@@ -58,14 +58,16 @@ MEASURE_LABELS = {"cases": ("案件数", "count"), "per_km2": ("每平方公里"
 LANG = State("overview-lang", "data")
 CHARTS = ("trend", "categories", "channels", "levels")
 FILTER_INPUTS = [Input("overview-period", "start_date"), Input("overview-period", "end_date"),
-                 Input("overview-street", "value"), Input("overview-community", "value"),
+                 Input("overview-district", "value"), Input("overview-street", "value"), Input("overview-community", "value"),
                  Input("overview-cell", "value"), Input("overview-category", "value"),
                  Input("overview-channel", "value"), Input("overview-status", "value"),
                  Input("overview-level", "value"), Input("overview-overdue", "value")]
 
 
-def _filter(start, end, street, community, cell, categories, channels, statuses, levels, overdue) -> CaseFilter:
-    query = {"from": _text("from", start, 10), "to": _text("to", end, 10), "street": street, "community": community,
+def _filter(start, end, district, street, community, cell, categories, channels, statuses, levels,
+            overdue) -> CaseFilter:
+    query = {"from": _text("from", start, 10), "to": _text("to", end, 10), "district": _text("district", district),
+             "street": street, "community": community,
              "cell": cell, "category": _joined("category", categories), "channel": _joined("channel", channels),
              "status": _joined("status", statuses), "level": _joined("level", levels),
              "overdue": "1" if overdue else ""}
@@ -136,8 +138,10 @@ def layout(**kwargs):
             problem, kwargs["street"] = problem or exc, None
     whole = area_title(store, area, lang)
     # A link to a place outside the user's area opens the user's whole area instead, and says so.
-    kwargs.update({k: None for k in ("street", "community", "cell") if not isinstance(kwargs.get(k), (str, type(None)))})
-    outside = [k for k in ("street", "community", "cell") if kwargs.get(k) and not area.overlaps(kwargs.get(k))]
+    kwargs.update({k: None for k in ("district", "street", "community", "cell")
+                   if not isinstance(kwargs.get(k), (str, type(None)))})
+    outside = [k for k in ("district", "street", "community", "cell")
+               if kwargs.get(k) and not area.overlaps(kwargs.get(k))]
     if outside and problem is None:
         problem = OutsideArea(f"{outside[0]} {str(kwargs[outside[0]])[:20]} is outside your area: your whole area "
                               "is shown", zh=f"{str(kwargs[outside[0]])[:20]} 不在您的辖区内，显示您的整个辖区")
@@ -151,8 +155,9 @@ def layout(**kwargs):
                                                                    measure, lang)
     chart_figures = _charts(store, f.narrowed(area=area), lang)
     rows, pages = table_page(store, f.narrowed(area=area), page=0, page_size=15, lang=lang)
-    street_options = [{"label": whole, "value": ""}] + [
-        {"label": name, "value": code} for code, name in zip(streets["street_code"], streets["name"])]
+    districts = read_places(store, mine, "district")
+    districts = districts[[area.overlaps(code) for code in districts["district_code"]]]
+    street_options = _street_options(streets, f.district_code, whole)
     who = person()
     return html.Div(className="overview", children=[
         header(district_title(store, lang),
@@ -180,6 +185,10 @@ def layout(**kwargs):
                 dcc.DatePickerRange(id="overview-period", start_date=f.start, end_date=f.end,
                                     display_format="YYYY-MM-DD", first_day_of_week=1),
                 html.Span(say("区域", "Area", lang), className="label"),
+                # A city's or a province's store: its districts first (a store of one district hides this).
+                dcc.Dropdown(id="overview-district", options=_district_options(districts, whole),
+                             value=f.district_code or "", clearable=False,
+                             style={"width": "160px"} if len(districts) > 1 else {"display": "none"}),
                 dcc.Dropdown(id="overview-street", options=street_options, value=f.street_code or "",
                              clearable=False, style={"width": "200px"}),
                 _dropdown("overview-community", _community_options(communities, f.street_code), f.community_code,
@@ -246,6 +255,18 @@ def layout(**kwargs):
     ])
 
 
+def _district_options(districts, whole):
+    return [{"label": whole, "value": ""}] + [
+        {"label": name, "value": code} for code, name in zip(districts["district_code"], districts["name"])]
+
+
+def _street_options(streets, district_code, whole):
+    if district_code:
+        streets = streets[streets["street_code"].astype(str).str.startswith(district_code)]
+    return [{"label": whole, "value": ""}] + [
+        {"label": name, "value": code} for code, name in zip(streets["street_code"], streets["name"])]
+
+
 def _community_options(communities, street_code):
     if street_code:
         communities = communities[communities["street_code"] == street_code]
@@ -278,6 +299,17 @@ def refresh_ticker(_tick, street, lang):
     street = street if isinstance(street, str) and street else None
     return ticker(arrivals(store_from_request(), CaseFilter(area=_area(), street_code=street), datetime.now()),
                   language(lang), prefix="overview")
+
+
+@callback(Output("overview-street", "options"), Output("overview-street", "value"),
+          Input("overview-district", "value"), State("overview-street", "value"), LANG, prevent_initial_call=True)
+def cascade_district(district, street, lang):
+    area = _area()
+    store = store_from_request()
+    district, street = _text("district", district), _text("street", street)
+    options = _street_options(read_places(store, CaseFilter(area=area), "streets"), district,
+                              area_title(store, area, language(lang)))
+    return options, street if street in {o["value"] for o in options} else ""
 
 
 @callback(Output("overview-community", "options"), Output("overview-community", "value"),
