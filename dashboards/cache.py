@@ -9,11 +9,14 @@ read, at most once per ``CHECK_S``); a write anywhere (an ingest, an
 unmerge, another server) changes a version and the layers it touched are
 read again. If the store cannot be reached, what is held is served as it
 was and :meth:`StoreCache.unreachable_since` says since when, for the page's
-banner; the next check that reaches the store ends it.
+banner; the next check that reaches the store ends it. A store that reads from
+a replica may answer while its primary takes no writes:
+:meth:`StoreCache.writes_paused_since` says so, for the intake-paused banner.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import datetime
@@ -29,6 +32,8 @@ from layers.settings import SETTINGS
 from layers.store import Condition, Store, StoreError
 
 CHECK_S = SETTINGS.cache_check_s
+# How long the probe of a primary waits for an answer; in the background, so no page waits for it.
+PROBE_TIMEOUT_S = 2.0
 # How long a filter's cases are reused, and for how many filters at most: the callbacks of one
 # filter change ask for the same ones, overdue moves with the clock, and each may be a million rows.
 RECENT_S = SETTINGS.cache_recent_s
@@ -57,6 +62,12 @@ class StoreCache:
         self._recent_lock = threading.Lock()
         self._derived: dict[tuple, tuple] = {}  # (store url, key) → (versions made for, value, lineage, cases)
         self._deriving = threading.Lock()
+        # Whether each store's primary takes writes (a store reading from a replica): url → since when it has
+        # not, the last time it did, and the probe under way or last begun (its process, when begun, running).
+        self._paused: dict[str, datetime] = {}
+        self._took_writes: dict[str, datetime] = {}
+        self._probing: dict[str, tuple[int, float, bool]] = {}
+        self._probe_lock = threading.Lock()
 
     def cases(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The store's cases and their walk-in visit records: within a request, the copy it began with.
@@ -207,6 +218,41 @@ class StoreCache:
     def unreachable_since(self, store: Store) -> datetime | None:
         """When the store last answered, if its last check failed: what is shown is as of then."""
         return self._unreachable.get(store.url)
+
+    def writes_paused_since(self, store: Store) -> datetime | None:
+        """When the store's primary last took writes, if it takes none now while reads go on (a read replica):
+        intake is paused. None when it takes them, or when the store reads where it writes.
+
+        Answered from what is known: the primary is asked in the background, at most once per ``check_s``
+        (a page never waits for it), so a change shows a moment later.
+        """
+        if not store.separate_reads:
+            return None
+        self._probe(store)
+        return self._paused.get(store.url)
+
+    def _probe(self, store: Store) -> None:
+        """Ask whether the primary takes writes, in a thread of its own, unless asked lately or being asked."""
+        now, pid = time.monotonic(), os.getpid()
+        with self._probe_lock:
+            last = self._probing.get(store.url)
+            # A probe begun in the parent of a fork is not running here.
+            if last is not None and last[0] == pid and (last[2] or now - last[1] < self.check_s):
+                return
+            self._probing[store.url] = (pid, now, True)
+        threading.Thread(target=self._probe_now, args=(store, pid, now), name="onemap-primary-probe",
+                         daemon=True).start()
+
+    def _probe_now(self, store: Store, pid: int, began: float) -> None:
+        try:
+            if store.accepts_writes(timeout=PROBE_TIMEOUT_S):
+                self._took_writes[store.url] = datetime.now()
+                self._paused.pop(store.url, None)
+            else:
+                self._paused.setdefault(store.url, self._took_writes.get(store.url, datetime.now()))
+        finally:
+            with self._probe_lock:
+                self._probing[store.url] = (pid, began, False)
 
     def _current(self, store):
         """The store's data versions; within a request, those it first saw (one snapshot; see ``_snapshot``)."""

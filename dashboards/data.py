@@ -50,8 +50,11 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
 def since_last_look(store, user_name: str, area: Area, page: str = "overview") -> tuple:
     """(when the person last opened the page, cases that arrived in their area since); the look is noted.
 
-    (None, 0) the first time, or while the store does not answer (the page still shows what is held).
+    (None, 0) the first time, or while the store does not answer (the page still shows what is held) or
+    takes no writes (the look is a write: the page would wait for it to fail).
     """
+    if CACHE.writes_paused_since(store) is not None:
+        return None, 0
     try:
         since = record_look(store, user_name, page)
     except StoreError:
@@ -91,6 +94,22 @@ def unreachable_banner(store, lang: str = "zh") -> str:
         return ""
     return say(f"数据源暂时无法连接，显示的是 {since:%Y-%m-%d %H:%M:%S} 的数据",
                f"Store unreachable, showing data of {since:%Y-%m-%d %H:%M:%S}", lang, sep=" · ")
+
+
+def paused_banner(store, lang: str = "zh") -> str:
+    """The banner over a page served from a read replica while the primary takes no writes; or ""."""
+    since = CACHE.writes_paused_since(store)
+    if since is None:
+        return ""
+    return say(f"数据录入暂停：主库自 {since:%Y-%m-%d %H:%M:%S} 起不可用，当前显示只读副本数据",
+               f"Intake paused: the primary store has been down since {since:%Y-%m-%d %H:%M:%S}; showing the read replica",
+               lang, sep=" · ")
+
+
+def store_banner(store, lang: str = "zh") -> str:
+    """What a page says of its store above what it shows: unreachable (what is shown is as of then), else
+    intake paused (what is shown is current, nothing new comes in); or ""."""
+    return unreachable_banner(store, lang) or paused_banner(store, lang)
 
 
 def overview_data(store, *, start, end, street=None):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from dashboards.arrivals import arrivals, ticker
 from dashboards.basemap import NO_BASEMAP, Basemap
-from dashboards.data import area_title, unreachable_banner, view_data
+from dashboards.data import area_title, paused_banner, unreachable_banner, view_data
 from dashboards.geo import read_places
 from dashboards.i18n import language, say
 from dashboards.tiles import kpi_tiles
@@ -36,6 +36,7 @@ def wall_refresh(get_store, query: dict, tick: int, last_good: str | None, *, ar
         store = get_store()
         data = wall_data(store, f, tick, rotate=rotate, basemap=basemap, lang=lang)
         held = unreachable_banner(store, lang)
+        paused = "" if held else paused_banner(store, lang)
     except Exception as exc:  # noqa: BLE001 — whatever broke, the wall must keep its picture up
         log.warning("wall refresh failed, keeping the last picture", exc_info=True)
         since = last_good or "—"
@@ -49,8 +50,10 @@ def wall_refresh(get_store, query: dict, tick: int, last_good: str | None, *, ar
         return (kpi_tiles(data["kpis"], prefix="wall-kpi", lang=lang), data["map"], f"{data['title']}  {period}",
                 dash.no_update, held, {"display": "block"}, last_good, data["ticker"], panel)
     stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+    # Read from a replica while the primary is down, the picture is current: refreshed, under the intake banner.
     return (kpi_tiles(data["kpis"], prefix="wall-kpi", lang=lang), data["map"], f"{data['title']}  {period}",
-            f"{say('更新于', 'Refreshed', lang)} {stamp}", "", {"display": "none"}, stamp, data["ticker"], panel)
+            f"{say('更新于', 'Refreshed', lang)} {stamp}", paused, {"display": "block" if paused else "none"}, stamp,
+            data["ticker"], panel)
 
 
 def view_area(area: Area, street_code: str | None) -> Area:

@@ -23,6 +23,10 @@ class Settings:
 
     store: str = _env("ONEMAP_STORE", "data/onemap.gpkg",
                       doc="the store: a GeoPackage path or a postgresql:// URL (?schema=NAME)")
+    read_store: str = _env("ONEMAP_READ_STORE", "",
+                           doc="PostGIS only: a postgresql:// URL reads go to, a streaming replica or several hosts "
+                               "(?target_session_attrs=prefer-standby); writes still go to ONEMAP_STORE "
+                               "(empty: reads go there too)")
     pg_pool_min: int = _env("ONEMAP_PG_POOL_MIN", 1, doc="PostGIS connections a server process keeps open")
     pg_pool_max: int = _env("ONEMAP_PG_POOL_MAX", 10,
                             doc="PostGIS connections a process may open (at least the server's threads, 8)")

@@ -120,6 +120,20 @@ def postgis_url():
         yield url
 
 
+@pytest.fixture
+def replica():
+    """A PostgreSQL primary with PostGIS and a hot standby streaming from it, both this test's own
+    (``tests/layers/replication.py``): the test may stop the primary. Removed after."""
+    pytest.importorskip("psycopg")
+    from tests.layers.replication import missing, replicated
+
+    reason = missing()
+    if reason:
+        _unavailable(reason)
+    with replicated() as pair:
+        yield pair
+
+
 @pytest.fixture(params=["gpkg", "postgis"])
 def store(request, tmp_path):
     """Each store backend in turn, empty."""

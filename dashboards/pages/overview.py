@@ -25,7 +25,7 @@ from dash import (
 from dashboards.arrivals import arrivals, ticker
 from dashboards.blind_spots import entry_rows, order_link
 from dashboards.cache import CACHE
-from dashboards.data import area_title, chart_data, district_title, since_last_look, unreachable_banner, view_data
+from dashboards.data import area_title, chart_data, district_title, since_last_look, store_banner, view_data
 from dashboards.details import case_details, cell_details, place_details
 from dashboards.download import exported_view
 from dashboards.figures import MEASURES
@@ -354,7 +354,7 @@ def _view(store, f, layers, measure, lang):
         f"Over {POINT_LIMIT:,} cases: cells only, narrow the view to see points", lang, sep=" · ")
     query = {**f.to_query(), "layers": ",".join(layers), "measure": measure}
     link = "/?" + urlencode({**query, "lang": lang} if lang != "zh" else query)
-    banner = unreachable_banner(store, lang)
+    banner = store_banner(store, lang)
     return (kpi_tiles(data["kpis"], lang=lang), data["map"], link, note, "/?" + urlencode({**query, "lang": other(lang)}),
             banner, {"display": "block" if banner else "none"})
 

@@ -4,7 +4,9 @@
 which carries its own view and area) refreshes from the store every
 ``interval`` seconds, in place (no reload), turning through the district and
 then each street when ``rotate`` is set. If the store cannot be reached the
-last good picture stays up under a banner that says since when.
+last good picture stays up under a banner that says since when; if it reads
+from a replica whose primary is down, the picture goes on refreshing under a
+banner that says intake is paused.
 """
 
 from __future__ import annotations

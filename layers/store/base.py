@@ -159,7 +159,7 @@ class Store(abc.ABC):
         """
         if self._schema_checked:
             return True
-        version = self._schema_version()
+        version = self._schema_version_for(writing)
         if version is None:
             if not writing:
                 return False
@@ -297,6 +297,19 @@ class Store(abc.ABC):
     def close(self):
         """Let go of connections; the store may be used again after (it connects anew)."""
 
+    @property
+    def separate_reads(self) -> bool:
+        """Whether reads are served elsewhere than writes (a read replica): reads may go on while writes cannot."""
+        return False
+
+    def accepts_writes(self, timeout: float = 2.0) -> bool:
+        """Whether a write would be taken now, found out within about ``timeout`` seconds.
+
+        Asked only of a store with :attr:`separate_reads`: for the others a write fails exactly when a
+        read does, and the store counts as unreachable.
+        """
+        return True
+
     def __enter__(self):
         return self
 
@@ -307,6 +320,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def _schema_version(self) -> int | None:
         """The highest version in ``schema_version``; 0 if the store has layers but no such record; None if empty."""
+
+    def _schema_version_for(self, writing: bool) -> int | None:
+        """The version :meth:`check_schema` compares; a backend that reads from a replica asks its primary
+        before a write."""
+        return self._schema_version()
 
     @abc.abstractmethod
     def _migration_lock(self):

@@ -46,6 +46,12 @@ def hide_password(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
+def _lsn(text: str) -> int:
+    """A WAL position (``pg_lsn``'s text, ``16/B374D848``) as a number, to compare."""
+    high, low = text.split("/")
+    return int(high, 16) << 32 | int(low, 16)
+
+
 def split_schema(url: str) -> tuple[str, str]:
     """The libpq URL without our ``schema`` parameter, and the schema it names (default ``onemap``)."""
     parts = urlsplit(url)
@@ -63,61 +69,144 @@ class PostGISStore(Store):
 
     Opening the store does not connect: a dashboard whose database is down can still open it and
     answer from what it holds; the pool finds a restarted server again by itself.
+
+    With a read URL (``read_url``, else ``ONEMAP_READ_STORE``: a streaming replica, or libpq's several
+    hosts with ``target_session_attrs=prefer-standby``) a second pool serves the reads, and the primary
+    (``url``) keeps the writes, the reads inside them and the migrations. A replica replays the primary's
+    writes a moment later; so that this process reads what it has written, reads go to the primary
+    after its write until the replica has replayed past it (its WAL position), and after that to the
+    replica with no more asking. The read URL's own ``?schema=`` is not used: a replica holds the
+    primary's schemas, and the store's is ``url``'s.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, read_url: str | None = None):
         self.url = url
         self._dsn, self.schema = split_schema(url)
-        self._pool: ConnectionPool | None = None
+        self.read_url = (Settings.from_environ().read_store if read_url is None else read_url) or None
+        self._read_dsn = split_schema(self.read_url)[0] if self.read_url else None
+        self._pools: dict[str, ConnectionPool] = {}  # "write" (the primary), "read"
         self._pool_pid: int | None = None
         self._pool_lock = threading.Lock()
+        # The primary's WAL position the replica must have replayed before it answers this process's reads
+        # (None: it has; reads go to it without asking).
+        self._replay_before: int | None = None
+        self._replay_lock = threading.Lock()
 
-    def pool(self) -> ConnectionPool:
-        """This process's pool (a child of a fork makes its own: connections cannot cross one)."""
-        if self._pool is None or self._pool_pid != os.getpid():
+    @property
+    def separate_reads(self) -> bool:
+        """Whether a read URL is set (reads go on while the primary is down)."""
+        return self._read_dsn is not None
+
+    def pool(self, kind: str = "write") -> ConnectionPool:
+        """This process's pool to the primary, or with ``kind="read"`` to the read URL (a child of a fork
+        makes its own: connections cannot cross one)."""
+        if self._pool_pid != os.getpid() or kind not in self._pools:
             with self._pool_lock:
-                if self._pool is None or self._pool_pid != os.getpid():
+                if self._pool_pid != os.getpid():
+                    self._pools, self._pool_pid = {}, os.getpid()
+                if kind not in self._pools:
                     settings = Settings.from_environ()
-                    self._pool = ConnectionPool(
-                        self._dsn, min_size=settings.pg_pool_min, max_size=max(settings.pg_pool_max, 2),
+                    dsn = self._read_dsn if kind == "read" and self._read_dsn else self._dsn
+                    self._pools[kind] = ConnectionPool(
+                        dsn, min_size=settings.pg_pool_min, max_size=max(settings.pg_pool_max, 2),
                         timeout=settings.pg_pool_timeout_s, open=True, check=ConnectionPool.check_connection,
                         kwargs={"autocommit": False, "connect_timeout": settings.pg_connect_timeout_s},
-                        name=f"onemap-{self.schema}")
-                    self._pool_pid = os.getpid()
-        assert self._pool is not None
-        return self._pool
+                        name=f"onemap-{self.schema}" + ("-read" if kind == "read" else ""))
+        return self._pools[kind]
 
     @contextlib.contextmanager
-    def _connection(self):
+    def _connection(self, kind: str = "write"):
+        url = hide_password(self.read_url if kind == "read" and self.read_url else self.url)
         try:
-            with self.pool().connection() as conn:
+            with self.pool(kind).connection() as conn:
                 yield conn
         except PoolTimeout as exc:
-            raise StoreUnreachable(f"store {hide_password(self.url)} does not answer: {exc}",
-                                   zh=f"数据库 {hide_password(self.url)} 暂时无法连接") from exc
+            raise StoreUnreachable(f"store {url} does not answer: {exc}",
+                                   zh=f"数据库 {url} 暂时无法连接") from exc
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
-            raise StoreLocked(f"store {hide_password(self.url)}: {exc}") from exc
+            raise StoreLocked(f"store {url}: {exc}") from exc
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise StoreUnreachable(f"store {hide_password(self.url)} failed: {exc}",
-                                   zh=f"数据库 {hide_password(self.url)} 连接中断") from exc
+            raise StoreUnreachable(f"store {url} failed: {exc}",
+                                   zh=f"数据库 {url} 连接中断") from exc
         except psycopg.errors.UniqueViolation as exc:
-            raise DuplicateKey(f"store {hide_password(self.url)}: {exc}") from exc
+            raise DuplicateKey(f"store {url}: {exc}") from exc
         except psycopg.Error as exc:  # no psycopg error leaves the store unwrapped
-            raise StoreError(f"store {hide_password(self.url)}: {type(exc).__name__}: {exc}") from exc
+            raise StoreError(f"store {url}: {type(exc).__name__}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """A connection for reads: the read URL's, unless the replica has not yet replayed what this process
+        wrote (or read on the primary), then the primary's."""
+        if self._read_dsn is None:
+            with self._connection() as conn:
+                yield conn
+            return
+        wait = self._replay_before
+        if wait is None:  # caught up: no question asked
+            with self._connection("read") as conn:
+                yield conn
+            return
+        with self._connection("read") as conn:
+            replayed = self._replayed(conn, wait)
+            if replayed:
+                yield conn
+        if not replayed:
+            with self._connection() as conn:
+                yield conn
+                # What this read saw, the replica must have too before it answers this process again: a
+                # cache that read the versions here must not then ask a replica behind them for the rows.
+                self._note_position(conn)
+
+    def _replayed(self, conn, wait: int) -> bool:
+        """Whether the server behind ``conn`` has replayed the primary's WAL up to ``wait`` (ending the wait if so)."""
+        # Reported by the server at connecting (PostgreSQL 14 on), so no query: a multi-host read URL that
+        # fell back to the primary reads there, which has every write.
+        if conn.info.parameter_status("in_hot_standby") == "on":
+            at = conn.execute("SELECT pg_last_wal_replay_lsn()::text").fetchone()[0]
+            conn.commit()
+            if at is None or _lsn(at) < wait:
+                return False
+        with self._replay_lock:
+            if self._replay_before is not None and self._replay_before <= wait:
+                self._replay_before = None
+        return True
+
+    def _note_position(self, conn) -> None:
+        """Remember the primary's WAL position now (``conn`` is the primary's): until the replica has replayed
+        past it, this process reads from the primary."""
+        if self._read_dsn is None:
+            return
+        at = _lsn(conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
+        conn.commit()
+        with self._replay_lock:
+            self._replay_before = max(at, self._replay_before or 0)
+
+    def accepts_writes(self, timeout: float = 2.0) -> bool:
+        """Whether the primary takes writes now: a connection within ``timeout`` seconds, not to a standby."""
+        try:
+            with self.pool().connection(timeout=timeout) as conn:
+                return not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+        except psycopg.Error:  # the pool's timeout too
+            return False
 
     def close(self):
-        """Close this process's pool (the next use makes another)."""
-        if self._pool is not None and self._pool_pid == os.getpid():
-            self._pool.close()
-        self._pool = None
+        """Close this process's pools (the next use makes others)."""
+        if self._pool_pid == os.getpid():
+            for pool in self._pools.values():
+                pool.close()
+        self._pools = {}
 
     def reset(self):
         """Drop the store's schema: it holds nothing; the next write builds it."""
         self._schema_checked = False
-        self._run(lambda cur: cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+        self._write(lambda cur: cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
             sql.Identifier(self.schema))))
 
-    def _schema_version(self):
+    def _schema_version_for(self, writing):
+        return self._schema_version(self._run if writing else self._read_run)
+
+    def _schema_version(self, run=None):
+        """The schema's version on the primary (``run``: where to ask instead; see ``_schema_version_for``)."""
         found = []
 
         def work(cur):
@@ -129,7 +218,7 @@ class PostGISStore(Store):
             cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = ANY(%s)",
                         (self.schema, list(LAYERS)))
             found.append(0 if cur.fetchone()[0] else None)
-        self._run(work)
+        (run or self._run)(work)
         return found[0]
 
     @contextlib.contextmanager
@@ -149,17 +238,17 @@ class PostGISStore(Store):
 
     def _apply(self, step):
         if isinstance(step, CreateLayer):
-            self._run(lambda cur: self._create_layer(cur, step.layer))
+            self._write(lambda cur: self._create_layer(cur, step.layer))
         elif isinstance(step, AddColumn):
-            self._run(lambda cur: self._add_column(cur, step.layer, step.column))
+            self._write(lambda cur: self._add_column(cur, step.layer, step.column))
         elif isinstance(step, AddIndex):
-            self._run(lambda cur: self._index(cur, step.layer, step.columns))
+            self._write(lambda cur: self._index(cur, step.layer, step.columns))
         elif isinstance(step, TrackChanges):
-            self._run(lambda cur: self._track(cur, step.layer))
+            self._write(lambda cur: self._track(cur, step.layer))
         elif isinstance(step, Partition):
-            self._run(lambda cur: self._partition(cur, step.layer))
+            self._write(lambda cur: self._partition(cur, step.layer))
         elif isinstance(step, FillDistrict):
-            self._run(lambda cur: cur.execute(sql.SQL(
+            self._write(lambda cur: cur.execute(sql.SQL(
                 "UPDATE {t} SET district_code = (SELECT district_code FROM {d}) WHERE district_code IS NULL "
                 "AND (SELECT count(*) FROM {d}) = 1").format(t=self._table(step.layer), d=self._table("district"))))
         else:
@@ -272,7 +361,7 @@ class PostGISStore(Store):
         """Make, in a short transaction of their own, the partitions a write's rows need, before the write."""
         needed = {name: months for name, frame in frames.items() if (months := self._months(name, frame))}
         if needed:
-            self._run(lambda cur: [self._add_partitions(cur, name, months) for name, months in needed.items()])
+            self._write(lambda cur: [self._add_partitions(cur, name, months) for name, months in needed.items()])
 
     def _next_seq(self, cur) -> int:
         """The next change number. Its row stays locked until the writer commits, so writers of changes
@@ -308,7 +397,21 @@ class PostGISStore(Store):
                 copy.write_row(row)
 
     def _run(self, work):
+        """``work(cursor)`` in one transaction on the primary."""
         with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
+            work(cur)
+
+    def _write(self, work):
+        """``work(cursor)`` in one transaction on the primary, which this process then reads until the
+        replica has it."""
+        with self._connection() as conn:
+            with conn.transaction(), conn.cursor() as cur:
+                work(cur)
+            self._note_position(conn)
+
+    def _read_run(self, work):
+        """``work(cursor)`` in one transaction where reads go (``_reading``)."""
+        with self._reading() as conn, conn.transaction(), conn.cursor() as cur:
             work(cur)
 
     def _replace(self, name, frame):
@@ -317,7 +420,7 @@ class PostGISStore(Store):
         def work(cur):
             cur.execute(sql.SQL("DELETE FROM {}").format(self._table(name)))
             self._copy(cur, self._table(name), name, frame)
-        self._run(work)
+        self._write(work)
 
     def _upsert_many(self, frames, expect=()):
         self._with_partitions(frames)
@@ -333,7 +436,7 @@ class PostGISStore(Store):
                 check_expected(e, cur.fetchall())
             for name, frame in frames.items():
                 self._upsert_one(cur, name, frame, seq if LAYERS[name].changes else None)
-        self._run(work)
+        self._write(work)
 
     def _upsert_one(self, cur, name, frame, seq=None):
         layer = LAYERS[name]
@@ -369,7 +472,7 @@ class PostGISStore(Store):
 
     def _count(self, name):
         found = []
-        self._run(lambda cur: found.append(
+        self._read_run(lambda cur: found.append(
             cur.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table(name))).fetchone()[0]))
         return int(found[0])
 
@@ -380,13 +483,13 @@ class PostGISStore(Store):
         def work(cur):
             cur.execute(query, params)
             rows.extend(cur.fetchall())
-        self._run(work)
+        self._read_run(work)
         return self._frame(name, rows)
 
     def _read_batches(self, name, where, size):
         # A server-side cursor: PostgreSQL sends ``size`` rows at a time, as they are asked for.
         query, params = self._select(name, where)
-        with self._connection() as conn, conn.transaction(), \
+        with self._reading() as conn, conn.transaction(), \
                 conn.cursor(name=f"batches_{uuid.uuid4().hex[:12]}") as cur:
             cur.execute(query, params)
             while rows := cur.fetchmany(size):
