@@ -192,8 +192,10 @@ class GeoPackageStore(Store):
                     conn.execute(f"CREATE TRIGGER {trigger} AFTER {event.upper()} ON {_quote(source)} {when} "
                                  f"BEGIN {body} END")
                 conn.execute(f"DELETE FROM {_quote(name)}")
+                # Grouped by position: by name, SQLite would take "day" (no column of the source) for a string.
+                by_key = ", ".join(str(i) for i in range(1, len(layer.key) + 1))
                 conn.execute(f"INSERT INTO {_quote(name)} ({key}, n) SELECT {', '.join(key_of(_quote(source)))}, "
-                             f"count(*) FROM {_quote(source)} GROUP BY {key} ORDER BY {key}")
+                             f"count(*) FROM {_quote(source)} GROUP BY {by_key}")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
