@@ -8,6 +8,7 @@ leaves the store) — and a store from before the rollup, migrated.
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import geopandas as gpd
 import numpy as np
@@ -142,6 +143,28 @@ def test_the_rollup_is_kept_by_the_store_and_never_written_directly(store):
     with pytest.raises(InvalidValue, match="kept by the store"):
         store.write_layer("case_counts", counts)
     assert store.read("case_counts").empty
+
+
+def test_writers_at_once_on_the_same_counts_lose_nothing(store):
+    """Two writers moving cases between the same keys at the same moment: each waits for the other, none is lost."""
+    store.upsert("cases", case_rows({"seed": PLAIN}))  # the store built before the writers start
+    failed = []
+
+    def writer(name):
+        try:
+            for step in range(6):
+                status = CASE_STATUSES[step % 2]
+                store.upsert("cases", case_rows({f"{name}{i}": {**PLAIN, "status": status} for i in range(20)}))
+        except Exception as exc:  # said after the join, where the test fails
+            failed.append(exc)
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failed
+    assert_counted(store)
+    assert store.read("case_counts")["n"].sum() == 41
 
 
 def test_an_ingested_district_is_counted_on_both_stores(demo_store):
