@@ -77,7 +77,8 @@ def postgis_copy(gpkg_path: Path, schema: str = "bench_load") -> str:
             return url
         t = time.perf_counter()
         for name in LAYERS:
-            target.write_layer(name, source.read(name))
+            if LAYERS[name].counts is None:  # a rollup is counted by the target as its source is written
+                target.write_layer(name, source.read(name))
         print(f"copied {source.count('cases'):,} cases into PostGIS in {time.perf_counter() - t:.0f} s", flush=True)
     return url
 

@@ -26,6 +26,21 @@ class SchemaError(InvalidValue):
     """A frame that does not fit its layer's schema."""
 
 
+# What a rollup's key holds where the rows it counts hold nothing (a case outside every grid cell): a key
+# column cannot be NULL in a primary key, and "" is no code, category or status of ours.
+MISSING = ""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How a rollup layer counts the rows of another (``source``): by its key columns, each the source's column
+    of the same name (missing: :data:`MISSING`), but ``day``, midnight of the day of the source's ``day_of``
+    (a time as stored: local wall-clock). The store keeps it in the transaction of each write to the source."""
+
+    source: str
+    day_of: str
+
+
 @dataclass(frozen=True)
 class Layer:
     """One stored layer or table: its natural key, columns and types, geometry type and required columns."""
@@ -43,6 +58,8 @@ class Layer:
     # PostGIS keeps the layer in one partition per month of this column (declarative range partitioning), so
     # a read of a period touches its months only and a month can be detached whole; the GeoPackage does not.
     partitioned_by: str | None = None
+    # A rollup (Counts): kept by the store itself, never written directly (layers.rollups reads it).
+    counts: Counts | None = None
 
 
 CHANGE_SEQ = "change_seq"
@@ -105,6 +122,15 @@ LAYERS = {
               "Point", not_null=("case_id", "kind", "category", "channel", "reported_at",
                                  "status", "level_received", "level"), changes=True,
               indexes=(("reported_at",),), partitioned_by="reported_at"),
+        # How many cases there are per day reported × street × grid cell × kind × category × channel × status ×
+        # level, kept by the store's triggers in the transaction of every write to cases, so the pages of a city
+        # or a province count rows of this instead of cases. Key columns a case leaves empty hold "" (MISSING):
+        # grid_cell "" is outside every cell (still in its street), street_code "" in no street. day: the
+        # midnight that begins the day of reported_at. A row whose n falls to 0 is removed.
+        Layer("case_counts", ("day", "street_code", "grid_cell", "kind", "category", "channel", "status", "level"),
+              {"day": "datetime", "street_code": "str", "grid_cell": "str", "kind": "str", "category": "str",
+               "channel": "str", "status": "str", "level": "str", "n": "int"},
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at")),
         # 一窗受理: every intake record, and the case it landed in (merged into another record's
         # case, and why). A record that opened its case has its fields in that case's row; a
         # merged record keeps all it said here, so a merge can be undone (etl.unmerge).

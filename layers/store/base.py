@@ -188,6 +188,7 @@ class Store(abc.ABC):
 
     def write_layer(self, name: str, frame) -> int:
         """Replace a layer whole (geography is delivered as a set); returns the rows written."""
+        _writable(name)
         self.check_schema(writing=True)
         frame = conform(name, frame)
         self._replace(name, frame)
@@ -217,6 +218,7 @@ class Store(abc.ABC):
                 raise InvalidValue(f"cannot expect {e.column!r} of {e.layer!r} by the key {e.key!r}")
         ready = {}
         for name, frame in frames.items():
+            _writable(name)
             frame = conform(name, frame)
             key = list(LAYERS[name].key)
             if frame.duplicated(key).any():
@@ -368,6 +370,15 @@ def _behind(url: str, version: int) -> StoreBehindSchema:
         f"store {url} is at schema version {version}; this onemap needs {SCHEMA_VERSION}: "
         f"back it up, then run: onemap migrate --store {url}",
         zh=f"数据库 {url} 的结构版本为 {version}，本程序需要 {SCHEMA_VERSION}：请备份后运行 onemap migrate --store {url}")
+
+
+def _writable(name):
+    """Refuse a write into a rollup: the store keeps it from its source's rows, and a row written into it would
+    be counted on by the next write of the source as if it were right."""
+    layer = LAYERS.get(name)
+    if layer is not None and layer.counts is not None:
+        raise InvalidValue(f"layer {name!r} is kept by the store from {layer.counts.source!r}: write that instead",
+                           zh=f"{name} 由数据库根据 {layer.counts.source} 自动统计，不能直接写入")
 
 
 def _check_read(name, where):

@@ -25,16 +25,18 @@ import shapely
 
 from gis.datums import STORAGE_CRS
 from layers.errors import StoreDamaged, StoreError, StoreLocked, StoreUnreachable
-from layers.schema import CHANGE_SEQ, LAYERS, conform
+from layers.schema import CHANGE_SEQ, LAYERS, MISSING, conform
 from layers.settings import Settings
 from layers.store.base import Store, check_expected, empty_frame, versions_from
 from layers.store.migrations import (
+    ROLLED_UP_SINCE,
     TRACKED_SINCE,
     AddColumn,
     AddIndex,
     CreateLayer,
     FillDistrict,
     Partition,
+    Rollup,
     TrackChanges,
 )
 from layers.store.rtree import bulk_load
@@ -46,6 +48,9 @@ _HEADER = b"GP\x00\x01" + struct.pack("<i", _SRS_ID)
 _HEADER_EMPTY = b"GP\x00\x11" + struct.pack("<i", _SRS_ID)
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "BOOLEAN", "datetime": "DATETIME"}
+# Names of the triggers that keep a rollup (Layer.counts): kept on the source while a batch is written,
+# unlike GDAL's own triggers, which are set aside for it.
+_ROLLUP_TRIGGER = "rollup_"
 
 
 class GeoPackageStore(Store):
@@ -154,6 +159,8 @@ class GeoPackageStore(Store):
                 with conn:
                     conn.execute(f"UPDATE {_quote(step.layer)} SET district_code = (SELECT district_code FROM "
                                  f"district) WHERE district_code IS NULL AND (SELECT count(*) FROM district) = 1")
+        elif isinstance(step, Rollup):
+            self._rollup(step.layer)
         else:
             raise TypeError(f"unknown migration step {step!r}")
 
@@ -163,6 +170,46 @@ class GeoPackageStore(Store):
         if CHANGE_SEQ not in have:
             conn.execute(f"ALTER TABLE {_quote(name)} ADD COLUMN {CHANGE_SEQ} INTEGER")
         self._index(conn, name, (CHANGE_SEQ,))
+
+    def _rollup(self, name):
+        """The rollup's triggers on its source, and its rows counted again from the source's, in one transaction.
+
+        SQLite has no statement-level triggers: each row written moves its count, within the writer's
+        transaction. The store writes a batch by ``INSERT ... ON CONFLICT DO UPDATE``, which fires the insert
+        trigger for a new row and the update trigger for one already there (no delete, as INSERT OR REPLACE
+        would with recursive triggers only); the update trigger does nothing unless the row's key moved.
+        """
+        layer = LAYERS[name]
+        source = layer.counts.source
+
+        def key_of(row):  # the rollup's key of a row of the source (NEW or OLD), column by column
+            return [f"substr({row}.{_quote(layer.counts.day_of)}, 1, 10) || 'T00:00:00'" if c == "day"
+                    else f"coalesce({row}.{_quote(c)}, '{MISSING}')" for c in layer.key]
+        key = ", ".join(map(_quote, layer.key))
+        add = (f"INSERT INTO {_quote(name)} ({key}, n) VALUES ({', '.join(key_of('NEW'))}, 1) "
+               f"ON CONFLICT ({key}) DO UPDATE SET n = n + 1;")
+        old = " AND ".join(f"{_quote(c)} = {v}" for c, v in zip(layer.key, key_of("OLD")))
+        take = f"UPDATE {_quote(name)} SET n = n - 1 WHERE {old}; DELETE FROM {_quote(name)} WHERE {old} AND n = 0;"
+        moved = f"({', '.join(key_of('OLD'))}) IS NOT ({', '.join(key_of('NEW'))})"
+        triggers = {"insert": ("", add), "delete": ("", take), "update": (f"WHEN {moved}", take + " " + add)}
+        with _gate(self.path).writing():
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for event, (when, body) in triggers.items():
+                    trigger = _quote(f"{_ROLLUP_TRIGGER}{name}_{event}")
+                    conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+                    conn.execute(f"CREATE TRIGGER {trigger} AFTER {event.upper()} ON {_quote(source)} {when} "
+                                 f"BEGIN {body} END")
+                conn.execute(f"DELETE FROM {_quote(name)}")
+                # Grouped by position: by name, SQLite would take "day" (no column of the source) for a string.
+                by_key = ", ".join(str(i) for i in range(1, len(layer.key) + 1))
+                conn.execute(f"INSERT INTO {_quote(name)} ({key}, n) SELECT {', '.join(key_of(_quote(source)))}, "
+                             f"count(*) FROM {_quote(source)} GROUP BY {by_key}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def _natural_key(self, conn, name):
         """The unique index on the layer's natural key, which ``INSERT ... ON CONFLICT`` goes by, and the
@@ -232,6 +279,12 @@ class GeoPackageStore(Store):
         self._natural_key(conn, name)  # GDAL wrote the layer anew, without the key upserts go by
         if LAYERS[name].changes and (self._schema_version() or 0) >= TRACKED_SINCE:
             self._track(conn, name)  # nor its change numbers
+        for rollup, since in ROLLED_UP_SINCE.items():
+            # Nor the triggers of the rollups counting it: made again, and the rollup counted again (after
+            # GDAL's own transaction, as the key and index above: a write killed in between leaves the
+            # rollup behind until the layer is written again or the migration is run again).
+            if LAYERS[rollup].counts.source == name and (self._schema_version() or 0) >= since:
+                self._rollup(rollup)
 
     def _upsert_many(self, frames, expect=()):
         with _gate(self.path).writing():
@@ -325,8 +378,9 @@ class GeoPackageStore(Store):
                     f"ON CONFLICT ({', '.join(map(_quote, layer.key))}) DO UPDATE SET {updates}")
         # GDAL's per-row triggers (R-tree, feature count) cost four times the insert itself:
         # they are set aside for the batch and their work done once, in the same transaction.
-        triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-                                (name,)).fetchall()
+        triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
+                                "AND substr(name, 1, ?) <> ?", (name, len(_ROLLUP_TRIGGER), _ROLLUP_TRIGGER)
+                                ).fetchall()
         for trigger, _ in triggers:
             conn.execute(f"DROP TRIGGER {_quote(trigger)}")
         # Rows are sent grouped by which columns they fill: an empty column is left out of the

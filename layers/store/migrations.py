@@ -11,7 +11,8 @@ A migration is a list of steps that each backend knows how to apply:
 a layer that is there the columns and indexes it lacks), ``AddColumn`` adds
 one column, ``AddIndex`` one index, ``TrackChanges`` a layer's change numbers,
 ``Partition`` moves a layer into monthly partitions (PostGIS), ``FillDistrict``
-gives rows the store's one district code.
+gives rows the store's one district code, ``Rollup`` the triggers
+that keep a rollup layer (``Layer.counts``) and its rows counted again from its source.
 Every step is safe to apply to a store that already has what it makes, so a
 migration interrupted half way is simply run again. To change the schema:
 change ``layers.schema.LAYERS`` and append a migration here that brings an
@@ -72,6 +73,14 @@ class FillDistrict:
 
 
 @dataclass(frozen=True)
+class Rollup:
+    """Keep a rollup layer (``Layer.counts``) by triggers on its source, in the transaction of every write to the
+    source, and count it again from the source's rows as they are now (a store with cases is brought up to date)."""
+
+    layer: str
+
+
+@dataclass(frozen=True)
 class Migration:
     """One numbered change of the schema: what it does, in steps each backend applies."""
 
@@ -124,11 +133,18 @@ MIGRATIONS: tuple[Migration, ...] = (
                   "province's districts and a user's area may be one of them; stored rows get their district's",
               (AddColumn("cases", "district_code"), AddColumn("case_sources", "district_code"),
                FillDistrict("cases"), FillDistrict("case_sources"))),
+    Migration(13, "counts of cases per day, street, grid cell, kind, category, channel, status and level "
+                  "(case_counts), kept by the database in the transaction of every write to cases and counted "
+                  "from the cases already stored, for the pages of a city or province store to read",
+              (CreateLayer("case_counts"), Rollup("case_counts"))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
 # The first version whose layers keep change numbers: a layer rewritten whole in a store at it gets them again.
 TRACKED_SINCE = next(m.version for m in MIGRATIONS if any(isinstance(step, TrackChanges) for step in m.steps))
+# Rollup layer → the version that made its triggers: a store at it whose source is rewritten whole (where that
+# drops the source's triggers, as GDAL's rewrite of a GeoPackage layer does) has them made again.
+ROLLED_UP_SINCE = {step.layer: m.version for m in MIGRATIONS for step in m.steps if isinstance(step, Rollup)}
 
 
 def pending(version: int) -> list[Migration]:

@@ -31,10 +31,18 @@ from layers.errors import (
     StoreLocked,
     StoreUnreachable,
 )
-from layers.schema import CHANGE_SEQ, LAYERS, conform
+from layers.schema import CHANGE_SEQ, LAYERS, MISSING, conform
 from layers.settings import Settings
 from layers.store.base import Store, check_expected
-from layers.store.migrations import AddColumn, AddIndex, CreateLayer, FillDistrict, Partition, TrackChanges
+from layers.store.migrations import (
+    AddColumn,
+    AddIndex,
+    CreateLayer,
+    FillDistrict,
+    Partition,
+    Rollup,
+    TrackChanges,
+)
 
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision",
              "bool": "boolean", "datetime": "timestamp"}
@@ -251,6 +259,8 @@ class PostGISStore(Store):
             self._write(lambda cur: cur.execute(sql.SQL(
                 "UPDATE {t} SET district_code = (SELECT district_code FROM {d}) WHERE district_code IS NULL "
                 "AND (SELECT count(*) FROM {d}) = 1").format(t=self._table(step.layer), d=self._table("district"))))
+        elif isinstance(step, Rollup):
+            self._write(lambda cur: self._rollup(cur, step.layer))
         else:
             raise TypeError(f"unknown migration step {step!r}")
 
@@ -362,6 +372,61 @@ class PostGISStore(Store):
         needed = {name: months for name, frame in frames.items() if (months := self._months(name, frame))}
         if needed:
             self._write(lambda cur: [self._add_partitions(cur, name, months) for name, months in needed.items()])
+
+    def _rollup(self, cur, name):
+        """The rollup's triggers on its source, and its rows counted again from the source's, in one transaction.
+
+        One trigger per event (PostgreSQL allows transition tables only on a single-event trigger), each run
+        once per statement: one grouped upsert of the statement's rows' counts, whatever the number of rows.
+        A re-ingest that changes no key adds nothing (its +1 and -1 cancel). The upsert goes in key order, so
+        two writers take the rows they share in the same order and wait for each other rather than deadlock.
+        """
+        layer = LAYERS[name]
+        source = layer.counts.source
+        key = sql.SQL(", ").join(map(sql.Identifier, layer.key))
+        by_key = sql.SQL(", ").join(sql.SQL(str(i)) for i in range(1, len(layer.key) + 1))
+        counted = self._table(name)
+        # The rollup's key of a row of the source (or of a transition table of it), column by column.
+        key_of = sql.SQL(", ").join(
+            sql.SQL("date_trunc('day', {}) AS {}").format(sql.Identifier(layer.counts.day_of), sql.Identifier(c))
+            if c == "day" else sql.SQL("coalesce({0}, {1}) AS {0}").format(sql.Identifier(c), sql.Literal(MISSING))
+            for c in layer.key)
+
+        def add(delta):
+            return sql.SQL("INSERT INTO {t} AS counted ({key}, n) {delta} ORDER BY {by_key} "
+                           "ON CONFLICT ({key}) DO UPDATE SET n = counted.n + EXCLUDED.n").format(
+                t=counted, key=key, delta=delta, by_key=by_key)
+        # Only rows this statement took down can have reached 0 (a committed row never holds 0): those of
+        # the keys its old rows had, already locked by the upsert before it.
+        emptied = sql.SQL("DELETE FROM {t} WHERE n = 0 AND ({key}) IN (SELECT {key_of} FROM old_rows)").format(
+            t=counted, key=key, key_of=key_of)
+        bodies = {
+            "insert": (sql.SQL("NEW TABLE AS new_rows"),
+                       [add(sql.SQL("SELECT {}, count(*) FROM new_rows GROUP BY {}").format(key_of, by_key))]),
+            "delete": (sql.SQL("OLD TABLE AS old_rows"),
+                       [add(sql.SQL("SELECT {}, -count(*) FROM old_rows GROUP BY {}").format(key_of, by_key)),
+                        emptied]),
+            # A row whose key did not change counts +1 and -1 under one key: nothing is written for it.
+            "update": (sql.SQL("OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+                       [add(sql.SQL("SELECT {key}, sum(n) FROM (SELECT {key_of}, 1 AS n FROM new_rows UNION ALL "
+                                    "SELECT {key_of}, -1 FROM old_rows) AS moved GROUP BY {by_key} "
+                                    "HAVING sum(n) <> 0").format(key=key, key_of=key_of, by_key=by_key)),
+                        emptied]),
+        }
+        cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(self._table(source)))
+        for event, (referencing, statements) in bodies.items():
+            function = sql.Identifier(self.schema, f"{name}_on_{event}")
+            body = sql.SQL("BEGIN {}; RETURN NULL; END").format(sql.SQL("; ").join(statements)).as_string(cur)
+            cur.execute(sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}").format(
+                function, sql.Literal(body)))
+            cur.execute(sql.SQL("CREATE OR REPLACE TRIGGER {} AFTER {} ON {} REFERENCING {} FOR EACH STATEMENT "
+                                "EXECUTE FUNCTION {}()").format(
+                sql.Identifier(f"{name}_on_{event}"), sql.SQL(event.upper()), self._table(source), referencing,
+                function))
+        cur.execute(sql.SQL("DELETE FROM {}").format(counted))
+        cur.execute(sql.SQL("INSERT INTO {t} ({key}, n) SELECT {key_of}, count(*) FROM {source} GROUP BY {by_key} "
+                            "ORDER BY {by_key}").format(t=counted, key=key, key_of=key_of,
+                                                        source=self._table(source), by_key=by_key))
 
     def _next_seq(self, cur) -> int:
         """The next change number. Its row stays locked until the writer commits, so writers of changes

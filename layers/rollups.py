@@ -1,0 +1,35 @@
+"""Rollups: counts of a layer's rows kept by the store (``Layer.counts``), and the same counts made from a frame.
+
+A city or a province store holds hundreds of thousands or millions of cases; the
+KPIs, trends, the per-cell map and hotspots can read ``case_counts`` instead
+(``Store.read("case_counts", terms)``). The store keeps it by triggers in the
+transaction of each write to cases; :func:`counts_from_cases` is the same
+grouping over cases already in memory (a small store, and the tests' check).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from layers.schema import LAYERS, MISSING, conform
+
+
+def counts_from_cases(cases: pd.DataFrame) -> pd.DataFrame:
+    """``case_counts`` as the store keeps it for these cases: one row per key with cases, sorted by the key."""
+    return counts_of("case_counts", cases)
+
+
+def counts_of(name: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rollup layer ``name`` made from its source's rows (any columns beyond those it counts by are ignored)."""
+    layer = LAYERS[name]
+    counts = layer.counts
+    keys = {}
+    for column in layer.key:
+        if column == "day":
+            keys[column] = pd.to_datetime(rows[counts.day_of]).dt.normalize()
+        else:  # categorical or text: plain values, a missing one counted under MISSING as the store does
+            values = rows[column].astype(object)
+            keys[column] = values.where(values.notna(), MISSING)
+    frame = pd.DataFrame(keys, index=rows.index)
+    counted = frame.groupby(list(layer.key), sort=True).size().rename("n").reset_index()
+    return conform(name, counted)
