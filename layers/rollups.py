@@ -28,8 +28,11 @@ def counts_of(name: str, rows: pd.DataFrame) -> pd.DataFrame:
         if column == "day":
             keys[column] = pd.to_datetime(rows[counts.day_of]).dt.normalize()
         else:  # categorical or text: plain values, a missing one counted under MISSING as the store does
-            values = rows[column].astype(object)
+            values = (rows[column] if column in rows else pd.Series(None, index=rows.index)).astype(object)
             keys[column] = values.where(values.notna(), MISSING)
-    frame = pd.DataFrame(keys, index=rows.index)
-    counted = frame.groupby(list(layer.key), sort=True).size().rename("n").reset_index()
+    for flag in counts.flags:
+        given = rows[flag] if flag in rows else pd.Series(False, index=rows.index)
+        keys[f"n_{flag}"] = given.fillna(False).astype(bool).astype(int)
+    frame = pd.DataFrame(keys, index=rows.index).assign(n=1)
+    counted = frame.groupby(list(layer.key), sort=True)[["n", *(f"n_{f}" for f in counts.flags)]].sum().reset_index()
     return conform(name, counted)

@@ -39,6 +39,8 @@ class Counts:
 
     source: str
     day_of: str
+    # Besides ``n``, a count per boolean column of the source: ``n_<column>``, the rows where it is true.
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,12 +127,17 @@ LAYERS = {
         # How many cases there are per day reported × street × grid cell × kind × category × channel × status ×
         # level, kept by the store's triggers in the transaction of every write to cases, so the pages of a city
         # or a province count rows of this instead of cases. Key columns a case leaves empty hold "" (MISSING):
-        # grid_cell "" is outside every cell (still in its street), street_code "" in no street. day: the
-        # midnight that begins the day of reported_at. A row whose n falls to 0 is removed.
-        Layer("case_counts", ("day", "street_code", "grid_cell", "kind", "category", "channel", "status", "level"),
-              {"day": "datetime", "street_code": "str", "grid_cell": "str", "kind": "str", "category": "str",
-               "channel": "str", "status": "str", "level": "str", "n": "int"},
-              None, not_null=("n",), counts=Counts("cases", day_of="reported_at")),
+        # grid_cell "" is outside every cell (still in its street), street_code "" in no street, channels "" a
+        # case one channel reported (a merged case's channels lists them all). day: the midnight that begins the
+        # day of reported_at. n_resolved_in_place: how many of the n were settled where received. A row whose n
+        # falls to 0 is removed.
+        Layer("case_counts", ("day", "district_code", "street_code", "grid_cell", "kind", "category", "channel",
+                              "channels", "status", "level"),
+              {"day": "datetime", "district_code": "str", "street_code": "str", "grid_cell": "str", "kind": "str",
+               "category": "str", "channel": "str", "channels": "str", "status": "str", "level": "str", "n": "int",
+               "n_resolved_in_place": "int"},
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",)),
+              indexes=(("street_code", "day"), ("grid_cell", "day"))),
         # 一窗受理: every intake record, and the case it landed in (merged into another record's
         # case, and why). A record that opened its case has its fields in that case's row; a
         # merged record keeps all it said here, so a merge can be undone (etl.unmerge).

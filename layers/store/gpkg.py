@@ -185,12 +185,20 @@ class GeoPackageStore(Store):
         def key_of(row):  # the rollup's key of a row of the source (NEW or OLD), column by column
             return [f"substr({row}.{_quote(layer.counts.day_of)}, 1, 10) || 'T00:00:00'" if c == "day"
                     else f"coalesce({row}.{_quote(c)}, '{MISSING}')" for c in layer.key]
+        def flags_of(row):  # each flag of a row as 1 or 0
+            return [f"(CASE WHEN {row}.{_quote(flag)} THEN 1 ELSE 0 END)" for flag in layer.counts.flags]
         key = ", ".join(map(_quote, layer.key))
-        add = (f"INSERT INTO {_quote(name)} ({key}, n) VALUES ({', '.join(key_of('NEW'))}, 1) "
-               f"ON CONFLICT ({key}) DO UPDATE SET n = n + 1;")
+        measures = ["n", *(f"n_{flag}" for flag in layer.counts.flags)]
+        add = (f"INSERT INTO {_quote(name)} ({key}, {', '.join(map(_quote, measures))}) "
+               f"VALUES ({', '.join(key_of('NEW'))}, 1{''.join(', ' + f for f in flags_of('NEW'))}) "
+               f"ON CONFLICT ({key}) DO UPDATE SET "
+               + ", ".join(f"{_quote(m)} = {_quote(m)} + excluded.{_quote(m)}" for m in measures) + ";")
         old = " AND ".join(f"{_quote(c)} = {v}" for c, v in zip(layer.key, key_of("OLD")))
-        take = f"UPDATE {_quote(name)} SET n = n - 1 WHERE {old}; DELETE FROM {_quote(name)} WHERE {old} AND n = 0;"
-        moved = f"({', '.join(key_of('OLD'))}) IS NOT ({', '.join(key_of('NEW'))})"
+        less = ", ".join(["n = n - 1"] + [f"{_quote('n_' + flag)} = {_quote('n_' + flag)} - {f}"
+                                          for flag, f in zip(layer.counts.flags, flags_of("OLD"))])
+        take = f"UPDATE {_quote(name)} SET {less} WHERE {old}; DELETE FROM {_quote(name)} WHERE {old} AND n = 0;"
+        moved = (f"({', '.join(key_of('OLD') + flags_of('OLD'))}) IS NOT "
+                 f"({', '.join(key_of('NEW') + flags_of('NEW'))})")
         triggers = {"insert": ("", add), "delete": ("", take), "update": (f"WHEN {moved}", take + " " + add)}
         with _gate(self.path).writing():
             conn = self._connect()
@@ -204,8 +212,10 @@ class GeoPackageStore(Store):
                 conn.execute(f"DELETE FROM {_quote(name)}")
                 # Grouped by position: by name, SQLite would take "day" (no column of the source) for a string.
                 by_key = ", ".join(str(i) for i in range(1, len(layer.key) + 1))
-                conn.execute(f"INSERT INTO {_quote(name)} ({key}, n) SELECT {', '.join(key_of(_quote(source)))}, "
-                             f"count(*) FROM {_quote(source)} GROUP BY {by_key}")
+                conn.execute(f"INSERT INTO {_quote(name)} ({key}, {', '.join(map(_quote, measures))}) "
+                             f"SELECT {', '.join(key_of(_quote(source)))}, count(*)"
+                             f"{''.join(', sum(' + f + ')' for f in flags_of(_quote(source)))} "
+                             f"FROM {_quote(source)} GROUP BY {by_key}")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

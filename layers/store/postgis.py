@@ -386,31 +386,48 @@ class PostGISStore(Store):
         key = sql.SQL(", ").join(map(sql.Identifier, layer.key))
         by_key = sql.SQL(", ").join(sql.SQL(str(i)) for i in range(1, len(layer.key) + 1))
         counted = self._table(name)
+        measures = ["n", *(f"n_{flag}" for flag in layer.counts.flags)]
+        measured = sql.SQL(", ").join(map(sql.Identifier, measures))
         # The rollup's key of a row of the source (or of a transition table of it), column by column.
         key_of = sql.SQL(", ").join(
             sql.SQL("date_trunc('day', {}) AS {}").format(sql.Identifier(layer.counts.day_of), sql.Identifier(c))
             if c == "day" else sql.SQL("coalesce({0}, {1}) AS {0}").format(sql.Identifier(c), sql.Literal(MISSING))
             for c in layer.key)
 
+        def counts(sign):  # each measure of a group of rows, with its sign: count(*), then each flag's count
+            return sql.SQL(", ").join([sql.SQL(f"{sign}count(*)")] + [
+                sql.SQL(sign + "count(*) FILTER (WHERE {})").format(sql.Identifier(flag))
+                for flag in layer.counts.flags])
+
         def add(delta):
-            return sql.SQL("INSERT INTO {t} AS counted ({key}, n) {delta} ORDER BY {by_key} "
-                           "ON CONFLICT ({key}) DO UPDATE SET n = counted.n + EXCLUDED.n").format(
-                t=counted, key=key, delta=delta, by_key=by_key)
+            return sql.SQL("INSERT INTO {t} AS counted ({key}, {measured}) {delta} ORDER BY {by_key} "
+                           "ON CONFLICT ({key}) DO UPDATE SET {sets}").format(
+                t=counted, key=key, measured=measured, delta=delta, by_key=by_key,
+                sets=sql.SQL(", ").join(sql.SQL("{0} = counted.{0} + EXCLUDED.{0}").format(sql.Identifier(m))
+                                        for m in measures))
         # Only rows this statement took down can have reached 0 (a committed row never holds 0): those of
         # the keys its old rows had, already locked by the upsert before it.
         emptied = sql.SQL("DELETE FROM {t} WHERE n = 0 AND ({key}) IN (SELECT {key_of} FROM old_rows)").format(
             t=counted, key=key, key_of=key_of)
+        def each(sign):  # a moved row: +1 under its new key, -1 under its old (each flag likewise)
+            return sql.SQL(", ").join([sql.SQL(f"{sign} AS n")] + [
+                sql.SQL(f"CASE WHEN {{}} THEN {sign} ELSE 0 END AS {{}}").format(
+                    sql.Identifier(flag), sql.Identifier(f"n_{flag}")) for flag in layer.counts.flags])
+        sums = sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in measures)
+        moved = sql.SQL(" OR ").join(sql.SQL("sum({}) <> 0").format(sql.Identifier(m)) for m in measures)
         bodies = {
             "insert": (sql.SQL("NEW TABLE AS new_rows"),
-                       [add(sql.SQL("SELECT {}, count(*) FROM new_rows GROUP BY {}").format(key_of, by_key))]),
+                       [add(sql.SQL("SELECT {}, {} FROM new_rows GROUP BY {}").format(key_of, counts(""), by_key))]),
             "delete": (sql.SQL("OLD TABLE AS old_rows"),
-                       [add(sql.SQL("SELECT {}, -count(*) FROM old_rows GROUP BY {}").format(key_of, by_key)),
+                       [add(sql.SQL("SELECT {}, {} FROM old_rows GROUP BY {}").format(key_of, counts("-"), by_key)),
                         emptied]),
-            # A row whose key did not change counts +1 and -1 under one key: nothing is written for it.
+            # A row whose key and flags did not change counts +1 and -1 under one key: nothing is written for it.
             "update": (sql.SQL("OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-                       [add(sql.SQL("SELECT {key}, sum(n) FROM (SELECT {key_of}, 1 AS n FROM new_rows UNION ALL "
-                                    "SELECT {key_of}, -1 FROM old_rows) AS moved GROUP BY {by_key} "
-                                    "HAVING sum(n) <> 0").format(key=key, key_of=key_of, by_key=by_key)),
+                       [add(sql.SQL("SELECT {key}, {sums} FROM (SELECT {key_of}, {plus} FROM new_rows UNION ALL "
+                                    "SELECT {key_of}, {minus} FROM old_rows) AS moved GROUP BY {by_key} "
+                                    "HAVING {moved}").format(
+                           key=key, sums=sums, key_of=key_of, by_key=by_key, moved=moved, plus=each("1"),
+                           minus=each("-1"))),
                         emptied]),
         }
         cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(self._table(source)))
@@ -424,9 +441,10 @@ class PostGISStore(Store):
                 sql.Identifier(f"{name}_on_{event}"), sql.SQL(event.upper()), self._table(source), referencing,
                 function))
         cur.execute(sql.SQL("DELETE FROM {}").format(counted))
-        cur.execute(sql.SQL("INSERT INTO {t} ({key}, n) SELECT {key_of}, count(*) FROM {source} GROUP BY {by_key} "
-                            "ORDER BY {by_key}").format(t=counted, key=key, key_of=key_of,
-                                                        source=self._table(source), by_key=by_key))
+        cur.execute(sql.SQL("INSERT INTO {t} ({key}, {measured}) SELECT {key_of}, {counts} FROM {source} "
+                            "GROUP BY {by_key} ORDER BY {by_key}").format(
+            t=counted, key=key, measured=measured, key_of=key_of, counts=counts(""), source=self._table(source),
+            by_key=by_key))
 
     def _next_seq(self, cur) -> int:
         """The next change number. Its row stays locked until the writer commits, so writers of changes

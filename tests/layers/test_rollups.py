@@ -36,16 +36,20 @@ TIMES = ["2020-03-01 00:00:00", "2020-03-01 23:59:59.999", "2020-03-02 00:00:00"
 
 # A case is one plain case with up to three of its fields moved: cases then often share a key (n > 1) or
 # differ in one field only (the day alone, say), where a wrong grouping would show.
-PLAIN = {"street_code": "330205003", "grid_cell": "kp-01", "reported_at": TIMES[0], "kind": "dispute",
-         "category": "邻里纠纷", "channel": "walk_in", "status": "reported", "level": "community"}
+PLAIN = {"district_code": "330205", "street_code": "330205003", "grid_cell": "kp-01", "reported_at": TIMES[0],
+         "kind": "dispute", "category": "邻里纠纷", "channel": "walk_in", "channels": None, "status": "reported",
+         "level": "community", "resolved_in_place": False}
 MOVES = {
+    "district_code": ["330206", None],
     "street_code": ["330205005", None],
     "grid_cell": ["kp-02", None],  # None: outside every cell
     "reported_at": TIMES[1:],
     "kind": CASE_KINDS[1:],
     "category": ["物业管理"],
     "channel": ["hotline_12345"],
+    "channels": ["hotline_12345;walk_in"],  # a merged case: every channel that reported it
     "status": CASE_STATUSES[1:],
+    "resolved_in_place": [True, None],
     "level": LEVELS[1:],
 }
 fields = st.lists(st.sampled_from([(f, v) for f, values in MOVES.items() for v in values]), max_size=3).map(
@@ -62,7 +66,7 @@ writes = st.lists(st.one_of(
 
 def case_rows(cases: dict) -> gpd.GeoDataFrame:
     """Cases (case_id → the fields drawn) as an ingest writes them."""
-    rows = [{"case_id": case_id, **f, "reported_at": pd.Timestamp(f["reported_at"]), "channels": f["channel"],
+    rows = [{"case_id": case_id, **f, "reported_at": pd.Timestamp(f["reported_at"]),
              "level_received": "community", "people": 1, "location_precision": "building",
              "outside_grid": f["grid_cell"] is None} for case_id, f in cases.items()]
     return gpd.GeoDataFrame(rows, geometry=[Point(121.55, 29.9)] * len(rows), crs=4490)
@@ -70,8 +74,9 @@ def case_rows(cases: dict) -> gpd.GeoDataFrame:
 
 def merged_record(case_id: str, source_id: str, f: dict) -> gpd.GeoDataFrame:
     """An intake record of another channel merged into ``case_id``, saying ``f`` of its matter."""
-    return gpd.GeoDataFrame([{"source": "hotline_12345", "source_id": source_id, "case_id": case_id, **f,
-                              "reported_at": pd.Timestamp(f["reported_at"]), "level_received": "community",
+    said = {k: v for k, v in f.items() if k != "channels"}  # a record is of one channel
+    return gpd.GeoDataFrame([{"source": "hotline_12345", "source_id": source_id, "case_id": case_id, **said,
+                              "reported_at": pd.Timestamp(said["reported_at"]), "level_received": "community",
                               "people": 1, "merged": True, "merge_reason": "同一地点同一事项"}],
                             geometry=[Point(121.55, 29.9)], crs=4490)
 
