@@ -284,6 +284,58 @@ class Store(abc.ABC):
         rows = self._read("settings", [])
         return versions_from(zip(rows["name"], rows["value"]))
 
+    def aggregate(self, name: str, where: list[Condition] | None = None, by: tuple[str, ...] = (),
+                  measures: tuple[str, ...] = ("rows",)) -> pd.DataFrame:
+        """The layer's rows under the filter terms, grouped by the columns ``by``, each group's ``measures``:
+        ``rows`` (how many), ``sum:COLUMN`` and ``count:COLUMN`` (its values that are not missing), as columns
+        ``rows``, ``sum_COLUMN``, ``count_COLUMN``. The store groups and sums: what a city's or a province's
+        pages ask of millions of rows comes back as a few hundred.
+        """
+        _check_read(name, where)
+        known = LAYERS[name].columns
+        wrong = [c for c in by if c not in known] + [m for m in measures if m != "rows" and (
+            ":" not in m or m.split(":", 1)[0] not in ("sum", "count") or m.split(":", 1)[1] not in known)]
+        if wrong:
+            raise InvalidValue(f"cannot group or measure {name!r} by {wrong[0]!r}")
+        out = [m.replace(":", "_") for m in measures]
+        if not self.check_schema():
+            return pd.DataFrame({**{c: pd.Series(dtype=object) for c in by}, **{m: pd.Series(dtype="int64")
+                                                                                 for m in out}})
+        frame = pd.DataFrame(self._aggregate(name, _storable(where), tuple(by), tuple(measures)),
+                             columns=[*by, *out])
+        for column in by:
+            if known[column] == "datetime":
+                frame[column] = pd.to_datetime(frame[column], format="ISO8601")
+        for m in out:
+            frame[m] = pd.to_numeric(frame[m]).fillna(0)
+            if m == "rows" or m.startswith("count_") or known.get(m.split("_", 1)[1]) in ("int", "bool"):
+                frame[m] = frame[m].astype("int64")
+        return frame
+
+    def read_page(self, name: str, where: list[Condition] | None = None, *,
+                  order: tuple[tuple[str, bool], ...] = (), limit: int = 100, offset: int = 0):
+        """One page of the layer's rows under the filter terms: ``order`` is (column, descending) pairs, then
+        the key, so the pages of one query never overlap; only the page is read, through the store's indexes."""
+        _check_read(name, where)
+        key = LAYERS[name].key
+        known = LAYERS[name].columns
+        wrong = [c for c, _ in order if c not in known]
+        if wrong or len(key) != 1:
+            raise InvalidValue(f"cannot page {name!r} by {wrong[:1] or key!r}")
+        if not self.check_schema():
+            return empty_frame(name)
+        order = tuple((c, bool(d)) for c, d in order) + ((key[0], False),)
+        keys = self._page_keys(name, _storable(where), order, max(0, int(limit)), max(0, int(offset)))
+        if not keys:
+            return empty_frame(name)
+        rows = self._read(name, [Condition(key[0], "in", list(keys))])
+        place = {k: i for i, k in enumerate(keys)}
+        return rows.iloc[np.argsort(rows[key[0]].map(place).to_numpy())].reset_index(drop=True)
+
+    def estimated_count(self, name: str) -> int:
+        """About how many rows a layer holds, answered at once (a store may keep statistics rather than count)."""
+        return self.count(name)
+
     def count(self, name: str) -> int:
         """How many rows a layer holds."""
         if name not in LAYERS:
@@ -346,6 +398,15 @@ class Store(abc.ABC):
         ``expect`` holds (checked in it, :func:`check_expected`)."""
 
     @abc.abstractmethod
+    def _aggregate(self, name, where, by, measures) -> list[tuple]:
+        """Rows of (each ``by`` value, each measure) for the groups under ``where`` (see :meth:`aggregate`)."""
+
+    @abc.abstractmethod
+    def _page_keys(self, name, where, order, limit, offset) -> list:
+        """The keys of the rows under ``where`` in ``order`` ((column, descending) pairs), ``limit`` of them after
+        ``offset``; missing values last."""
+
+    @abc.abstractmethod
     def _count(self, name):
         """How many rows the layer holds."""
 
@@ -358,7 +419,7 @@ class Store(abc.ABC):
 
 
 _BACKEND_METHODS = ("reset", "_schema_version", "_migration_lock", "_apply", "_replace", "_upsert_many",
-                    "_count", "_read")
+                    "_count", "_read", "_aggregate", "_page_keys")
 
 
 def _behind(url: str, version: int) -> StoreBehindSchema:

@@ -470,6 +470,29 @@ class GeoPackageStore(Store):
     def _count(self, name):
         return int(self._connect().execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0])
 
+    def _aggregate(self, name, where, by, measures):
+        clause = " AND ".join(_sql_term(t) for t in where)
+        chosen = [_quote(c) for c in by] + [
+            "count(*)" if m == "rows" else f"{m.split(':', 1)[0]}({_quote(m.split(':', 1)[1])})" for m in measures]
+        query = f"SELECT {', '.join(chosen)} FROM {_quote(name)}" + (f" WHERE {clause}" if clause else "")
+        if by:
+            query += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(by)))
+        try:
+            return self._connect().execute(query).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise _failed(self.path, exc, f"cannot read layer {name!r} from") from exc
+
+    def _page_keys(self, name, where, order, limit, offset):
+        clause = " AND ".join(_sql_term(t) for t in where)
+        key = LAYERS[name].key[0]
+        query = (f"SELECT {_quote(key)} FROM {_quote(name)}" + (f" WHERE {clause}" if clause else "")
+                 + " ORDER BY " + ", ".join(f"{_quote(c)} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in order)
+                 + f" LIMIT {int(limit)} OFFSET {int(offset)}")
+        try:
+            return [row[0] for row in self._connect().execute(query).fetchall()]
+        except sqlite3.OperationalError as exc:
+            raise _failed(self.path, exc, f"cannot read layer {name!r} from") from exc
+
     def _read_batches(self, name, where, size):
         clause = " AND ".join(_sql_term(t) for t in where) or None
         try:

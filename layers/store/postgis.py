@@ -583,6 +583,12 @@ class PostGISStore(Store):
         select = [sql.Identifier(c) for c in layer.columns]
         if layer.geometry:
             select.append(sql.SQL("ST_AsBinary(geometry) AS geometry"))
+        terms, params = self._where(where)
+        return sql.SQL("SELECT {} FROM {}{}").format(sql.SQL(", ").join(select), self._table(name), terms), params
+
+    @staticmethod
+    def _where(where):
+        """`` WHERE …`` of the filter terms (empty without any), and its parameters."""
         terms, params = [], []
         for t in where:
             if t.op == "in":
@@ -595,10 +601,43 @@ class PostGISStore(Store):
             else:
                 terms.append(sql.SQL("{} {} %s").format(sql.Identifier(t.column), sql.SQL(t.op)))
                 params.append(t.value)
-        query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), self._table(name))
-        if terms:
-            query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms)
-        return query, params
+        return (sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms) if terms else sql.SQL("")), params
+
+    def _aggregate(self, name, where, by, measures):
+        terms, params = self._where(where)
+        chosen = [sql.Identifier(c) for c in by] + [
+            sql.SQL("count(*)") if m == "rows" else sql.SQL("{}({})").format(
+                sql.SQL(m.split(":", 1)[0]), sql.Identifier(m.split(":", 1)[1])) for m in measures]
+        query = sql.SQL("SELECT {} FROM {}{}").format(sql.SQL(", ").join(chosen), self._table(name), terms)
+        if by:
+            query += sql.SQL(" GROUP BY {}").format(sql.SQL(", ").join(sql.SQL(str(i + 1)) for i in range(len(by))))
+        rows = []
+        self._read_run(lambda cur: rows.extend(cur.execute(query, params).fetchall()))
+        return rows
+
+    def _page_keys(self, name, where, order, limit, offset):
+        terms, params = self._where(where)
+        key = LAYERS[name].key[0]
+        query = sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT {} OFFSET {}").format(
+            sql.Identifier(key), self._table(name), terms,
+            sql.SQL(", ").join(sql.SQL("{} {} NULLS LAST").format(sql.Identifier(c), sql.SQL("DESC" if d else "ASC"))
+                               for c, d in order), sql.Literal(limit), sql.Literal(offset))
+        keys = []
+        self._read_run(lambda cur: keys.extend(row[0] for row in cur.execute(query, params).fetchall()))
+        return keys
+
+    def estimated_count(self, name):
+        """PostgreSQL's own estimate (``reltuples``, kept by ANALYZE and autovacuum) over the layer's partitions;
+        counted where it has none yet (a table never analysed)."""
+        found = []
+        self._read_run(lambda cur: found.append(cur.execute(
+            "SELECT sum(c.reltuples) FILTER (WHERE c.reltuples >= 0), bool_or(c.reltuples < 0) FROM pg_class c "
+            "WHERE c.oid = to_regclass(%s) OR c.oid IN (SELECT inhrelid FROM pg_inherits "
+            "WHERE inhparent = to_regclass(%s))", (f'"{self.schema}"."{name}"',) * 2).fetchone()))
+        total, unknown = found[0]
+        if total is None or unknown:
+            return self.count(name)
+        return int(total)
 
     def _frame(self, name, rows):
         layer = LAYERS[name]

@@ -353,3 +353,31 @@ def test_a_geopackage_layer_extent_covers_every_row_written(tmp_path):
         extent = conn.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = 'cases'").fetchone()
     assert extent == pytest.approx((121.4, 29.8, 121.7, 30.1))
     assert pyogrio.read_info(path, layer="cases")["total_bounds"] == pytest.approx((121.4, 29.8, 121.7, 30.1))
+
+
+def test_the_store_groups_and_sums_what_a_city_asks_of_millions_of_rows(store):
+    store.upsert("cases", cases(["A1", "A2", "A3"], status="closed", day="2020-03-01"))
+    store.upsert("cases", cases(["B1"], day="2020-04-02"))
+    by_status = store.aggregate("cases", [Condition("reported_at", ">=", "2020-01-01")], by=("status",),
+                                measures=("rows", "sum:people", "count:grid_cell"))
+    assert by_status.sort_values("status").values.tolist() == [["closed", 3, 3, 0], ["reported", 1, 1, 0]]
+    whole = store.aggregate("cases", [Condition("status", "in", ["closed"])])
+    assert whole["rows"].tolist() == [3]
+    by_day = store.aggregate("case_counts", [], by=("day",), measures=("sum:n",)).sort_values("day")
+    assert by_day["day"].tolist() == [pd.Timestamp("2020-03-01"), pd.Timestamp("2020-04-02")]
+    assert by_day["sum_n"].tolist() == [3, 1]
+    with pytest.raises(InvalidValue, match="cannot group or measure"):
+        store.aggregate("cases", [], by=("no_such_column",))
+    with pytest.raises(InvalidValue, match="cannot group or measure"):
+        store.aggregate("cases", [], measures=("max:people",))
+
+
+def test_a_page_is_read_in_its_order_without_reading_the_rest(store):
+    store.upsert("cases", cases(["C1", "C2", "C3"], day="2020-03-01"))
+    store.upsert("cases", cases(["D1", "D2"], day="2020-03-05"))
+    newest = store.read_page("cases", [], order=(("reported_at", True),), limit=3)
+    assert newest["case_id"].tolist() == ["D1", "D2", "C1"]  # ties in the key's order
+    rest = store.read_page("cases", [], order=(("reported_at", True),), limit=3, offset=3)
+    assert rest["case_id"].tolist() == ["C2", "C3"]
+    assert store.read_page("cases", [Condition("case_id", "=", "none")], limit=3).empty
+    assert store.estimated_count("cases") >= 0
