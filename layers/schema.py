@@ -131,9 +131,10 @@ LAYERS = {
         # case one channel reported (a merged case's channels lists them all). day: the midnight that begins the
         # day of reported_at. n_resolved_in_place: how many of the n were settled where received. A row whose n
         # falls to 0 is removed.
-        Layer("case_counts", ("day", "district_code", "street_code", "grid_cell", "kind", "category", "channel",
-                              "channels", "status", "level"),
-              {"day": "datetime", "district_code": "str", "street_code": "str", "grid_cell": "str", "kind": "str",
+        Layer("case_counts", ("day", "district_code", "street_code", "community_code", "grid_cell", "kind",
+                              "category", "channel", "channels", "status", "level"),
+              {"day": "datetime", "district_code": "str", "street_code": "str", "community_code": "str",
+               "grid_cell": "str", "kind": "str",
                "category": "str", "channel": "str", "channels": "str", "status": "str", "level": "str", "n": "int",
                "n_resolved_in_place": "int"},
               None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",)),

@@ -288,22 +288,25 @@ class Store(abc.ABC):
                   measures: tuple[str, ...] = ("rows",)) -> pd.DataFrame:
         """The layer's rows under the filter terms, grouped by the columns ``by``, each group's ``measures``:
         ``rows`` (how many), ``sum:COLUMN`` and ``count:COLUMN`` (its values that are not missing), as columns
-        ``rows``, ``sum_COLUMN``, ``count_COLUMN``. The store groups and sums: what a city's or a province's
+        ``rows``, ``sum_COLUMN``, ``count_COLUMN``. ``day:COLUMN`` in ``by`` groups a time by its day (the
+        column ``COLUMN`` holds each day's midnight). The store groups and sums: what a city's or a province's
         pages ask of millions of rows comes back as a few hundred.
         """
         _check_read(name, where)
         known = LAYERS[name].columns
-        wrong = [c for c in by if c not in known] + [m for m in measures if m != "rows" and (
+        wrong = [c for c in by if (c.split(":", 1)[1] if c.startswith("day:") else c) not in known or (
+            c.startswith("day:") and known[c[4:]] != "datetime")] + [m for m in measures if m != "rows" and (
             ":" not in m or m.split(":", 1)[0] not in ("sum", "count") or m.split(":", 1)[1] not in known)]
         if wrong:
             raise InvalidValue(f"cannot group or measure {name!r} by {wrong[0]!r}")
         out = [m.replace(":", "_") for m in measures]
+        columns = [c.split(":", 1)[1] if c.startswith("day:") else c for c in by]
         if not self.check_schema():
-            return pd.DataFrame({**{c: pd.Series(dtype=object) for c in by}, **{m: pd.Series(dtype="int64")
-                                                                                 for m in out}})
+            return pd.DataFrame({**{c: pd.Series(dtype=object) for c in columns},
+                                 **{m: pd.Series(dtype="int64") for m in out}})
         frame = pd.DataFrame(self._aggregate(name, _storable(where), tuple(by), tuple(measures)),
-                             columns=[*by, *out])
-        for column in by:
+                             columns=[*columns, *out])
+        for column in columns:
             if known[column] == "datetime":
                 frame[column] = pd.to_datetime(frame[column], format="ISO8601")
         for m in out:
@@ -399,7 +402,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def _aggregate(self, name, where, by, measures) -> list[tuple]:
-        """Rows of (each ``by`` value, each measure) for the groups under ``where`` (see :meth:`aggregate`)."""
+        """Rows of (each ``by`` value, each measure) for the groups under ``where`` (see :meth:`aggregate`;
+        ``day:COLUMN``: the column's day, as a time at its midnight or ISO 8601 text)."""
 
     @abc.abstractmethod
     def _page_keys(self, name, where, order, limit, offset) -> list:

@@ -472,7 +472,8 @@ class GeoPackageStore(Store):
 
     def _aggregate(self, name, where, by, measures):
         clause = " AND ".join(_sql_term(t) for t in where)
-        chosen = [_quote(c) for c in by] + [
+        # A time is ISO 8601 text here: its day is its first ten characters.
+        chosen = [f"substr({_quote(c[4:])}, 1, 10)" if c.startswith("day:") else _quote(c) for c in by] + [
             "count(*)" if m == "rows" else f"{m.split(':', 1)[0]}({_quote(m.split(':', 1)[1])})" for m in measures]
         query = f"SELECT {', '.join(chosen)} FROM {_quote(name)}" + (f" WHERE {clause}" if clause else "")
         if by:

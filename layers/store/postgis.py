@@ -605,7 +605,8 @@ class PostGISStore(Store):
 
     def _aggregate(self, name, where, by, measures):
         terms, params = self._where(where)
-        chosen = [sql.Identifier(c) for c in by] + [
+        chosen = [sql.SQL("date_trunc('day', {})").format(sql.Identifier(c[4:])) if c.startswith("day:")
+                  else sql.Identifier(c) for c in by] + [
             sql.SQL("count(*)") if m == "rows" else sql.SQL("{}({})").format(
                 sql.SQL(m.split(":", 1)[0]), sql.Identifier(m.split(":", 1)[1])) for m in measures]
         query = sql.SQL("SELECT {} FROM {}{}").format(sql.SQL(", ").join(chosen), self._table(name), terms)

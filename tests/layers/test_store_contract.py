@@ -381,3 +381,12 @@ def test_a_page_is_read_in_its_order_without_reading_the_rest(store):
     assert rest["case_id"].tolist() == ["C2", "C3"]
     assert store.read_page("cases", [Condition("case_id", "=", "none")], limit=3).empty
     assert store.estimated_count("cases") >= 0
+
+
+def test_times_are_grouped_by_their_day(store):
+    store.upsert("cases", cases(["E1", "E2"], day="2020-03-01 08:00"))
+    store.upsert("cases", cases(["E3"], day="2020-03-01 23:59:59"))
+    store.upsert("cases", cases(["E4"], day="2020-03-03 00:00"))
+    by_day = store.aggregate("cases", [], by=("day:reported_at", "status")).sort_values("reported_at")
+    assert by_day.values.tolist() == [[pd.Timestamp("2020-03-01"), "reported", 3],
+                                      [pd.Timestamp("2020-03-03"), "reported", 1]]
