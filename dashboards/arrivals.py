@@ -9,7 +9,8 @@ from dashboards.cache import CACHE
 from dashboards.geo import read_places
 from dashboards.i18n import only, say
 from dashboards.selection import filtered_cases
-from layers.arrivals import fell_overdue, latest
+from layers import counted
+from layers.arrivals import LATEST, fell_overdue, latest
 from layers.brief import hotspot_changes
 from layers.filters import CaseFilter
 from layers.glossary import channel_names
@@ -18,9 +19,11 @@ from layers.glossary import channel_names
 def arrivals(store, f: CaseFilter, now) -> dict:
     """What just arrived in the view's area (whatever its period): the latest cases, cases that fell overdue
     in the last day, and cells that became hot in the rolling seven days (as the daily brief finds them)."""
-    scope = CaseFilter(area=f.area, street_code=f.street_code)
-    every, _ = filtered_cases(store, scope)
+    scope = CaseFilter(area=f.area, district_code=f.district_code, street_code=f.street_code)
     now = pd.Timestamp(now)
+    if not CACHE.holds_cases(store):
+        return _counted(store, scope, now)
+    every, _ = filtered_cases(store, scope)
 
     def hot():
         lately = every[(every["reported_at"] >= now - pd.Timedelta(days=14)).to_numpy()]
@@ -29,6 +32,22 @@ def arrivals(store, f: CaseFilter, now) -> dict:
         changes = hotspot_changes(lately, read_places(store, scope, "grid_cells"), now)
         return list(changes.loc[changes["change"] == "new", "name"])
     return {"latest": latest(every, CACHE.layer(store, "communities")), "overdue": fell_overdue(every, now),
+            "hot": CACHE.recent(store, ("became-hot", scope, now.floor("h")), hot)}
+
+
+def _counted(store, scope: CaseFilter, now) -> dict:
+    """:func:`arrivals` asked of a store the server does not hold: the latest cases read, the rest counted (the
+    week's hot cells from the counts per cell and day, so by the day of report rather than the hour)."""
+    def hot():
+        days = counted.per_cell_day(store, scope.narrowed(start=(now - pd.Timedelta(days=14)).date(), end=now.date()))
+        if days.empty:
+            return []
+        changes = hotspot_changes(counted.as_reports(days), read_places(store, scope, "grid_cells"),
+                                  now.normalize() + pd.Timedelta(days=1))
+        return list(changes.loc[changes["change"] == "new", "name"])
+    newest = counted.latest(store, scope, LATEST)
+    return {"latest": latest(newest, CACHE.layer(store, "communities")),
+            "overdue": counted.fell_overdue(store, scope, now),
             "hot": CACHE.recent(store, ("became-hot", scope, now.floor("h")), hot)}
 
 

@@ -49,8 +49,9 @@ _CATEGORICAL = ("kind", "category", "channel", "channels", "status", "level", "g
 
 
 class StoreCache:
-    def __init__(self, check_s: float = CHECK_S):
-        self.check_s = check_s
+    def __init__(self, check_s: float = CHECK_S, hold_max: int = SETTINGS.hold_max):
+        self.check_s, self.hold_max = check_s, hold_max
+        self._holds: dict[str, bool] = {}  # url → whether this server holds the store's cases
         self._lock = threading.Lock()
         self._versions: dict[str, tuple[float, dict, datetime]] = {}  # url → (checked at, versions, answered at)
         self._unreachable: dict[str, datetime] = {}  # url → when the store last answered
@@ -75,6 +76,8 @@ class StoreCache:
         Read whole in case-id order at first; after a write, the rows it changed are applied (a case
         changed in place, a new one at the end), so the rows of a copy keep their numbers in the next.
         """
+        if not self.holds_cases(store):
+            raise RuntimeError(f"this server holds no cases of {store.url}: the view asks the store")
         self.layer(store, "channels")  # the titles of channels profiles brought, for every page (read on change)
         return self._snapshot(store)[1]
 
@@ -146,10 +149,20 @@ class StoreCache:
             self._lock.release()
         return held[2], held[1], held[3]
 
+    def holds_cases(self, store: Store) -> bool:
+        """Whether this server holds the store's cases: up to ``ONEMAP_HOLD_MAX`` of them (as the store estimates),
+        decided at the first ask. Above, it holds none, and a view asks the store (``dashboards.selection``)."""
+        held = self._holds.get(store.url)
+        if held is None:
+            held = self._holds[store.url] = store.estimated_count("cases") <= self.hold_max
+        return held
+
     def warm(self, store: Store) -> None:
-        """Read the cases and the layers every page asks for, before the first person does."""
-        self.cases(store)
-        for name in ("streets", "communities", "grid_cells", "setback_areas", "users", "kiosks", "responsibilities"):
+        """Read the cases (where it holds them) and the layers every page asks for, before the first person does."""
+        if self.holds_cases(store):
+            self.cases(store)
+        for name in ("streets", "communities", "grid_cells", "setback_areas", "users", "kiosks", "responsibilities",
+                     "channels"):
             self.layer(store, name)
 
     def recent(self, store: Store, key: tuple, make):
@@ -158,7 +171,7 @@ class StoreCache:
         The map's, the charts' and the table's callbacks of one filter change ask for the same
         filter's cases at once: the first makes them, the others wait for it.
         """
-        versions = self._snapshot(store)[0]
+        versions = self._snapshot(store)[0] if self.holds_cases(store) else self._current(store)
         key = (store.url, versions.get("cases"), versions.get("case_sources"), key)
         with self._recent_lock:
             lock = self._making.setdefault(key, threading.Lock())

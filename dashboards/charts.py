@@ -55,7 +55,11 @@ def _per_day(stamps: pd.Series) -> pd.Series:
 
 
 def daily_trend(cases: pd.DataFrame, lang: str = "zh") -> dict:
-    days, closed = _per_day(cases["reported_at"]), _per_day(cases["closed_at"])
+    return daily_trend_of(_per_day(cases["reported_at"]), _per_day(cases["closed_at"]), lang)
+
+
+def daily_trend_of(days: pd.Series, closed: pd.Series, lang: str = "zh") -> dict:
+    """The daily trend from cases already counted per day received and per day closed."""
     fig = _figure([_trace("scatter", x=_days(days), y=days.to_numpy().tolist(), name=say("受理", "received", lang),
                           mode="lines", line=dict(color="#1f3b73", width=1.5)),
                    _trace("scatter", x=_days(closed), y=closed.to_numpy().tolist(), name=say("办结", "closed", lang),
@@ -67,14 +71,24 @@ def daily_trend(cases: pd.DataFrame, lang: str = "zh") -> dict:
 
 
 def top_categories(cases: pd.DataFrame, n: int = 8, lang: str = "zh") -> dict:
-    counts = tally(cases["category"]).head(n).iloc[::-1]
+    return top_categories_of(tally(cases["category"]), n, lang)
+
+
+def top_categories_of(per_category: pd.Series, n: int = 8, lang: str = "zh") -> dict:
+    """The top categories from cases already counted per category, largest first."""
+    counts = per_category.head(n).iloc[::-1]
     return _figure([_trace("bar", x=counts.to_numpy().tolist(), y=[str(c) for c in counts.index], orientation="h",
                            marker=dict(color="#dd6b20"))], say("高发类别", "Top categories", lang), lang, counts="x")
 
 
 def channel_mix(cases: pd.DataFrame, lang: str = "zh") -> dict:
     """Cases per channel that reported them; a case two channels reported counts for both."""
-    channels = pd.Series(channel_counts(cases), dtype=int).sort_values(ascending=False)
+    return channel_mix_of(channel_counts(cases), lang)
+
+
+def channel_mix_of(per_channel, lang: str = "zh") -> dict:
+    """The channel mix from cases already counted per channel (``Counter``)."""
+    channels = pd.Series(per_channel, dtype=int).sort_values(ascending=False)
     labels = [channel_names(c)[1 if lang == "en" else 0] for c in channels.index]
     return _figure([_trace("bar", x=labels, y=channels.to_numpy().tolist(), marker=dict(color="#3182ce"))],
                    say("渠道构成", "Channel mix", lang), lang)
@@ -82,7 +96,12 @@ def channel_mix(cases: pd.DataFrame, lang: str = "zh") -> dict:
 
 def level_split(cases: pd.DataFrame, lang: str = "zh") -> dict:
     closed = (cases["status"] == "closed").to_numpy(dtype=bool)
-    counts = tally(cases["level"], closed).reindex(list(LEVEL_LABELS), fill_value=0)
+    return level_split_of(tally(cases["level"], closed), lang)
+
+
+def level_split_of(closed_per_level: pd.Series, lang: str = "zh") -> dict:
+    """Where the closed cases were settled, from them already counted per level."""
+    counts = closed_per_level.reindex(list(LEVEL_LABELS), fill_value=0)
     return _figure([_trace("bar", x=[pick(LEVEL_LABELS[k], lang) for k in counts.index], y=counts.to_numpy().tolist(),
                            marker=dict(color=["#38a169", "#d69e2e", "#e53e3e"]))],
                    say("化解层级", "Settled at level", lang), lang)

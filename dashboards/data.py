@@ -11,25 +11,40 @@ from dashboards.figures import case_map, cells_geojson
 from dashboards.geo import geojson_url, read_places
 from dashboards.i18n import say
 from dashboards.map_views import POINT_LIMIT, Sketch, draw_views
-from dashboards.selection import filtered_cases
+from dashboards.selection import filtered_cases, view_cases
+from layers import counted
 from layers.areas import Area, area_places, district_extent, district_names
 from layers.arrivals import arrived_since
 from layers.errors import StoreError
 from layers.filters import CaseFilter
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
 from layers.users import record_look
-from layers.views import count_per_cell
+from layers.views import count_per_cell, counted_per_cell
 
 
 def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
               basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
-    """The overview's tiles and map (with the chosen layers) for one filter; the charts are :func:`chart_data`."""
-    cases, sources = filtered_cases(store, f, as_of=as_of)
-    kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
-    kpis["all"] = filtered_kpis(cases, as_of=as_of)
+    """The overview's tiles and map (with the chosen layers) for one filter; the charts are :func:`chart_data`.
+
+    A view of a store the server does not hold, keeping more cases than it reads, is counted by the store
+    (``layers.counted``): the same tiles and cells; the layers that need each case (points, blind spots,
+    priorities) wait for a narrower view and say so (``not_drawn``).
+    """
+    found = view_cases(store, f, as_of=as_of)
+    if found is None:
+        cases = None
+        # Counted to the minute: the overdue tiles move with the clock, and walls of one view share a count.
+        moment = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now().floor("min")
+        kpis = dict(CACHE.recent(store, ("counted-kpis", f, moment), lambda: counted.kpis(store, f, as_of=moment)))
+        per_cell = CACHE.recent(store, ("counted-cells", f), lambda: counted.per_cell(store, f))
+        cells = counted_per_cell(per_cell, read_places(store, f, "grid_cells"))
+    else:
+        cases, sources = found
+        kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
+        kpis["all"] = filtered_kpis(cases, as_of=as_of)
+        cells = count_per_cell(cases, read_places(store, f, "grid_cells"))
     kpis["setback_areas"] = setback_summary(read_places(store, f.narrowed(community_code=None, grid_cell=None),
                                                         "setback_areas"), street_code=f.street_code)
-    cells = count_per_cell(cases, read_places(store, f, "grid_cells"))
     extent = district_extent(CACHE.layer(store, "district"))
     shapes = CACHE.derived_layer(store, "grid_cells", (basemap.datum, tuple(cells["grid_cell"])),
                                  lambda: cells_geojson(basemap.shift(cells)))
@@ -37,13 +52,15 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
                       outlines={layer: geojson_url(store, layer) for layer in ("communities", "streets")},
                       measure=measure, outline_colour=outline_colour, lang=lang,
                       place=f.grid_cell or f.community_code or f.street_code or "", extent=extent)
-    draw_views(figure, layers, Sketch(store, f, cases, cells, measure, as_of, basemap, lang, extent))
-    points_shown = "cases" in layers and len(cases) <= POINT_LIMIT
+    sketch = Sketch(store, f, cases, cells, measure, as_of, basemap, lang, extent)
+    draw_views(figure, layers, sketch)
+    points_shown = "cases" in layers and cases is not None and len(cases) <= POINT_LIMIT
     return {
         "kpis": kpis,
         "map": figure,
         "points_shown": points_shown,
         "cases": cases,
+        "not_drawn": list(sketch.not_drawn),
     }
 
 
@@ -61,6 +78,8 @@ def since_last_look(store, user_name: str, area: Area, page: str = "overview") -
         return None, 0
     if since is None:
         return None, 0
+    if not CACHE.holds_cases(store):
+        return since, counted.arrived_since(store, CaseFilter(area=area), since)
     return since, arrived_since(filtered_cases(store, CaseFilter(area=area))[0], since)
 
 
@@ -68,6 +87,18 @@ def chart_data(cases: pd.DataFrame, lang: str = "zh") -> dict:
     """The overview's small charts of the filtered cases: daily trend, top categories, channel mix, level split."""
     return {"trend": charts.daily_trend(cases, lang), "categories": charts.top_categories(cases, lang=lang),
             "channels": charts.channel_mix(cases, lang), "levels": charts.level_split(cases, lang)}
+
+
+def view_charts(store, f: CaseFilter, lang: str = "zh") -> dict:
+    """:func:`chart_data` of a filter's view: of its cases, or counted by the store (a store not held, a wide view)."""
+    found = view_cases(store, f)
+    if found is not None:
+        return chart_data(found[0], lang)
+    return CACHE.recent(store, ("charts", f, lang), lambda: {
+        "trend": charts.daily_trend_of(counted.received_per_day(store, f), counted.closed_per_day(store, f), lang),
+        "categories": charts.top_categories_of(counted.per_category(store, f), lang=lang),
+        "channels": charts.channel_mix_of(counted.per_channel(store, f), lang),
+        "levels": charts.level_split_of(counted.closed_per_level(store, f), lang)})
 
 
 def district_title(store, lang: str = "zh") -> str:

@@ -9,7 +9,7 @@ the catalogue's style.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -30,10 +30,14 @@ from dashboards.geo import read_places
 from dashboards.selection import filtered_cases
 from gis.datums import STORAGE_CRS
 from gis.heat import Heat, kernel_density, to_metric
+from layers import counted
 from layers.analysis import (
     baseline_windows,
     blind_spot_layer,
     cell_change,
+    counted_change,
+    counted_emerging,
+    counted_hotspots,
     emerging_cells,
     hotspot_cells,
     priority_layer,
@@ -51,17 +55,27 @@ BASE_LAYERS = ("streets", "communities", "grid_cells")
 
 @dataclass(frozen=True)
 class Sketch:
-    """What a view is drawn from: the view's filter, its cases and cells, and how the map is shown."""
+    """What a view is drawn from: the view's filter, its cases and cells, and how the map is shown.
+
+    ``cases`` is None for a view the store counts (a store too large to hold, a wide view): the cells carry
+    their counts (``cases``), and a layer that needs each case is not drawn but noted in ``not_drawn``.
+    """
 
     store: object
     f: CaseFilter
-    cases: pd.DataFrame
+    cases: pd.DataFrame | None
     cells: gpd.GeoDataFrame
     measure: str
     as_of: object
     basemap: Basemap
     lang: str
     extent: tuple = (121.35, 29.85, 121.65, 30.06)  # the district's bounds: where the heat is when no cell is in view
+    not_drawn: list = field(default_factory=list)
+
+    @property
+    def per_cell(self) -> pd.Series:
+        """Cases per grid cell in view (the cells' counts)."""
+        return pd.Series(self.cells["cases"].to_numpy(), index=self.cells["grid_cell"].astype(object).to_numpy())
 
     @property
     def rate(self) -> str:
@@ -86,15 +100,52 @@ class MapView:
 def _change(fig, s: Sketch):
     if not (s.f.start and s.f.end):
         return fig
-    before = [filtered_cases(s.store, s.f.narrowed(start=a, end=b), as_of=s.as_of)[0]
-              for a, b in baseline_windows(s.f.start, s.f.end)]
-    return add_change(fig, cell_change(s.cases, before, s.cells), basemap=s.basemap, lang=s.lang)
+    windows = [s.f.narrowed(start=a, end=b) for a, b in baseline_windows(s.f.start, s.f.end)]
+    if s.cases is None:
+        change = counted_change(s.per_cell, [counted.per_cell(s.store, w) for w in windows], s.cells)
+    else:
+        change = cell_change(s.cases, [filtered_cases(s.store, w, as_of=s.as_of)[0] for w in windows], s.cells)
+    return add_change(fig, change, basemap=s.basemap, lang=s.lang)
 
 
 def _points(fig, s: Sketch):
+    if s.cases is None:
+        s.not_drawn.append("cases")
+        return fig
     if len(s.cases) > POINT_LIMIT:
         return fig
     return add_layers(fig, points=as_points(s.cases), basemap=s.basemap, lang=s.lang)
+
+
+def _each_case(key: str, draw):
+    """A layer that needs each case: drawn over the view's cases, noted as not drawn where it has none."""
+    def drawn(fig, s: Sketch):
+        if s.cases is None:
+            s.not_drawn.append(key)
+            return fig
+        return draw(fig, s)
+    return drawn
+
+
+def _heat(fig, s: Sketch):
+    heat = case_heat(s.cases, s.cells, s.extent) if s.cases is not None else counted_heat(s.cells, s.extent)
+    return add_heat(fig, heat, basemap=s.basemap, lang=s.lang)
+
+
+def _hotspots(fig, s: Sketch):
+    found = hotspot_cells(s.cases, s.cells, measure=s.rate) if s.cases is not None else counted_hotspots(
+        s.per_cell, s.cells, measure=s.rate)
+    return add_hotspots(fig, found, basemap=s.basemap, lang=s.lang)
+
+
+def _emerging(fig, s: Sketch):
+    if s.cases is not None:
+        found = emerging_cells(s.cases, s.cells, start=s.f.start, end=s.f.period_end(), measure=s.rate)
+    else:
+        days = counted.per_cell_day(s.store, s.f)
+        found = counted_emerging(days["grid_cell"], days["day"], days["n"], s.cells, start=s.f.start,
+                                 end=s.f.period_end(), measure=s.rate)
+    return add_emerging(fig, found, basemap=s.basemap, lang=s.lang)
 
 
 def _places(layer: str):
@@ -104,23 +155,19 @@ def _places(layer: str):
 # Catalogue layers without an entry here are drawn at this depth, in the catalogue's style.
 CATALOGUE_DEPTH = 50
 MAP_VIEWS = {
-    "heat": MapView(("案件热力", "Case heat"), None, lambda fig, s: add_heat(
-        fig, case_heat(s.cases, s.cells, s.extent), basemap=s.basemap, lang=s.lang), 0),
+    "heat": MapView(("案件热力", "Case heat"), None, _heat, 0),
     "cases": MapView(("案件点", "Case points"), "cases", _points, 90),
     "setback_areas": MapView(None, "setback_areas", _places("setback_areas"), 70),
     "estates": MapView(None, "estates", _places("estates"), 60),
     "components": MapView(None, "components", _places("components"), 80),
-    "hotspots": MapView(None, "hotspots", lambda fig, s: add_hotspots(
-        fig, hotspot_cells(s.cases, s.cells, measure=s.rate), basemap=s.basemap, lang=s.lang), 10),
-    "emerging": MapView(None, "emerging_hotspots", lambda fig, s: add_emerging(
-        fig, emerging_cells(s.cases, s.cells, start=s.f.start, end=s.f.period_end(), measure=s.rate),
-        basemap=s.basemap, lang=s.lang), 20),
-    "blind_spots": MapView(None, "blind_spots", lambda fig, s: add_blind_spots(
-        fig, with_states(s.store, blind_spot_layer(s.store, s.f, cases=s.cases)), basemap=s.basemap, lang=s.lang),
+    "hotspots": MapView(None, "hotspots", _hotspots, 10),
+    "emerging": MapView(None, "emerging_hotspots", _emerging, 20),
+    "blind_spots": MapView(None, "blind_spots", _each_case("blind_spots", lambda fig, s: add_blind_spots(
+        fig, with_states(s.store, blind_spot_layer(s.store, s.f, cases=s.cases)), basemap=s.basemap, lang=s.lang)),
         30),
     "change": MapView(("同比变化", "Change on last year"), "change", _change, 40),
-    "priority": MapView(None, "priorities", lambda fig, s: add_priority(
-        fig, priority_layer(s.store, s.f, measure=s.rate, cases=s.cases), basemap=s.basemap, lang=s.lang), 45),
+    "priority": MapView(None, "priorities", _each_case("priority", lambda fig, s: add_priority(
+        fig, priority_layer(s.store, s.f, measure=s.rate, cases=s.cases), basemap=s.basemap, lang=s.lang)), 45),
 }
 
 
@@ -159,6 +206,19 @@ def as_points(cases: pd.DataFrame) -> gpd.GeoDataFrame:
     """The located cases of the server's copy (plain lon/lat there) as points to draw."""
     located = cases[cases["lon"].notna()]
     return gpd.GeoDataFrame(located, geometry=gpd.points_from_xy(located["lon"], located["lat"]), crs=STORAGE_CRS)
+
+
+def counted_heat(cells, extent=(121.35, 29.85, 121.65, 30.06)) -> Heat:
+    """:func:`case_heat` of cases counted per cell, each cell's cases at its inside point: a coarser picture
+    (a cell is a few hundred metres across, as the kernel's bandwidth)."""
+    minx, miny, maxx, maxy = cells.total_bounds if len(cells) else extent
+    xs, ys = to_metric([minx, maxx], [miny, maxy])
+    bounds = (min(xs), min(ys), max(xs), max(ys))
+    cell_m = max(25.0, max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / 400)
+    busy = cells[cells["cases"].to_numpy() > 0]
+    inside = busy.geometry.representative_point()
+    x, y = to_metric(inside.x.to_numpy(), inside.y.to_numpy())
+    return kernel_density(x, y, bounds, cell_m=cell_m, weights=busy["cases"].to_numpy())
 
 
 def case_heat(cases: pd.DataFrame, cells, extent=(121.35, 29.85, 121.65, 30.06)) -> Heat:

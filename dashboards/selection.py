@@ -1,17 +1,46 @@
-"""The cases a filter keeps, from the server's held copy of the store, and the walk-in visits behind them."""
+"""The cases a filter keeps, and the walk-in visits behind them: from the server's held copy of the store, or,
+where the store is too large to hold (``ONEMAP_HOLD_MAX``), read from it when the view keeps few.
+
+A view that keeps more than ``ONEMAP_RAW_MAX`` cases of such a store has no cases in hand
+(:func:`view_cases` gives None): it is counted by the store instead (``layers.counted``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from dashboards.cache import CACHE
+from dashboards.cache import CACHE, _held_cases, _plain_cases
+from layers import counted
 from layers.filters import CaseFilter
-from layers.store import matches, period_filter
+from layers.settings import SETTINGS
+from layers.store import Condition, matches, period_filter
+
+RAW_MAX = SETTINGS.raw_max
+
+
+class TooWide(Exception):
+    """A view of a store the server does not hold that keeps too many cases to read: count it instead."""
+
+
+def view_cases(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The view's cases and visits as :func:`filtered_cases` gives them; None where the server holds no cases
+    and the view keeps more than ``RAW_MAX`` (the store counts it)."""
+    if CACHE.holds_cases(store):
+        return filtered_cases(store, f, as_of=as_of)
+    return CACHE.recent(store, ("read", f, as_of), lambda: _read(store, f, as_of))
 
 
 def filtered_cases(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The cases the filter keeps, from the server's copy of the store, and the walk-in visits behind them."""
+    """The cases the filter keeps, from the server's copy of the store, and the walk-in visits behind them.
+
+    A server that holds no cases reads a narrow view's from the store; a wide one raises :class:`TooWide`.
+    """
+    if not CACHE.holds_cases(store):
+        found = view_cases(store, f, as_of=as_of)
+        if found is None:
+            raise TooWide(f"the view keeps more than {RAW_MAX:,} cases: counted by the store")
+        return found
     every_case, visits = CACHE.cases(store)
     if as_of is not None:
         return _select(every_case, visits, f, f.mask(every_case, as_of=as_of))
@@ -30,3 +59,18 @@ def _select(every_case, visits, f, chosen):
     # was opened: a second visit about last month's matter is still today's visit (as `onemap kpis` counts).
     rows = visits["case_row"].to_numpy()
     return cases, visits[f.narrowed(start=None, end=None).mask(every_case.iloc[rows])]
+
+
+def _read(store, f: CaseFilter, as_of) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """A narrow view's cases and visits read from the store, in the form the held copy has them."""
+    if counted.count(store, f, as_of=as_of) > RAW_MAX:
+        return None
+    cases = _held_cases(_plain_cases(store.read("cases", counted.terms(store, f, "cases", as_of=as_of)))
+                        .sort_values("case_id", ignore_index=True))
+    # The visits of the period whose case is in the view, whenever the case was opened, as with the held copy.
+    visited = counted.visited_cases(store, f)["case_id"].astype(str).tolist()
+    records = store.read("case_sources", period_filter(f.start, f.end) + [
+        Condition("channel", "=", "walk_in"), Condition("case_id", "in", visited)]) if visited else None
+    columns = ["source", "source_id", "case_id", "channel", "reported_at", "people"]
+    visits = pd.DataFrame(records[columns]) if records is not None else pd.DataFrame(columns=columns)
+    return cases, visits.reset_index(drop=True)

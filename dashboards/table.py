@@ -8,6 +8,7 @@ import pandas as pd
 from dashboards.cache import CACHE
 from dashboards.i18n import only
 from dashboards.selection import kept
+from layers import counted
 from layers.errors import InvalidValue
 from layers.filters import CaseFilter
 from layers.glossary import LEVEL_LABELS, channel_names, step_label
@@ -61,6 +62,8 @@ def table_page(store, f: CaseFilter, *, sort_by=None, page: int = 0, page_size: 
     if isinstance(page, bool) or not isinstance(page, int) or page < 0:
         raise InvalidValue(f"table page {str(page)[:20]!r}: a whole number from 0", zh=f"参数无效：表格页码 {str(page)[:20]!r}")
     sort_by = sort_terms(sort_by)
+    if not CACHE.holds_cases(store):
+        return _read_page(store, f, sort_by, page, page_size, lang)
     every, _ = CACHE.cases(store)
     key = ("sorted", tuple((t["column_id"], t["direction"]) for t in sort_by))
     order = CACHE.derived(store, key, lambda cases: sort_order(cases, sort_by),
@@ -70,6 +73,15 @@ def table_page(store, f: CaseFilter, *, sort_by=None, page: int = 0, page_size: 
     rows = case_table(every.iloc[in_order[page * page_size:(page + 1) * page_size]], sort_by=[], page_size=page_size,
                       lang=lang)
     return rows[0], max(1, -(-int(keep.sum()) // page_size))
+
+
+def _read_page(store, f: CaseFilter, sort_by, page: int, page_size: int, lang: str) -> tuple[list, int]:
+    """The page read from the store in its order (a store the server does not hold): only the page's rows."""
+    order = tuple((t["column_id"], t["direction"] == "desc") for t in sort_by)
+    where = counted.terms(store, f, "cases")
+    total = counted.count(store, f)
+    rows = store.read_page("cases", where, order=order, limit=page_size, offset=page * page_size)
+    return case_table(rows, sort_by=[], page_size=page_size, lang=lang)[0], max(1, -(-total // page_size))
 
 
 def sort_terms(sort_by) -> list[dict]:

@@ -36,8 +36,9 @@ PATTERN_WORDS = {"new": ("新增", "new"), "consecutive": ("连续", "consecutiv
 
 
 def space_time_counts(places: pd.Series, stamps: pd.Series, keys, *, freq: str = "MS", start=None,
-                      end=None) -> pd.DataFrame:
-    """Events per place (rows: ``keys``, in order) per time bin (columns: each bin's start).
+                      end=None, weights=None) -> pd.DataFrame:
+    """Events per place (rows: ``keys``, in order) per time bin (columns: each bin's start); ``weights``:
+    how many events each (place, stamp) stands for (counts already made per day, say), else one each.
 
     ``freq`` is ``MS`` (calendar months) or ``W`` (weeks from Monday). Bins run from ``start``'s
     (default: the first stamp's) to ``end`` (default: the last stamp); events at places not in
@@ -58,7 +59,8 @@ def space_time_counts(places: pd.Series, stamps: pd.Series, keys, *, freq: str =
     col = np.searchsorted(edges.values, stamps.values, side="right") - 1
     ok = (row >= 0) & (col >= 0) & (stamps <= end).to_numpy() & stamps.notna().to_numpy()
     counts = np.zeros((len(keys), len(edges)), dtype=int)
-    np.add.at(counts, (row[ok], col[ok]), 1)
+    each = np.ones(len(row), dtype=int) if weights is None else np.asarray(weights, dtype=int)
+    np.add.at(counts, (row[ok], col[ok]), each[ok])
     return pd.DataFrame(counts, index=keys, columns=edges)
 
 

@@ -45,15 +45,18 @@ def to_metric(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return _TO_METRIC.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
 
 
-def kernel_density(x, y, bounds, *, bandwidth_m: float = BANDWIDTH_M, cell_m: float = CELL_M) -> Heat:
-    """Density of the points ``x, y`` (metres in METRIC_CRS) over ``bounds``, padded by three bandwidths."""
+def kernel_density(x, y, bounds, *, bandwidth_m: float = BANDWIDTH_M, cell_m: float = CELL_M,
+                   weights=None) -> Heat:
+    """Density of the points ``x, y`` (metres in METRIC_CRS) over ``bounds``, padded by three bandwidths;
+    ``weights``: how many cases each point stands for (one each without)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     pad = 3 * bandwidth_m
     minx, miny = bounds[0] - pad, bounds[1] - pad
     nx = max(1, int(np.ceil((bounds[2] + pad - minx) / cell_m)))
     ny = max(1, int(np.ceil((bounds[3] + pad - miny) / cell_m)))
     maxx, maxy = minx + nx * cell_m, miny + ny * cell_m
-    counts, _, _ = np.histogram2d(y, x, bins=(ny, nx), range=((miny, maxy), (minx, maxx)))
+    counts, _, _ = np.histogram2d(y, x, bins=(ny, nx), range=((miny, maxy), (minx, maxx)),
+                                  weights=None if weights is None else np.asarray(weights, dtype=float))
     smoothed = gaussian_filter(counts, sigma=bandwidth_m / cell_m, mode="constant", truncate=4.0)
     per_km2 = smoothed / (cell_m * cell_m) * 1e6
     return Heat(per_km2[::-1], (minx, miny, maxx, maxy), bandwidth_m, cell_m)

@@ -20,6 +20,7 @@ from gis.change import period_change
 from gis.datums import METRIC_CRS
 from gis.emerging import emerging_hotspots, space_time_counts
 from gis.hotspots import BIN_WORDS, contiguity, hotspots
+from layers import counted
 from layers.errors import InvalidValue
 from layers.filters import CaseFilter, tally
 from layers.priority import priority_list
@@ -36,9 +37,14 @@ def cells_in(store: Store, f: CaseFilter) -> gpd.GeoDataFrame:
 
 def cell_values(cases: pd.DataFrame, cells: pd.DataFrame, measure: str = "cases") -> np.ndarray:
     """Cases per cell, or cases per 1 000 residents (0 where the population is unknown)."""
+    return counted_values(tally(cases["grid_cell"]), cells, measure)
+
+
+def counted_values(per_cell: pd.Series, cells: pd.DataFrame, measure: str = "cases") -> np.ndarray:
+    """:func:`cell_values` from cases already counted per cell (``per_cell``: cell → cases)."""
     if measure not in MEASURES:
         raise InvalidValue(f"unknown measure {measure!r}: {', '.join(MEASURES)}")
-    counts = cells["grid_cell"].map(tally(cases["grid_cell"])).fillna(0).to_numpy(dtype=float)
+    counts = cells["grid_cell"].map(per_cell).fillna(0).to_numpy(dtype=float)
     if measure == "cases":
         return counts
     population = pd.to_numeric(cells["population"], errors="coerce").to_numpy(dtype=float)
@@ -46,31 +52,46 @@ def cell_values(cases: pd.DataFrame, cells: pd.DataFrame, measure: str = "cases"
 
 
 def hotspot_layer(store: Store, f: CaseFilter, *, measure: str = "cases") -> gpd.GeoDataFrame:
-    """Grid cells with their Gi* ``z``, ``p`` and confidence ``bin`` (-3…3) for the filtered cases."""
-    return hotspot_cells(f.read_cases(store), cells_in(store, f), measure=measure)
+    """Grid cells with their Gi* ``z``, ``p`` and confidence ``bin`` (-3…3) for the filtered cases (counted by
+    the store per cell, whatever its size)."""
+    return counted_hotspots(counted.per_cell(store, f), cells_in(store, f), measure=measure)
 
 
 def hotspot_cells(cases: pd.DataFrame, cells: gpd.GeoDataFrame, *, measure: str = "cases") -> gpd.GeoDataFrame:
     """:func:`hotspot_layer` over cases and cells already in hand (the dashboard's copy)."""
+    return counted_hotspots(tally(cases["grid_cell"]), cells, measure=measure)
+
+
+def counted_hotspots(per_cell: pd.Series, cells: gpd.GeoDataFrame, *, measure: str = "cases") -> gpd.GeoDataFrame:
+    """:func:`hotspot_cells` from cases already counted per cell (a store too large to hold counts them)."""
     cells = cells.sort_values("grid_cell", ignore_index=True)
-    found = hotspots(cells, cell_values(cases, cells, measure), key="grid_cell")
+    found = hotspots(cells, counted_values(per_cell, cells, measure), key="grid_cell")
     out = cells[["grid_cell", "name", "community_code", "street_code", "geometry"]].merge(found, on="grid_cell")
     out["label"] = out["bin"].map(lambda b: " ".join(BIN_WORDS[b]))
     return out
 
 
 def emerging_layer(store: Store, f: CaseFilter, *, freq: str = "MS", measure: str = "cases") -> gpd.GeoDataFrame:
-    """Grid cells with their emerging-hotspot ``pattern`` over the filter's period, in ``freq`` bins."""
-    return emerging_cells(f.read_cases(store), cells_in(store, f), start=f.start, end=f.period_end(), freq=freq,
-                          measure=measure)
+    """Grid cells with their emerging-hotspot ``pattern`` over the filter's period, in ``freq`` bins (counted by
+    the store per cell and day: the bins are whole days)."""
+    days = counted.per_cell_day(store, f)
+    return counted_emerging(days["grid_cell"], days["day"], days["n"], cells_in(store, f), start=f.start,
+                            end=f.period_end(), freq=freq, measure=measure)
 
 
 def emerging_cells(cases: pd.DataFrame, cells: gpd.GeoDataFrame, *, start=None, end=None, freq: str = "MS",
                    measure: str = "cases") -> gpd.GeoDataFrame:
     """:func:`emerging_layer` over cases and cells already in hand."""
+    return counted_emerging(cases["grid_cell"], cases["reported_at"], None, cells, start=start, end=end, freq=freq,
+                            measure=measure)
+
+
+def counted_emerging(places: pd.Series, stamps: pd.Series, weights, cells: gpd.GeoDataFrame, *, start=None,
+                     end=None, freq: str = "MS", measure: str = "cases") -> gpd.GeoDataFrame:
+    """:func:`emerging_cells` from cases as (cell, time, how many) (a store too large to hold counts them per day)."""
     cells = cells.sort_values("grid_cell", ignore_index=True)
-    counts = space_time_counts(cases["grid_cell"], cases["reported_at"], cells["grid_cell"], freq=freq,
-                               start=start, end=end)
+    counts = space_time_counts(places, stamps, cells["grid_cell"], freq=freq, start=start, end=end,
+                               weights=weights)
     if measure == "per_1000":
         population = pd.to_numeric(cells["population"], errors="coerce").to_numpy(dtype=float)
         counts = counts.mul(np.where(population > 0, 1000 / np.where(population > 0, population, 1), 0), axis=0)
@@ -85,7 +106,8 @@ def change_layer(store: Store, f: CaseFilter, *, baseline: str = "last_year") ->
         raise InvalidValue("a change layer needs a period with a start and an end")
     cells = cells_in(store, f)
     windows = baseline_windows(f.start, f.end, baseline)
-    return cell_change(f.read_cases(store), [f.narrowed(start=a, end=b).read_cases(store) for a, b in windows], cells)
+    return counted_change(counted.per_cell(store, f), [counted.per_cell(store, f.narrowed(start=a, end=b))
+                                                       for a, b in windows], cells)
 
 
 def baseline_windows(start: date, end: date, baseline: str = "last_year") -> list[tuple[date, date]]:
@@ -100,8 +122,13 @@ def baseline_windows(start: date, end: date, baseline: str = "last_year") -> lis
 
 def cell_change(now: pd.DataFrame, before: list[pd.DataFrame], cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Cells with their cases ``now`` against the mean of the ``before`` periods (``gis.change``)."""
-    earlier = pd.concat([tally(frame["grid_cell"]) for frame in before]).groupby(level=0).sum()
-    found = period_change(tally(now["grid_cell"]).reindex(cells["grid_cell"], fill_value=0),
+    return counted_change(tally(now["grid_cell"]), [tally(frame["grid_cell"]) for frame in before], cells)
+
+
+def counted_change(now: pd.Series, before: list[pd.Series], cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """:func:`cell_change` from cases already counted per cell, now and in each ``before`` period."""
+    earlier = pd.concat(before).groupby(level=0).sum()
+    found = period_change(now.reindex(cells["grid_cell"], fill_value=0),
                           earlier.reindex(cells["grid_cell"], fill_value=0), periods=len(before))
     return cells[["grid_cell", "name", "community_code", "street_code", "geometry"]].merge(
         found.rename_axis("grid_cell").reset_index(), on="grid_cell")

@@ -72,6 +72,12 @@ class Settings:
                           "logouts and query limits (empty: one server's own, in the store and in memory)")
     server_threads: int = _env("ONEMAP_SERVER_THREADS", 8, doc="threads each server process answers with")
     connection_limit: int = _env("ONEMAP_CONNECTION_LIMIT", 2000, doc="open connections a server keeps (browsers, walls)")
+    hold_max: int = _env("ONEMAP_HOLD_MAX", 250_000,
+                         doc="cases up to which a server holds a copy of them (fastest); above, it holds none and "
+                             "asks the store, so a city's or a province's server starts at once in little memory")
+    raw_max: int = _env("ONEMAP_RAW_MAX", 20_000,
+                        doc="cases in a view up to which a server that holds none reads them; above, the store "
+                            "counts them (case_counts)")
     point_limit: int = _env("ONEMAP_POINT_LIMIT", 3000, doc="cases in view above which the map shows cells only")
     export_batch_rows: int = _env("ONEMAP_EXPORT_BATCH_ROWS", 25_000, doc="rows an export writes at a time")
     feed_limit_max: int = _env("ONEMAP_FEED_LIMIT_MAX", 10_000, doc="the most features one feed page gives")

@@ -16,7 +16,11 @@ def count_per_cell(cases: pd.DataFrame, cells: gpd.GeoDataFrame) -> gpd.GeoDataF
 
     Cells that already carry ``area_km2`` (the dashboard's cached layer) are not projected again.
     """
-    counts = tally(cases["grid_cell"])
+    return counted_per_cell(tally(cases["grid_cell"]), cells)
+
+
+def counted_per_cell(counts: pd.Series, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """:func:`count_per_cell` from cases already counted per cell (``counts``: cell → cases)."""
     out = cells.copy()
     out["cases"] = out["grid_cell"].map(counts).fillna(0).astype(int)
     area_km2 = out["area_km2"] if "area_km2" in out else out.to_crs(METRIC_CRS).area / 1e6

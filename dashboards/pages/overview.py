@@ -25,7 +25,7 @@ from dash import (
 from dashboards.arrivals import arrivals, ticker
 from dashboards.blind_spots import entry_rows, order_link
 from dashboards.cache import CACHE
-from dashboards.data import area_title, chart_data, district_title, since_last_look, store_banner, view_data
+from dashboards.data import area_title, district_title, since_last_look, store_banner, view_charts, view_data
 from dashboards.details import case_details, cell_details, place_details
 from dashboards.download import exported_view
 from dashboards.figures import MEASURES
@@ -37,7 +37,6 @@ from dashboards.remediation import VERDICT_WORDS
 from dashboards.remediation_forms import may_propose
 from dashboards.request import basemap_from_request, person, store_from_request
 from dashboards.screens import fit_to_screen, fitted
-from dashboards.selection import filtered_cases
 from dashboards.table import TABLE_COLUMNS, table_page
 from dashboards.tiles import count, kpi_tiles, percent
 from layers.errors import InvalidValue, OutsideArea
@@ -352,6 +351,12 @@ def _view(store, f, layers, measure, lang):
     note = "" if data["points_shown"] or "cases" not in layers else say(
         f"案件多于{POINT_LIMIT:,}件，地图只显示网格汇总；缩小范围可见案件点",
         f"Over {POINT_LIMIT:,} cases: cells only, narrow the view to see points", lang, sep=" · ")
+    waiting = [key for key in data["not_drawn"] if key != "cases"]
+    if waiting:  # a store too large to hold, a wide view: the layers that need each case wait for a narrower one
+        names = ("、" if lang != "en" else ", ").join(only(map_layers()[key], lang) for key in waiting)
+        note = " ".join(filter(None, [note, say(f"{names}：范围内案件过多，请缩小范围后显示",
+                                               f"{names}: too many cases in view, narrow it to show", lang,
+                                               sep=" · ")]))
     query = {**f.to_query(), "layers": ",".join(layers), "measure": measure}
     link = "/?" + urlencode({**query, "lang": lang} if lang != "zh" else query)
     banner = store_banner(store, lang)
@@ -368,8 +373,7 @@ def charts(*values):
 
 
 def _charts(store, f, lang):
-    cases, _ = filtered_cases(store, f)
-    made = chart_data(cases, lang)
+    made = view_charts(store, f, lang)
     return tuple(made[name] for name in CHARTS)
 
 

@@ -287,8 +287,9 @@ class Store(abc.ABC):
     def aggregate(self, name: str, where: list[Condition] | None = None, by: tuple[str, ...] = (),
                   measures: tuple[str, ...] = ("rows",)) -> pd.DataFrame:
         """The layer's rows under the filter terms, grouped by the columns ``by``, each group's ``measures``:
-        ``rows`` (how many), ``sum:COLUMN`` and ``count:COLUMN`` (its values that are not missing), as columns
-        ``rows``, ``sum_COLUMN``, ``count_COLUMN``. ``day:COLUMN`` in ``by`` groups a time by its day (the
+        ``rows`` (how many), ``sum:COLUMN``, ``count:COLUMN`` (its values that are not missing), ``true:COLUMN``
+        (rows where a yes/no column says yes), ``min:COLUMN`` and ``max:COLUMN``, as columns ``rows``,
+        ``sum_COLUMN``, ``count_COLUMN``, ``true_COLUMN``, ``min_COLUMN``, ``max_COLUMN``. ``day:COLUMN`` in ``by`` groups a time by its day (the
         column ``COLUMN`` holds each day's midnight). The store groups and sums: what a city's or a province's
         pages ask of millions of rows comes back as a few hundred.
         """
@@ -296,7 +297,8 @@ class Store(abc.ABC):
         known = LAYERS[name].columns
         wrong = [c for c in by if (c.split(":", 1)[1] if c.startswith("day:") else c) not in known or (
             c.startswith("day:") and known[c[4:]] != "datetime")] + [m for m in measures if m != "rows" and (
-            ":" not in m or m.split(":", 1)[0] not in ("sum", "count") or m.split(":", 1)[1] not in known)]
+            ":" not in m or m.split(":", 1)[0] not in ("sum", "count", "min", "max", "true")
+            or m.split(":", 1)[1] not in known)]
         if wrong:
             raise InvalidValue(f"cannot group or measure {name!r} by {wrong[0]!r}")
         out = [m.replace(":", "_") for m in measures]
@@ -310,8 +312,13 @@ class Store(abc.ABC):
             if known[column] == "datetime":
                 frame[column] = pd.to_datetime(frame[column], format="ISO8601")
         for m in out:
+            kind = known.get(m.split("_", 1)[1]) if m != "rows" else "int"
+            if m.startswith(("min_", "max_")):
+                if kind == "datetime":
+                    frame[m] = pd.to_datetime(frame[m], format="ISO8601")
+                continue
             frame[m] = pd.to_numeric(frame[m]).fillna(0)
-            if m == "rows" or m.startswith("count_") or known.get(m.split("_", 1)[1]) in ("int", "bool"):
+            if m == "rows" or m.startswith(("count_", "true_")) or kind in ("int", "bool"):
                 frame[m] = frame[m].astype("int64")
         return frame
 

@@ -474,7 +474,8 @@ class GeoPackageStore(Store):
         clause = " AND ".join(_sql_term(t) for t in where)
         # A time is ISO 8601 text here: its day is its first ten characters.
         chosen = [f"substr({_quote(c[4:])}, 1, 10)" if c.startswith("day:") else _quote(c) for c in by] + [
-            "count(*)" if m == "rows" else f"{m.split(':', 1)[0]}({_quote(m.split(':', 1)[1])})" for m in measures]
+            "count(*)" if m == "rows" else f"sum(CASE WHEN {_quote(m[5:])} THEN 1 ELSE 0 END)" if m.startswith("true:")
+            else f"{m.split(':', 1)[0]}({_quote(m.split(':', 1)[1])})" for m in measures]
         query = f"SELECT {', '.join(chosen)} FROM {_quote(name)}" + (f" WHERE {clause}" if clause else "")
         if by:
             query += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(by)))

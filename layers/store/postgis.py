@@ -607,8 +607,10 @@ class PostGISStore(Store):
         terms, params = self._where(where)
         chosen = [sql.SQL("date_trunc('day', {})").format(sql.Identifier(c[4:])) if c.startswith("day:")
                   else sql.Identifier(c) for c in by] + [
-            sql.SQL("count(*)") if m == "rows" else sql.SQL("{}({})").format(
-                sql.SQL(m.split(":", 1)[0]), sql.Identifier(m.split(":", 1)[1])) for m in measures]
+            sql.SQL("count(*)") if m == "rows" else
+            sql.SQL("count(*) FILTER (WHERE {})").format(sql.Identifier(m[5:])) if m.startswith("true:") else
+            sql.SQL("{}({})").format(sql.SQL(m.split(":", 1)[0]), sql.Identifier(m.split(":", 1)[1]))
+            for m in measures]
         query = sql.SQL("SELECT {} FROM {}{}").format(sql.SQL(", ").join(chosen), self._table(name), terms)
         if by:
             query += sql.SQL(" GROUP BY {}").format(sql.SQL(", ").join(sql.SQL(str(i + 1)) for i in range(len(by))))

@@ -369,7 +369,7 @@ def test_the_store_groups_and_sums_what_a_city_asks_of_millions_of_rows(store):
     with pytest.raises(InvalidValue, match="cannot group or measure"):
         store.aggregate("cases", [], by=("no_such_column",))
     with pytest.raises(InvalidValue, match="cannot group or measure"):
-        store.aggregate("cases", [], measures=("max:people",))
+        store.aggregate("cases", [], measures=("median:people",))
 
 
 def test_a_page_is_read_in_its_order_without_reading_the_rest(store):
@@ -390,3 +390,10 @@ def test_times_are_grouped_by_their_day(store):
     by_day = store.aggregate("cases", [], by=("day:reported_at", "status")).sort_values("reported_at")
     assert by_day.values.tolist() == [[pd.Timestamp("2020-03-01"), "reported", 3],
                                       [pd.Timestamp("2020-03-03"), "reported", 1]]
+
+
+def test_the_store_gives_a_columns_least_and_greatest(store):
+    store.upsert("cases", cases(["F1"], day="2020-03-01 08:00"))
+    store.upsert("cases", cases(["F2"], day="2021-07-04 10:30"))
+    span = store.aggregate("cases", [], measures=("min:reported_at", "max:reported_at", "max:case_id"))
+    assert span.values.tolist() == [[pd.Timestamp("2020-03-01 08:00"), pd.Timestamp("2021-07-04 10:30"), "F2"]]

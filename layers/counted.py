@@ -1,0 +1,274 @@
+"""A view's figures counted by the store: for a store too large for a server to hold its cases.
+
+A city's or a province's store holds tens of millions of cases; a server holds
+none of them (``ONEMAP_HOLD_MAX``). What a wide view shows is asked of the store
+instead, grouped and summed there (``Store.aggregate``): counts from
+``case_counts``, which the store keeps in every write's transaction, and from
+the cases themselves only what counts by day cannot say (what is overdue now,
+when cases closed, who petitioned before), each a grouped query through the
+partitions of the view's months. The answers are those of ``layers.kpis``,
+the charts and the map's cells over the same cases.
+
+One thing is counted at a coarser grain than over cases in memory: the cells
+that became hot this week, by the day of report (not the hour).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from layers.filters import CaseFilter
+from layers.kpis import _rate
+from layers.schema import CASE_KINDS, CASE_STATUSES, LEVELS, MISSING
+from layers.store import Condition, Store, period_filter
+
+OPEN = [s for s in CASE_STATUSES if s != "closed"]
+_KIND_GROUPS = {"dispute": "disputes", "event": "events", "petition": "petitions"}
+
+
+def terms(store: Store, f: CaseFilter, layer: str, *, as_of=None) -> list[Condition]:
+    """The filter's terms on ``cases`` or on ``case_counts`` (its period on the day of report), the channels
+    that reported a case included; overdue only on ``cases`` (it moves with the clock, no count holds it)."""
+    found = []
+    for term in f.conditions():
+        if layer == "case_counts" and term.column == "reported_at":
+            term = Condition("day", term.op, term.value)
+        found.append(term)
+    if f.channels:
+        found.append(Condition("channels", "in", channel_keys(store, f.channels)))
+    if f.overdue_only:
+        if layer != "cases":
+            raise ValueError("overdue is counted over cases, not over case_counts")
+        found += overdue_terms(as_of)
+    return found
+
+
+def overdue_terms(as_of=None) -> list[Condition]:
+    """Open past its deadline at ``as_of`` (now)."""
+    as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
+    return [Condition("status", "in", OPEN), Condition("due_at", "<", as_of.to_pydatetime())]
+
+
+def channel_keys(store: Store, wanted) -> list[str]:
+    """The stored lists of channels (``hotline_12345;walk_in``) that hold any of ``wanted``: a case any of
+    them reported. A few dozen lists, read from the counts."""
+    keys = store.aggregate("case_counts", [], by=("channels",), measures=("rows",))["channels"]
+    wanted = set(wanted)
+    return sorted(k for k in keys.astype(str) if wanted & set(k.split(";")))
+
+
+def count(store: Store, f: CaseFilter, *, as_of=None) -> int:
+    """How many cases the view keeps."""
+    return int(read_counts(store, f, (), as_of=as_of)["n"].sum())
+
+
+def read_counts(store: Store, f: CaseFilter, by: tuple[str, ...], *, as_of=None) -> pd.DataFrame:
+    """The view's cases counted by ``by`` (columns of ``case_counts``): ``n`` and ``in_place`` (of them,
+    resolved where received). A view of what is overdue is counted over the cases (no count holds it)."""
+    if f.overdue_only:
+        found = store.aggregate("cases", terms(store, f, "cases", as_of=as_of),
+                                by=tuple("day:reported_at" if c == "day" else c for c in by),
+                                measures=("rows", "true:resolved_in_place"))
+        found = found.rename(columns={"reported_at": "day", "rows": "n", "true_resolved_in_place": "in_place"})
+        for column in by:
+            if column != "day":
+                found[column] = found[column].astype(object).where(found[column].notna(), MISSING)
+        return found
+    found = store.aggregate("case_counts", terms(store, f, "case_counts"), by=by,
+                            measures=("sum:n", "sum:n_resolved_in_place"))
+    return found.rename(columns={"sum_n": "n", "sum_n_resolved_in_place": "in_place"})
+
+
+def per_cell(store: Store, f: CaseFilter) -> pd.Series:
+    """Cases per grid cell in the view (cells without cases absent)."""
+    counted = read_counts(store, f, ("grid_cell",))
+    counted = counted[counted["grid_cell"] != MISSING]
+    return pd.Series(counted["n"].to_numpy(), index=counted["grid_cell"].astype(object).to_numpy(), dtype=int)
+
+
+def per_cell_day(store: Store, f: CaseFilter) -> pd.DataFrame:
+    """Cases per grid cell per day of report: what the emerging hotspots and the week's hot cells bin."""
+    counted = read_counts(store, f, ("grid_cell", "day"))
+    return counted[counted["grid_cell"] != MISSING].reset_index(drop=True)
+
+
+def kpis(store: Store, f: CaseFilter, *, as_of=None) -> dict:
+    """``layers.kpis.compute_kpis`` of the view, with ``all`` (``filtered_kpis``), from counts."""
+    as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
+    period_as_of = min(as_of, pd.Timestamp(f.end) + pd.Timedelta(days=1)) if f.end else as_of
+    counted = read_counts(store, f, ("kind", "status", "level", "channel"), as_of=as_of)
+    late = _overdue_by_kind(store, f, period_as_of)
+    result = {"period": {"from": str(f.start) if f.start else None, "to": str(f.end) if f.end else None}}
+    for kind in CASE_KINDS:
+        result[_KIND_GROUPS[kind]] = _group(counted[counted["kind"] == kind], late.get(kind, 0))
+    result["visits"] = visits(store, f)
+    channel = counted.groupby(counted["channel"].astype(object))["n"].sum()
+    result["by_channel"] = {str(k): int(v) for k, v in channel.sort_index().items() if v and k != MISSING}
+    now_late = _overdue_by_kind(store, f, as_of) if as_of != period_as_of else late
+    result["all"] = {**_group(counted, sum(now_late.values())), **first_petitions(store, f),
+                     "level_share": _level_share(counted)}
+    return result
+
+
+def _group(counted: pd.DataFrame, overdue: int) -> dict:
+    closed_rows = counted[counted["status"] == "closed"]
+    received, closed = int(counted["n"].sum()), int(closed_rows["n"].sum())
+    in_place = int(counted["in_place"].sum())
+    # Due: closed, or open past its deadline (the store counts the second; a deadline at the very instant
+    # asked is counted due and overdue alike, where the cases in memory count it due only).
+    due = closed + int(overdue)
+    level = counted.groupby(counted["level"].astype(object))["n"].sum()
+    return {
+        "received": received,
+        "closed": closed,
+        "due": due,
+        "closure_rate": _rate(closed, due),
+        "resolved_in_place": in_place,
+        "resolved_in_place_rate": _rate(in_place, received) if closed else None,
+        "overdue": int(overdue),
+        "by_level": {lvl: int(level.get(lvl, 0)) for lvl in LEVELS},
+    }
+
+
+def _level_share(counted: pd.DataFrame) -> dict:
+    closed_rows = counted[counted["status"] == "closed"]
+    closed = int(closed_rows["n"].sum())
+    level = closed_rows.groupby(closed_rows["level"].astype(object))["n"].sum()
+    return {lvl: _rate(int(level.get(lvl, 0)), closed) for lvl in LEVELS}
+
+
+def _overdue_by_kind(store: Store, f: CaseFilter, as_of) -> dict[str, int]:
+    late = store.aggregate("cases", terms(store, f, "cases", as_of=as_of) + overdue_terms(as_of), by=("kind",))
+    return dict(zip(late["kind"].astype(str), late["rows"].astype(int)))
+
+
+def visits(store: Store, f: CaseFilter) -> dict:
+    """Walk-in visits of the view's period whose case is in the view (whenever the case was opened), and their
+    people: the visits of ``visited_cases``, summed."""
+    found = visited_cases(store, f)
+    batches, given, counted_ = (int(found[c].sum()) for c in ("rows", "sum_people", "count_people"))
+    return {"batches": batches, "people": given + (batches - counted_)}  # a visit with no head count: one person
+
+
+def visited_cases(store: Store, f: CaseFilter) -> pd.DataFrame:
+    """The cases with walk-in visits in the view's period that the view keeps, whenever they were opened (a
+    second visit about last month's matter is still today's visit): ``case_id``, the visits (``rows``), and
+    ``sum_people`` and ``count_people`` of their head counts.
+
+    A visit is placed by its case (the register names the matter, not a place): the visits of the period are
+    grouped by case, and their cases asked of the store under the view's other terms, some thousands at a time.
+    """
+    found = store.aggregate("case_sources", period_filter(f.start, f.end) + [Condition("channel", "=", "walk_in")],
+                            by=("case_id",), measures=("rows", "sum:people", "count:people"))
+    whole = f.narrowed(start=None, end=None)
+    where = [t for t in terms(store, whole, "cases") if t.column != "reported_at"]
+    if not where or found.empty:
+        return found
+    ids = found["case_id"].dropna().astype(str).tolist()
+    kept: set[str] = set()
+    for at in range(0, len(ids), _IDS_AT_ONCE):
+        theirs = store.aggregate("cases", where + [Condition("case_id", "in", ids[at:at + _IDS_AT_ONCE])],
+                                 by=("case_id",))
+        kept |= set(theirs["case_id"].astype(str))
+    return found[found["case_id"].isin(kept).to_numpy()].reset_index(drop=True)
+
+
+_IDS_AT_ONCE = 20_000
+
+
+def first_petitions(store: Store, f: CaseFilter) -> dict:
+    """初信初访: the view's petitions that are a caller's first in it, and the share of them settled where received.
+
+    A caller with one petition in the view is counted from the store's groups; only the petitions of callers
+    with several are read, to find each one's first.
+    """
+    where = terms(store, f, "cases") + [Condition("kind", "=", "petition")]
+    groups = store.aggregate("cases", where, by=("reporter_phone", "status"),
+                             measures=("rows", "true:resolved_in_place")).rename(
+        columns={"true_resolved_in_place": "settled"})
+    phone = groups["reporter_phone"].astype(object)
+    nameless = phone.isna() | (phone == "")
+    per_phone = groups[~nameless].groupby(phone[~nameless])["rows"].sum()
+    alone = groups[nameless | phone.map(per_phone).eq(1)]
+    firsts, settled = int(alone["rows"].sum()), int(alone["settled"].sum())
+    any_closed = bool((alone["status"] == "closed").any())
+    repeat = per_phone[per_phone > 1].index.tolist()
+    if repeat:
+        theirs = store.read("cases", where + [Condition("reporter_phone", "in", repeat)])
+        first = theirs.sort_values(["reported_at", "case_id"], kind="stable").drop_duplicates("reporter_phone")
+        firsts += len(first)
+        settled += int(first["resolved_in_place"].fillna(False).astype(bool).sum())
+        any_closed |= bool((first["status"] == "closed").any())
+    return {"first_petitions": firsts, "first_petition_settled_rate": _rate(settled, firsts) if any_closed else None}
+
+
+def received_per_day(store: Store, f: CaseFilter) -> pd.Series:
+    """Cases received per day of the view (days without any left out)."""
+    counted = read_counts(store, f, ("day",))
+    return pd.Series(counted["n"].to_numpy(), index=pd.DatetimeIndex(counted["day"])).sort_index()
+
+
+def closed_per_day(store: Store, f: CaseFilter) -> pd.Series:
+    """The view's cases closed per day of closing."""
+    found = store.aggregate("cases", terms(store, f, "cases"), by=("day:closed_at",))
+    found = found[found["closed_at"].notna()]
+    return pd.Series(found["rows"].to_numpy(), index=pd.DatetimeIndex(found["closed_at"])).sort_index()
+
+
+def per_category(store: Store, f: CaseFilter) -> pd.Series:
+    """Cases per category, largest first."""
+    counted = read_counts(store, f, ("category",))
+    return pd.Series(counted["n"].to_numpy(), index=counted["category"].astype(object).to_numpy()).sort_values(
+        ascending=False, kind="stable")
+
+
+def per_channel(store: Store, f: CaseFilter) -> Counter:
+    """Cases per channel that reported them: a case two channels reported counts for both."""
+    counted = read_counts(store, f, ("channel", "channels"))
+    found: Counter[str] = Counter()
+    for channel, channels, n in zip(counted["channel"], counted["channels"], counted["n"]):
+        for name in (str(channels).split(";") if channels not in (None, MISSING) else [str(channel)]):
+            found[name] += int(n)
+    return Counter({name: n for name, n in found.items() if n})
+
+
+def closed_per_level(store: Store, f: CaseFilter) -> pd.Series:
+    """Closed cases per level where they were settled."""
+    counted = read_counts(store, f.narrowed(statuses=("closed",)) if not f.statuses or "closed" in f.statuses
+                          else f.narrowed(statuses=("none",)), ("level",))
+    return pd.Series(counted["n"].to_numpy(), index=counted["level"].astype(object).to_numpy()).reindex(
+        list(LEVELS), fill_value=0)
+
+
+def arrived_since(store: Store, f: CaseFilter, since) -> int:
+    """Cases of the view reported after ``since``."""
+    if since is None or pd.isna(since):
+        return 0
+    where = [t for t in terms(store, f, "cases") if t.column != "reported_at"]
+    return int(store.aggregate("cases", where + [Condition("reported_at", ">=", pd.Timestamp(since).to_pydatetime()
+                                                           + pd.Timedelta(microseconds=1))])["rows"].sum())
+
+
+def fell_overdue(store: Store, f: CaseFilter, now, *, hours: float = 24) -> int:
+    """Open cases of the view whose deadline passed within the last ``hours``."""
+    now = pd.Timestamp(now)
+    where = [t for t in terms(store, f, "cases") if t.column != "reported_at"] + overdue_terms(now) + [
+        Condition("due_at", ">=", (now - pd.Timedelta(hours=hours)).to_pydatetime())]
+    return int(store.aggregate("cases", where)["rows"].sum())
+
+
+def latest(store: Store, f: CaseFilter, n: int) -> pd.DataFrame:
+    """The view's ``n`` most recently reported cases, newest first (ties: the earlier case id first)."""
+    where = [t for t in terms(store, f, "cases") if t.column != "reported_at"]
+    return store.read_page("cases", where, order=(("reported_at", True),), limit=n)
+
+
+def as_reports(counted: pd.DataFrame) -> pd.DataFrame:
+    """Counts per cell and day as one row per case (``grid_cell``, ``reported_at`` at the day's midnight): for
+    what takes cases but only counts them per cell and time (a week's hot cells), over a few days' counts."""
+    rows = np.repeat(np.arange(len(counted)), counted["n"].to_numpy(dtype=int))
+    return pd.DataFrame({"grid_cell": counted["grid_cell"].astype(object).to_numpy()[rows],
+                         "reported_at": pd.DatetimeIndex(counted["day"]).to_numpy()[rows]})
