@@ -112,8 +112,8 @@ class Area:
         if self.kind == "district":  # one district of several: by its code, or the codes that begin with it
             if "district_code" in columns:
                 return [Condition("district_code", "=", self.codes[0])]
-            column = next((c for c in ("street_code", "community_code", "grid_cell") if c in columns), None)
-            return [Condition(column, "within", [code_span(self.codes[0])])] if column else []
+            coded = next((c for c in ("street_code", "community_code", "grid_cell") if c in columns), None)
+            return [Condition(coded, "within", [code_span(self.codes[0])])] if coded else []
         by_level = [("grid_cell", None), ("community_code", COMMUNITY_DIGITS), ("street_code", STREET_DIGITS)]
         if self.kind == "street":
             by_level = by_level[2:]

@@ -101,7 +101,7 @@ def kpis(store: Store, f: CaseFilter, *, as_of=None) -> dict:
     period_as_of = min(as_of, pd.Timestamp(f.end) + pd.Timedelta(days=1)) if f.end else as_of
     counted = read_counts(store, f, ("kind", "status", "level", "channel"), as_of=as_of)
     late = _overdue_by_kind(store, f, period_as_of)
-    result = {"period": {"from": str(f.start) if f.start else None, "to": str(f.end) if f.end else None}}
+    result: dict = {"period": {"from": str(f.start) if f.start else None, "to": str(f.end) if f.end else None}}
     for kind in CASE_KINDS:
         result[_KIND_GROUPS[kind]] = _group(counted[counted["kind"] == kind], late.get(kind, 0))
     result["visits"] = visits(store, f)

@@ -23,6 +23,8 @@ def counts_of(name: str, rows: pd.DataFrame) -> pd.DataFrame:
     """The rollup layer ``name`` made from its source's rows (any columns beyond those it counts by are ignored)."""
     layer = LAYERS[name]
     counts = layer.counts
+    if counts is None:
+        raise ValueError(f"layer {name!r} is not a rollup")
     keys = {}
     for column in layer.key:
         if column == "day":

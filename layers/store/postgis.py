@@ -193,7 +193,8 @@ class PostGISStore(Store):
         """Whether the primary takes writes now: a connection within ``timeout`` seconds, not to a standby."""
         try:
             with self.pool().connection(timeout=timeout) as conn:
-                return not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                return row is not None and not row[0]
         except psycopg.Error:  # the pool's timeout too
             return False
 
@@ -370,8 +371,11 @@ class PostGISStore(Store):
     def _with_partitions(self, frames: dict) -> None:
         """Make, in a short transaction of their own, the partitions a write's rows need, before the write."""
         needed = {name: months for name, frame in frames.items() if (months := self._months(name, frame))}
+        def add(cur):
+            for name, months in needed.items():
+                self._add_partitions(cur, name, months)
         if needed:
-            self._write(lambda cur: [self._add_partitions(cur, name, months) for name, months in needed.items()])
+            self._write(add)
 
     def _rollup(self, cur, name):
         """The rollup's triggers on its source, and its rows counted again from the source's, in one transaction.
