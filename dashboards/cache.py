@@ -225,7 +225,8 @@ class StoreCache:
         self._versions.pop(store.url, None)
 
     def version(self, store: Store, name: str) -> str | None:
-        versions = self._snapshot(store)[0] if name in _CASE_VERSIONS else self._current(store)
+        pinned = name in _CASE_VERSIONS and self.holds_cases(store)  # the versions of the copy the request holds
+        versions = self._snapshot(store)[0] if pinned else self._current(store)
         return versions.get(name)
 
     def unreachable_since(self, store: Store) -> datetime | None:

@@ -27,6 +27,7 @@ from etl.ingest import Pushed, ingest_many
 from etl.normalise import parse_datetimes
 from etl.open311 import push_profile, request_rows
 from etl.status import NotYours, update_status
+from layers import counted
 from layers.apikeys import ApiKey, key_for
 from layers.areas import DISTRICT
 from layers.audit import audit_rows
@@ -261,11 +262,22 @@ def _categories(store) -> pd.DataFrame:
     """Each category of the responsibility list or of the stored cases, with its kind where cases say it."""
     # The copy as held, perhaps a write behind: a push answers without bringing it up to date (the requests
     # that show cases do), and a category new in the last write is in the responsibility list or came before.
-    cases = CACHE.cases_held(store)[0]
-    seen = category_kinds(cases["category"], cases["kind"])
+    if CACHE.holds_cases(store):
+        cases = CACHE.cases_held(store)[0]
+        seen = category_kinds(cases["category"], cases["kind"])
+    else:  # counted by the store: each category's most frequent kind (ties: the first kind, as above)
+        seen = CACHE.recent(store, ("category-kinds",), lambda: counted_kinds(store))
     listed = CACHE.layer(store, "responsibilities")[["category"]].dropna().drop_duplicates().assign(kind=None)
     both = pd.concat([seen, listed[~listed["category"].isin(seen["category"])]], ignore_index=True)
     return both.drop_duplicates("category")
+
+
+def counted_kinds(store) -> pd.DataFrame:
+    """:func:`layers.open311.category_kinds` counted by the store."""
+    found = store.aggregate("case_counts", [], by=("category", "kind"), measures=("sum:n",))
+    found["kind"] = pd.Categorical(found["kind"], categories=sorted(set(found["kind"])))
+    found = found.sort_values(["category", "sum_n", "kind"], ascending=[True, False, True], kind="stable")
+    return pd.DataFrame(found.drop_duplicates("category")[["category", "kind"]].astype(object)).reset_index(drop=True)
 
 
 def _service_codes(store) -> dict[str, str]:
@@ -378,7 +390,10 @@ def _listing(who, args) -> list[dict]:
     if not 1 <= limit <= LIST_MAX:
         words = f"limit: from 1 to {LIST_MAX}"
         raise Refused(400, words, [{"code": 400, "field": "limit", "reason": "bad_number", "description": words}])
-    cases = CACHE.cases(store_from_request())[0]
+    store = store_from_request()
+    if not CACHE.holds_cases(store):
+        return [service_request(case) for case in _read_latest(store, f, terms, start, end, wanted, limit)]
+    cases = CACHE.cases(store)[0]
     keep = f.mask(cases) & matches(cases, terms)
     at = cases["reported_at"]
     if start is not None:
@@ -389,6 +404,23 @@ def _listing(who, args) -> list[dict]:
         closed = matches(cases, [Condition("status", "=", "closed")])
         keep &= closed if wanted == {"closed"} else ~closed
     return [service_request(case) for case in latest_cases(cases, np.flatnonzero(keep), limit)]
+
+
+def _read_latest(store, f: CaseFilter, terms, start, end, wanted, limit) -> list[dict]:
+    """:func:`latest_cases` of the asker's cases read from the store, newest first, only ``limit`` of them (a
+    store the server does not hold)."""
+    where = counted.terms(store, f, "cases") + terms
+    if start is not None:
+        where.append(Condition("reported_at", ">=", start.to_pydatetime()))
+    if end is not None:
+        where.append(Condition("reported_at", "<", (end + pd.Timedelta(microseconds=1)).to_pydatetime()))
+    if wanted != {"open", "closed"}:
+        where.append(Condition("status", "in", ["closed"] if wanted == {"closed"} else counted.OPEN))
+    rows = store.read_page("cases", where, order=(("reported_at", True), ("case_id", True)), limit=limit)
+    located = rows.geometry.notna() & ~rows.geometry.is_empty
+    frame = pd.DataFrame(rows.drop(columns="geometry")).assign(lon=rows.geometry.x.where(located),
+                                                              lat=rows.geometry.y.where(located))
+    return [_plain(record) for record in frame[list(_LISTED)].to_dict("records")]
 
 
 def latest_cases(cases: pd.DataFrame, rows: np.ndarray, limit: int) -> list[dict]:

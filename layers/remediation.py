@@ -119,9 +119,10 @@ def remediation_effects(store: Store, *, months: int = WINDOW_MONTHS, as_of=None
     if register.empty:  # nothing to measure: the cases (a million, perhaps) are not read
         return register[["remediation_id", "place_kind", "place", "what", "unit", "started_at", "finished_at",
                          "handed_over_to"]].assign(verdict=pd.Series(dtype=object))
-    cases = store.read("cases")
-    as_of = pd.Timestamp(as_of) if as_of is not None else cases["reported_at"].max()
-    first = cases["reported_at"].min()
+    # Counted by the store, place by place and window by window: no case is read, whatever the store's size.
+    span = store.aggregate("cases", [], measures=("min:reported_at", "max:reported_at"))
+    first = span["min_reported_at"].iat[0]
+    as_of = pd.Timestamp(as_of) if as_of is not None else span["max_reported_at"].iat[0]
     # The places never remediated, per kind, read once; each remediation leaves out its own place.
     unremediated = {kind: _comparison_places(store, register, kind) for kind in set(register["place_kind"])}
     rows = []
@@ -136,8 +137,8 @@ def remediation_effects(store: Store, *, months: int = WINDOW_MONTHS, as_of=None
             if before[1] > before[0] and after[1] > after[0]:
                 others = unremediated[r.place_kind] - {r.place}
                 effect = difference_in_differences(
-                    (_count(cases, column, {r.place}, before), _count(cases, column, {r.place}, after)),
-                    (_count(cases, column, others, before), _count(cases, column, others, after)),
+                    (_count(store, column, {r.place}, before), _count(store, column, {r.place}, after)),
+                    (_count(store, column, others, before), _count(store, column, others, after)),
                     months=(_months(before), _months(after)), controls=len(others))
                 row.update(before=effect.before, after=effect.after, control_before=effect.control_before,
                            control_after=effect.control_after, did=effect.did, low=effect.low, high=effect.high,
@@ -185,9 +186,14 @@ def _comparison_places(store, register, place_kind) -> set:
     return set(places[key]) - done
 
 
-def _count(cases, column, places, window) -> int:
-    at = cases["reported_at"]
-    return int((cases[column].isin(places) & (at >= window[0]) & (at < window[1])).sum())
+def _count(store: Store, column, places, window) -> int:
+    """Cases reported in ``window`` (start inclusive, end not) at any of ``places`` (values of ``column``)."""
+    if not places:
+        return 0
+    found = store.aggregate("cases", [Condition(column, "in", sorted(places)),
+                                      Condition("reported_at", ">=", pd.Timestamp(window[0]).to_pydatetime()),
+                                      Condition("reported_at", "<", pd.Timestamp(window[1]).to_pydatetime())])
+    return int(found["rows"].sum())
 
 
 def _months(window) -> float:
