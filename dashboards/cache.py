@@ -43,6 +43,8 @@ _KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "c
          "level", "resolved_in_place", "reporter_phone", "grid_cell", "community_code", "street_code",
          "responsible_unit", "address", "estate_id", "setback_area", "component_id", "outside_grid", "district_code",
          "geometry")
+# The columns of a held case (what a feed may filter cases on): the kept ones and the coordinates made of the point.
+HELD_COLUMNS = (*_KEPT, "lon", "lat", "x_m", "y_m")
 _TEXT = ("case_id", "reporter_phone", "address", "estate_id", "setback_area", "component_id")
 _CATEGORICAL = ("kind", "category", "channel", "channels", "status", "level", "grid_cell", "community_code",
                 "street_code", "responsible_unit", "district_code")

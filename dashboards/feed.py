@@ -20,11 +20,12 @@ import pandas as pd
 
 from dashboards import shared
 from dashboards.auth import FEED_PREFIX
-from dashboards.cache import CACHE
+from dashboards.cache import CACHE, HELD_COLUMNS
 from dashboards.limits import QueryThrottle
 from dashboards.request import principal, store_from_request
 from dashboards.table import plain_values
 from gis.datums import STORAGE_CRS
+from layers import counted
 from layers.catalogue import CATALOGUE, mask_personal
 from layers.errors import NotFound, TooManyQueries
 from layers.features import (
@@ -41,6 +42,7 @@ from layers.features import (
     parse_items_query,
 )
 from layers.filters import CaseFilter
+from layers.schema import LAYERS
 from layers.store import Condition, matches
 from layers.users import PERSONAL_DATA_ROLES
 
@@ -143,8 +145,7 @@ def items_page(store, layer, q: ItemsQuery, f: CaseFilter, *, personal_allowed: 
     if layer.name in _GEOGRAPHY:
         made = q.narrowed(f)
     else:  # an analysis is of its period over the whole area; properties narrow its answer, not its input
-        cases, _ = CACHE.cases(store)
-        made = analysis_period(q, f, cases["reported_at"].max())
+        made = analysis_period(q, f, _newest(store))
     frame = CACHE.recent(store, ("feed", layer.name, made), lambda: layer.query(store, made))
     _check_properties(q, [f.name for f in layer.fields], layer)
     keep = matching(frame, q, time_field=layer.time)
@@ -153,7 +154,17 @@ def items_page(store, layer, q: ItemsQuery, f: CaseFilter, *, personal_allowed: 
     return mask_personal(page, layer, allowed=personal_allowed), len(rows)
 
 
+def _newest(store):
+    """When the newest case was reported."""
+    if CACHE.holds_cases(store):
+        return CACHE.cases(store)[0]["reported_at"].max()
+    return CACHE.recent(store, ("newest",), lambda: store.aggregate(
+        "cases", [], measures=("max:reported_at",))["max_reported_at"].iat[0])
+
+
 def _case_page(store, layer, q, f, personal_allowed):
+    if not CACHE.holds_cases(store):
+        return _read_case_page(store, layer, q, f, personal_allowed)
     cases, _ = CACHE.cases(store)
     fields = [fl.name for fl in layer.fields]
     _check_properties(q, [c for c in fields if c in cases.columns], layer)  # free text is not held: not filterable
@@ -176,6 +187,42 @@ def _case_page(store, layer, q, f, personal_allowed):
     return mask_personal(page, layer, allowed=personal_allowed), len(rows)
 
 
+def _read_case_page(store, layer, q, f, personal_allowed):
+    """:func:`_case_page` asked of a store the server does not hold: the page read, the rest counted."""
+    fields = [fl.name for fl in layer.fields]
+    _check_properties(q, [c for c in fields if c in HELD_COLUMNS], layer)  # free text is not filterable
+    where = counted.terms(store, q.narrowed(f), "cases")
+    if q.start is not None:
+        where.append(Condition("reported_at", ">=", q.start.to_pydatetime()))
+    if q.end is not None:
+        where.append(Condition("reported_at", "<", (q.end + pd.Timedelta(microseconds=1)).to_pydatetime()))
+    if q.bbox is not None:
+        where.append(Condition("geometry", "bbox", q.bbox))
+    for column, text in q.properties.items():
+        where.append(_property_term(column, text))
+    total = int(store.aggregate("cases", where)["rows"].sum())
+    rows = store.read_page("cases", where, limit=q.limit, offset=q.offset)
+    page = gpd.GeoDataFrame(pd.DataFrame({c: rows[c].to_numpy() for c in fields if c in rows.columns}),
+                            geometry=gpd.GeoSeries(rows.geometry.to_numpy(), crs=STORAGE_CRS))
+    if "description" in fields and not personal_allowed:
+        page["description"] = None
+    return mask_personal(page, layer, allowed=personal_allowed), total
+
+
+def _property_term(column: str, text: str) -> Condition:
+    """A feed's property filter as a store's term: numbers compared as numbers, yes/no as such, the rest as text
+    (as :func:`layers.features.matching` compares them in memory)."""
+    kind = LAYERS["cases"].columns[column]
+    if kind == "bool":
+        return Condition(column, "=", text.lower() in ("true", "1", "yes"))
+    if kind in ("int", "float"):
+        try:
+            return Condition(column, "=", float(text) if kind == "float" else int(float(text)))
+        except ValueError:
+            raise BadQuery(f"{column} is a number; {text!r} is not") from None
+    return Condition(column, "=", text)
+
+
 def _check_filterable(q: ItemsQuery, layer, personal_allowed: bool):
     masked = [k for k in q.properties if k in layer.personal and not personal_allowed]
     if masked:
@@ -195,6 +242,10 @@ def _extent(store, f: CaseFilter):
     cells = CACHE.layer(store, "grid_cells")
     cells = cells[matches(cells, f.place_conditions("grid_cells"))]
     bbox = cells.total_bounds if len(cells) else (-180.0, -90.0, 180.0, 90.0)
+    if not CACHE.holds_cases(store):
+        span = CACHE.recent(store, ("extent", f), lambda: store.aggregate(
+            "cases", counted.terms(store, f, "cases"), measures=("rows", "min:reported_at", "max:reported_at")))
+        return bbox, (span["min_reported_at"].iat[0], span["max_reported_at"].iat[0]) if span["rows"].iat[0] else None
     cases, _ = CACHE.cases(store)
     stamps = cases["reported_at"][f.mask(cases)]
     return bbox, (stamps.min(), stamps.max()) if len(stamps) else None

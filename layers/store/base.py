@@ -20,7 +20,7 @@ from layers.errors import Conflict, DuplicateKey, InvalidValue, StoreBehindSchem
 from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.store.migrations import SCHEMA_VERSION, pending
 
-OPERATORS = ("=", ">=", "<", "in", "within")
+OPERATORS = ("=", ">=", "<", "in", "within", "bbox")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ class Condition:
     """One filter term, ``column op value``; terms are ANDed."""
 
     column: str
-    op: str  # one of =, >=, <, in, within (value: (start, end) pairs; start <= column < end for one of them)
+    # one of =, >=, <, in, within (value: (start, end) pairs; start <= column < end for one of them), bbox (on the
+    # column "geometry", value (west, south, east, north): a feature whose bounds meet the box; a point: in it)
+    op: str
     value: Any
 
 
@@ -63,6 +65,12 @@ def matches(frame: pd.DataFrame, terms: list[Condition]) -> np.ndarray:
     for term in terms:
         if term.op not in OPERATORS:
             raise InvalidValue(f"unsupported filter operator {term.op!r}")
+        if term.op == "bbox":
+            x0, y0, x1, y1 = term.value
+            bounds = frame.geometry.bounds
+            keep &= ((bounds["maxx"] >= x0) & (bounds["minx"] <= x1) & (bounds["maxy"] >= y0)
+                     & (bounds["miny"] <= y1)).fillna(False).to_numpy(dtype=bool)
+            continue
         column = frame[term.column]
         if term.op == "within":
             keep &= _within(column, term.value)
@@ -457,6 +465,12 @@ def _check_read(name, where):
     if name not in LAYERS:
         raise InvalidValue(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}")
     for term in where or []:
+        if term.op == "bbox" or term.column == "geometry":
+            if not (term.op == "bbox" and term.column == "geometry" and LAYERS[name].geometry
+                    and len(term.value) == 4):
+                raise InvalidValue(f"'bbox' takes a layer's geometry and (west, south, east, north), not "
+                                   f"{term.column!r} {term.value!r}")
+            continue
         if term.column not in LAYERS[name].columns:
             raise InvalidValue(f"layer {name!r} has no column {term.column!r} to filter on")
         if term.op not in OPERATORS:

@@ -471,7 +471,7 @@ class GeoPackageStore(Store):
         return int(self._connect().execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0])
 
     def _aggregate(self, name, where, by, measures):
-        clause = " AND ".join(_sql_term(t) for t in where)
+        clause = " AND ".join(_sql_term(t, name) for t in where)
         # A time is ISO 8601 text here: its day is its first ten characters.
         chosen = [f"substr({_quote(c[4:])}, 1, 10)" if c.startswith("day:") else _quote(c) for c in by] + [
             "count(*)" if m == "rows" else f"sum(CASE WHEN {_quote(m[5:])} THEN 1 ELSE 0 END)" if m.startswith("true:")
@@ -485,7 +485,7 @@ class GeoPackageStore(Store):
             raise _failed(self.path, exc, f"cannot read layer {name!r} from") from exc
 
     def _page_keys(self, name, where, order, limit, offset):
-        clause = " AND ".join(_sql_term(t) for t in where)
+        clause = " AND ".join(_sql_term(t, name) for t in where)
         key = LAYERS[name].key[0]
         query = (f"SELECT {_quote(key)} FROM {_quote(name)}" + (f" WHERE {clause}" if clause else "")
                  + " ORDER BY " + ", ".join(f"{_quote(c)} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in order)
@@ -496,7 +496,7 @@ class GeoPackageStore(Store):
             raise _failed(self.path, exc, f"cannot read layer {name!r} from") from exc
 
     def _read_batches(self, name, where, size):
-        clause = " AND ".join(_sql_term(t) for t in where) or None
+        clause = " AND ".join(_sql_term(t, name) for t in where) or None
         try:
             with pyogrio.open_arrow(self.path, layer=name, where=clause, batch_size=size,
                                     columns=list(LAYERS[name].columns), use_pyarrow=True) as (meta, reader):
@@ -519,7 +519,7 @@ class GeoPackageStore(Store):
                                                                              crs=STORAGE_CRS)))
 
     def _read(self, name, where):
-        clause = " AND ".join(_sql_term(t) for t in where) or None
+        clause = " AND ".join(_sql_term(t, name) for t in where) or None
         if LAYERS[name].geometry is None:
             return self._read_table(name, clause)
         try:
@@ -759,8 +759,15 @@ def _literal(value):
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _sql_term(term):
+def _sql_term(term, layer):
     column = '"' + term.column.replace('"', '""') + '"'
+    if term.op == "bbox":
+        # Through the layer's R-tree, as GDAL keeps it (its geometry column is "geom"); its bounds are single
+        # floats rounded outward, so each feature found is checked on its own bounds (GeoPackage's functions).
+        x0, y0, x1, y1 = (float(v) for v in term.value)
+        return (f'"fid" IN (SELECT id FROM {_quote(f"rtree_{layer}_geom")} WHERE maxx >= {x0!r} AND minx <= {x1!r} '
+                f"AND maxy >= {y0!r} AND miny <= {y1!r}) AND ST_MaxX(geom) >= {x0!r} AND ST_MinX(geom) <= {x1!r} "
+                f"AND ST_MaxY(geom) >= {y0!r} AND ST_MinY(geom) <= {y1!r}")
     if term.op == "in":
         values = ", ".join(_literal(v) for v in term.value) or "NULL"
         return f"{column} IN ({values})"

@@ -598,6 +598,13 @@ class PostGISStore(Store):
             if t.op == "in":
                 terms.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(t.column)))
                 params.append(list(t.value))
+            elif t.op == "bbox":
+                # The index's boxes are single floats rounded outward: each feature is checked on its own bounds.
+                terms.append(sql.SQL("(geometry && ST_MakeEnvelope(%s, %s, %s, %s, {0}) AND ST_XMax(geometry) >= %s "
+                                     "AND ST_XMin(geometry) <= %s AND ST_YMax(geometry) >= %s "
+                                     "AND ST_YMin(geometry) <= %s)").format(sql.Literal(_SRID)))
+                x0, y0, x1, y1 = (float(v) for v in t.value)
+                params.extend((x0, y0, x1, y1, x0, x1, y0, y1))
             elif t.op == "within":
                 spans = [sql.SQL("({0} >= %s AND {0} < %s)").format(sql.Identifier(t.column)) for _ in t.value]
                 terms.append(sql.SQL("({})").format(sql.SQL(" OR ").join(spans) if spans else sql.SQL("false")))

@@ -129,3 +129,37 @@ def test_a_server_over_the_size_holds_no_case_and_its_wall_shows_the_same(demo_g
     assert counted["wall-kpis"] == held["wall-kpis"]
     assert _counted_part(_map(counted["wall-map"]["figure"])) == _counted_part(_map(held["wall-map"]["figure"]))
     CACHE._holds.pop(url)
+
+
+FEED = [
+    "/ogcapi/collections/cases/items?limit=20",
+    "/ogcapi/collections/cases/items?limit=15&offset=30&datetime=2020-03-01T00:00:00/2020-05-31T23:59:59",
+    "/ogcapi/collections/cases/items?category=邻里纠纷&status=closed&limit=50",
+    "/ogcapi/collections/cases/items?bbox=121.50,29.90,121.56,29.95&limit=40",
+    "/ogcapi/collections/cases/items?level=community&street_code=330205003&grid_cell=33020500300201&limit=10",
+    "/ogcapi/collections/hotspots/items?datetime=2020-01-01T00:00:00/2020-12-31T23:59:59",
+    "/ogcapi/collections/emerging_hotspots/items",
+    "/ogcapi/collections/cases",
+]
+
+
+@pytest.mark.parametrize("who", ["planner", "kongpu"])
+def test_the_feed_of_a_server_holding_no_cases_is_that_of_one_holding_them(app_and_store, who):
+    import base64
+
+    app, url = app_and_store
+    client = app.server.test_client()
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{who}:{demo_password(who)}".encode()).decode()}
+
+    def asked():
+        found = []
+        for path in FEED:
+            answer = client.get(path, headers=auth)
+            assert answer.status_code == 200, (path, answer.get_data(as_text=True)[:300])
+            body = answer.get_json()
+            body.pop("timeStamp", None)
+            found.append(body)
+        return found
+    held = asked()
+    CACHE._holds[url] = False
+    assert asked() == held

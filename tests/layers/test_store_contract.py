@@ -397,3 +397,18 @@ def test_the_store_gives_a_columns_least_and_greatest(store):
     store.upsert("cases", cases(["F2"], day="2021-07-04 10:30"))
     span = store.aggregate("cases", [], measures=("min:reported_at", "max:reported_at", "max:case_id"))
     assert span.values.tolist() == [[pd.Timestamp("2020-03-01 08:00"), pd.Timestamp("2021-07-04 10:30"), "F2"]]
+
+
+def test_a_box_keeps_the_points_in_it_through_the_stores_index(store):
+    inside = cases(["G1", "G2"], day="2020-03-01")  # at 121.505, 29.905, and one without a point
+    store.upsert("cases", inside)
+    away = cases(["H1", "H2"], day="2020-03-01")
+    away["geometry"] = [Point(121.7, 30.1)] * 2
+    store.upsert("cases", away)
+    box = Condition("geometry", "bbox", (121.5, 29.9, 121.51, 29.91))
+    assert sorted(store.read("cases", [box])["case_id"]) == ["G1"]
+    assert store.aggregate("cases", [box])["rows"].tolist() == [1]
+    assert store.read_page("cases", [box, Condition("status", "=", "reported")])["case_id"].tolist() == ["G1"]
+    assert matches(store.read("cases"), [box]).sum() == 1
+    with pytest.raises(InvalidValue, match="'bbox' takes"):
+        store.read("cases", [Condition("status", "bbox", (0, 0, 1, 1))])
