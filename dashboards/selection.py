@@ -14,7 +14,7 @@ from dashboards.cache import CACHE, _held_cases, _plain_cases
 from layers import counted
 from layers.filters import CaseFilter
 from layers.settings import SETTINGS
-from layers.store import Condition, matches, period_filter
+from layers.store import matches, period_filter
 
 RAW_MAX = SETTINGS.raw_max
 
@@ -68,9 +68,6 @@ def _read(store, f: CaseFilter, as_of) -> tuple[pd.DataFrame, pd.DataFrame] | No
     cases = _held_cases(_plain_cases(store.read("cases", counted.terms(store, f, "cases", as_of=as_of)))
                         .sort_values("case_id", ignore_index=True))
     # The visits of the period whose case is in the view, whenever the case was opened, as with the held copy.
-    visited = counted.visited_cases(store, f)["case_id"].astype(str).tolist()
-    records = store.read("case_sources", period_filter(f.start, f.end) + [
-        Condition("channel", "=", "walk_in"), Condition("case_id", "in", visited)]) if visited else None
-    columns = ["source", "source_id", "case_id", "channel", "reported_at", "people"]
-    visits = pd.DataFrame(records[columns]) if records is not None else pd.DataFrame(columns=columns)
+    records = store.read("case_sources", counted.visits_terms(store, f))
+    visits = pd.DataFrame(records[["source", "source_id", "case_id", "channel", "reported_at", "people"]])
     return cases, visits.reset_index(drop=True)

@@ -10,7 +10,9 @@ partitions of the view's months. The answers are those of ``layers.kpis``,
 the charts and the map's cells over the same cases.
 
 One thing is counted at a coarser grain than over cases in memory: the cells
-that became hot this week, by the day of report (not the hour).
+that became hot this week, by the day of report (not the hour). One is not
+counted over more than ``FIRST_PETITIONS_MAX`` petitions: each caller's first
+petition (初信初访), which is a question of each caller; its tile then shows "—".
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from layers.schema import CASE_KINDS, CASE_STATUSES, LEVELS, MISSING
 from layers.store import Condition, Store, period_filter
 
 OPEN = [s for s in CASE_STATUSES if s != "closed"]
+# Petitions in a view up to which each caller's first is found (grouped by caller); above, the tile shows "—".
+FIRST_PETITIONS_MAX = 200_000
 _KIND_GROUPS = {"dispute": "disputes", "event": "events", "petition": "petitions"}
 
 
@@ -146,37 +150,19 @@ def _overdue_by_kind(store: Store, f: CaseFilter, as_of) -> dict[str, int]:
 
 
 def visits(store: Store, f: CaseFilter) -> dict:
-    """Walk-in visits of the view's period whose case is in the view (whenever the case was opened), and their
-    people: the visits of ``visited_cases``, summed."""
-    found = visited_cases(store, f)
+    """Walk-in visits of the view's period whose case is in the view (whenever the case was opened: a second visit
+    about last month's matter is still today's visit), and their people. A visit is placed by its case (the
+    register names the matter, not a place): the store joins them."""
+    found = store.aggregate("case_sources", visits_terms(store, f), measures=("rows", "sum:people", "count:people"))
     batches, given, counted_ = (int(found[c].sum()) for c in ("rows", "sum_people", "count_people"))
     return {"batches": batches, "people": given + (batches - counted_)}  # a visit with no head count: one person
 
 
-def visited_cases(store: Store, f: CaseFilter) -> pd.DataFrame:
-    """The cases with walk-in visits in the view's period that the view keeps, whenever they were opened (a
-    second visit about last month's matter is still today's visit): ``case_id``, the visits (``rows``), and
-    ``sum_people`` and ``count_people`` of their head counts.
-
-    A visit is placed by its case (the register names the matter, not a place): the visits of the period are
-    grouped by case, and their cases asked of the store under the view's other terms, some thousands at a time.
-    """
-    found = store.aggregate("case_sources", period_filter(f.start, f.end) + [Condition("channel", "=", "walk_in")],
-                            by=("case_id",), measures=("rows", "sum:people", "count:people"))
-    whole = f.narrowed(start=None, end=None)
-    where = [t for t in terms(store, whole, "cases") if t.column != "reported_at"]
-    if not where or found.empty:
-        return found
-    ids = found["case_id"].dropna().astype(str).tolist()
-    kept: set[str] = set()
-    for at in range(0, len(ids), _IDS_AT_ONCE):
-        theirs = store.aggregate("cases", where + [Condition("case_id", "in", ids[at:at + _IDS_AT_ONCE])],
-                                 by=("case_id",))
-        kept |= set(theirs["case_id"].astype(str))
-    return found[found["case_id"].isin(kept).to_numpy()].reset_index(drop=True)
-
-
-_IDS_AT_ONCE = 20_000
+def visits_terms(store: Store, f: CaseFilter) -> list[Condition]:
+    """The terms on ``case_sources`` that keep the visits of the view (see :func:`visits`)."""
+    where = [t for t in terms(store, f.narrowed(start=None, end=None), "cases") if t.column != "reported_at"]
+    return period_filter(f.start, f.end) + [Condition("channel", "=", "walk_in")] + (
+        [Condition("case_id", "among", ("cases", where))] if where else [])
 
 
 def first_petitions(store: Store, f: CaseFilter) -> dict:
@@ -186,6 +172,9 @@ def first_petitions(store: Store, f: CaseFilter) -> dict:
     with several are read, to find each one's first.
     """
     where = terms(store, f, "cases") + [Condition("kind", "=", "petition")]
+    petitions = int(store.aggregate("cases", where)["rows"].sum())
+    if petitions > FIRST_PETITIONS_MAX:  # each caller's first is a question of each caller: too many to ask
+        return {"first_petitions": None, "first_petition_settled_rate": None}
     groups = store.aggregate("cases", where, by=("reporter_phone", "status"),
                              measures=("rows", "true:resolved_in_place")).rename(
         columns={"true_resolved_in_place": "settled"})

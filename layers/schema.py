@@ -123,7 +123,7 @@ LAYERS = {
         Layer("cases", ("case_id",), {"case_id": "str", **_RECORD, "channels": "str", "due_at": "datetime"},
               "Point", not_null=("case_id", "kind", "category", "channel", "reported_at",
                                  "status", "level_received", "level"), changes=True,
-              indexes=(("reported_at",),), partitioned_by="reported_at"),
+              indexes=(("reported_at",), ("status", "due_at")), partitioned_by="reported_at"),
         # How many cases there are per day reported × street × grid cell × kind × category × channel × status ×
         # level, kept by the store's triggers in the transaction of every write to cases, so the pages of a city
         # or a province count rows of this instead of cases. Key columns a case leaves empty hold "" (MISSING):

@@ -20,7 +20,7 @@ from layers.errors import Conflict, DuplicateKey, InvalidValue, StoreBehindSchem
 from layers.schema import CHANGE_SEQ, LAYERS, conform
 from layers.store.migrations import SCHEMA_VERSION, pending
 
-OPERATORS = ("=", ">=", "<", "in", "within", "bbox")
+OPERATORS = ("=", ">=", "<", "in", "within", "bbox", "among")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ class Condition:
 
     column: str
     # one of =, >=, <, in, within (value: (start, end) pairs; start <= column < end for one of them), bbox (on the
-    # column "geometry", value (west, south, east, north): a feature whose bounds meet the box; a point: in it)
+    # column "geometry", value (west, south, east, north): a feature whose bounds meet the box; a point: in it),
+    # among (value (layer, terms): the column's value is that column's in a row of the layer under the terms; asked
+    # of a store, which joins them: the visits of a period whose case is in a view, say)
     op: str
     value: Any
 
@@ -65,6 +67,8 @@ def matches(frame: pd.DataFrame, terms: list[Condition]) -> np.ndarray:
     for term in terms:
         if term.op not in OPERATORS:
             raise InvalidValue(f"unsupported filter operator {term.op!r}")
+        if term.op == "among":
+            raise InvalidValue("'among' is asked of a store, which joins its layers")
         if term.op == "bbox":
             x0, y0, x1, y1 = term.value
             bounds = frame.geometry.bounds
@@ -477,6 +481,11 @@ def _check_read(name, where):
             raise InvalidValue(f"unsupported filter operator {term.op!r}")
         if term.op == "within" and not all(isinstance(span, (tuple, list)) and len(span) == 2 for span in term.value):
             raise InvalidValue(f"'within' takes (start, end) pairs, not {term.value!r}")
+        if term.op == "among":
+            other, inner = term.value
+            if other not in LAYERS or term.column not in LAYERS[other].columns:
+                raise InvalidValue(f"'among' takes a layer with the column {term.column!r}, not {other!r}")
+            _check_read(other, inner)
 
 
 def _storable(where) -> list[Condition]:
@@ -490,6 +499,9 @@ def _storable(where) -> list[Condition]:
 
     terms = []
     for term in where or []:
+        if term.op == "among":
+            terms.append(Condition(term.column, "among", (term.value[0], _storable(term.value[1]))))
+            continue
         if term.op == "in":
             term = Condition(term.column, "in", [v for v in term.value if not holds_nul(v)])
         elif holds_nul(term.value):

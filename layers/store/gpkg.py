@@ -761,6 +761,10 @@ def _literal(value):
 
 def _sql_term(term, layer):
     column = '"' + term.column.replace('"', '""') + '"'
+    if term.op == "among":
+        other, inner = term.value
+        clause = " AND ".join(_sql_term(t, other) for t in inner)
+        return f"{column} IN (SELECT {column} FROM {_quote(other)}" + (f" WHERE {clause})" if clause else ")")
     if term.op == "bbox":
         # Through the layer's R-tree, as GDAL keeps it (its geometry column is "geom"); its bounds are single
         # floats rounded outward, so each feature found is checked on its own bounds (GeoPackage's functions).

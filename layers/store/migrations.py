@@ -133,10 +133,14 @@ MIGRATIONS: tuple[Migration, ...] = (
                   "province's districts and a user's area may be one of them; stored rows get their district's",
               (AddColumn("cases", "district_code"), AddColumn("case_sources", "district_code"),
                FillDistrict("cases"), FillDistrict("case_sources"))),
-    Migration(13, "counts of cases per day, street, grid cell, kind, category, channel, status and level "
-                  "(case_counts), kept by the database in the transaction of every write to cases and counted "
-                  "from the cases already stored, for the pages of a city or province store to read",
+    Migration(13, "counts of cases per day, district, street, community, grid cell, kind, category, channels, "
+                  "status and level, and how many of them were resolved in place (case_counts), kept by the "
+                  "database in the transaction of every write to cases and counted from the cases already stored, "
+                  "for the pages of a city or province store to read",
               (CreateLayer("case_counts"), Rollup("case_counts"))),
+    Migration(14, "what is overdue is found through an index of cases by status and deadline (a few open cases "
+                  "among millions closed), not by reading every case of the period",
+              (AddIndex("cases", ("status", "due_at")),)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

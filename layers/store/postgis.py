@@ -590,12 +590,17 @@ class PostGISStore(Store):
         terms, params = self._where(where)
         return sql.SQL("SELECT {} FROM {}{}").format(sql.SQL(", ").join(select), self._table(name), terms), params
 
-    @staticmethod
-    def _where(where):
+    def _where(self, where):
         """`` WHERE …`` of the filter terms (empty without any), and its parameters."""
         terms, params = [], []
         for t in where:
-            if t.op == "in":
+            if t.op == "among":
+                other, inner = t.value
+                clause, inner_params = self._where(inner)
+                terms.append(sql.SQL("{c} IN (SELECT {c} FROM {t}{w})").format(
+                    c=sql.Identifier(t.column), t=self._table(other), w=clause))
+                params.extend(inner_params)
+            elif t.op == "in":
                 terms.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(t.column)))
                 params.append(list(t.value))
             elif t.op == "bbox":
@@ -641,13 +646,13 @@ class PostGISStore(Store):
         return keys
 
     def estimated_count(self, name):
-        """PostgreSQL's own estimate (``reltuples``, kept by ANALYZE and autovacuum) over the layer's partitions;
-        counted where it has none yet (a table never analysed)."""
+        """PostgreSQL's own estimate (``reltuples``, kept by ANALYZE and autovacuum) over the layer's partitions
+        (a partitioned layer's own is their sum again); counted where it has none yet (a table never analysed)."""
         found = []
         self._read_run(lambda cur: found.append(cur.execute(
             "SELECT sum(c.reltuples) FILTER (WHERE c.reltuples >= 0), bool_or(c.reltuples < 0) FROM pg_class c "
-            "WHERE c.oid = to_regclass(%s) OR c.oid IN (SELECT inhrelid FROM pg_inherits "
-            "WHERE inhparent = to_regclass(%s))", (f'"{self.schema}"."{name}"',) * 2).fetchone()))
+            "WHERE c.relkind = 'r' AND (c.oid = to_regclass(%s) OR c.oid IN (SELECT inhrelid FROM pg_inherits "
+            "WHERE inhparent = to_regclass(%s)))", (f'"{self.schema}"."{name}"',) * 2).fetchone()))
         total, unknown = found[0]
         if total is None or unknown:
             return self.count(name)

@@ -93,7 +93,7 @@ def test_opening_and_reading_a_store_takes_no_lock_that_waits_behind_a_reader(po
 
 
 def test_a_backend_lacking_a_method_fails_when_it_is_defined():
-    with pytest.raises(TypeError, match="lacks _read"):
+    with pytest.raises(TypeError, match="lacks _aggregate, _page_keys, _read"):
         class Partial(Store):  # noqa: F841 — defining it is the test
             def reset(self): ...
             def _schema_version(self): ...

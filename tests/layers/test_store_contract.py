@@ -412,3 +412,17 @@ def test_a_box_keeps_the_points_in_it_through_the_stores_index(store):
     assert matches(store.read("cases"), [box]).sum() == 1
     with pytest.raises(InvalidValue, match="'bbox' takes"):
         store.read("cases", [Condition("status", "bbox", (0, 0, 1, 1))])
+
+
+def test_rows_among_another_layers_rows_are_joined_by_the_store(store):
+    store.upsert("cases", cases(["J1", "J2"], day="2020-03-01"))
+    store.upsert("cases", cases(["K1"], status="closed", day="2020-03-01"))
+    visits = gpd.GeoDataFrame({"source": "walk_in", "source_id": ["v1", "v2", "v3"], "case_id": ["J1", "K1", "K1"],
+                               "channel": "walk_in", "reported_at": pd.Timestamp("2020-03-02"), "people": [2, 1, 3]},
+                              geometry=[None] * 3, crs=4490)
+    store.upsert("case_sources", visits)
+    closed = Condition("case_id", "among", ("cases", [Condition("status", "=", "closed")]))
+    assert sorted(store.read("case_sources", [closed])["source_id"]) == ["v2", "v3"]
+    assert store.aggregate("case_sources", [closed], measures=("rows", "sum:people")).values.tolist() == [[2, 4]]
+    with pytest.raises(InvalidValue, match="'among' takes"):
+        store.read("case_sources", [Condition("source_id", "among", ("cases", []))])
