@@ -13,7 +13,8 @@ grid cells as a regular layout of boxes), its users (a province commander, each 
 street staff, grid leaders), and its cases, written a million at a time by ``COPY`` into the store's monthly
 partitions, each statement counted into ``case_counts`` by the store's own triggers, as any write is. Walk-in
 visits are one intake record per visited case (3 %); the other intake records are not made (the pages do not
-read them). ``--small``: 2 districts and 200 000 cases (for ``bench/run_small.py``).
+read them). ``--small``: 2 districts and 200 000 cases, built then loaded by 4 people for 20 s (for
+``bench/run_small.py``).
 
 ``load`` starts two ``onemap serve`` on the store (``ONEMAP_HOLD_MAX`` 0 unless ``--hold``: they hold no cases),
 each reporting its start (process start to its first answered login) and its memory, HAProxy in front of them,
@@ -383,7 +384,7 @@ def _rss(pid: int) -> float:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=("build", "load"))
+    parser.add_argument("what", nargs="?", choices=("build", "load"), help="without it (--small): both")
     parser.add_argument("--districts", type=int, default=10)
     parser.add_argument("--cases", type=int, default=20_000_000)
     parser.add_argument("--years", type=int, default=5)
@@ -398,9 +399,11 @@ def main():
         args.districts, args.cases, args.users, args.seconds = 2, 200_000, 4, 20
         args.schema = args.schema if args.schema != "bench_province" else "bench_province_small"
     record(("psycopg", "pandas", "numpy"), postgres=PG)
-    if args.what == "build":
+    if args.what is None and not args.small:
+        parser.error("build or load (or --small: both)")
+    if args.what in (None, "build"):
         build(args)
-    else:
+    if args.what in (None, "load"):
         load(args)
 
 
