@@ -193,14 +193,15 @@ def test_the_page_switches_language_keeping_what_its_link_carried():
 
 
 class Counted:
-    """The store, counting how often it is asked for every case: what measuring the effects reads."""
+    """The store, counting how often the effects are measured: each measurement asks first for the span of
+    every case's time (the cases are counted by the store, place by place, after it)."""
 
     def __init__(self, store):
         self.store, self.reads = store, 0
 
-    def read(self, name, where=None):
-        self.reads += name == "cases" and not where
-        return self.store.read(name, where)
+    def aggregate(self, name, where=None, by=(), measures=("rows",)):
+        self.reads += name == "cases" and not where and "min:reported_at" in measures
+        return self.store.aggregate(name, where, by, measures)
 
     def __getattr__(self, name):
         return getattr(self.store, name)

@@ -36,7 +36,17 @@ def two_servers(demo_gpkg, tmp_path, redis_url, monkeypatch):
     first, second = create_app(str(path)), create_app(str(path))
     with open_store(str(path)) as store:
         prefix = shared.namespace(server_secret(store))
-    yield first, second, redis.Redis.from_url(redis_url), prefix
+    client = redis.Redis.from_url(redis_url)
+    forget(client, prefix)  # copies of the demo share its secret: another test's failed logins are not these
+    yield first, second, client, prefix
+    forget(client, prefix)
+
+
+def forget(client, prefix: str) -> None:
+    """Every key of one store's namespace removed."""
+    keys = client.keys(f"{prefix}:*")
+    if keys:
+        client.delete(*keys)
 
 
 def limiters(store, client, prefix, **limits):
