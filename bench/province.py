@@ -233,7 +233,7 @@ def changes(codes: list[str]) -> list[tuple[str, dict]]:
     some = codes[len(codes) // 2]
     return [
         ("five years", {}),
-        ("one year", {"overview-period.start_date": "2024-01-01"}),
+        ("the last month", {"overview-period.start_date": "2024-12-01", "overview-period.end_date": "2024-12-31"}),
         ("a district", {"overview-district.value": some}),
         ("a street", {"overview-district.value": some, "overview-street.value": f"{some}003"}),
         ("two categories", {"overview-category.value": ["邻里纠纷", "物业纠纷"]}),
@@ -289,10 +289,11 @@ def person(url, callback_map, who, until, rec, seed, think, plan):
     with ThreadPoolExecutor(3) as pool:
         while time.monotonic() < until:
             _, change = rng.choice(plan)
-            values = {"overview-period.start_date": "2020-01-01", "overview-period.end_date": "2024-12-31",
-                      "overview-layers.value": ["cases"], **change}
-            end = date.fromisoformat(values["overview-period.end_date"]) - timedelta(days=rng.randrange(365))
-            values["overview-period.end_date"] = end.isoformat()
+            # The year up to a day of the last year (people look at this year, this month); five years at
+            # once are timed one view at a time (`views`).
+            end = date(2024, 12, 31) - timedelta(days=rng.randrange(365))
+            values = {"overview-period.start_date": (end - timedelta(days=364)).isoformat(),
+                      "overview-period.end_date": end.isoformat(), "overview-layers.value": ["cases"], **change}
 
             def call(output, values=values):
                 t = time.perf_counter()

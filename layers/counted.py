@@ -29,7 +29,7 @@ from layers.store import Condition, Store, period_filter
 
 OPEN = [s for s in CASE_STATUSES if s != "closed"]
 # Petitions in a view up to which each caller's first is found (grouped by caller); above, the tile shows "—".
-FIRST_PETITIONS_MAX = 200_000
+FIRST_PETITIONS_MAX = 20_000
 _KIND_GROUPS = {"dispute": "disputes", "event": "events", "petition": "petitions"}
 
 

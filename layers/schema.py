@@ -123,7 +123,8 @@ LAYERS = {
         Layer("cases", ("case_id",), {"case_id": "str", **_RECORD, "channels": "str", "due_at": "datetime"},
               "Point", not_null=("case_id", "kind", "category", "channel", "reported_at",
                                  "status", "level_received", "level"), changes=True,
-              indexes=(("reported_at",), ("status", "due_at")), partitioned_by="reported_at"),
+              indexes=(("reported_at",), ("status", "due_at"), ("district_code", "reported_at"),
+                       ("street_code", "reported_at")), partitioned_by="reported_at"),
         # How many cases there are per day reported × street × grid cell × kind × category × channel × status ×
         # level, kept by the store's triggers in the transaction of every write to cases, so the pages of a city
         # or a province count rows of this instead of cases. Key columns a case leaves empty hold "" (MISSING):
@@ -145,7 +146,8 @@ LAYERS = {
         Layer("case_sources", ("source", "source_id"),
               {"source": "str", "source_id": "str", "case_id": "str", **_RECORD, "file": "str", "row": "int",
                "merged": "bool", "merge_reason": "str", "original": "str"},
-              "Point", not_null=("source", "source_id", "case_id"), changes=True),
+              "Point", not_null=("source", "source_id", "case_id"), changes=True,
+              indexes=(("channel", "reported_at"),)),
         # Channels that came with a profile (channel, channel_title) rather than with the glossary
         # (layers.glossary.CHANNELS): their titles, for every page that shows a channel.
         Layer("channels", ("channel",), {"channel": "str", "title_zh": "str", "title_en": "str"},

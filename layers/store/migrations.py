@@ -141,6 +141,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "what is overdue is found through an index of cases by status and deadline (a few open cases "
                   "among millions closed), not by reading every case of the period",
               (AddIndex("cases", ("status", "due_at")),)),
+    Migration(15, "a district's or a street's cases found through an index in time order (the newest first for "
+                  "a table's page), and the walk-in visits of a period through one (a city's store)",
+              (AddIndex("cases", ("district_code", "reported_at")), AddIndex("cases", ("street_code", "reported_at")),
+               AddIndex("case_sources", ("channel", "reported_at")))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
