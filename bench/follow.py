@@ -102,7 +102,7 @@ def plain_cases(n: int, *, seed: int = 2020, first: int = 0) -> pd.DataFrame:
         "responsible_unit": drawn("单位", 160, 0.02), "address": drawn("宁波市江北区某路", n // 5, 0.6),
         "estate_id": drawn("estate", 1000, 0.9), "setback_area": drawn("setback", 2000, 0.9),
         "component_id": drawn("3302050101", n // 50, 0.9),
-        "outside_grid": pd.array(rng.random(n) < 0.01, dtype="boolean"),
+        "outside_grid": pd.array(rng.random(n) < 0.01, dtype="boolean"), "district_code": drawn("330205", 1),
         "lon": lon, "lat": lat, "x_m": lon * 1e5, "y_m": lat * 1e5})
 
 
