@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from layers.filters import CaseFilter
-from layers.kpis import _rate
+from layers.kpis import _rate, kpi_group
 from layers.schema import CASE_KINDS, CASE_STATUSES, LEVELS, MISSING
 from layers.store import Condition, Store, period_filter
 
@@ -123,18 +123,9 @@ def _group(counted: pd.DataFrame, overdue: int) -> dict:
     in_place = int(counted["in_place"].sum())
     # Due: closed, or open past its deadline (the store counts the second; a deadline at the very instant
     # asked is counted due and overdue alike, where the cases in memory count it due only).
-    due = closed + int(overdue)
     level = counted.groupby(counted["level"].astype(object))["n"].sum()
-    return {
-        "received": received,
-        "closed": closed,
-        "due": due,
-        "closure_rate": _rate(closed, due),
-        "resolved_in_place": in_place,
-        "resolved_in_place_rate": _rate(in_place, received) if closed else None,
-        "overdue": int(overdue),
-        "by_level": {lvl: int(level.get(lvl, 0)) for lvl in LEVELS},
-    }
+    return kpi_group(received, closed, closed + int(overdue), in_place, int(overdue),
+                     {lvl: int(level.get(lvl, 0)) for lvl in LEVELS})
 
 
 def _level_share(counted: pd.DataFrame) -> dict:

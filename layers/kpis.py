@@ -39,7 +39,12 @@ def _group(flags: dict, within: np.ndarray) -> dict:
     def n(flag):
         return int(np.count_nonzero(flag & within))
 
-    received, closed, due, in_place = int(np.count_nonzero(within)), n(flags["closed"]), n(flags["due"]), n(flags["in_place"])
+    return kpi_group(int(np.count_nonzero(within)), n(flags["closed"]), n(flags["due"]), n(flags["in_place"]),
+                     n(flags["overdue"]), {lvl: n(flags["level"][lvl]) for lvl in LEVELS})
+
+
+def kpi_group(received: int, closed: int, due: int, in_place: int, overdue: int, by_level: dict) -> dict:
+    """One group's tiles from its counts, however counted (cases in memory, or the store's counts)."""
     return {
         "received": received,
         "closed": closed,
@@ -48,8 +53,8 @@ def _group(flags: dict, within: np.ndarray) -> dict:
         "resolved_in_place": in_place,
         # Nothing decided yet (a morning's first cases) is no rate at all, not 0 %.
         "resolved_in_place_rate": _rate(in_place, received) if closed else None,
-        "overdue": n(flags["overdue"]),
-        "by_level": {lvl: n(flags["level"][lvl]) for lvl in LEVELS},
+        "overdue": overdue,
+        "by_level": by_level,
     }
 
 
