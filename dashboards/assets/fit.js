@@ -1,23 +1,27 @@
-/* Fit a map figure to the screen it is drawn on (dashboards/screens.py registers it for a map).
+/* Fit a map figure to the screen it is drawn on, as it is drawn.
 
    The server draws a map without knowing the screen: a wall of 7680×2160 and a phone of 390 px get the
    same figure. Its layout.meta.fit carries the bounds of what it shows ([west, south, east, north], in the
    map's datum); here the zoom and centre are set so that those bounds fill the element the map has, by
    the same rule as dashboards/figures.py (_zoom). On a wall (meta.screen == "wall") the map's type
    (meta.type) grows with the screen; on a narrow screen the legend moves under the map. A map the person
-   has panned keeps their view: plotly keeps it through uirevision. */
+   has panned keeps their view: plotly keeps it through uirevision.
+
+   It is done inside Plotly.react, which dcc.Graph draws every figure with, so that MapLibre draws each
+   figure once, already fitted (fitting it afterwards, as a second figure, drew the map twice on a first
+   visit). The wrapper is put on window.Plotly when the plotly bundle defines it: Dash loads the assets
+   in name order, this file first. */
 (function () {
   const WALL = [1920, 1080];  // the screen the wall's type is sized for
   const NARROW = 600;  // px: a phone
 
-  function laidOut(graphId, tries) {
+  function laidOut(element, tries) {
     // A page's first figure comes with its layout, before the browser has given the map its size.
     return new Promise(function (resolve) {
-      const element = document.getElementById(graphId);
-      if ((element && element.clientWidth > 0 && element.clientHeight > 0) || tries <= 0) {
+      if ((element.clientWidth > 0 && element.clientHeight > 0) || tries <= 0) {
         resolve(element);
       } else {
-        window.requestAnimationFrame(function () { laidOut(graphId, tries - 1).then(resolve); });
+        window.requestAnimationFrame(function () { laidOut(element, tries - 1).then(resolve); });
       }
     });
   }
@@ -36,15 +40,9 @@
   }
 
   function fitted(figure, element) {
-    const none = [window.dash_clientside.no_update, window.dash_clientside.no_update];
+    // The figure fitted to the element, or the figure itself where there is nothing to fit.
     const meta = figure.layout.meta;
-    if (!element || !figure.layout.map) {
-      return none;
-    }
     const size = [element.clientWidth, element.clientHeight, window.innerWidth, window.innerHeight];
-    if (meta.fitted && meta.fitted.join() === size.join()) {
-      return none;  // this figure is one this function made: fitted already
-    }
     const narrow = element.clientWidth < NARROW;
     // On a phone the legend goes in one row under the map (over it, it would hide a third of a small map).
     const margin = Object.assign({}, figure.layout.margin, narrow ? {b: 34} : {});
@@ -58,7 +56,7 @@
     const width = element.clientWidth - (margin.l || 0) - (margin.r || 0) - (bars ? (narrow ? 45 : 60 * scale) : 0);
     const height = element.clientHeight - (margin.t || 0) - (margin.b || 0);
     if (width < 50 || height < 50) {
-      return none;
+      return figure;
     }
     const [west, south, east, north] = meta.fit;
     const layout = Object.assign({}, figure.layout, {meta: Object.assign({}, meta, {fitted: size}), margin: margin});
@@ -86,17 +84,30 @@
       }
       return Object.assign({}, trace, {colorbar: bar});
     });
-    return [Object.assign({}, figure, {data: data, layout: layout}), size];
+    return Object.assign({}, figure, {data: data, layout: layout});
   }
 
-  window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    onemap: {
-      fit_map: function (figure, graphId) {
-        if (!figure || !figure.layout || !figure.layout.meta || !figure.layout.meta.fit) {
-          return [window.dash_clientside.no_update, window.dash_clientside.no_update];
-        }
-        return laidOut(graphId, 120).then(function (element) { return fitted(figure, element); });
+  function fitting(react) {
+    return function (gd, figure) {
+      // dcc.Graph's call: Plotly.react(gd, {data, layout, frames, config}).
+      const layout = figure && figure.layout;
+      if (arguments.length !== 2 || !gd || !gd.nodeType || !layout || !layout.map || !layout.meta || !layout.meta.fit) {
+        return react.apply(this, arguments);
       }
-    }
+      return laidOut(gd, 120).then(function (element) { return react(element, fitted(figure, element)); });
+    };
+  }
+
+  let plotly;
+  Object.defineProperty(window, "Plotly", {
+    configurable: true,
+    get: function () { return plotly; },
+    set: function (value) {
+      if (value && typeof value.react === "function" && !value.react.fitting) {
+        value.react = fitting(value.react);
+        value.react.fitting = true;
+      }
+      plotly = value;
+    },
   });
 })();

@@ -36,7 +36,6 @@ from dashboards.map_views import POINT_LIMIT, map_layers
 from dashboards.remediation import VERDICT_WORDS
 from dashboards.remediation_forms import may_propose
 from dashboards.request import basemap_from_request, person, store_from_request
-from dashboards.screens import fit_to_screen, fitted
 from dashboards.table import TABLE_COLUMNS, table_page
 from dashboards.tiles import count, kpi_tiles, percent
 from layers.errors import InvalidValue, OutsideArea
@@ -172,7 +171,6 @@ def layout(**kwargs):
         html.Div(f"{problem.message('zh')} · {problem.message('en')}" if problem else "", id="overview-problem",
                  className="app-error",
                  role="alert", style={"display": "block" if problem else "none"}),
-        fitted("overview-map"),
         dcc.Store(id="overview-lang", data=lang),
         # On a phone the filters wait in a drawer above the map; on a wider screen they are always shown.
         drawer_button("overview-filters", say("筛选", "Filters", lang), say("筛选", "Filters", lang)),
@@ -537,8 +535,6 @@ clientside_callback(
     Output("overview-url-written", "children"),
     Input("overview-link", "href"),
 )
-
-fit_to_screen("overview-map")
 
 
 def _case_panel(case_id, area, lang):

@@ -17,7 +17,6 @@ from dash import Input, Output, State, callback, dcc, html
 from dashboards.data import district_title
 from dashboards.i18n import language
 from dashboards.request import basemap_from_request, principal, store_from_request
-from dashboards.screens import fit_to_screen, fitted
 from dashboards.wall import wall_refresh
 
 dash.register_page(__name__, path="/wall", name="大屏 Wall", title="社会治理一张图 · 大屏", header=False)
@@ -48,7 +47,6 @@ def layout(**kwargs):
             html.Span(id="wall-title", className="wall-title"),
             html.Span(id="wall-refreshed", className="wall-refreshed"),
         ]),
-        fitted("wall-map"),
         html.Div(id="wall-banner", className="wall-banner", style={"display": "none"}),
         html.Div(id="wall-kpis", className="kpis wall-kpis"),
         html.Div(id="wall-ticker", className="ticker wall-ticker", role="status", **{"aria-live": "polite"}),
@@ -78,5 +76,3 @@ def refresh(tick, query, last_good):
     return wall_refresh(store_from_request, query, tick, last_good, area=who.area,
                         basemap=basemap_from_request())
 
-
-fit_to_screen("wall-map")
