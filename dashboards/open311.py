@@ -18,14 +18,13 @@ import numpy as np
 import pandas as pd
 from werkzeug.routing import Map, Rule
 
-from dashboards import shared
+from dashboards import intake, shared
 from dashboards.cache import CACHE
 from dashboards.limits import QueryThrottle
 from dashboards.request import principal, store_from_request
 from dashboards.table import plain_values
-from etl.ingest import Pushed, ingest_many
 from etl.normalise import parse_datetimes
-from etl.open311 import push_profile, request_rows
+from etl.open311 import audited, ingest_requests
 from etl.status import NotYours, update_status
 from layers import counted
 from layers.apikeys import ApiKey, key_for
@@ -45,7 +44,6 @@ BATCH_MAX = SETTINGS.open311_batch
 BODY_MAX = 8 * 1024 * 1024
 LIST_MAX = 1000
 # Personal fields are not copied into the audit: the case holds them, the audit says who changed what.
-_NOT_AUDITED = ("reporter_phone", "description", "geometry")
 # What a listed service request shows of a held case (``layers.open311.service_request``).
 _LISTED = ("case_id", "status", "channel", "channels", "category", "responsible_unit", "address", "grid_cell",
            "reported_at", "closed_at", "due_at", "lon", "lat")
@@ -80,8 +78,7 @@ def install(app):
     def open311_post():
         key = _writer()
         item = _body_object()
-        result = push(store_from_request(), key, [item], address=_address(),
-                      idempotency_key=flask.request.headers.get("Idempotency-Key"))
+        result = push(key, [item], idempotency_key=flask.request.headers.get("Idempotency-Key"))
         outcome = result["requests"][0]
         if "errors" in outcome:
             return flask.jsonify(outcome["errors"]), 400
@@ -100,7 +97,7 @@ def install(app):
         for n, item in enumerate(items, 1):
             if not isinstance(item, dict) or any(isinstance(v, (dict, list)) for v in item.values()):
                 raise Refused(400, f"request {n} of the batch is not an object of plain values")
-        return flask.jsonify(push(store_from_request(), key, items, address=_address()))
+        return flask.jsonify(push(key, items))
 
     @server.route(PREFIX + "/requests/<request_id>.json", methods=["GET"])
     def open311_one(request_id):
@@ -117,7 +114,7 @@ def install(app):
         actor, address = f"apikey:{key.key_id}", _address()
 
         def audit(before, after):
-            return audit_rows(actor, "open311.status", "cases", [(request_id, _audited(before), _audited(after))],
+            return audit_rows(actor, "open311.status", "cases", [(request_id, audited(before), audited(after))],
                               address=address)
         try:
             update_status(store, request_id, key.channel, status, at, audit=audit)
@@ -182,80 +179,15 @@ def install(app):
         return None
 
 
-def push(store, key: ApiKey, items: list, *, address: str = "", idempotency_key: str | None = None,
-         now=None) -> dict:
-    """Ingest pushed requests for ``key``'s channel: per request, the case it became or why it was kept back.
-
-    rows in = stored + merged + quarantined, stored = new + updated + unchanged; ``repeated`` counts requests
-    already stored by an earlier push (answered with their case, written again not at all: unchanged, or merged).
-    """
-    now = pd.Timestamp(now or pd.Timestamp.now())
+def push(key: ApiKey, items: list, *, idempotency_key: str | None = None) -> dict:
+    """This request's pushed cases ingested (``etl.open311.ingest_requests``), in the serving process's intake
+    child (``dashboards.intake``): per request, the case it became or why it was kept back."""
     for item in items:
         if isinstance(item, dict) and item.get("channel") not in (None, "", key.channel):
             raise Refused(403, f"this key writes {key.channel}'s cases, not {item.get('channel')}'s")
-    raw = request_rows(items, received_at=now, idempotency_key=idempotency_key)
-    request_ids = dict(zip(raw["_row"], raw["channel_request_id"]))  # row number → the system's own id
-    ids = sorted(set(raw["channel_request_id"]) - {""})
-    known = store.read("case_sources", [Condition("source", "=", key.channel), Condition("source_id", "in", ids)]) \
-        if ids else None
-    known_case = dict(zip(known["source_id"], known["case_id"])) if known is not None else {}
-    known_merged = dict(zip(known["source_id"], known["merged"].astype(bool))) if known is not None else {}
-    repeated = raw["channel_request_id"].isin(list(known_case)).to_numpy()
-    fresh = raw[~repeated]
-    name = f"open311-{key.key_id}-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    results: dict[int, dict] = {}
-    counts = {"rows_in": len(raw), "stored": 0, "new": 0, "updated": 0, "unchanged": 0, "merged": 0,
-              "quarantined": 0, "repeated": int(repeated.sum())}
-    for _, row in raw[repeated].iterrows():
-        rid = row["channel_request_id"]
-        merged = bool(known_merged[rid])
-        if not merged:
-            counts["stored"] += 1
-            counts["unchanged"] += 1
-        else:
-            counts["merged"] += 1
-        results[int(row["_row"])] = {"service_request_id": known_case[rid], "channel_request_id": rid,
-                                     "merged": merged, "repeated": True,
-                                     "service_notice": "已受理(重复提交) · already received"}
-    if len(fresh):
-        actor = f"apikey:{key.key_id}"
-        profile = push_profile(key.channel, _service_codes(store))
-
-        def audit(prior, written):
-            before = {r["case_id"]: _audited(r) for r in _records(prior)}
-            return audit_rows(actor, "open311.request", "cases",
-                              [(r["case_id"], before.get(r["case_id"]), _audited(r)) for r in _records(written)],
-                              address=address, now=now)
-        report = ingest_many([(Pushed(name, fresh.reset_index(drop=True)), profile)], store, audit=audit)
-        for outcome in ("stored", "new", "updated", "unchanged", "merged"):
-            counts[outcome] += getattr(report, outcome)
-        counts["quarantined"] += report.quarantined
-        if report.outcomes is not None:
-            for row in report.outcomes.itertuples(index=False):
-                rid = request_ids[row.row]
-                results[int(row.row)] = {"service_request_id": row.case_id, "channel_request_id": rid,
-                                         "merged": bool(row.merged), "repeated": bool(row.seen),
-                                         "service_notice": "已受理 · received"}
-        for kept in report.quarantine.to_dict("records"):
-            results[int(kept["row"])] = {
-                "channel_request_id": request_ids[kept["row"]],
-                "errors": [{"code": 400, "field": column, "reason": reason, "description": f"{column}: {words}"}
-                           for column, reason, words in kept["_problems"]],
-                "quarantined": True}
-    return {**counts, "requests": [results[n] for n in sorted(results)]}
-
-
-def _records(frame) -> list[dict]:
-    if frame is None or frame.empty:
-        return []
-    return pd.DataFrame(frame.drop(columns=[c for c in _NOT_AUDITED if c in frame])).to_dict("records")
-
-
-def _audited(record: dict | None) -> dict | None:
-    if record is None:
-        return None
-    return {k: (None if not isinstance(v, (list, dict)) and pd.isna(v) else v)
-            for k, v in record.items() if k not in _NOT_AUDITED}
+    store = store_from_request()
+    return intake.run(ingest_requests, store, key, items, services=_service_codes(store), address=_address(),
+                      idempotency_key=idempotency_key)
 
 
 def _categories(store) -> pd.DataFrame:

@@ -285,6 +285,10 @@ class Store(abc.ABC):
                 yield empty_frame(name)
         return batches()
 
+    def written_elsewhere(self) -> None:
+        """Another process wrote for this one (a server's intake process): what this store reads next must
+        include that write. Nothing to do for a store whose reads all go where the writes went."""
+
     def data_versions(self) -> dict[str, str]:
         """Layer → a stamp that changes with every write to it: what a cache checks before it trusts itself.
 

@@ -189,6 +189,14 @@ class PostGISStore(Store):
         with self._replay_lock:
             self._replay_before = max(at, self._replay_before or 0)
 
+    def written_elsewhere(self) -> None:
+        """Read from the primary until the replica has replayed past its WAL position now, which is after
+        the other process's write."""
+        if self._read_dsn is None:
+            return
+        with self._connection() as conn:
+            self._note_position(conn)
+
     def accepts_writes(self, timeout: float = 2.0) -> bool:
         """Whether the primary takes writes now: a connection within ``timeout`` seconds, not to a standby."""
         try:
