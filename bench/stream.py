@@ -2,7 +2,10 @@
 
 Run by hand (README of bench/ has the figures):
 
-    .venv/bin/python bench/stream.py [--stores gpkg,postgis] [--quiet 300] [--seconds 600] [--users 10] [--walls 2]
+    .venv/bin/python bench/stream.py [--stores gpkg,postgis] [--quiet 300] [--seconds 600] [--users 10] [--walls 2] [--hold]
+
+``--hold``: the server holds the cases (as a district's store under ``ONEMAP_HOLD_MAX`` does); without it, a
+server over a million cases holds none and each view is read or counted from the store (``layers/counted.py``).
 
 A writable copy of the store the 1M benches share (``bench/largestore.py``; PostGIS: that copy in its own
 schema) is served by ``onemap serve --workers 2``. Then, against the running server:
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -265,7 +269,12 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--listen-timeout", type=float, default=600)
     parser.add_argument("--small", action="store_true")
+    parser.add_argument("--hold", action="store_true",
+                        help="the server holds the cases whatever their number (ONEMAP_HOLD_MAX; by default a "
+                             "server holds none above 250 000, and its views ask the store)")
     args = parser.parse_args(argv)
+    if args.hold:
+        os.environ["ONEMAP_HOLD_MAX"] = str(10**12)  # the server started below inherits it
     if args.small:
         args.quiet, args.seconds, args.users, args.walls = 10.0, 30.0, 3, 1
     think = tuple(float(v) for v in args.think.split(","))

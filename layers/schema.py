@@ -279,8 +279,28 @@ def conform(name: str, frame) -> pd.DataFrame:
     return gpd.GeoDataFrame(out, geometry=geoms.values, crs=STORAGE_CRS).reset_index(drop=True)
 
 
+# The dtype each kind of column is held as: a column that has it already is kept as it is.
+_HELD_AS = {"int": pd.Int64Dtype(), "float": np.dtype("float64"), "bool": pd.BooleanDtype(),
+            "datetime": np.dtype("datetime64[ms]")}
+# Up to this many rows a text column is checked value by value (text or None) before it is rebuilt.
+_CHECKED_ROWS = 10_000
+
+
+def _held_already(values: pd.Series, kind: str) -> bool:
+    """Whether ``values`` are held as ``kind`` is: a read or a write of a few rows (a pushed case, the rows a
+    write changed) then costs no pandas operation per column, where each costs more than the values."""
+    if kind == "str":
+        return (values.dtype == object and len(values) <= _CHECKED_ROWS
+                and all(v is None or type(v) is str for v in values.array))
+    return values.dtype == _HELD_AS.get(kind)
+
+
 def _coerce(values: pd.Series, kind: str, name: str, col: str) -> pd.Series:
+    if _held_already(values, kind):
+        return values
     try:
+        if kind == "str" and isinstance(values.dtype, pd.StringDtype):  # as Arrow reads text: text or missing
+            return pd.Series(values.to_numpy(dtype=object, na_value=None), index=values.index, dtype=object)
         if kind == "str":
             out = values.to_numpy(dtype=object, na_value=None) if hasattr(values, "array") else values
             out = np.array(out, dtype=object)
