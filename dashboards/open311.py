@@ -43,7 +43,6 @@ THROTTLE = QueryThrottle(SETTINGS.open311_requests, SETTINGS.open311_window_s)
 BATCH_MAX = SETTINGS.open311_batch
 BODY_MAX = 8 * 1024 * 1024
 LIST_MAX = 1000
-# Personal fields are not copied into the audit: the case holds them, the audit says who changed what.
 # What a listed service request shows of a held case (``layers.open311.service_request``).
 _LISTED = ("case_id", "status", "channel", "channels", "category", "responsible_unit", "address", "grid_cell",
            "reported_at", "closed_at", "due_at", "lon", "lat")

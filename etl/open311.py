@@ -38,7 +38,8 @@ COORDINATES = ("lat", "long", "datum")
 # Open311's two statuses, and the lifecycle's own (呼·分·联·销).
 STATUS_WORDS = {"open": "reported", "closed": "closed", **{s: s for s in CASE_STATUSES}}
 DEFAULT_DATUM = "wgs84"
-# What an audit row of a pushed case leaves out: personal data and the point.
+# What an audit row of a pushed case leaves out: the case holds its personal fields and point; the audit says
+# who changed what.
 NOT_AUDITED = ("reporter_phone", "description", "geometry")
 
 
