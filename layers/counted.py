@@ -2,8 +2,9 @@
 
 A city's or a province's store holds tens of millions of cases; a server holds
 none of them (``ONEMAP_HOLD_MAX``). What a wide view shows is asked of the store
-instead, grouped and summed there (``Store.aggregate``): counts from
-``case_counts``, which the store keeps in every write's transaction, and from
+instead, grouped and summed there (``Store.aggregate``): counts from the
+rollups the store keeps in every write's transaction (the narrowest that holds
+what a view asks for: ``summed``), and from
 the cases themselves only what counts by day cannot say (what is overdue now,
 when cases closed, who petitioned before), each a grouped query through the
 partitions of the view's months. The answers are those of ``layers.kpis``,
@@ -24,7 +25,7 @@ import pandas as pd
 
 from layers.filters import CaseFilter
 from layers.kpis import _rate, kpi_group
-from layers.schema import CASE_KINDS, CASE_STATUSES, LEVELS, MISSING
+from layers.schema import CASE_KINDS, CASE_STATUSES, LAYERS, LEVELS, MISSING
 from layers.store import Condition, Store, period_filter
 
 OPEN = [s for s in CASE_STATUSES if s != "closed"]
@@ -59,7 +60,7 @@ def overdue_terms(as_of=None) -> list[Condition]:
 def channel_keys(store: Store, wanted) -> list[str]:
     """The stored lists of channels (``hotline_12345;walk_in``) that hold any of ``wanted``: a case any of
     them reported. A few dozen lists, read from the counts."""
-    keys = store.aggregate("case_counts", [], by=("channels",), measures=("rows",))["channels"]
+    keys = summed(store, [], ("channels",), ("n",))["channels"]
     wanted = set(wanted)
     return sorted(k for k in keys.astype(str) if wanted & set(k.split(";")))
 
@@ -81,9 +82,79 @@ def read_counts(store: Store, f: CaseFilter, by: tuple[str, ...], *, as_of=None)
             if column != "day":
                 found[column] = found[column].astype(object).where(found[column].notna(), MISSING)
         return found
-    found = store.aggregate("case_counts", terms(store, f, "case_counts"), by=by,
-                            measures=("sum:n", "sum:n_resolved_in_place"))
-    return found.rename(columns={"sum_n": "n", "sum_n_resolved_in_place": "in_place"})
+    found = summed(store, terms(store, f, "case_counts"), by, ("n", "n_resolved_in_place"))
+    return found.rename(columns={"n_resolved_in_place": "in_place"})
+
+
+def summed(store: Store, where: list[Condition], by: tuple[str, ...], measures: tuple[str, ...]) -> pd.DataFrame:
+    """The counts ``measures`` (``n``, ``n_resolved_in_place``) of the cases under ``where`` (terms on the columns
+    of ``case_counts``, the period on ``day``), summed by ``by``: from the narrowest rollup that holds every
+    column asked for, by month over the period's whole months and by day over the days at its ends."""
+    period = [t for t in where if t.column == "day"]
+    rest = [t for t in where if t.column != "day"]
+    needed = {t.column for t in rest} | set(by) | set(measures)
+    daily = _narrowest(needed, "day")
+    monthly = _narrowest(needed, "month") if "day" not in by else None
+    bounds = _bounds(period) if monthly else None
+    if bounds is None:
+        return _summed_from(store, daily, where, by, measures)
+    lo, hi = bounds
+    first = None if lo is None else _month_of(lo, up=True)
+    after = None if hi is None else _month_of(hi, up=False)
+    if first is not None and after is not None and first >= after:  # not one whole month: days only
+        return _summed_from(store, daily, where, by, measures)
+    parts = [(monthly, rest + [Condition("month", op, m.to_pydatetime()) for op, m in ((">=", first), ("<", after))
+                               if m is not None])]
+    if lo is not None and lo < first:
+        parts.append((daily, rest + [Condition("day", ">=", lo.to_pydatetime()),
+                                     Condition("day", "<", first.to_pydatetime())]))
+    if hi is not None and after < hi:
+        parts.append((daily, rest + [Condition("day", ">=", after.to_pydatetime()),
+                                     Condition("day", "<", hi.to_pydatetime())]))
+    found = [_summed_from(store, name, terms_, by, measures) for name, terms_ in parts]
+    if len(found) == 1:
+        return found[0]
+    together = pd.concat(found, ignore_index=True)
+    if not by:
+        return pd.DataFrame({m: [int(together[m].sum())] for m in measures})
+    return together.groupby(list(by), sort=False, dropna=False)[list(measures)].sum().reset_index()
+
+
+def _narrowest(needed: set[str], grain: str) -> str | None:
+    """The rollup of cases by ``grain`` (day or month) with the fewest key columns that holds ``needed``."""
+    fits = [name for name, layer in LAYERS.items() if layer.counts and layer.counts.source == "cases"
+            and grain in layer.key and needed <= set(layer.columns)]
+    if not fits and grain == "day":
+        raise ValueError(f"no count of cases holds {sorted(needed)}")
+    return min(fits, key=lambda name: len(LAYERS[name].key)) if fits else None
+
+
+def _bounds(period: list[Condition]):
+    """The period's first midnight and the midnight after it (either None: open), or None where its terms are
+    not of that form (a count by month cannot be cut inside a day)."""
+    lo = hi = None
+    for term in period:
+        value = pd.Timestamp(term.value)
+        if value != value.normalize():
+            return None
+        if term.op == ">=" and lo is None:
+            lo = value
+        elif term.op == "<" and hi is None:
+            hi = value
+        else:
+            return None
+    return lo, hi
+
+
+def _month_of(day: pd.Timestamp, *, up: bool) -> pd.Timestamp:
+    """The midnight that begins ``day``'s month, or the next month's where ``up`` and ``day`` is inside it."""
+    start = day.replace(day=1)
+    return start + pd.offsets.MonthBegin(1) if up and start < day else start
+
+
+def _summed_from(store: Store, name: str, where: list[Condition], by: tuple[str, ...], measures) -> pd.DataFrame:
+    found = store.aggregate(name, where, by=by, measures=tuple(f"sum:{m}" for m in measures))
+    return found.rename(columns={f"sum_{m}": m for m in measures})
 
 
 def per_cell(store: Store, f: CaseFilter) -> pd.Series:
@@ -163,7 +234,9 @@ def first_petitions(store: Store, f: CaseFilter) -> dict:
     with several are read, to find each one's first.
     """
     where = terms(store, f, "cases") + [Condition("kind", "=", "petition")]
-    petitions = int(store.aggregate("cases", where)["rows"].sum())
+    petitions = int(store.aggregate("cases", where)["rows"].sum() if f.overdue_only else  # no count holds overdue
+                    summed(store, terms(store, f, "case_counts") + [Condition("kind", "=", "petition")], (), ("n",))
+                    ["n"].sum())
     if petitions > FIRST_PETITIONS_MAX:  # each caller's first is a question of each caller: too many to ask
         return {"first_petitions": None, "first_petition_settled_rate": None}
     groups = store.aggregate("cases", where, by=("reporter_phone", "status"),

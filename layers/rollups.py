@@ -29,6 +29,8 @@ def counts_of(name: str, rows: pd.DataFrame) -> pd.DataFrame:
     for column in layer.key:
         if column == "day":
             keys[column] = pd.to_datetime(rows[counts.day_of]).dt.normalize()
+        elif column == "month":
+            keys[column] = pd.to_datetime(rows[counts.day_of]).dt.to_period("M").dt.to_timestamp()
         else:  # categorical or text: plain values, a missing one counted under MISSING as the store does
             values = (rows[column] if column in rows else pd.Series(None, index=rows.index)).astype(object)
             keys[column] = values.where(values.notna(), MISSING)

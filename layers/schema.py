@@ -34,8 +34,9 @@ MISSING = ""
 @dataclass(frozen=True)
 class Counts:
     """How a rollup layer counts the rows of another (``source``): by its key columns, each the source's column
-    of the same name (missing: :data:`MISSING`), but ``day``, midnight of the day of the source's ``day_of``
-    (a time as stored: local wall-clock). The store keeps it in the transaction of each write to the source."""
+    of the same name (missing: :data:`MISSING`), but ``day`` and ``month``, the midnight that begins the day or
+    the month of the source's ``day_of`` (a time as stored: local wall-clock). The store keeps it in the
+    transaction of each write to the source."""
 
     source: str
     day_of: str
@@ -124,7 +125,8 @@ LAYERS = {
               "Point", not_null=("case_id", "kind", "category", "channel", "reported_at",
                                  "status", "level_received", "level"), changes=True,
               indexes=(("reported_at",), ("status", "due_at"), ("district_code", "reported_at"),
-                       ("street_code", "reported_at")), partitioned_by="reported_at"),
+                       ("street_code", "reported_at"), ("community_code", "reported_at"),
+                       ("grid_cell", "reported_at")), partitioned_by="reported_at"),
         # How many cases there are per day reported × street × grid cell × kind × category × channel × status ×
         # level, kept by the store's triggers in the transaction of every write to cases, so the pages of a city
         # or a province count rows of this instead of cases. Key columns a case leaves empty hold "" (MISSING):
@@ -140,6 +142,36 @@ LAYERS = {
                "n_resolved_in_place": "int"},
               None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",)),
               indexes=(("street_code", "day"), ("grid_cell", "day"))),
+        # Narrower counts of the same cases, kept the same way, for the wide views of a city or a province: at a
+        # day × cell grain a group mostly holds one case (case_counts is nearly as long as the cases), so a
+        # province's year reads millions of its rows. Each of these drops what most views neither show nor
+        # filter by; ``layers.counted`` reads the narrowest that holds every column a view asks for, by month
+        # where the view's whole months allow (``month``: the midnight that begins the month of reported_at) and
+        # the days at its ends by day. The per-cell map:
+        Layer("counts_month_cell", ("month", "district_code", "street_code", "community_code", "grid_cell"),
+              {"month": "datetime", "district_code": "str", "street_code": "str", "community_code": "str",
+               "grid_cell": "str", "n": "int", "n_resolved_in_place": "int"},
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",))),
+        # The tiles, the channel and level charts, and the channels' lists a channel filter names:
+        Layer("counts_month_street", ("month", "district_code", "street_code", "kind", "channel", "channels",
+                                      "status", "level"),
+              {"month": "datetime", "district_code": "str", "street_code": "str", "kind": "str", "channel": "str",
+               "channels": "str", "status": "str", "level": "str", "n": "int", "n_resolved_in_place": "int"},
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",))),
+        # The categories chart:
+        Layer("counts_month_category", ("month", "district_code", "street_code", "category"),
+              {"month": "datetime", "district_code": "str", "street_code": "str", "category": "str", "n": "int",
+               "n_resolved_in_place": "int"},
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",))),
+        # The lists of channels that reported a case together, which a channel filter names:
+        Layer("counts_month_channels", ("month", "channels"),
+              {"month": "datetime", "channels": "str", "n": "int", "n_resolved_in_place": "int"},
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",))),
+        # The trend (cases per day), and the days at the ends of a view of whole months:
+        Layer("counts_day_street", ("day", "district_code", "street_code"),
+              {"day": "datetime", "district_code": "str", "street_code": "str", "n": "int",
+               "n_resolved_in_place": "int"},
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",))),
         # 一窗受理: every intake record, and the case it landed in (merged into another record's
         # case, and why). A record that opened its case has its fields in that case's row; a
         # merged record keeps all it said here, so a merge can be undone (etl.unmerge).

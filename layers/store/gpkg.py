@@ -183,7 +183,9 @@ class GeoPackageStore(Store):
         source = layer.counts.source
 
         def key_of(row):  # the rollup's key of a row of the source (NEW or OLD), column by column
-            return [f"substr({row}.{_quote(layer.counts.day_of)}, 1, 10) || 'T00:00:00'" if c == "day"
+            time = f"{row}.{_quote(layer.counts.day_of)}"
+            return [f"substr({time}, 1, 10) || 'T00:00:00'" if c == "day"
+                    else f"substr({time}, 1, 7) || '-01T00:00:00'" if c == "month"
                     else f"coalesce({row}.{_quote(c)}, '{MISSING}')" for c in layer.key]
         def flags_of(row):  # each flag of a row as 1 or 0
             return [f"(CASE WHEN {row}.{_quote(flag)} THEN 1 ELSE 0 END)" for flag in layer.counts.flags]

@@ -89,6 +89,9 @@ class Migration:
     steps: tuple
 
 
+NARROW_ROLLUPS = ("counts_month_cell", "counts_month_street", "counts_month_category", "counts_month_channels",
+                  "counts_day_street")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "every layer of layers.schema with its natural key and spatial index; a store made before "
                  "the schema was versioned gains the columns it lacked",
@@ -145,6 +148,12 @@ MIGRATIONS: tuple[Migration, ...] = (
                   "a table's page), and the walk-in visits of a period through one (a city's store)",
               (AddIndex("cases", ("district_code", "reported_at")), AddIndex("cases", ("street_code", "reported_at")),
                AddIndex("case_sources", ("channel", "reported_at")))),
+    Migration(16, "narrower counts of cases for a city's or a province's wide views, kept like case_counts: per "
+                  "month and grid cell (the map), month and street by kind, channels, status and level (the tiles), "
+                  "month and street by category, the lists of channels per month, and day and street (the "
+                  "trend); a community's and a grid leader's cells' cases found through an index in time order",
+              tuple(step for name in NARROW_ROLLUPS for step in (CreateLayer(name), Rollup(name)))
+              + (AddIndex("cases", ("community_code", "reported_at")), AddIndex("cases", ("grid_cell", "reported_at")))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -402,8 +402,9 @@ class PostGISStore(Store):
         measured = sql.SQL(", ").join(map(sql.Identifier, measures))
         # The rollup's key of a row of the source (or of a transition table of it), column by column.
         key_of = sql.SQL(", ").join(
-            sql.SQL("date_trunc('day', {}) AS {}").format(sql.Identifier(layer.counts.day_of), sql.Identifier(c))
-            if c == "day" else sql.SQL("coalesce({0}, {1}) AS {0}").format(sql.Identifier(c), sql.Literal(MISSING))
+            sql.SQL("date_trunc({}, {}) AS {}").format(sql.Literal(c), sql.Identifier(layer.counts.day_of),
+                                                      sql.Identifier(c))
+            if c in ("day", "month") else sql.SQL("coalesce({0}, {1}) AS {0}").format(sql.Identifier(c), sql.Literal(MISSING))
             for c in layer.key)
 
         def counts(sign):  # each measure of a group of rows, with its sign: count(*), then each flag's count

@@ -34,6 +34,12 @@ FILTERS = {
     "overdue only": CaseFilter(**YEAR, overdue_only=True),
     "a month": CaseFilter(start=date(2020, 6, 1), end=date(2020, 6, 30)),
     "all time": CaseFilter(),
+    # Periods that cut months: the store counts their whole months by month and the days at the ends by day.
+    "mid-month to mid-month": CaseFilter(start=date(2020, 2, 15), end=date(2020, 11, 14)),
+    "a street, mid-month on": CaseFilter(start=date(2020, 3, 31), end=date(2020, 12, 31), street_code="330205003"),
+    "days inside a month": CaseFilter(start=date(2020, 6, 10), end=date(2020, 6, 20)),
+    "up to mid-July": CaseFilter(end=date(2020, 7, 14)),
+    "from mid-July": CaseFilter(start=date(2020, 7, 15)),
 }
 
 
@@ -63,7 +69,9 @@ def test_the_kpis_counted_by_the_store_are_those_of_the_cases(demo, name):
     assert counted.count(store, f, as_of=AS_OF) == len(cases)
 
 
-@pytest.mark.parametrize("name", ["the whole year", "a street", "a channel", "a grid leader's cells", "all time"])
+@pytest.mark.parametrize("name", ["the whole year", "a street", "a channel", "a grid leader's cells", "all time",
+                                  "mid-month to mid-month", "a street, mid-month on", "days inside a month",
+                                  "up to mid-July", "from mid-July"])
 def test_the_cells_and_charts_counted_by_the_store_are_those_of_the_cases(demo, name):
     f = FILTERS[name]
     with open_store(demo) as store:
@@ -99,3 +107,13 @@ def test_the_latest_and_what_fell_overdue_are_those_of_the_cases(demo):
         assert counted.fell_overdue(store, f, AS_OF) == fell_overdue(cases, AS_OF)
         since = pd.Timestamp("2020-12-01 08:00")
         assert counted.arrived_since(store, f, since) == int((cases["reported_at"] > since).sum())
+
+
+def test_a_view_is_counted_from_the_narrowest_rollup_that_holds_what_it_asks():
+    # The map's cells over whole months: the month × cell counts; by day: the day × street counts cannot say
+    # cells, so the widest; a category filter on the tiles: only the widest holds category with status.
+    assert counted._narrowest({"grid_cell", "n"}, "month") == "counts_month_cell"
+    assert counted._narrowest({"street_code", "n"}, "day") == "counts_day_street"
+    assert counted._narrowest({"grid_cell", "n"}, "day") == "case_counts"
+    assert counted._narrowest({"kind", "status", "level", "channel", "category", "n"}, "month") is None
+    assert counted._narrowest({"kind", "status", "level", "channel", "n"}, "month") == "counts_month_street"

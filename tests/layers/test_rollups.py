@@ -22,17 +22,18 @@ import layers.store.base
 from etl.status import update_status
 from etl.unmerge import unmerge
 from layers.errors import InvalidValue
-from layers.rollups import counts_from_cases
+from layers.rollups import counts_from_cases, counts_of
 from layers.schema import CASE_KINDS, CASE_STATUSES, LAYERS, LEVELS
 from layers.store import open_store
 from layers.store.base import empty_frame
 from layers.store.migrations import ROLLED_UP_SINCE, pending
 
 KEY = list(LAYERS["case_counts"].key)
+ROLLUPS = [name for name, layer in LAYERS.items() if layer.counts and name != "case_counts"]
 CASE_IDS = [f"c{i}" for i in range(6)]
 # Times at the edges of a day (the last millisecond, midnight) and a day of another year.
 TIMES = ["2020-03-01 00:00:00", "2020-03-01 23:59:59.999", "2020-03-02 00:00:00", "2020-03-02 08:30:00",
-         "2021-01-01 12:00:00"]
+         "2021-01-01 12:00:00", "2020-02-29 23:59:59.999", "2020-03-31 23:59:59"]
 
 # A case is one plain case with up to three of its fields moved: cases then often share a key (n > 1) or
 # differ in one field only (the day alone, say), where a wrong grouping would show.
@@ -82,10 +83,15 @@ def merged_record(case_id: str, source_id: str, f: dict) -> gpd.GeoDataFrame:
 
 
 def assert_counted(store):
+    cases = store.read("cases")
     held = store.read("case_counts")
     assert (held["n"] > 0).all()
-    pd.testing.assert_frame_equal(held.sort_values(KEY).reset_index(drop=True),
-                                  counts_from_cases(store.read("cases")))
+    pd.testing.assert_frame_equal(held.sort_values(KEY).reset_index(drop=True), counts_from_cases(cases))
+    for name in ROLLUPS:  # the narrower counts of the same cases, kept alike
+        held = store.read(name)
+        assert (held["n"] > 0).all(), name
+        pd.testing.assert_frame_equal(held.sort_values(list(LAYERS[name].key)).reset_index(drop=True),
+                                      counts_of(name, cases), obj=name)
 
 
 def apply(store, write, merged: list):
