@@ -89,7 +89,8 @@ def read_counts(store: Store, f: CaseFilter, by: tuple[str, ...], *, as_of=None)
 def summed(store: Store, where: list[Condition], by: tuple[str, ...], measures: tuple[str, ...]) -> pd.DataFrame:
     """The counts ``measures`` (``n``, ``n_resolved_in_place``) of the cases under ``where`` (terms on the columns
     of ``case_counts``, the period on ``day``), summed by ``by``: from the narrowest rollup that holds every
-    column asked for, by month over the period's whole months and by day over the days at its ends."""
+    column asked for, by month over the period's whole months and by day over the days at its ends; from the cases
+    themselves where no rollup by day holds the columns (the cases closed per day: the days at a view's ends)."""
     period = [t for t in where if t.column == "day"]
     rest = [t for t in where if t.column != "day"]
     needed = {t.column for t in rest} | set(by) | set(measures)
@@ -124,8 +125,6 @@ def _narrowest(needed: set[str], grain: str) -> str | None:
     """The rollup of cases by ``grain`` (day or month) with the fewest key columns that holds ``needed``."""
     fits = [name for name, layer in LAYERS.items() if layer.counts and layer.counts.source == "cases"
             and grain in layer.key and needed <= set(layer.columns)]
-    if not fits and grain == "day":
-        raise ValueError(f"no count of cases holds {sorted(needed)}")
     return min(fits, key=lambda name: len(LAYERS[name].key)) if fits else None
 
 
@@ -152,9 +151,31 @@ def _month_of(day: pd.Timestamp, *, up: bool) -> pd.Timestamp:
     return start + pd.offsets.MonthBegin(1) if up and start < day else start
 
 
-def _summed_from(store: Store, name: str, where: list[Condition], by: tuple[str, ...], measures) -> pd.DataFrame:
+def _summed_from(store: Store, name: str | None, where: list[Condition], by: tuple[str, ...], measures
+                 ) -> pd.DataFrame:
+    if name is None:
+        return _counted_over_cases(store, where, by, measures)
     found = store.aggregate(name, where, by=by, measures=tuple(f"sum:{m}" for m in measures))
     return found.rename(columns={f"sum_{m}": m for m in measures})
+
+
+def _counted_over_cases(store: Store, where: list[Condition], by: tuple[str, ...], measures) -> pd.DataFrame:
+    """What a rollup by day would say, counted over the cases: its columns as the cases hold them (``day``, and a
+    key column that is the day of another time, grouped by that time's day; missing values as :data:`MISSING`)."""
+    days = {"day": "reported_at", **{c: column for layer in LAYERS.values() if layer.counts
+                                    for c, column in layer.counts.days}}
+    found = store.aggregate(
+        "cases", [Condition(days.get(t.column, t.column), t.op, t.value) for t in where],
+        by=tuple(f"day:{days[c]}" if c in days else c for c in by),
+        measures=tuple("rows" if m == "n" else f"true:{m[2:]}" for m in measures))
+    found = found.rename(columns={**{days[c]: c for c in by if c in days}, "rows": "n",
+                                  **{f"true_{m[2:]}": m for m in measures if m != "n"}})
+    for column in by:
+        if column in days:
+            found = found[found[column].notna()]  # not counted by a day it does not have (not closed yet)
+        else:
+            found[column] = found[column].astype(object).where(found[column].notna(), MISSING)
+    return found.reset_index(drop=True)
 
 
 def per_cell(store: Store, f: CaseFilter) -> pd.Series:
@@ -266,9 +287,10 @@ def received_per_day(store: Store, f: CaseFilter) -> pd.Series:
 
 def closed_per_day(store: Store, f: CaseFilter) -> pd.Series:
     """The view's cases closed per day of closing."""
-    found = store.aggregate("cases", terms(store, f, "cases"), by=("day:closed_at",))
-    found = found[found["closed_at"].notna()]
-    return pd.Series(found["rows"].to_numpy(), index=pd.DatetimeIndex(found["closed_at"])).sort_index()
+    if f.overdue_only:  # none: what is overdue is open
+        return pd.Series([], index=pd.DatetimeIndex([]), dtype="int64")
+    found = summed(store, terms(store, f, "case_counts"), ("closed_day",), ("n",))
+    return pd.Series(found["n"].to_numpy(dtype="int64"), index=pd.DatetimeIndex(found["closed_day"])).sort_index()
 
 
 def per_category(store: Store, f: CaseFilter) -> pd.Series:

@@ -25,9 +25,14 @@ def counts_of(name: str, rows: pd.DataFrame) -> pd.DataFrame:
     counts = layer.counts
     if counts is None:
         raise ValueError(f"layer {name!r} is not a rollup")
+    for _, column in counts.days:  # a row without the time a key column is the day of is not counted
+        rows = rows[pd.notna(rows[column])] if column in rows else rows.iloc[:0]
+    days = dict(counts.days)
     keys = {}
     for column in layer.key:
-        if column == "day":
+        if column in days:
+            keys[column] = pd.to_datetime(rows[days[column]]).dt.normalize()
+        elif column == "day":
             keys[column] = pd.to_datetime(rows[counts.day_of]).dt.normalize()
         elif column == "month":
             keys[column] = pd.to_datetime(rows[counts.day_of]).dt.to_period("M").dt.to_timestamp()

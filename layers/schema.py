@@ -42,6 +42,13 @@ class Counts:
     day_of: str
     # Besides ``n``, a count per boolean column of the source: ``n_<column>``, the rows where it is true.
     flags: tuple[str, ...] = ()
+    # Key columns that hold the midnight of the day of another time of the source: (key column, source column).
+    # A row whose time is missing (a case not closed yet) is not counted.
+    days: tuple[tuple[str, str], ...] = ()
+
+    def counted_where(self) -> tuple[str, ...]:
+        """The source's columns a row must have for the row to be counted."""
+        return tuple(column for _, column in self.days)
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,12 @@ LAYERS = {
         Layer("counts_month_channels", ("month", "channels"),
               {"month": "datetime", "channels": "str", "n": "int", "n_resolved_in_place": "int"},
               None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",))),
+        # The trend's cases closed per day (of closing), of the cases reported in a view's whole months:
+        Layer("counts_month_closed", ("month", "closed_day", "district_code", "street_code"),
+              {"month": "datetime", "closed_day": "datetime", "district_code": "str", "street_code": "str",
+               "n": "int", "n_resolved_in_place": "int"},
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",),
+                                                   days=(("closed_day", "closed_at"),))),
         # The trend (cases per day), and the days at the ends of a view of whole months:
         Layer("counts_day_street", ("day", "district_code", "street_code"),
               {"day": "datetime", "district_code": "str", "street_code": "str", "n": "int",

@@ -182,17 +182,23 @@ class GeoPackageStore(Store):
         layer = LAYERS[name]
         source = layer.counts.source
 
+        days = dict(layer.counts.days)
+
         def key_of(row):  # the rollup's key of a row of the source (NEW or OLD), column by column
             time = f"{row}.{_quote(layer.counts.day_of)}"
-            return [f"substr({time}, 1, 10) || 'T00:00:00'" if c == "day"
+            return [f"substr({row}.{_quote(days[c])}, 1, 10) || 'T00:00:00'" if c in days
+                    else f"substr({time}, 1, 10) || 'T00:00:00'" if c == "day"
                     else f"substr({time}, 1, 7) || '-01T00:00:00'" if c == "month"
                     else f"coalesce({row}.{_quote(c)}, '{MISSING}')" for c in layer.key]
         def flags_of(row):  # each flag of a row as 1 or 0
             return [f"(CASE WHEN {row}.{_quote(flag)} THEN 1 ELSE 0 END)" for flag in layer.counts.flags]
         key = ", ".join(map(_quote, layer.key))
         measures = ["n", *(f"n_{flag}" for flag in layer.counts.flags)]
+        # A row without a time a key column is the day of is not counted: its old key matches no row (NULL).
+        counted_where = " AND ".join(f"{{}}.{_quote(c)} IS NOT NULL" for c in layer.counts.counted_where()) or "1"
         add = (f"INSERT INTO {_quote(name)} ({key}, {', '.join(map(_quote, measures))}) "
-               f"VALUES ({', '.join(key_of('NEW'))}, 1{''.join(', ' + f for f in flags_of('NEW'))}) "
+               f"SELECT {', '.join(key_of('NEW'))}, 1{''.join(', ' + f for f in flags_of('NEW'))} "
+               f"WHERE {counted_where.format('NEW')} "  # a WHERE also tells SQLite's parser ON CONFLICT is the upsert's
                f"ON CONFLICT ({key}) DO UPDATE SET "
                + ", ".join(f"{_quote(m)} = {_quote(m)} + excluded.{_quote(m)}" for m in measures) + ";")
         old = " AND ".join(f"{_quote(c)} = {v}" for c, v in zip(layer.key, key_of("OLD")))
@@ -217,7 +223,8 @@ class GeoPackageStore(Store):
                 conn.execute(f"INSERT INTO {_quote(name)} ({key}, {', '.join(map(_quote, measures))}) "
                              f"SELECT {', '.join(key_of(_quote(source)))}, count(*)"
                              f"{''.join(', sum(' + f + ')' for f in flags_of(_quote(source)))} "
-                             f"FROM {_quote(source)} GROUP BY {by_key}")
+                             f"FROM {_quote(source)} WHERE {counted_where.format(_quote(source))} "
+                             f"GROUP BY {by_key}")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

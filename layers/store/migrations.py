@@ -90,7 +90,7 @@ class Migration:
 
 
 NARROW_ROLLUPS = ("counts_month_cell", "counts_month_street", "counts_month_category", "counts_month_channels",
-                  "counts_day_street")
+                  "counts_month_closed", "counts_day_street")
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "every layer of layers.schema with its natural key and spatial index; a store made before "
@@ -150,8 +150,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                AddIndex("case_sources", ("channel", "reported_at")))),
     Migration(16, "narrower counts of cases for a city's or a province's wide views, kept like case_counts: per "
                   "month and grid cell (the map), month and street by kind, channels, status and level (the tiles), "
-                  "month and street by category, the lists of channels per month, and day and street (the "
-                  "trend); a community's and a grid leader's cells' cases found through an index in time order",
+                  "month and street by category, the lists of channels per month, cases closed per day by the "
+                  "month they were reported in, and day and street (the trend); a community's and a grid "
+                  "leader's cells' cases found through an index in time order",
               tuple(step for name in NARROW_ROLLUPS for step in (CreateLayer(name), Rollup(name)))
               + (AddIndex("cases", ("community_code", "reported_at")), AddIndex("cases", ("grid_cell", "reported_at")))),
 )

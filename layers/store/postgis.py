@@ -401,11 +401,18 @@ class PostGISStore(Store):
         measures = ["n", *(f"n_{flag}" for flag in layer.counts.flags)]
         measured = sql.SQL(", ").join(map(sql.Identifier, measures))
         # The rollup's key of a row of the source (or of a transition table of it), column by column.
+        days = dict(layer.counts.days)
         key_of = sql.SQL(", ").join(
-            sql.SQL("date_trunc({}, {}) AS {}").format(sql.Literal(c), sql.Identifier(layer.counts.day_of),
-                                                      sql.Identifier(c))
+            sql.SQL("date_trunc('day', {}) AS {}").format(sql.Identifier(days[c]), sql.Identifier(c)) if c in days
+            else sql.SQL("date_trunc({}, {}) AS {}").format(sql.Literal(c), sql.Identifier(layer.counts.day_of),
+                                                           sql.Identifier(c))
             if c in ("day", "month") else sql.SQL("coalesce({0}, {1}) AS {0}").format(sql.Identifier(c), sql.Literal(MISSING))
             for c in layer.key)
+
+        # The rows counted (those with every time a key column is the day of), of a table or transition table.
+        counted_where = sql.SQL("").join(
+            sql.SQL("{}{} IS NOT NULL").format(sql.SQL(" WHERE " if i == 0 else " AND "), sql.Identifier(column))
+            for i, column in enumerate(layer.counts.counted_where()))
 
         def counts(sign):  # each measure of a group of rows, with its sign: count(*), then each flag's count
             return sql.SQL(", ").join([sql.SQL(f"{sign}count(*)")] + [
@@ -420,8 +427,8 @@ class PostGISStore(Store):
                                         for m in measures))
         # Only rows this statement took down can have reached 0 (a committed row never holds 0): those of
         # the keys its old rows had, already locked by the upsert before it.
-        emptied = sql.SQL("DELETE FROM {t} WHERE n = 0 AND ({key}) IN (SELECT {key_of} FROM old_rows)").format(
-            t=counted, key=key, key_of=key_of)
+        emptied = sql.SQL("DELETE FROM {t} WHERE n = 0 AND ({key}) IN (SELECT {key_of} FROM old_rows{w})").format(
+            t=counted, key=key, key_of=key_of, w=counted_where)
         def each(sign):  # a moved row: +1 under its new key, -1 under its old (each flag likewise)
             return sql.SQL(", ").join([sql.SQL(f"{sign} AS n")] + [
                 sql.SQL(f"CASE WHEN {{}} THEN {sign} ELSE 0 END AS {{}}").format(
@@ -430,17 +437,19 @@ class PostGISStore(Store):
         moved = sql.SQL(" OR ").join(sql.SQL("sum({}) <> 0").format(sql.Identifier(m)) for m in measures)
         bodies = {
             "insert": (sql.SQL("NEW TABLE AS new_rows"),
-                       [add(sql.SQL("SELECT {}, {} FROM new_rows GROUP BY {}").format(key_of, counts(""), by_key))]),
+                       [add(sql.SQL("SELECT {}, {} FROM new_rows{} GROUP BY {}").format(
+                           key_of, counts(""), counted_where, by_key))]),
             "delete": (sql.SQL("OLD TABLE AS old_rows"),
-                       [add(sql.SQL("SELECT {}, {} FROM old_rows GROUP BY {}").format(key_of, counts("-"), by_key)),
+                       [add(sql.SQL("SELECT {}, {} FROM old_rows{} GROUP BY {}").format(
+                           key_of, counts("-"), counted_where, by_key)),
                         emptied]),
             # A row whose key and flags did not change counts +1 and -1 under one key: nothing is written for it.
             "update": (sql.SQL("OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-                       [add(sql.SQL("SELECT {key}, {sums} FROM (SELECT {key_of}, {plus} FROM new_rows UNION ALL "
-                                    "SELECT {key_of}, {minus} FROM old_rows) AS moved GROUP BY {by_key} "
+                       [add(sql.SQL("SELECT {key}, {sums} FROM (SELECT {key_of}, {plus} FROM new_rows{w} UNION ALL "
+                                    "SELECT {key_of}, {minus} FROM old_rows{w}) AS moved GROUP BY {by_key} "
                                     "HAVING {moved}").format(
                            key=key, sums=sums, key_of=key_of, by_key=by_key, moved=moved, plus=each("1"),
-                           minus=each("-1"))),
+                           minus=each("-1"), w=counted_where)),
                         emptied]),
         }
         cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(self._table(source)))
@@ -454,10 +463,10 @@ class PostGISStore(Store):
                 sql.Identifier(f"{name}_on_{event}"), sql.SQL(event.upper()), self._table(source), referencing,
                 function))
         cur.execute(sql.SQL("DELETE FROM {}").format(counted))
-        cur.execute(sql.SQL("INSERT INTO {t} ({key}, {measured}) SELECT {key_of}, {counts} FROM {source} "
+        cur.execute(sql.SQL("INSERT INTO {t} ({key}, {measured}) SELECT {key_of}, {counts} FROM {source}{w} "
                             "GROUP BY {by_key} ORDER BY {by_key}").format(
             t=counted, key=key, measured=measured, key_of=key_of, counts=counts(""), source=self._table(source),
-            by_key=by_key))
+            by_key=by_key, w=counted_where))
 
     def _next_seq(self, cur) -> int:
         """The next change number. Its row stays locked until the writer commits, so writers of changes

@@ -39,7 +39,7 @@ TIMES = ["2020-03-01 00:00:00", "2020-03-01 23:59:59.999", "2020-03-02 00:00:00"
 # differ in one field only (the day alone, say), where a wrong grouping would show.
 PLAIN = {"district_code": "330205", "street_code": "330205003", "grid_cell": "kp-01", "reported_at": TIMES[0],
          "kind": "dispute", "category": "邻里纠纷", "channel": "walk_in", "channels": None, "status": "reported",
-         "level": "community", "resolved_in_place": False}
+         "level": "community", "resolved_in_place": False, "closed_at": None}
 MOVES = {
     "district_code": ["330206", None],
     "street_code": ["330205005", None],
@@ -52,6 +52,7 @@ MOVES = {
     "status": CASE_STATUSES[1:],
     "resolved_in_place": [True, None],
     "level": LEVELS[1:],
+    "closed_at": ["2020-03-05 10:00:00", "2020-03-31 23:59:59.999"],  # closed (counts_month_closed counts it)
 }
 fields = st.lists(st.sampled_from([(f, v) for f, values in MOVES.items() for v in values]), max_size=3).map(
     lambda moves: {**PLAIN, **dict(moves)})
@@ -68,6 +69,7 @@ writes = st.lists(st.one_of(
 def case_rows(cases: dict) -> gpd.GeoDataFrame:
     """Cases (case_id → the fields drawn) as an ingest writes them."""
     rows = [{"case_id": case_id, **f, "reported_at": pd.Timestamp(f["reported_at"]),
+             "closed_at": pd.Timestamp(f["closed_at"]) if f.get("closed_at") else pd.NaT,
              "level_received": "community", "people": 1, "location_precision": "building",
              "outside_grid": f["grid_cell"] is None} for case_id, f in cases.items()]
     return gpd.GeoDataFrame(rows, geometry=[Point(121.55, 29.9)] * len(rows), crs=4490)
@@ -77,7 +79,8 @@ def merged_record(case_id: str, source_id: str, f: dict) -> gpd.GeoDataFrame:
     """An intake record of another channel merged into ``case_id``, saying ``f`` of its matter."""
     said = {k: v for k, v in f.items() if k != "channels"}  # a record is of one channel
     return gpd.GeoDataFrame([{"source": "hotline_12345", "source_id": source_id, "case_id": case_id, **said,
-                              "reported_at": pd.Timestamp(said["reported_at"]), "level_received": "community",
+                              "reported_at": pd.Timestamp(said["reported_at"]),
+                              "closed_at": pd.Timestamp(said["closed_at"]) if said.get("closed_at") else pd.NaT, "level_received": "community",
                               "people": 1, "merged": True, "merge_reason": "同一地点同一事项"}],
                             geometry=[Point(121.55, 29.9)], crs=4490)
 
