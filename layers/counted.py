@@ -106,10 +106,10 @@ def summed(store: Store, where: list[Condition], by: tuple[str, ...], measures: 
         return _summed_from(store, daily, where, by, measures)
     parts = [(monthly, rest + [Condition("month", op, m.to_pydatetime()) for op, m in ((">=", first), ("<", after))
                                if m is not None])]
-    if lo is not None and lo < first:
+    if lo is not None and first is not None and lo < first:
         parts.append((daily, rest + [Condition("day", ">=", lo.to_pydatetime()),
                                      Condition("day", "<", first.to_pydatetime())]))
-    if hi is not None and after < hi:
+    if hi is not None and after is not None and after < hi:
         parts.append((daily, rest + [Condition("day", ">=", after.to_pydatetime()),
                                      Condition("day", "<", hi.to_pydatetime())]))
     found = [_summed_from(store, name, terms_, by, measures) for name, terms_ in parts]
