@@ -16,7 +16,8 @@ schema) is served by ``onemap serve --workers 2``. Then, against the running ser
    second (``POST /open311/v2/requests.json`` with the grid platform's key, at a random point of a random
    cell) and a probe, logged in as the commander, asks for the overview's KPI tiles every 0.25 s over the
    days the pushed cases fall in. A case's freshness: from its POST being sent to the first KPI answer
-   that counts it.
+   that counts it. The probe is the instrument, not the stream: it asks in the quiet phase too, so the
+   two phases differ by the pushed cases alone.
 
 Printed per store: each callback's p50/p95/p99 in each phase and the ratio of the p95s (target: the stream
 no worse than quiet, under 300 ms); freshness p50/p95/max (target p95 under 5 s); the server's memory
@@ -137,16 +138,16 @@ class Stream:
                 self.sent.append(t)
         return ok
 
-    def run(self, until, record, server_pid):
-        base = self.counted(record)
-        check(base is not None, "the probe could not read the received tile")
+    def probing(self, record, base=None):
+        """Ask for the KPI tiles every 0.25 s until the event returned is set; with ``base`` (the count before the
+        first push), note when each case sent is first counted."""
         stop_probe = threading.Event()
 
         def probe():
             while not stop_probe.is_set():
                 value = self.counted(record)
                 now = time.perf_counter()
-                if value is not None:
+                if base is not None and value is not None:
                     with self.lock:
                         while len(self.seen) < min(value - base, len(self.sent)):
                             self.seen.append(now)
@@ -154,6 +155,12 @@ class Stream:
 
         prober = threading.Thread(target=probe)
         prober.start()
+        return stop_probe, prober
+
+    def run(self, until, record, server_pid):
+        base = self.counted(record)
+        check(base is not None, "the probe could not read the received tile")
+        stop_probe, prober = self.probing(record, base)
         rng = random.Random(2020)
         start, n = time.perf_counter(), 0
         while time.monotonic() < until:
@@ -171,7 +178,9 @@ class Stream:
         return base
 
 
-def phase(url, callback_map, tokens, seconds, think, users, stream=None, server_pid=None):
+def phase(url, callback_map, tokens, seconds, think, users, stream=None, server_pid=None, probe=None):
+    """People and walls for ``seconds``; with ``stream``, the cases pushed and the probe; with ``probe`` (a
+    ``Stream`` that pushes nothing in this phase), its probe alone, so the quiet phase bears the same requests."""
     record = Recorder()
     until = time.monotonic() + seconds
     threads = [threading.Thread(target=person, args=(url, callback_map, PEOPLE[i % len(PEOPLE)], until, record, i,
@@ -180,10 +189,14 @@ def phase(url, callback_map, tokens, seconds, think, users, stream=None, server_
     rss = [server_rss_mb(server_pid)]
     for thread in threads:
         thread.start()
+    probing = probe.probing(record) if probe is not None else None
     if stream is not None:
         stream.run(until, record, server_pid)
     for thread in threads:
         thread.join()
+    if probing is not None:
+        probing[0].set()
+        probing[1].join()
     rss.append(server_rss_mb(server_pid))
     return record, rss
 
@@ -212,8 +225,9 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
         check(len(services) > 0, f"{label}: services.json listed no service")
         print(f"{label}: {cases_before:,} cases; server ready after {time.perf_counter() - started:.0f} s, "
               f"{server_rss_mb(server.pid):.0f} MB", flush=True)
-        quiet, quiet_rss = phase(url, callback_map, tokens, args.quiet, think, args.users, server_pid=server.pid)
         stream = Stream(url, key, cells, services, callback_map)
+        quiet, quiet_rss = phase(url, callback_map, tokens, args.quiet, think, args.users, server_pid=server.pid,
+                                 probe=stream)
         busy, busy_rss = phase(url, callback_map, tokens, args.seconds, think, args.users, stream, server.pid)
     finally:
         stop(server)

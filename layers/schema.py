@@ -133,7 +133,8 @@ LAYERS = {
                                  "status", "level_received", "level"), changes=True,
               indexes=(("reported_at",), ("status", "due_at"), ("district_code", "reported_at"),
                        ("street_code", "reported_at"), ("community_code", "reported_at"),
-                       ("grid_cell", "reported_at")), partitioned_by="reported_at"),
+                       ("grid_cell", "reported_at"), ("district_code", "case_id"), ("street_code", "case_id")),
+              partitioned_by="reported_at"),
         # How many cases there are per day reported × street × grid cell × kind × category × channel × status ×
         # level, kept by the store's triggers in the transaction of every write to cases, so the pages of a city
         # or a province count rows of this instead of cases. Key columns a case leaves empty hold "" (MISSING):
@@ -158,18 +159,21 @@ LAYERS = {
         Layer("counts_month_cell", ("month", "district_code", "street_code", "community_code", "grid_cell"),
               {"month": "datetime", "district_code": "str", "street_code": "str", "community_code": "str",
                "grid_cell": "str", "n": "int", "n_resolved_in_place": "int"},
-              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",))),
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",)),
+              indexes=(("street_code", "month"), ("grid_cell", "month"))),
         # The tiles, the channel and level charts, and the channels' lists a channel filter names:
         Layer("counts_month_street", ("month", "district_code", "street_code", "kind", "channel", "channels",
                                       "status", "level"),
               {"month": "datetime", "district_code": "str", "street_code": "str", "kind": "str", "channel": "str",
                "channels": "str", "status": "str", "level": "str", "n": "int", "n_resolved_in_place": "int"},
-              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",))),
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",)),
+              indexes=(("street_code", "month"),)),
         # The categories chart:
         Layer("counts_month_category", ("month", "district_code", "street_code", "category"),
               {"month": "datetime", "district_code": "str", "street_code": "str", "category": "str", "n": "int",
                "n_resolved_in_place": "int"},
-              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",))),
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",)),
+              indexes=(("street_code", "month"),)),
         # The lists of channels that reported a case together, which a channel filter names:
         Layer("counts_month_channels", ("month", "channels"),
               {"month": "datetime", "channels": "str", "n": "int", "n_resolved_in_place": "int"},
@@ -179,12 +183,14 @@ LAYERS = {
               {"month": "datetime", "closed_day": "datetime", "district_code": "str", "street_code": "str",
                "n": "int", "n_resolved_in_place": "int"},
               None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",),
-                                                   days=(("closed_day", "closed_at"),))),
+                                                   days=(("closed_day", "closed_at"),)),
+              indexes=(("street_code", "month"),)),
         # The trend (cases per day), and the days at the ends of a view of whole months:
         Layer("counts_day_street", ("day", "district_code", "street_code"),
               {"day": "datetime", "district_code": "str", "street_code": "str", "n": "int",
                "n_resolved_in_place": "int"},
-              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",))),
+              None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",)),
+              indexes=(("street_code", "day"),)),
         # 一窗受理: every intake record, and the case it landed in (merged into another record's
         # case, and why). A record that opened its case has its fields in that case's row; a
         # merged record keeps all it said here, so a merge can be undone (etl.unmerge).

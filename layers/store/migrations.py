@@ -152,9 +152,12 @@ MIGRATIONS: tuple[Migration, ...] = (
                   "month and grid cell (the map), month and street by kind, channels, status and level (the tiles), "
                   "month and street by category, the lists of channels per month, cases closed per day by the "
                   "month they were reported in, and day and street (the trend); a community's and a grid "
-                  "leader's cells' cases found through an index in time order",
+                  "leader's cells' cases found through an index in time order, and a district's or a street's "
+                  "case ids read from an index alone (the walk-in visits of a view are those of its cases)",
               tuple(step for name in NARROW_ROLLUPS for step in (CreateLayer(name), Rollup(name)))
-              + (AddIndex("cases", ("community_code", "reported_at")), AddIndex("cases", ("grid_cell", "reported_at")))),
+              + tuple(AddIndex("cases", columns) for columns in (
+                  ("community_code", "reported_at"), ("grid_cell", "reported_at"), ("district_code", "case_id"),
+                  ("street_code", "case_id")))),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
