@@ -205,9 +205,9 @@ def _categories(store) -> pd.DataFrame:
 
 def counted_kinds(store) -> pd.DataFrame:
     """:func:`layers.open311.category_kinds` counted by the store."""
-    found = store.aggregate("case_counts", [], by=("category", "kind"), measures=("sum:n",))
+    found = counted.summed(store, [], ("category", "kind"), ("n",))  # month × category: not every case's day
     found["kind"] = pd.Categorical(found["kind"], categories=sorted(set(found["kind"])))
-    found = found.sort_values(["category", "sum_n", "kind"], ascending=[True, False, True], kind="stable")
+    found = found.sort_values(["category", "n", "kind"], ascending=[True, False, True], kind="stable")
     return pd.DataFrame(found.drop_duplicates("category")[["category", "kind"]].astype(object)).reset_index(drop=True)
 
 

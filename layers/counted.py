@@ -122,9 +122,11 @@ def summed(store: Store, where: list[Condition], by: tuple[str, ...], measures: 
 
 
 def _narrowest(needed: set[str], grain: str) -> str | None:
-    """The rollup of cases by ``grain`` (day or month) with the fewest key columns that holds ``needed``."""
+    """The rollup of cases by ``grain`` (day or month) with the fewest key columns that holds ``needed``; one that
+    counts only some cases (those closed, by their day of closing) only where that day is asked for."""
     fits = [name for name, layer in LAYERS.items() if layer.counts and layer.counts.source == "cases"
-            and grain in layer.key and needed <= set(layer.columns)]
+            and grain in layer.key and needed <= set(layer.columns)
+            and all(column in needed for column, _ in layer.counts.days)]
     return min(fits, key=lambda name: len(LAYERS[name].key)) if fits else None
 
 

@@ -168,10 +168,10 @@ LAYERS = {
                "channels": "str", "status": "str", "level": "str", "n": "int", "n_resolved_in_place": "int"},
               None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",)),
               indexes=(("street_code", "month"),)),
-        # The categories chart:
-        Layer("counts_month_category", ("month", "district_code", "street_code", "category"),
-              {"month": "datetime", "district_code": "str", "street_code": "str", "category": "str", "n": "int",
-               "n_resolved_in_place": "int"},
+        # The categories chart, and each category's kind (what the push API's service list says):
+        Layer("counts_month_category", ("month", "district_code", "street_code", "kind", "category"),
+              {"month": "datetime", "district_code": "str", "street_code": "str", "kind": "str", "category": "str",
+               "n": "int", "n_resolved_in_place": "int"},
               None, not_null=("n",), counts=Counts("cases", day_of="reported_at", flags=("resolved_in_place",)),
               indexes=(("street_code", "month"),)),
         # The lists of channels that reported a case together, which a channel filter names:

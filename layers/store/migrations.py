@@ -150,7 +150,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                AddIndex("case_sources", ("channel", "reported_at")))),
     Migration(16, "narrower counts of cases for a city's or a province's wide views, kept like case_counts: per "
                   "month and grid cell (the map), month and street by kind, channels, status and level (the tiles), "
-                  "month and street by category, the lists of channels per month, cases closed per day by the "
+                  "month and street by kind and category, the lists of channels per month, cases closed per day by the "
                   "month they were reported in, and day and street (the trend); a community's and a grid "
                   "leader's cells' cases found through an index in time order, and a district's or a street's "
                   "case ids read from an index alone (the walk-in visits of a view are those of its cases)",

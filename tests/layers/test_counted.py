@@ -117,3 +117,6 @@ def test_a_view_is_counted_from_the_narrowest_rollup_that_holds_what_it_asks():
     assert counted._narrowest({"grid_cell", "n"}, "day") == "case_counts"
     assert counted._narrowest({"kind", "status", "level", "channel", "category", "n"}, "month") is None
     assert counted._narrowest({"kind", "status", "level", "channel", "n"}, "month") == "counts_month_street"
+    # The closed cases' counts hold only the closed: never the answer to how many cases there are.
+    assert counted._narrowest({"district_code", "n"}, "month") != "counts_month_closed"
+    assert counted._narrowest({"street_code", "closed_day", "n"}, "month") == "counts_month_closed"
