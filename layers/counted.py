@@ -74,14 +74,8 @@ def read_counts(store: Store, f: CaseFilter, by: tuple[str, ...], *, as_of=None)
     """The view's cases counted by ``by`` (columns of ``case_counts``): ``n`` and ``in_place`` (of them,
     resolved where received). A view of what is overdue is counted over the cases (no count holds it)."""
     if f.overdue_only:
-        found = store.aggregate("cases", terms(store, f, "cases", as_of=as_of),
-                                by=tuple("day:reported_at" if c == "day" else c for c in by),
-                                measures=("rows", "true:resolved_in_place"))
-        found = found.rename(columns={"reported_at": "day", "rows": "n", "true_resolved_in_place": "in_place"})
-        for column in by:
-            if column != "day":
-                found[column] = found[column].astype(object).where(found[column].notna(), MISSING)
-        return found
+        found = _counted_over_cases(store, terms(store, f, "cases", as_of=as_of), by, ("n", "n_resolved_in_place"))
+        return found.rename(columns={"n_resolved_in_place": "in_place"})
     found = summed(store, terms(store, f, "case_counts"), by, ("n", "n_resolved_in_place"))
     return found.rename(columns={"n_resolved_in_place": "in_place"})
 
