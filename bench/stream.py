@@ -69,6 +69,11 @@ def server_rss_mb(pid: int) -> float:
     return sum(_status_mb(p, "VmRSS") for p in [pid, *children(pid)])
 
 
+def server_pss_mb(pid: int) -> float:
+    """The server's memory with the pages its forked processes share counted once (RSS counts them in each)."""
+    return sum(_status_mb(p, "Pss", "smaps_rollup") for p in [pid, *children(pid)])
+
+
 def tile_value(answer: dict, tile_id: str) -> int | None:
     """The number a KPI tile shows, found in a Dash callback's JSON answer."""
     stack = [answer]
@@ -99,7 +104,7 @@ class Stream:
                        "overview-period.end_date": (today + timedelta(days=1)).isoformat()}
         self.sent: list[float] = []  # when each stored case's POST was sent
         self.seen: list[float] = []  # when the KPI first counted it
-        self.rss: list[tuple[int, float]] = []
+        self.rss: list[tuple[int, float, float]] = []
         self.lock = threading.Lock()
 
     def counted(self, record) -> int | None:
@@ -167,7 +172,7 @@ class Stream:
             self.push(n, rng, record)
             n += 1
             if n % 10 == 0:
-                self.rss.append((len(self.sent), server_rss_mb(server_pid)))
+                self.rss.append((len(self.sent), server_rss_mb(server_pid), server_pss_mb(server_pid)))
             time.sleep(max(0.0, start + n * self.every - time.perf_counter()))
         # The last cases: give them up to 60 s to be counted.
         deadline = time.perf_counter() + 60
@@ -242,12 +247,15 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
     if len(fresh):
         print(f"{label}: freshness (POST sent → KPI counts it) p50 {np.percentile(fresh, 50):.2f} s, "
               f"p95 {np.percentile(fresh, 95):.2f} s, max {fresh.max():.2f} s")
-    grown = [f"{n} cases {mb:.0f} MB" for n, mb in stream.rss[::max(1, len(stream.rss) // 6)]]
+    grown = [f"{n} cases {mb:.0f} MB" for n, mb, _ in stream.rss[::max(1, len(stream.rss) // 6)]]
     print(f"{label}: server RSS quiet {quiet_rss[0]:.0f} → {quiet_rss[1]:.0f} MB; stream {busy_rss[0]:.0f} → "
           f"{busy_rss[1]:.0f} MB ({'; '.join(grown)})")
     if len(stream.rss) >= 2:
-        slope = np.polyfit([n for n, _ in stream.rss], [mb for _, mb in stream.rss], 1)[0] * 100
-        print(f"{label}: RSS slope over the stream {slope:.1f} MB per 100 cases")
+        n = [n for n, _, _ in stream.rss]
+        slope = np.polyfit(n, [mb for _, mb, _ in stream.rss], 1)[0] * 100
+        shared_once = np.polyfit(n, [mb for _, _, mb in stream.rss], 1)[0] * 100
+        print(f"{label}: RSS slope over the stream {slope:.1f} MB per 100 cases; PSS (shared pages counted once) "
+              f"{stream.rss[0][2]:.0f} → {stream.rss[-1][2]:.0f} MB, slope {shared_once:.1f} MB per 100 cases")
     print("| store | callback | quiet n | quiet p50 / p95 / p99 | stream n | stream p50 / p95 / p99 | p95 ratio |")
     print("|---|---|---|---|---|---|---|")
     for name in sorted(set(quiet.times) | set(busy.times)):

@@ -15,7 +15,7 @@ from dash import html
 from dash.fingerprint import check_fingerprint
 from flask_compress import Compress
 
-from dashboards import auth, download, errors, feed, figures, geo, open311
+from dashboards import auth, download, errors, feed, figures, geo, memory, open311
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
 from dashboards.schedule import BriefSchedule
@@ -118,6 +118,7 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
     many people filtering at once needs several. The cases are read once, before the processes
     are forked, so they start warm and share those pages of memory.
     """
+    memory.return_freed_memory()  # before the cases are read: their arrays too go back when a follow drops them
     app = create_app(store_spec, basemap=basemap)
     set_up(app)
     store = app.server.extensions["onemap_store"]

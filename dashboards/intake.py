@@ -21,6 +21,7 @@ import pickle
 import threading
 import time
 
+from dashboards import memory
 from layers.store import Store, open_store
 
 # Of the child: 10 gives it about a tenth of a core's share against a serving process at 0 (Linux's weights).
@@ -86,6 +87,7 @@ def shutdown() -> None:
 
 def _child_start() -> None:
     os.nice(NICE)
+    memory.return_freed_memory()  # a push's frames are dropped once written: given back, as the server's are
     # Ends with its serving process, however that ends (gunicorn's kill of a stuck worker included): the
     # pool's queue would never tell it, as the child holds an end of its pipes too.
     parent = os.getppid()

@@ -163,8 +163,10 @@ def _preview(report) -> dict:
 
 
 def cmd_watch(args):
+    from dashboards.memory import return_freed_memory
     from etl.inbox import Inbox
 
+    return_freed_memory()  # a watcher runs all day, as the server does
     root = Path(args.inbox)
     if args.once and not root.is_dir():
         raise NotFound(f"no inbox folder {root}")

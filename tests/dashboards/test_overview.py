@@ -369,3 +369,36 @@ def test_a_value_made_per_copy_is_brought_up_to_date_from_the_copy_before_when_t
         assert cache._derived == {}  # nor does what was made for the copies before keep the last of them alive
         assert cache.derived(store, ("n",), make, follow) == n + 1
     assert made == [n, n + 1] and len(followed) == 1
+
+
+def test_a_request_that_began_on_the_copy_before_a_write_gets_the_value_made_for_that_copy(demo_gpkg, tmp_path):
+    # Under a stream of writes a table request may hold the copy a write behind while another has already
+    # brought the sort order up to date: it gets the order of its own copy, not a sort of every case made again.
+    import shutil
+
+    import flask
+
+    from dashboards.cache import StoreCache
+
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache, made = StoreCache(check_s=0), []
+
+    def make(cases):
+        made.append(len(cases))
+        return len(cases)
+
+    def follow(value, before, cases):
+        return len(cases)
+
+    app = flask.Flask(__name__)
+    with open_store(str(path)) as store:
+        store.upsert("cases", store.read("cases").iloc[:1])
+        n = cache.derived(store, ("n",), make, follow)
+        with app.test_request_context("/"):
+            assert cache.derived(store, ("n",), make, follow) == n  # this request holds the copy of n cases
+            store.upsert("cases", store.read("cases").iloc[[0]].assign(case_id="walk_in:ZZ-NEW-1"))
+            with flask.Flask("other").test_request_context("/"):  # another request (its own flask.g), after the write
+                assert cache.derived(store, ("n",), make, follow) == n + 1
+            assert cache.derived(store, ("n",), make, follow) == n  # still its own copy's value
+    assert made == [n]  # made once; the rest followed or kept
