@@ -118,7 +118,6 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
     many people filtering at once needs several. The cases are read once, before the processes
     are forked, so they start warm and share those pages of memory.
     """
-    memory.return_freed_memory()  # before the cases are read: their arrays too go back when a follow drops them
     app = create_app(store_spec, basemap=basemap)
     set_up(app)
     store = app.server.extensions["onemap_store"]
@@ -144,10 +143,12 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
     if workers > 1:
         _Gunicorn(app.server, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
                                "threads": SETTINGS.server_threads, "worker_connections": CONNECTION_LIMIT, "keepalive": 75,
-                               "timeout": 300, "preload_app": True, "accesslog": None}).run()
+                               "timeout": 300, "preload_app": True, "accesslog": None,
+                               "post_fork": lambda server, worker: memory.keep_trimming()}).run()
         return
     from waitress import serve as waitress_serve
 
+    memory.keep_trimming()
     # Every browser keeps several connections open (a wall all day); waitress's default limit of 100
     # open connections left the 101st client waiting until another went away.
     waitress_serve(app.server, host=host, port=port, threads=SETTINGS.server_threads, connection_limit=CONNECTION_LIMIT)

@@ -87,7 +87,7 @@ def shutdown() -> None:
 
 def _child_start() -> None:
     os.nice(NICE)
-    memory.return_freed_memory()  # a push's frames are dropped once written: given back, as the server's are
+    memory.keep_trimming()  # a push's frames are dropped once written: given back, as the server's are
     # Ends with its serving process, however that ends (gunicorn's kill of a stuck worker included): the
     # pool's queue would never tell it, as the child holds an end of its pipes too.
     parent = os.getppid()

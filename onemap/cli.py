@@ -163,10 +163,10 @@ def _preview(report) -> dict:
 
 
 def cmd_watch(args):
-    from dashboards.memory import return_freed_memory
+    from dashboards.memory import keep_trimming
     from etl.inbox import Inbox
 
-    return_freed_memory()  # a watcher runs all day, as the server does
+    keep_trimming()  # a watcher runs all day, as the server does
     root = Path(args.inbox)
     if args.once and not root.is_dir():
         raise NotFound(f"no inbox folder {root}")
