@@ -70,7 +70,10 @@ def server_rss_mb(pid: int) -> float:
 
 
 def server_pss_mb(pid: int) -> float:
-    """The server's memory with the pages its forked processes share counted once (RSS counts them in each)."""
+    """The server's memory with the pages its forked processes share counted once (RSS counts them in each).
+
+    Read at the ends of a phase only: the kernel walks a process's pages for it, holding its memory map's lock
+    (every page fault of the server waits), which made the callbacks of the phase it was read in slower."""
     return sum(_status_mb(p, "Pss", "smaps_rollup") for p in [pid, *children(pid)])
 
 
@@ -104,7 +107,7 @@ class Stream:
                        "overview-period.end_date": (today + timedelta(days=1)).isoformat()}
         self.sent: list[float] = []  # when each stored case's POST was sent
         self.seen: list[float] = []  # when the KPI first counted it
-        self.rss: list[tuple[int, float, float]] = []
+        self.rss: list[tuple[int, float]] = []
         self.lock = threading.Lock()
 
     def counted(self, record) -> int | None:
@@ -172,7 +175,7 @@ class Stream:
             self.push(n, rng, record)
             n += 1
             if n % 10 == 0:
-                self.rss.append((len(self.sent), server_rss_mb(server_pid), server_pss_mb(server_pid)))
+                self.rss.append((len(self.sent), server_rss_mb(server_pid)))
             time.sleep(max(0.0, start + n * self.every - time.perf_counter()))
         # The last cases: give them up to 60 s to be counted.
         deadline = time.perf_counter() + 60
@@ -192,6 +195,7 @@ def phase(url, callback_map, tokens, seconds, think, users, stream=None, server_
                                                      think)) for i in range(users)]
     threads += [threading.Thread(target=wall, args=(url, callback_map, token, until, record)) for token in tokens]
     rss = [server_rss_mb(server_pid)]
+    pss = [server_pss_mb(server_pid)]
     for thread in threads:
         thread.start()
     probing = probe.probing(record) if probe is not None else None
@@ -203,7 +207,8 @@ def phase(url, callback_map, tokens, seconds, think, users, stream=None, server_
         probing[0].set()
         probing[1].join()
     rss.append(server_rss_mb(server_pid))
-    return record, rss
+    pss.append(server_pss_mb(server_pid))
+    return record, rss + pss  # RSS at start and end, then PSS
 
 
 def percentiles(times) -> np.ndarray:
@@ -247,15 +252,13 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
     if len(fresh):
         print(f"{label}: freshness (POST sent → KPI counts it) p50 {np.percentile(fresh, 50):.2f} s, "
               f"p95 {np.percentile(fresh, 95):.2f} s, max {fresh.max():.2f} s")
-    grown = [f"{n} cases {mb:.0f} MB" for n, mb, _ in stream.rss[::max(1, len(stream.rss) // 6)]]
+    grown = [f"{n} cases {mb:.0f} MB" for n, mb in stream.rss[::max(1, len(stream.rss) // 6)]]
     print(f"{label}: server RSS quiet {quiet_rss[0]:.0f} → {quiet_rss[1]:.0f} MB; stream {busy_rss[0]:.0f} → "
           f"{busy_rss[1]:.0f} MB ({'; '.join(grown)})")
     if len(stream.rss) >= 2:
-        n = [n for n, _, _ in stream.rss]
-        slope = np.polyfit(n, [mb for _, mb, _ in stream.rss], 1)[0] * 100
-        shared_once = np.polyfit(n, [mb for _, _, mb in stream.rss], 1)[0] * 100
+        slope = np.polyfit([n for n, _ in stream.rss], [mb for _, mb in stream.rss], 1)[0] * 100
         print(f"{label}: RSS slope over the stream {slope:.1f} MB per 100 cases; PSS (shared pages counted once) "
-              f"{stream.rss[0][2]:.0f} → {stream.rss[-1][2]:.0f} MB, slope {shared_once:.1f} MB per 100 cases")
+              f"quiet {quiet_rss[2]:.0f} → {quiet_rss[3]:.0f} MB, stream {busy_rss[2]:.0f} → {busy_rss[3]:.0f} MB")
     print("| store | callback | quiet n | quiet p50 / p95 / p99 | stream n | stream p50 / p95 / p99 | p95 ratio |")
     print("|---|---|---|---|---|---|---|")
     for name in sorted(set(quiet.times) | set(busy.times)):
