@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ _started: set[int] = set()  # the processes (pids) whose thread is started
 _lock = threading.Lock()
 
 
+@functools.cache  # find_library runs ldconfig: once per process, not at every trim
 def _malloc_trim():
     name = ctypes.util.find_library("c")
     try:
