@@ -208,7 +208,7 @@ def phase(url, callback_map, tokens, seconds, think, users, stream=None, server_
         probing[1].join()
     rss.append(server_rss_mb(server_pid))
     pss.append(server_pss_mb(server_pid))
-    return record, rss + pss  # RSS at start and end, then PSS
+    return record, rss, pss
 
 
 def percentiles(times) -> np.ndarray:
@@ -236,9 +236,9 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
         print(f"{label}: {cases_before:,} cases; server ready after {time.perf_counter() - started:.0f} s, "
               f"{server_rss_mb(server.pid):.0f} MB", flush=True)
         stream = Stream(url, key, cells, services, callback_map)
-        quiet, quiet_rss = phase(url, callback_map, tokens, args.quiet, think, args.users, server_pid=server.pid,
-                                 probe=stream)
-        busy, busy_rss = phase(url, callback_map, tokens, args.seconds, think, args.users, stream, server.pid)
+        quiet, quiet_rss, quiet_pss = phase(url, callback_map, tokens, args.quiet, think, args.users,
+                                            server_pid=server.pid, probe=stream)
+        busy, busy_rss, busy_pss = phase(url, callback_map, tokens, args.seconds, think, args.users, stream, server.pid)
     finally:
         stop(server)
     with open_store(spec) as store:
@@ -258,7 +258,7 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
     if len(stream.rss) >= 2:
         slope = np.polyfit([n for n, _ in stream.rss], [mb for _, mb in stream.rss], 1)[0] * 100
         print(f"{label}: RSS slope over the stream {slope:.1f} MB per 100 cases; PSS (shared pages counted once) "
-              f"quiet {quiet_rss[2]:.0f} → {quiet_rss[3]:.0f} MB, stream {busy_rss[2]:.0f} → {busy_rss[3]:.0f} MB")
+              f"quiet {quiet_pss[0]:.0f} → {quiet_pss[1]:.0f} MB, stream {busy_pss[0]:.0f} → {busy_pss[1]:.0f} MB")
     print("| store | callback | quiet n | quiet p50 / p95 / p99 | stream n | stream p50 / p95 / p99 | p95 ratio |")
     print("|---|---|---|---|---|---|---|")
     for name in sorted(set(quiet.times) | set(busy.times)):

@@ -73,10 +73,11 @@ def count(store: Store, f: CaseFilter, *, as_of=None) -> int:
 def read_counts(store: Store, f: CaseFilter, by: tuple[str, ...], *, as_of=None) -> pd.DataFrame:
     """The view's cases counted by ``by`` (columns of ``case_counts``): ``n`` and ``in_place`` (of them,
     resolved where received). A view of what is overdue is counted over the cases (no count holds it)."""
+    measures = ("n", "n_resolved_in_place")
     if f.overdue_only:
-        found = _counted_over_cases(store, terms(store, f, "cases", as_of=as_of), by, ("n", "n_resolved_in_place"))
-        return found.rename(columns={"n_resolved_in_place": "in_place"})
-    found = summed(store, terms(store, f, "case_counts"), by, ("n", "n_resolved_in_place"))
+        found = _counted_over_cases(store, terms(store, f, "cases", as_of=as_of), by, measures)
+    else:
+        found = summed(store, terms(store, f, "case_counts"), by, measures)
     return found.rename(columns={"n_resolved_in_place": "in_place"})
 
 

@@ -166,7 +166,6 @@ def cmd_watch(args):
     from dashboards.memory import keep_trimming
     from etl.inbox import Inbox
 
-    keep_trimming()  # a watcher runs all day, as the server does
     root = Path(args.inbox)
     if args.once and not root.is_dir():
         raise NotFound(f"no inbox folder {root}")
@@ -184,6 +183,7 @@ def cmd_watch(args):
         inbox.look(once=True)
         return
     print(f"watching {root} (a folder per source profile; files settle for {args.settle:g} s)", flush=True)
+    keep_trimming()  # a watcher runs all day, as the server does (one look, --once, is over at once)
     inbox.run(parent=args.parent)
 
 
