@@ -190,6 +190,24 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process under ``pid``: its children, theirs (a server's workers and their intake children) and so on."""
+    found, todo = [], children(pid)
+    while todo:
+        found.append(todo.pop())
+        todo.extend(children(found[-1]))
+    return found
+
+
+def cpu_s(pid: int) -> float:
+    """The CPU time (user and system) a process has used so far; 0 for one gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime and stime, fields 14 and 15
+
+
 def fail(message: str):
     print(f"FAILED: {message}", file=sys.stderr, flush=True)
     raise SystemExit(1)

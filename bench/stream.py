@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -47,7 +48,18 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchenv import _status_mb, check, children, free_port, record, start_server, stop, wait_listening  # noqa: E402
+from benchenv import (  # noqa: E402
+    _status_mb,
+    check,
+    children,
+    cpu_s,
+    descendants,
+    free_port,
+    record,
+    start_server,
+    stop,
+    wait_listening,
+)
 from dashboard_1m import OUT  # noqa: E402
 from largestore import writable_copy  # noqa: E402
 from load import PEOPLE, PG, Recorder, person, wall  # noqa: E402
@@ -90,6 +102,31 @@ def tile_value(answer: dict, tile_id: str) -> int | None:
         elif isinstance(node, list):
             stack.extend(node)
     return None
+
+
+def cpu_by_role(server_pid: int) -> dict[int, tuple[str, float]]:
+    """Each process of the server (pid → role, CPU seconds so far), and this bench's own process (the clients).
+
+    Roles: ``serving`` (the server and its workers), ``intake`` (the workers' intake children, started by
+    multiprocessing), ``clients`` (this process: the people, the walls, the probe and the channel system)."""
+    found = {}
+    for pid in [server_pid, *descendants(server_pid)]:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        found[pid] = ("intake" if b"multiprocessing" in command else "serving", cpu_s(pid))
+    times = os.times()
+    found[os.getpid()] = ("clients", times.user + times.system)
+    return found
+
+
+def cpu_used(start: dict, end: dict) -> dict[str, float]:
+    """CPU seconds used between two ``cpu_by_role`` readings, by role (a process started since counts whole)."""
+    used: dict[str, float] = {"serving": 0.0, "intake": 0.0, "clients": 0.0}
+    for pid, (role, seconds) in end.items():
+        used[role] += seconds - start.get(pid, (role, 0.0))[1]
+    return used
 
 
 class Stream:
@@ -196,6 +233,8 @@ def phase(url, callback_map, tokens, seconds, think, users, stream=None, server_
     threads += [threading.Thread(target=wall, args=(url, callback_map, token, until, record)) for token in tokens]
     rss = [server_rss_mb(server_pid)]
     pss = [server_pss_mb(server_pid)]
+    cpu = cpu_by_role(server_pid)
+    started = time.perf_counter()
     for thread in threads:
         thread.start()
     probing = probe.probing(record) if probe is not None else None
@@ -206,9 +245,19 @@ def phase(url, callback_map, tokens, seconds, think, users, stream=None, server_
     if probing is not None:
         probing[0].set()
         probing[1].join()
+    used, elapsed = cpu_used(cpu, cpu_by_role(server_pid)), time.perf_counter() - started
     rss.append(server_rss_mb(server_pid))
     pss.append(server_pss_mb(server_pid))
-    return record, rss, pss
+    return Phase(record, rss, pss, used, elapsed)
+
+
+@dataclass
+class Phase:
+    record: Recorder
+    rss: list[float]  # MB at its start and end
+    pss: list[float]
+    cpu: dict[str, float]  # CPU seconds by role (``cpu_used``)
+    seconds: float
 
 
 def percentiles(times) -> np.ndarray:
@@ -236,9 +285,8 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
         print(f"{label}: {cases_before:,} cases; server ready after {time.perf_counter() - started:.0f} s, "
               f"{server_rss_mb(server.pid):.0f} MB", flush=True)
         stream = Stream(url, key, cells, services, callback_map)
-        quiet, quiet_rss, quiet_pss = phase(url, callback_map, tokens, args.quiet, think, args.users,
-                                            server_pid=server.pid, probe=stream)
-        busy, busy_rss, busy_pss = phase(url, callback_map, tokens, args.seconds, think, args.users, stream, server.pid)
+        calm = phase(url, callback_map, tokens, args.quiet, think, args.users, server_pid=server.pid, probe=stream)
+        busy = phase(url, callback_map, tokens, args.seconds, think, args.users, stream, server.pid)
     finally:
         stop(server)
     with open_store(spec) as store:
@@ -253,24 +301,31 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
         print(f"{label}: freshness (POST sent → KPI counts it) p50 {np.percentile(fresh, 50):.2f} s, "
               f"p95 {np.percentile(fresh, 95):.2f} s, max {fresh.max():.2f} s")
     grown = [f"{n} cases {mb:.0f} MB" for n, mb in stream.rss[::max(1, len(stream.rss) // 6)]]
-    print(f"{label}: server RSS quiet {quiet_rss[0]:.0f} → {quiet_rss[1]:.0f} MB; stream {busy_rss[0]:.0f} → "
-          f"{busy_rss[1]:.0f} MB ({'; '.join(grown)})")
+    print(f"{label}: server RSS quiet {calm.rss[0]:.0f} → {calm.rss[1]:.0f} MB; stream {busy.rss[0]:.0f} → "
+          f"{busy.rss[1]:.0f} MB ({'; '.join(grown)})")
     if len(stream.rss) >= 2:
         slope = np.polyfit([n for n, _ in stream.rss], [mb for _, mb in stream.rss], 1)[0] * 100
         print(f"{label}: RSS slope over the stream {slope:.1f} MB per 100 cases; PSS (shared pages counted once) "
-              f"quiet {quiet_pss[0]:.0f} → {quiet_pss[1]:.0f} MB, stream {busy_pss[0]:.0f} → {busy_pss[1]:.0f} MB")
+              f"quiet {calm.pss[0]:.0f} → {calm.pss[1]:.0f} MB, stream {busy.pss[0]:.0f} → {busy.pss[1]:.0f} MB")
+    for name, ran in (("quiet", calm), ("stream", busy)):
+        print(f"{label}: CPU in the {name} phase, cores busy on average: " + ", ".join(
+            f"{role} {seconds / ran.seconds:.2f}" for role, seconds in ran.cpu.items()))
+    if pushed:
+        print(f"{label}: CPU per case pushed, over the quiet phase's rate: " + ", ".join(
+            f"{role} {1000 * (busy.cpu[role] - calm.cpu[role] / calm.seconds * busy.seconds) / pushed:.0f} ms"
+            for role in busy.cpu))
     print("| store | callback | quiet n | quiet p50 / p95 / p99 | stream n | stream p50 / p95 / p99 | p95 ratio |")
     print("|---|---|---|---|---|---|---|")
-    for name in sorted(set(quiet.times) | set(busy.times)):
-        q, b = quiet.times.get(name, []), busy.times.get(name, [])
+    for name in sorted(set(calm.record.times) | set(busy.record.times)):
+        q, b = calm.record.times.get(name, []), busy.record.times.get(name, [])
         qp = percentiles(q) if q else [np.nan] * 3
         bp = percentiles(b) if b else [np.nan] * 3
         print(f"| {label} | {name} | {len(q)} | {qp[0]:.0f} / {qp[1]:.0f} / {qp[2]:.0f} ms | {len(b)} | "
               f"{bp[0]:.0f} / {bp[1]:.0f} / {bp[2]:.0f} ms | {bp[1] / qp[1]:.2f} |", flush=True)
-    for recorder in (quiet, busy):
+    for recorder in (calm.record, busy.record):
         for reason, n in sorted(recorder.reasons.items(), key=lambda kv: -kv[1])[:5]:
             print(f"  {n} × {reason}")
-    errors = sum(quiet.errors.values()) + sum(busy.errors.values())
+    errors = sum(calm.record.errors.values()) + sum(busy.record.errors.values())
     if errors:
         failed.append(f"{label}: {errors} failed requests (server log kept in {log})")
     if len(stream.seen) < pushed:

@@ -14,6 +14,7 @@ from layers.arrivals import LATEST, fell_overdue, latest
 from layers.brief import hotspot_changes
 from layers.filters import CaseFilter
 from layers.glossary import channel_names
+from layers.schema import stored_time
 
 
 def arrivals(store, f: CaseFilter, now) -> dict:
@@ -26,7 +27,7 @@ def arrivals(store, f: CaseFilter, now) -> dict:
     every, _ = filtered_cases(store, scope)
 
     def hot():
-        lately = every[(every["reported_at"] >= now - pd.Timedelta(days=14)).to_numpy()]
+        lately = every[(every["reported_at"] >= stored_time(now - pd.Timedelta(days=14))).to_numpy()]
         if lately.empty:
             return []
         changes = hotspot_changes(lately, read_places(store, scope, "grid_cells"), now)

@@ -35,7 +35,7 @@ from layers.areas import Area
 from layers.audit import audit_rows, recorded
 from layers.errors import Conflict, InvalidValue
 from layers.glossary import PLACE_COLUMNS
-from layers.places import touch_cells
+from layers.places import Read, touch_cells
 from layers.remediation import PLACE_LAYERS
 from layers.store import Condition, Store
 from layers.store.base import Expect
@@ -272,12 +272,15 @@ def _setback_areas(store: Store, place: Place) -> pd.DataFrame:
     return store.read("setback_areas", [Condition("setback_area", "in", [])])
 
 
-def orders(store: Store, area: Area, *, now=None) -> pd.DataFrame:
-    """The register's orders in ``area`` with ``overdue`` (the planned finish day over, and not yet accepted)."""
-    terms = area.conditions("remediations")
-    register = store.read("remediations", terms)
+def orders(store: Store, area: Area, *, now=None, read: Read | None = None) -> pd.DataFrame:
+    """The register's orders in ``area`` with ``overdue`` (the planned finish day over, and not yet accepted).
+
+    ``read``: how layers are read, ``store.read`` unless given (a server's read of what it holds, say).
+    """
+    read = read or store.read
+    register = read("remediations", area.conditions("remediations"))
     if area.kind == "cells" and len(register):
-        register = register[_in_cells(store, area, register)].reset_index(drop=True)
+        register = register[_in_cells(read, area, register)].reset_index(drop=True)
     now = pd.Timestamp(now or pd.Timestamp.now())
     state = register["state"].fillna("handed_over")  # rows registered before orders had steps: done works
     # The planned finish is a day: the order is overdue once that day has ended.
@@ -314,7 +317,7 @@ def order_layer(store: Store, f) -> gpd.GeoDataFrame:
     return layer
 
 
-def _in_cells(store: Store, area: Area, register: pd.DataFrame) -> np.ndarray:
+def _in_cells(read: Read, area: Area, register: pd.DataFrame) -> np.ndarray:
     """Which orders lie in a grid leader's cells, as :func:`in_area` decides, with one read per kind of place."""
     keep = np.zeros(len(register), dtype=bool)
     for kind, (layer, key) in PLACE_LAYERS.items():
@@ -324,8 +327,8 @@ def _in_cells(store: Store, area: Area, register: pd.DataFrame) -> np.ndarray:
         if kind == "grid_cell":
             keep[rows] = [area.contains(p) for p in register.loc[rows, "place"]]
             continue
-        places = store.read(layer, [Condition(key, "in", sorted(set(register.loc[rows, "place"])))])
-        touching = set(places.loc[touch_cells(store.read, area, places), key])
+        places = read(layer, [Condition(key, "in", sorted(set(register.loc[rows, "place"])))])
+        touching = set(places.loc[touch_cells(read, area, places), key])
         keep[rows] = register.loc[rows, "place"].isin(touching).to_numpy()
     return keep
 

@@ -5,7 +5,8 @@ The register's orders counted for a year by state, the setback areas' progress
 places' names, and the latest finished remediations whose effect was measured.
 Each takes the area's register as :func:`layers.remediation_orders.orders`
 gives it (so a grid leader's orders are the ones touching their cells, as
-everywhere else), and reads only the few places it names.
+everywhere else), and reads only the few places it names. Each reads layers with
+``store.read``, or with the ``read`` it is given (a server's read of the layers it holds).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 import pandas as pd
 
 from layers.areas import Area
-from layers.places import place_names, touch_cells
+from layers.places import Read, place_names, touch_cells
 from layers.remediation import SETBACK_STATUSES
 from layers.remediation_orders import OPEN_STATES, STATES, finish_day_end
 from layers.store import Store
@@ -52,20 +53,21 @@ def year_by_state(register: pd.DataFrame, now) -> dict[str, int]:
     return {state: int(counted.get(state, 0)) for state in STATES}
 
 
-def setback_progress(store: Store, area: Area) -> dict[str, int]:
+def setback_progress(store: Store, area: Area, read: Read | None = None) -> dict[str, int]:
     """The area's setback areas by management status, every status named (0 if none).
 
     A grid leader's are those touching their cells (:func:`layers.remediation_orders.in_area`'s rule),
     so the progress and the orders on the same panel are of the same places.
     """
-    areas = store.read("setback_areas", area.conditions("setback_areas"))
+    read = read or store.read
+    areas = read("setback_areas", area.conditions("setback_areas"))
     if area.kind == "cells" and len(areas):
-        areas = areas[touch_cells(store.read, area, areas)]
+        areas = areas[touch_cells(read, area, areas)]
     counted = areas["status"].value_counts()
     return {status: int(counted.get(status, 0)) for status in SETBACK_STATUSES}
 
 
-def overdue_orders(store: Store, register: pd.DataFrame, now) -> pd.DataFrame:
+def overdue_orders(store: Store, register: pd.DataFrame, now, read: Read | None = None) -> pd.DataFrame:
     """The register's overdue orders at ``now``, longest overdue first: place (and its name), category, unit,
     planned finish, days overdue and state.
 
@@ -76,12 +78,13 @@ def overdue_orders(store: Store, register: pd.DataFrame, now) -> pd.DataFrame:
     if late.empty:
         return pd.DataFrame(columns=OVERDUE_COLUMNS)
     over = (pd.Timestamp(now) - finish_day_end(late["planned_finish"])).dt.total_seconds() / 86400
-    late = late.assign(place_name=place_names(store.read, late["place_kind"], late["place"]),
+    late = late.assign(place_name=place_names(read or store.read, late["place_kind"], late["place"]),
                        days_over=[max(1, math.ceil(d)) for d in over])
     return late[OVERDUE_COLUMNS].sort_values(["days_over", "place"], ascending=[False, True], ignore_index=True)
 
 
-def latest_effects(store: Store, register: pd.DataFrame, effects: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+def latest_effects(store: Store, register: pd.DataFrame, effects: pd.DataFrame, n: int = 3, read: Read | None = None
+                   ) -> pd.DataFrame:
     """The ``n`` finished remediations of the register whose effect was measured, latest finished first:
     place (and its name), finished, cases per month before and after, verdict.
 
@@ -94,4 +97,5 @@ def latest_effects(store: Store, register: pd.DataFrame, effects: pd.DataFrame, 
     mine = effects[effects["remediation_id"].isin(set(register["remediation_id"])).to_numpy()
                    & effects["verdict"].notna().to_numpy()]
     mine = mine.sort_values(["finished_at", "remediation_id"], ascending=False).head(n)
-    return mine.assign(place_name=place_names(store.read, mine["place_kind"], mine["place"]))[columns].reset_index(drop=True)
+    names = place_names(read or store.read, mine["place_kind"], mine["place"])
+    return mine.assign(place_name=names)[columns].reset_index(drop=True)

@@ -333,6 +333,17 @@ def conform(name: str, frame) -> pd.DataFrame:
 # The dtype each kind of column is held as: a column that has it already is kept as it is.
 _HELD_AS = {"int": pd.Int64Dtype(), "float": np.dtype("float64"), "bool": pd.BooleanDtype(),
             "datetime": np.dtype("datetime64[ms]")}
+
+
+def stored_time(stamp) -> pd.Timestamp:
+    """A time in the unit stored times are held in (milliseconds, cut), to compare a column of them with.
+
+    pandas compares a column of milliseconds with a finer time (``Timestamp.now()`` is in microseconds)
+    by converting the whole column first: 26 ms at a million rows, against 2 ms in the column's own unit.
+    """
+    return pd.Timestamp(stamp).as_unit("ms")
+
+
 # Up to this many rows a text column is checked value by value (text or None) before it is rebuilt.
 _CHECKED_ROWS = 10_000
 

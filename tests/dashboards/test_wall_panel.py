@@ -123,10 +123,12 @@ def test_a_panel_that_cannot_be_read_stays_as_it_was_and_the_rest_goes_up(worked
     spec, _ = worked
 
     class NoRegister:
-        """The store, but its register does not answer."""
+        """The store, but its register does not answer; under a URL of its own, so that no register this server
+        already holds (the panel reads what it holds) answers for it."""
 
         def __init__(self, store):
             self.store = store
+            self.url = f"{store.url}#no-register"
 
         def read(self, name, *args, **kwargs):
             if name == "remediations":
