@@ -144,14 +144,20 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
         _Gunicorn(app.server, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
                                "threads": SETTINGS.server_threads, "worker_connections": CONNECTION_LIMIT, "keepalive": 75,
                                "timeout": 300, "preload_app": True, "accesslog": None,
-                               "post_fork": lambda server, worker: memory.keep_trimming()}).run()
+                               "post_fork": lambda server, worker: _each_process(store)}).run()
         return
     from waitress import serve as waitress_serve
 
-    memory.keep_trimming()
+    _each_process(store)
     # Every browser keeps several connections open (a wall all day); waitress's default limit of 100
     # open connections left the 101st client waiting until another went away.
     waitress_serve(app.server, host=host, port=port, threads=SETTINGS.server_threads, connection_limit=CONNECTION_LIMIT)
+
+
+def _each_process(store) -> None:
+    """What every serving process runs beside its requests: the memory it frees given back, and the store followed."""
+    memory.keep_trimming()
+    CACHE.keep_following(store)
 
 
 def _Gunicorn(wsgi, options):

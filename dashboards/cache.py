@@ -16,6 +16,7 @@ a replica may answer while its primary takes no writes:
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -31,12 +32,17 @@ from layers.glossary import remember_channels
 from layers.settings import SETTINGS
 from layers.store import Condition, Store, StoreError
 
+log = logging.getLogger(__name__)
+
 CHECK_S = SETTINGS.cache_check_s
 # How long the probe of a primary waits for an answer; in the background, so no page waits for it.
 PROBE_TIMEOUT_S = 2.0
 # How long a filter's cases are reused, and for how many filters at most: the callbacks of one
 # filter change ask for the same ones, overdue moves with the clock, and each may be a million rows.
 RECENT_S = SETTINGS.cache_recent_s
+# How long the follower keeps making a derived value (a table's sort order) for each new copy since a request last
+# asked for it: the next table asked for after a write then finds it made.
+MAKERS_KEPT_S = 300.0
 RECENT_MAX = SETTINGS.cache_recent_max
 # What the dashboard reads of a case; the rest (free text, intake details) is read from the store when a case is opened.
 _KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status",
@@ -72,6 +78,10 @@ class StoreCache:
         self._took_writes: dict[str, datetime] = {}
         self._probing: dict[str, tuple[int, float, bool]] = {}
         self._probe_lock = threading.Lock()
+        # A serving process's follower (``keep_following``): the stores (url, pid) a thread of this process asks
+        # for their versions and follows; and what each derived value is made and followed with, and when last asked.
+        self._following: set[tuple[str, int]] = set()
+        self._makers: dict[tuple, tuple] = {}  # (store url, key) → (make, follow, last asked, monotonic)
 
     def cases(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The store's cases and their walk-in visit records: within a request, the copy it began with.
@@ -195,13 +205,14 @@ class StoreCache:
         """A geography layer as stored; grid cells carry their area in km² (``area_km2``)."""
         return self._get(store, name, self._current(store).get(name), lambda s: _load_layer(s, name))
 
-    def derived(self, store: Store, key: tuple, make, follow=None):
+    def derived(self, store: Store, key: tuple, make, follow=None, *, asked: float | None = None):
         """``make(cases)`` over the held cases, made once per version of them (a sort order, say).
 
         ``follow(value, before, cases)``: the value made for ``before``, an earlier copy that ``cases`` was
         brought up to date from (the same rows under the same numbers, some changed, more at the end), for
         ``cases``: what a write changed, instead of all of it made again at every write.
         """
+        self._makers[(store.url, key)] = (make, follow, time.monotonic() if asked is None else asked)
         versions, (cases, _), lineage = self._snapshot(store)
         held = self._derived.get((store.url, key))
         if held is not None and _same_cases(held[0], versions):
@@ -277,6 +288,48 @@ class StoreCache:
             with self._probe_lock:
                 self._probing[store.url] = (pid, began, False)
 
+    def keep_following(self, store: Store) -> bool:
+        """Follow ``store`` from a thread of this process (once per process: a forked server process starts its
+        own): every ``check_s`` it asks for the store's versions and brings what this process holds up to date
+        (the cases, and what was made of them lately: a table's sort order).
+
+        A serving process's requests then never ask the store whether it moved, nor wait while the copy is
+        brought up to date or while another process commits to the store (a GeoPackage's readers wait out
+        its writer's commit): they answer from the copy the follower last made. A process that just wrote
+        (``written``) still asks at its next request, so that what it wrote shows at once.
+        """
+        with self._probe_lock:
+            if (store.url, os.getpid()) in self._following:
+                return False
+            self._following.add((store.url, os.getpid()))
+        threading.Thread(target=self._follow_forever, args=(store,), name="onemap-follow", daemon=True).start()
+        return True
+
+    def stop_following(self, store: Store) -> None:
+        """End this process's follower of ``store`` (at its next turn); its requests ask the store again."""
+        with self._probe_lock:
+            self._following.discard((store.url, os.getpid()))
+
+    def _follow_forever(self, store: Store) -> None:
+        while (store.url, os.getpid()) in self._following:
+            try:
+                self.follow_now(store)
+            except StoreError:
+                pass  # unreachable: the pages say so (``unreachable_since``); asked again after ``check_s``
+            except Exception:  # noqa: BLE001 — a follower that stops would leave the process showing the past
+                log.warning("following %s failed; trying again in %s s", store.url, self.check_s, exc_info=True)
+            time.sleep(self.check_s)
+
+    def follow_now(self, store: Store) -> None:
+        """What the follower does every ``check_s``: the store's versions asked, and what is held brought to them."""
+        versions = self._ask(store, self._versions.get(store.url))
+        if self._holds.get(store.url) and (store.url, "cases") in self._held:
+            self._cases_at(store, versions)
+            now = time.monotonic()
+            for (url, key), (make, follow, asked) in list(self._makers.items()):
+                if url == store.url and now - asked <= MAKERS_KEPT_S:
+                    self.derived(store, key, make, follow, asked=asked)
+
     def _current(self, store):
         """The store's data versions; within a request, those it first saw (one snapshot; see ``_snapshot``)."""
         pinned = _pinned()
@@ -289,20 +342,25 @@ class StoreCache:
 
     def _checked(self, store):
         checked = self._versions.get(store.url)
-        if checked is None or time.monotonic() - checked[0] > self.check_s:
-            try:
-                versions = store.data_versions()
-            except StoreError:
-                if checked is None:
-                    raise  # nothing held to show instead
-                # The last good data stands; the store is asked again after ``check_s``.
-                self._unreachable.setdefault(store.url, checked[2])
-                self._versions[store.url] = (time.monotonic(), checked[1], checked[2])
-                return checked[1]
-            self._unreachable.pop(store.url, None)
-            checked = (time.monotonic(), versions, datetime.now())
-            self._versions[store.url] = checked
-        return checked[1]
+        if checked is not None and ((store.url, os.getpid()) in self._following
+                                    or time.monotonic() - checked[0] <= self.check_s):
+            return checked[1]  # asked lately, or asked every ``check_s`` by this process's follower
+        return self._ask(store, checked)
+
+    def _ask(self, store, checked):
+        """The store's versions asked now; ``checked``: what was asked before, if anything (if the store does not
+        answer, it stands and the store is asked again after ``check_s``)."""
+        try:
+            versions = store.data_versions()
+        except StoreError:
+            if checked is None:
+                raise  # nothing held to show instead
+            self._unreachable.setdefault(store.url, checked[2])
+            self._versions[store.url] = (time.monotonic(), checked[1], checked[2])
+            return checked[1]
+        self._unreachable.pop(store.url, None)
+        self._versions[store.url] = (time.monotonic(), versions, datetime.now())
+        return versions
 
     def _get(self, store, what, version, load):
         key = (store.url, what)

@@ -4,6 +4,7 @@ import shutil
 import threading
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from dashboards.cache import StoreCache
@@ -262,3 +263,51 @@ def test_a_filters_cases_are_made_while_another_thread_brings_the_copy_up_to_dat
         for t in threads:
             t.join()
         assert errors == []
+
+
+def test_a_follower_brings_the_copy_up_to_date_and_requests_never_ask_the_store(demo_gpkg, tmp_path):
+    import time
+
+    import flask
+
+    from dashboards.table import ordered
+
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache = StoreCache(check_s=0.1)
+    app = flask.Flask(__name__)
+    by_time = [{"column_id": "reported_at", "direction": "desc"}]
+    with open_store(str(path)) as store, open_store(str(path)) as other:  # other: another process's writes
+        store.upsert("cases", store.read("cases").iloc[:1])  # the store now has change numbers
+        asked_by = []
+        asks = store.data_versions
+        store.data_versions = lambda: (asked_by.append(threading.current_thread().name), asks())[1]
+        cache.holds_cases(store)
+        with app.test_request_context("/"):
+            first = cache.cases(store)[0]
+            cache.derived(store, ("sorted",), lambda cases: ordered(cases, by_time))
+        assert cache.keep_following(store) and not cache.keep_following(store)  # one follower a process
+        try:
+            asked_by.clear()
+            new = other.read("cases").iloc[:2].assign(case_id=["F-1", "F-2"], reported_at=pd.Timestamp("2031-01-01"))
+            other.upsert("cases", new)
+            deadline = time.monotonic() + 10
+            while "F-2" not in set(cache.cases_held(store)[0]["case_id"]) and time.monotonic() < deadline:
+                with app.test_request_context("/"):
+                    cache.cases(store)  # a request meanwhile: the copy as the follower last left it
+                time.sleep(0.02)
+            followed = cache.cases_held(store)[0]
+            assert followed is not first and {"F-1", "F-2"} <= set(followed["case_id"])
+            # What a request asked for lately was made again for the new copy, before any request asked.
+            order = cache._derived[(store.url, ("sorted",))]
+            assert order[3] is followed and set(followed["case_id"].iloc[order[1][0][:2]]) == {"F-1", "F-2"}
+            assert asked_by and set(asked_by) == {"onemap-follow"}  # never the requests' thread
+        finally:
+            cache.stop_following(store)
+            time.sleep(0.3)
+        # Stopped: a request asks the store itself again.
+        asked_by.clear()
+        with app.test_request_context("/"):
+            time.sleep(0.2)
+            cache.cases(store)
+        assert asked_by == [threading.current_thread().name]
