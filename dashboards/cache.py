@@ -43,6 +43,7 @@ RECENT_S = SETTINGS.cache_recent_s
 # How long the follower keeps making a derived value (a table's sort order) for each new copy since a request last
 # asked for it: the next table asked for after a write then finds it made.
 MAKERS_KEPT_S = 300.0
+MAKERS_MAX = 8
 RECENT_MAX = SETTINGS.cache_recent_max
 # What the dashboard reads of a case; the rest (free text, intake details) is read from the store when a case is opened.
 _KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status",
@@ -325,10 +326,24 @@ class StoreCache:
         versions = self._ask(store, self._versions.get(store.url))
         if self._holds.get(store.url) and (store.url, "cases") in self._held:
             self._cases_at(store, versions)
-            now = time.monotonic()
-            for (url, key), (make, follow, asked) in list(self._makers.items()):
-                if url == store.url and now - asked <= MAKERS_KEPT_S:
-                    self.derived(store, key, make, follow, asked=asked)
+            for key, (make, follow, asked) in self._asked_lately(store):
+                self.derived(store, key, make, follow, asked=asked)
+
+    def _asked_lately(self, store: Store) -> list[tuple]:
+        """The derived values of ``store`` the follower makes for each new copy: the ``MAKERS_MAX`` asked for most
+        lately, within ``MAKERS_KEPT_S``. The others are forgotten, with what was made of them: a table sorted
+        by every column in turn, or by any sort a request may send, neither costs each write nor stays in memory."""
+        now = time.monotonic()
+        mine = sorted(((key, made) for (url, key), made in list(self._makers.items()) if url == store.url),
+                      key=lambda item: -item[1][2])
+        kept = [(key, made) for key, made in mine if now - made[2] <= MAKERS_KEPT_S][:MAKERS_MAX]
+        dropped = {key for key, _ in mine} - {key for key, _ in kept}
+        if dropped:
+            with self._deriving:
+                for key in dropped:
+                    self._makers.pop((store.url, key), None)
+                    self._derived.pop((store.url, key), None)
+        return kept
 
     def _current(self, store):
         """The store's data versions; within a request, those it first saw (one snapshot; see ``_snapshot``)."""

@@ -311,3 +311,23 @@ def test_a_follower_brings_the_copy_up_to_date_and_requests_never_ask_the_store(
             time.sleep(0.2)
             cache.cases(store)
         assert asked_by == [threading.current_thread().name]
+
+
+def test_the_follower_makes_again_only_what_was_asked_for_lately_and_forgets_the_rest(demo_gpkg, tmp_path):
+    from dashboards import cache as cache_module
+
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache = StoreCache(check_s=0)
+    made = []
+    with open_store(str(path)) as store:
+        store.upsert("cases", store.read("cases").iloc[:1])  # the store now has change numbers
+        cache.holds_cases(store)
+        # A request may send any sort: twelve orders asked for, one after another.
+        for n in range(12):
+            cache.derived(store, ("sorted", n), lambda cases, n=n: made.append(n) or len(cases))
+        made.clear()
+        store.upsert("cases", store.read("cases").iloc[:3].assign(status="closed"))
+        cache.follow_now(store)
+        assert sorted(made) == list(range(12 - cache_module.MAKERS_MAX, 12))  # the latest asked, made again
+        assert {key for _, key in cache._derived} == {("sorted", n) for n in range(12 - cache_module.MAKERS_MAX, 12)}
