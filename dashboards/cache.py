@@ -64,6 +64,7 @@ class StoreCache:
         self._lock = threading.Lock()
         self._versions: dict[str, tuple[float, dict, datetime]] = {}  # url → (checked at, versions, answered at)
         self._unreachable: dict[str, datetime] = {}  # url → when the store last answered
+        self._asking: dict[str, float] = {}  # url → since when (monotonic) the store is being asked for its versions
         self._held: dict[tuple[str, str], tuple] = {}  # (store url, what) → (version, value)
         self._recent: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
         self._making: dict[tuple, threading.Lock] = {}
@@ -251,8 +252,13 @@ class StoreCache:
         return versions.get(name)
 
     def unreachable_since(self, store: Store) -> datetime | None:
-        """When the store last answered, if its last check failed: what is shown is as of then."""
-        return self._unreachable.get(store.url)
+        """When the store last answered, if its last check failed, or if the one under way (the follower's, which
+        no request waits for) has waited longer than ``check_s``: what is shown is as of then."""
+        since = self._unreachable.get(store.url)
+        began, checked = self._asking.get(store.url), self._versions.get(store.url)
+        if since is None and began is not None and checked is not None and time.monotonic() - began > self.check_s:
+            return checked[2]  # a PostgreSQL that went away: its pool waits for a connection before it says so
+        return since
 
     def writes_paused_since(self, store: Store) -> datetime | None:
         """When the store's primary last took writes, if it takes none now while reads go on (a read replica):
@@ -365,6 +371,7 @@ class StoreCache:
     def _ask(self, store, checked):
         """The store's versions asked now; ``checked``: what was asked before, if anything (if the store does not
         answer, it stands and the store is asked again after ``check_s``)."""
+        self._asking[store.url] = time.monotonic()
         try:
             versions = store.data_versions()
         except StoreError:
@@ -373,6 +380,8 @@ class StoreCache:
             self._unreachable.setdefault(store.url, checked[2])
             self._versions[store.url] = (time.monotonic(), checked[1], checked[2])
             return checked[1]
+        finally:
+            self._asking.pop(store.url, None)
         self._unreachable.pop(store.url, None)
         self._versions[store.url] = (time.monotonic(), versions, datetime.now())
         return versions

@@ -331,3 +331,31 @@ def test_the_follower_makes_again_only_what_was_asked_for_lately_and_forgets_the
         cache.follow_now(store)
         assert sorted(made) == list(range(12 - cache_module.MAKERS_MAX, 12))  # the latest asked, made again
         assert {key for _, key in cache._derived} == {("sorted", n) for n in range(12 - cache_module.MAKERS_MAX, 12)}
+
+
+def test_a_store_that_keeps_the_follower_waiting_is_said_to_be_unreachable(demo_gpkg, tmp_path):
+    import time
+
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache = StoreCache(check_s=0.2)
+    answer = threading.Event()
+    with open_store(str(path)) as store:
+        asks = store.data_versions
+        cache.cases(store)
+        assert cache.keep_following(store)
+        try:
+            time.sleep(0.3)
+            assert cache.unreachable_since(store) is None
+            answer.clear()
+            store.data_versions = lambda: (answer.wait(10), asks())[1]  # a database gone: its pool waits
+            time.sleep(1.0)
+            since = cache.unreachable_since(store)
+            assert since is not None and cache.cases(store)[0] is not None  # the copy held is still shown
+            answer.set()  # back
+            time.sleep(0.5)
+            assert cache.unreachable_since(store) is None
+        finally:
+            answer.set()
+            cache.stop_following(store)
+            time.sleep(0.3)
