@@ -64,6 +64,7 @@ class StoreCache:
         self._lock = threading.Lock()
         self._versions: dict[str, tuple[float, dict, datetime]] = {}  # url → (checked at, versions, answered at)
         self._unreachable: dict[str, datetime] = {}  # url → when the store last answered
+        self._written: dict[str, float] = {}  # url → when (monotonic) this process last wrote to the store
         self._asking: dict[str, float] = {}  # url → since when (monotonic) the store is being asked for its versions
         self._held: dict[tuple[str, str], tuple] = {}  # (store url, what) → (version, value)
         self._recent: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
@@ -244,6 +245,7 @@ class StoreCache:
 
     def written(self, store: Store) -> None:
         """This process just wrote to the store: the next request asks for its versions, not after ``check_s``."""
+        self._written[store.url] = time.monotonic()
         self._versions.pop(store.url, None)
 
     def version(self, store: Store, name: str) -> str | None:
@@ -371,7 +373,7 @@ class StoreCache:
     def _ask(self, store, checked):
         """The store's versions asked now; ``checked``: what was asked before, if anything (if the store does not
         answer, it stands and the store is asked again after ``check_s``)."""
-        self._asking[store.url] = time.monotonic()
+        began = self._asking[store.url] = time.monotonic()
         try:
             versions = store.data_versions()
         except StoreError:
@@ -383,7 +385,10 @@ class StoreCache:
         finally:
             self._asking.pop(store.url, None)
         self._unreachable.pop(store.url, None)
-        self._versions[store.url] = (time.monotonic(), versions, datetime.now())
+        # An answer asked for before this process's last write (the follower's, while a request wrote) may not
+        # hold it: not kept, so that the next request asks again and shows what was written.
+        if self._written.get(store.url, float("-inf")) < began:
+            self._versions[store.url] = (time.monotonic(), versions, datetime.now())
         return versions
 
     def _get(self, store, what, version, load):

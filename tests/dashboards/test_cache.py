@@ -359,3 +359,39 @@ def test_a_store_that_keeps_the_follower_waiting_is_said_to_be_unreachable(demo_
             answer.set()
             cache.stop_following(store)
             time.sleep(0.3)
+
+
+def test_a_write_while_the_follower_asks_is_shown_at_the_next_request(demo_gpkg, tmp_path):
+    import time
+
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache = StoreCache(check_s=0.2)
+    go, asked_by = threading.Event(), []
+    with open_store(str(path)) as store:
+        store.upsert("cases", store.read("cases").iloc[:1])  # the store now has change numbers
+        asks = store.data_versions
+        cache.cases(store)
+        go.clear()
+
+        def slow():  # the follower's ask reads the versions, then is slow to come back
+            asked_by.append(threading.current_thread().name)
+            seen = asks()
+            if threading.current_thread().name == "onemap-follow":
+                go.wait(10)
+            return seen
+        store.data_versions = slow
+        assert cache.keep_following(store)
+        try:
+            time.sleep(0.3)  # the follower is waiting with what it read
+            store.upsert("cases", store.read("cases").iloc[:3].assign(status="closed"))  # this process writes
+            cache.written(store)
+            go.set()  # the follower's answer, from before the write, comes back
+            time.sleep(0.05)
+            asked_by.clear()
+            assert (cache.cases(store)[0]["status"].iloc[:3] == "closed").all()  # the request asked again
+            assert threading.current_thread().name in asked_by
+        finally:
+            go.set()
+            cache.stop_following(store)
+            time.sleep(0.3)
