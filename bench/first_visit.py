@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchenv import (  # noqa: E402
     Watch,
     check,
+    descendants,
     fail,
     free_port,
     record,
@@ -236,7 +237,7 @@ def serve_and_measure(spec: str, label: str, page: str, workers: int, n: int, re
     server = start_server(spec, port, log, *(["--workers", str(workers)] if workers > 1 else []))
     try:
         wait_listening(server, url, 300, log=log)
-        with Watch(lambda: _descendants(os.getpid())) as watch:
+        with Watch(lambda: [os.getpid(), *descendants(os.getpid())]) as watch:
             first, again = runs(url, page, n, returns)
     finally:
         stop(server)
@@ -247,21 +248,6 @@ def serve_and_measure(spec: str, label: str, page: str, workers: int, n: int, re
         check(r["requests"] > 1 and r["decoded"] > 0, f"{label}: no requests seen")
     check(all(r["cached"] == 0 for r in first), f"{label}: a first visit found something in its new profile's cache")
     return first, again
-
-
-def _descendants(pid: int) -> list[int]:
-    """This bench, its server and its workers, chromedriver and Chromium's processes (started from any of a
-    process's threads, so every thread's children)."""
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                pass
-    return found
 
 
 def main():
