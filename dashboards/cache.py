@@ -35,6 +35,7 @@ from layers.store import Condition, Store, StoreError
 log = logging.getLogger(__name__)
 
 CHECK_S = SETTINGS.cache_check_s
+FOLLOW_S = SETTINGS.follow_s
 # How long the probe of a primary waits for an answer; in the background, so no page waits for it.
 PROBE_TIMEOUT_S = 2.0
 # How long a filter's cases are reused, and for how many filters at most: the callbacks of one
@@ -58,8 +59,8 @@ _CATEGORICAL = ("kind", "category", "channel", "channels", "status", "level", "g
 
 
 class StoreCache:
-    def __init__(self, check_s: float = CHECK_S, hold_max: int = SETTINGS.hold_max):
-        self.check_s, self.hold_max = check_s, hold_max
+    def __init__(self, check_s: float = CHECK_S, hold_max: int = SETTINGS.hold_max, follow_s: float = FOLLOW_S):
+        self.check_s, self.hold_max, self.follow_s = check_s, hold_max, follow_s
         self._holds: dict[str, bool] = {}  # url → whether this server holds the store's cases
         self._lock = threading.Lock()
         self._versions: dict[str, tuple[float, dict, datetime]] = {}  # url → (checked at, versions, answered at)
@@ -321,21 +322,27 @@ class StoreCache:
 
     def _follow_forever(self, store: Store) -> None:
         while (store.url, os.getpid()) in self._following:
+            moved = False
             try:
-                self.follow_now(store)
+                moved = self.follow_now(store)
             except StoreError:
                 pass  # unreachable: the pages say so (``unreachable_since``); asked again after ``check_s``
             except Exception:  # noqa: BLE001 — a follower that stops would leave the process showing the past
                 log.warning("following %s failed; trying again in %s s", store.url, self.check_s, exc_info=True)
-            time.sleep(self.check_s)
+            # Each follow costs every process the same whatever it takes in (reads, new masks and views for
+            # the requests after it): under a stream of writes, several are taken in at once.
+            time.sleep(max(self.check_s, self.follow_s) if moved else self.check_s)
 
-    def follow_now(self, store: Store) -> None:
-        """What the follower does every ``check_s``: the store's versions asked, and what is held brought to them."""
-        versions = self._ask(store, self._versions.get(store.url))
+    def follow_now(self, store: Store) -> bool:
+        """What the follower does every ``check_s``: the store's versions asked, and what is held brought to them.
+        Whether the cases or the visits moved."""
+        before = self._versions.get(store.url)
+        versions = self._ask(store, before)
         if self._holds.get(store.url) and (store.url, "cases") in self._held:
             self._cases_at(store, versions)
             for key, (make, follow, asked) in self._asked_lately(store):
                 self.derived(store, key, make, follow, asked=asked)
+        return before is not None and not _same_cases(before[1], versions)
 
     def _asked_lately(self, store: Store) -> list[tuple]:
         """The derived values of ``store`` the follower makes for each new copy: the ``MAKERS_MAX`` asked for most

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from dash import html
 
+from dashboards.cache import CACHE
 from dashboards.geo import held
 from dashboards.i18n import say
 from dashboards.remediation import VERDICT_WORDS, measured_effects
@@ -25,7 +26,28 @@ SETBACK_COLOURS = {"unmanaged": "#e53e3e", "in_renovation": "#ecc94b", "handed_o
 VERDICT_CLASSES = {"reduced": "good", "increased": "bad", "none": "plain"}
 
 
+# What the panel is made of: the register, the places it names and the effects measured (once a day and again
+# when a layer they are measured from is replaced: ``dashboards.remediation.MEASURED_FROM``). Not the cases.
+PANEL_FROM = ("remediations", "setback_areas", "grid_cells", "communities", "estates", "streets", "epoch:cases")
+PANELS_KEPT = 64
+_PANELS: dict[tuple, dict] = {}
+
+
 def remediation_panel(store, area: Area, now) -> dict:
+    """:func:`panel_figures` at ``now`` to the minute, made once per minute, area and version of what it is made
+    of: every wall of one area at once, and each refresh under a stream of new cases (16 ms at a million)."""
+    minute = pd.Timestamp(now).floor("min")
+    key = (store.url, tuple(CACHE.version(store, name) for name in PANEL_FROM), area, minute)
+    panel = _PANELS.get(key)
+    if panel is None:
+        panel = panel_figures(store, area, minute)
+        if len(_PANELS) >= PANELS_KEPT:
+            _PANELS.clear()
+        _PANELS[key] = panel
+    return panel
+
+
+def panel_figures(store, area: Area, now) -> dict:
     """The panel's figures for ``area`` at ``now``.
 
     Returns

@@ -65,6 +65,10 @@ class Settings:
     min_password: int = _env("ONEMAP_MIN_PASSWORD", 8, doc="the shortest password a user may be given")
     cache_check_s: float = _env("ONEMAP_CACHE_CHECK_S", 1.0,
                                 doc="seconds a server trusts its copy of the store before asking for its versions")
+    follow_s: float = _env("ONEMAP_FOLLOW_S", 2.0,
+                           doc="seconds a server's follower waits after taking in a write before it looks again: a "
+                               "stream of writes is taken in this often, a write after a quiet spell within "
+                               "ONEMAP_CACHE_CHECK_S")
     cache_recent_s: float = _env("ONEMAP_CACHE_RECENT_S", 5.0, doc="seconds one filter's cases are reused")
     cache_recent_max: int = _env("ONEMAP_CACHE_RECENT_MAX", 8, doc="filters whose cases are kept at once")
     redis: str = _env("ONEMAP_REDIS", "",

@@ -406,6 +406,8 @@ class GeoPackageStore(Store):
                                 ).fetchall()
         for trigger, _ in triggers:
             conn.execute(f"DROP TRIGGER {_quote(trigger)}")
+        # A new row's fid is past every fid before it (SQLite's rowids; an update keeps its row's).
+        top = conn.execute(f"SELECT coalesce(max(fid), 0) FROM {_quote(name)}").fetchone()[0]
         # Rows are sent grouped by which columns they fill: an empty column is left out of the
         # statement (SQLite stores NULL for it, and the update sets it NULL) instead of bound row by row.
         values = [np.array(column, dtype=object) for column in values]
@@ -419,8 +421,11 @@ class GeoPackageStore(Store):
                              zip(*(values[k][rows].tolist() for k in present)))
         if layer.geometry:
             self._index_batch(conn, name, frame)
-        conn.execute("UPDATE gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM "
-                     f"{_quote(name)}) WHERE lower(table_name) = lower(?)", (name,))
+        # The count grows by the rows new past ``top``: counting them all was 8-10 ms a layer at a million rows.
+        conn.execute("UPDATE gpkg_ogr_contents SET feature_count = CASE WHEN feature_count IS NULL "
+                     f"THEN (SELECT count(*) FROM {_quote(name)}) "
+                     f"ELSE feature_count + (SELECT count(*) FROM {_quote(name)} WHERE fid > ?) END "
+                     "WHERE lower(table_name) = lower(?)", (top, name))
         for _, create in triggers:
             conn.execute(create)
 

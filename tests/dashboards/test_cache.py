@@ -395,3 +395,38 @@ def test_a_write_while_the_follower_asks_is_shown_at_the_next_request(demo_gpkg,
             go.set()
             cache.stop_following(store)
             time.sleep(0.3)
+
+
+def test_under_a_stream_of_writes_the_follower_takes_them_in_every_follow_s(demo_gpkg, tmp_path):
+    import time
+
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache = StoreCache(check_s=0.05, follow_s=1.5)
+    with open_store(str(path)) as store, open_store(str(path)) as other:  # other: another process's writes
+        store.upsert("cases", store.read("cases").iloc[:1])  # the store now has change numbers
+        cache.holds_cases(store)
+        cache.cases(store)
+        row = other.read("cases").iloc[:1]
+
+        def held_ids():
+            return set(cache.cases_held(store)[0]["case_id"])
+
+        def wait_for(case_id, seconds):
+            deadline = time.monotonic() + seconds
+            while case_id not in held_ids() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return case_id in held_ids()
+
+        assert cache.keep_following(store)
+        try:
+            time.sleep(0.2)
+            other.upsert("cases", row.assign(case_id="S-1"))  # after a quiet spell: taken in within check_s
+            assert wait_for("S-1", 1.0)
+            followed = time.monotonic()
+            other.upsert("cases", row.assign(case_id="S-2"))  # the next of a stream waits for follow_s
+            assert not wait_for("S-2", 0.8)
+            assert wait_for("S-2", 3.0) and time.monotonic() - followed >= 1.4
+        finally:
+            cache.stop_following(store)
+            time.sleep(0.3)

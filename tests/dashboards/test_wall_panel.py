@@ -108,6 +108,26 @@ def test_the_panel_draws_its_figures_and_an_empty_area_says_so_in_words(worked):
     assert find(words, "wall-rem-states") is None and find(words, "wall-rem-overdue") is None  # no empty frames
 
 
+def test_the_panel_is_made_once_a_minute_and_again_when_the_register_changes(demo_gpkg, tmp_path, request):
+    from dashboards.cache import CACHE
+    from layers.remediation_orders import advance_order
+    from tests.conftest import demo_copy
+    from tests.layers.orders_demo import open_demo_orders
+
+    spec = demo_copy("gpkg", demo_gpkg, tmp_path, request)
+    with open_store(spec) as store:
+        ids = open_demo_orders(store)
+        CACHE.written(store)
+        first = remediation_panel(store, KONGPU.area, NOW)
+        assert remediation_panel(store, KONGPU.area, NOW + pd.Timedelta(seconds=59)) is first  # walls of one minute
+        assert remediation_panel(store, KONGPU.area, NOW + pd.Timedelta(minutes=1)) is not first
+        advance_order(store, COMMANDER, ids["planned"], "approved", now=NOW)
+        CACHE.written(store)
+        now = remediation_panel(store, KONGPU.area, NOW)
+    assert (first["by_state"]["proposed"], first["by_state"]["approved"]) == (1, 1)
+    assert (now["by_state"]["proposed"], now["by_state"]["approved"]) == (0, 2)
+
+
 def test_the_walls_refresh_shows_the_panel_of_the_view_it_has_turned_to(worked):
     spec, _ = worked
     query = {"from": "2020-01-01", "to": "2020-12-31", "rotate": "1"}

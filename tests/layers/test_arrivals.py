@@ -32,6 +32,17 @@ def test_the_latest_of_many_are_those_pandas_finds():
     assert [c["category"] for c in latest(cases, COMMUNITIES)] == expected
 
 
+def test_the_latest_are_found_when_fewer_than_asked_for_came_in_the_last_week():
+    rng = np.random.default_rng(8)
+    years = rng.integers(1_500_000_000, 1_700_000_000, 20_000)  # six years, a few cases a week
+    stamps = pd.to_datetime(np.concatenate([years, [1_700_000_000 + 86_400 * 30, 1_700_000_000 + 86_400 * 31]]),
+                            unit="s")  # the newest two, a month after the rest
+    cases = cases_at(stamps)
+    expected = cases.nlargest(8, "reported_at", keep="first")["category"].tolist()
+    assert [c["category"] for c in latest(cases, COMMUNITIES)] == expected
+    assert latest(cases_at([None] * 20), COMMUNITIES) == []  # no time at all
+
+
 def test_a_time_finer_than_stored_ones_is_cut_to_the_millisecond():
     now = pd.Timestamp("2024-05-01 12:00:00.000700")  # microseconds, as Timestamp.now() has
     cases = pd.DataFrame({

@@ -378,6 +378,20 @@ def test_a_geopackage_layer_extent_covers_every_row_written(tmp_path):
     assert pyogrio.read_info(path, layer="cases")["total_bounds"] == pytest.approx((121.4, 29.8, 121.7, 30.1))
 
 
+def test_a_geopackage_layer_feature_count_is_the_rows_it_holds_after_upserts(tmp_path):
+    """Readers (ogrinfo, QGIS) take a layer's size from gpkg_ogr_contents: each upsert adds its new rows only."""
+    import pyogrio
+
+    path = tmp_path / "s.gpkg"
+    with open_store(str(path)) as store:
+        store.upsert("cases", cases(["a", "b", "c"]))
+        store.upsert("cases", cases(["b", "d"], status="closed"))  # one written again, one new
+        store.upsert("cases", cases(["a"], status="closed"))  # none new
+        store.upsert_many({"cases": cases(["e", "f"])})
+    assert pyogrio.read_info(path, layer="cases")["features"] == 6
+    assert len(pyogrio.read_dataframe(path, layer="cases")) == 6
+
+
 def test_the_store_groups_and_sums_what_a_city_asks_of_millions_of_rows(store):
     store.upsert("cases", cases(["A1", "A2", "A3"], status="closed", day="2020-03-01"))
     store.upsert("cases", cases(["B1"], day="2020-04-02"))
