@@ -46,6 +46,7 @@ RECENT_S = SETTINGS.cache_recent_s
 MAKERS_KEPT_S = 300.0
 MAKERS_MAX = 8
 RECENT_MAX = SETTINGS.cache_recent_max
+ANSWERS_MAX = 64
 # What the dashboard reads of a case; the rest (free text, intake details) is read from the store when a case is opened.
 _KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status",
          "level", "resolved_in_place", "reporter_phone", "grid_cell", "community_code", "street_code",
@@ -69,6 +70,7 @@ class StoreCache:
         self._asking: dict[str, float] = {}  # url → since when (monotonic) the store is being asked for its versions
         self._held: dict[tuple[str, str], tuple] = {}  # (store url, what) → (version, value)
         self._recent: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
+        self._answers: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
         self._making: dict[tuple, threading.Lock] = {}
         # The bookkeeping of ``recent`` and what ``derived`` makes, each under a lock of its own: never the one a
         # follow or a whole read holds for as long as they take, which every callback would otherwise wait for.
@@ -189,20 +191,31 @@ class StoreCache:
         filter's cases at once: the first makes them, the others wait for it.
         """
         versions = self._snapshot(store)[0] if self.holds_cases(store) else self._current(store)
-        key = (store.url, versions.get("cases"), versions.get("case_sources"), key)
+        return self._reused(self._recent, RECENT_MAX,
+                            (store.url, versions.get("cases"), versions.get("case_sources"), key), make)
+
+    def answer(self, store: Store, key: tuple, make):
+        """``make()`` for ``key`` under the current versions of every layer, made once and reused for ``RECENT_S``:
+        a small answer made of the cases and the other layers (a view's tiles and map), asked again and again
+        for one view (every wall of an area, a screen that refreshes). ``ANSWERS_MAX`` are kept, apart from the
+        filters' cases (``recent``), which are large: the people changing filters do not push these out."""
+        versions = self._snapshot(store)[0] if self.holds_cases(store) else self._current(store)
+        return self._reused(self._answers, ANSWERS_MAX, (store.url, tuple(sorted(versions.items())), key), make)
+
+    def _reused(self, kept: dict, most: int, key: tuple, make):
         with self._recent_lock:
             lock = self._making.setdefault(key, threading.Lock())
         with lock:
             now = time.monotonic()
-            made = self._recent.get(key)
+            made = kept.get(key)
             if made is None or now - made[0] > RECENT_S:
                 made = (now, make())
                 with self._recent_lock:  # other keys' makers prune too
-                    fresh = sorted((k for k, v in self._recent.items() if now - v[0] <= RECENT_S),
-                                   key=lambda k: self._recent[k][0])
-                    self._recent = {k: self._recent[k] for k in fresh[-(RECENT_MAX - 1):]}
-                    self._recent[key] = made
-                    self._making = {k: v for k, v in self._making.items() if k in self._recent}
+                    fresh = sorted((k for k, v in kept.items() if now - v[0] <= RECENT_S), key=lambda k: kept[k][0])
+                    for k in set(kept) - set(fresh[-(most - 1):]):
+                        del kept[k]
+                    kept[key] = made
+                    self._making = {k: v for k, v in self._making.items() if k in self._recent or k in self._answers}
         return made[1]
 
     def layer(self, store: Store, name: str) -> pd.DataFrame:

@@ -29,7 +29,21 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
     A view of a store the server does not hold, keeping more cases than it reads, is counted by the store
     (``layers.counted``): the same tiles and cells; the layers that need each case (points, blind spots,
     priorities) wait for a narrower view and say so (``not_drawn``).
+
+    As of now, a view is made once per version of the store's layers and reused for a few seconds
+    (``CACHE.answer``): the walls of one area, a screen refreshing, people on the default view. Shared by
+    those requests, so not to be changed in place. The view's cases are :func:`view_cases`'.
     """
+    if as_of is not None:
+        return _view_data(store, f, as_of=as_of, layers=layers, measure=measure, outline_colour=outline_colour,
+                          basemap=basemap, lang=lang)
+    key = ("view", f, tuple(layers), measure, outline_colour, basemap, lang)
+    return CACHE.answer(store, key, lambda: _view_data(store, f, layers=layers, measure=measure,
+                                                       outline_colour=outline_colour, basemap=basemap, lang=lang))
+
+
+def _view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
+               basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
     found = view_cases(store, f, as_of=as_of)
     if found is None:
         cases = None
@@ -59,7 +73,6 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
         "kpis": kpis,
         "map": figure,
         "points_shown": points_shown,
-        "cases": cases,
         "not_drawn": list(sketch.not_drawn),
     }
 

@@ -100,9 +100,11 @@ def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, base
     code, title = views[tick % len(views)]
     data = view_data(store, f.narrowed(street_code=code, community_code=None, grid_cell=None), as_of=as_of,
                      outline_colour="#a0aec0", basemap=basemap, lang=lang)
+    # The view is shared with other requests of it (``view_data``): the wall dresses a copy of the parts it changes.
+    layout = {**data["map"]["layout"], "map": {**data["map"]["layout"]["map"]}}
+    figure = {**data["map"], "layout": layout}
     # Dark under the cells: a fill below the traces on the blank style. (A style object of its
     # own would be set anew at every refresh, and MapLibre then keeps the old picture.)
-    layout = data["map"]["layout"]
     if not basemap.tiles:
         layout["map"]["layers"] = [WALL_BACKDROP] + layout["map"]["layers"]
     layout.update(paper_bgcolor=WALL_BACKGROUND, font=dict(color="#e2e8f0"),
@@ -112,5 +114,5 @@ def wall_data(store, f: CaseFilter, tick: int, *, rotate: bool, as_of=None, base
     # The browser fits the map to the wall and grows this type with it (assets/fit.js).
     layout["meta"] = dict(layout.get("meta", {}), screen="wall", type=dict(title=20, legend=14))
     found = arrivals(store, f.narrowed(street_code=code), as_of or datetime.now())
-    return {"title": title, "kpis": data["kpis"], "map": data["map"], "view": tick % len(views),
+    return {"title": title, "kpis": data["kpis"], "map": figure, "view": tick % len(views),
             "views": len(views), "street_code": code, "ticker": ticker(found, lang), "arrivals": found}

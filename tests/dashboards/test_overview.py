@@ -45,6 +45,7 @@ def test_tiles_use_chinese_number_conventions():
 
 def test_view_data_follows_every_filter_and_the_table_pages_on_the_server(demo_gpkg):
     from dashboards.data import chart_data, view_data
+    from dashboards.selection import view_cases
     from dashboards.table import case_table
     from layers.filters import CaseFilter
 
@@ -52,16 +53,17 @@ def test_view_data_follows_every_filter_and_the_table_pages_on_the_server(demo_g
     with open_store(demo_gpkg[0]) as store:
         community = year.narrowed(street_code="330205003", community_code="330205003002")
         data = view_data(store, community)
+        cases, _ = view_cases(store, community)
         overdue = view_data(store, year.narrowed(overdue_only=True), as_of="2021-03-01")
     assert all(code.startswith("330205003002") for code in data["map"]["data"][0]["locations"])
-    assert (data["cases"]["community_code"] == "330205003002").all()
+    assert (cases["community_code"] == "330205003002").all()
     assert overdue["kpis"]["all"]["received"] == 5 and overdue["kpis"]["all"]["overdue"] == 5
-    assert {fig["layout"]["title"]["text"].split(" ")[0] for fig in chart_data(data["cases"]).values()} == {
+    assert {fig["layout"]["title"]["text"].split(" ")[0] for fig in chart_data(cases).values()} == {
         "每日受理与办结", "高发类别", "渠道构成", "化解层级"}
-    rows, pages = case_table(data["cases"], sort_by=[{"column_id": "reported_at", "direction": "asc"}],
+    rows, pages = case_table(cases, sort_by=[{"column_id": "reported_at", "direction": "asc"}],
                              page=1, page_size=10)
-    assert len(rows) == 10 and pages == -(-len(data["cases"]) // 10)
-    first, _ = case_table(data["cases"], sort_by=[{"column_id": "reported_at", "direction": "asc"}], page=0,
+    assert len(rows) == 10 and pages == -(-len(cases) // 10)
+    first, _ = case_table(cases, sort_by=[{"column_id": "reported_at", "direction": "asc"}], page=0,
                           page_size=10)
     assert first[-1]["reported_at"] <= rows[0]["reported_at"]
 
@@ -118,6 +120,7 @@ def test_a_click_shows_the_orders_there_with_their_measured_effect(demo_gpkg):
 def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
     from dashboards.data import view_data
     from dashboards.map_views import POINT_LIMIT
+    from dashboards.selection import view_cases
     from layers.filters import CaseFilter
 
     year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
@@ -125,7 +128,9 @@ def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
     with open_store(demo_gpkg[0]) as store:
         district = view_data(store, year, layers=everything)
         street = view_data(store, year.narrowed(street_code="330205001"), layers=everything)
-    assert len(district["cases"]) > POINT_LIMIT and not district["points_shown"]
+        in_district, _ = view_cases(store, year)
+        in_street, _ = view_cases(store, year.narrowed(street_code="330205001"))
+    assert len(in_district) > POINT_LIMIT and not district["points_shown"]
     assert street["points_shown"]
     names = {t["name"] for t in street["map"]["data"]}
     assert {"已办结 closed", "失管退红空间 unmanaged setback", "已移交退红空间 handed-over setback",
@@ -134,7 +139,7 @@ def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
 
     statuses = {f"{zh} {en}" for _, (zh, en) in STATUS_COLOURS.values()}
     shown = sum(len(t["lon"]) for t in street["map"]["data"] if t["name"] in statuses)
-    assert shown == street["cases"]["lon"].notna().sum()  # every located case, none twice
+    assert shown == in_street["lon"].notna().sum()  # every located case, none twice
 
 
 def test_a_click_on_a_case_shows_its_lifecycle_and_every_channel_that_reported_it(demo_gpkg):
@@ -185,6 +190,7 @@ def test_the_table_page_from_the_servers_sort_order_is_the_stores_order(demo_gpk
 
 def test_english_on_request_with_the_same_numbers(demo_gpkg):
     from dashboards.data import chart_data, view_data
+    from dashboards.selection import view_cases
     from dashboards.table import case_table
     from layers.filters import CaseFilter
 
@@ -192,16 +198,17 @@ def test_english_on_request_with_the_same_numbers(demo_gpkg):
     with open_store(demo_gpkg[0]) as store:
         zh = view_data(store, year, layers=("cases", "heat"))
         en = view_data(store, year, layers=("cases", "heat"), lang="en")
+        cases, _ = view_cases(store, year)
     assert en["kpis"] == zh["kpis"]
-    assert [fig["layout"]["title"]["text"] for fig in chart_data(en["cases"], "en").values()] == [
+    assert [fig["layout"]["title"]["text"] for fig in chart_data(cases, "en").values()] == [
         "Daily received / closed", "Top categories", "Channel mix", "Settled at level"]
     assert en["map"]["layout"]["title"]["text"] == "Cases per grid cell"
     assert {t["name"] for t in en["map"]["data"]} >= {"closed", "grid_cells"}
     labels = [t.children[0].children for t in kpi_tiles(en["kpis"], lang="en")]
     assert labels[0] == "Disputes received" and "受理" not in "".join(labels)
-    rows, _ = case_table(en["cases"], page_size=3, lang="en")
+    rows, _ = case_table(cases, page_size=3, lang="en")
     assert {r["status"] for r in rows} <= {"reported", "dispatched", "coordinated", "closed"}
-    assert "12345热线" not in "".join(r["channels"] for r in case_table(en["cases"], page_size=50, lang="en")[0])
+    assert "12345热线" not in "".join(r["channels"] for r in case_table(cases, page_size=50, lang="en")[0])
 
 
 def test_the_analysis_layers_on_the_map(demo_gpkg):

@@ -6,7 +6,7 @@ from datetime import datetime
 import dash
 
 from dashboards.wall import wall_refresh
-from layers.store import StoreError, open_store
+from layers.store import Condition, StoreError, open_store
 
 QUERY = {"from": "2020-01-01", "to": "2020-12-31", "rotate": "1"}
 
@@ -19,6 +19,32 @@ def test_the_wall_turns_through_the_district_and_each_street(demo_gpkg):
     assert titles[0].startswith("江北区") and titles[9] == titles[0]
     assert titles[1:9] == ["外滩街道", "孔浦街道", "文教街道", "甬江街道", "庄桥街道", "洪塘街道", "前江街道", "慈城镇"]
     assert out[3] == "更新于 Refreshed 2021-03-01 09:00:00" and out[5] == {"display": "none"}
+
+
+def test_a_view_is_made_once_per_version_and_the_wall_dresses_a_copy_of_it(demo_gpkg, tmp_path, request):
+    from dashboards.cache import CACHE
+    from dashboards.data import view_data
+    from dashboards.wall import WALL_BACKDROP, wall_data
+    from layers.filters import CaseFilter
+    from tests.conftest import demo_copy
+
+    spec = demo_copy("gpkg", demo_gpkg, tmp_path, request)
+    kongpu = CaseFilter.from_query(QUERY).narrowed(street_code="330205003")
+    with open_store(spec) as store:
+        CACHE.written(store)
+        wall = wall_data(store, CaseFilter.from_query(QUERY), 2, rotate=True)  # 孔浦街道's turn
+        shown = view_data(store, kongpu, outline_colour="#a0aec0")
+        assert view_data(store, kongpu, outline_colour="#a0aec0") is shown  # every wall of the street, one view
+        assert WALL_BACKDROP in wall["map"]["layout"]["map"]["layers"]
+        assert WALL_BACKDROP not in shown["map"]["layout"]["map"]["layers"]  # the shared view left as made
+        assert "screen" not in shown["map"]["layout"]["meta"] and shown["map"]["layout"]["title"]["text"] in \
+            wall["map"]["layout"]["title"]["text"]
+        before = shown["kpis"]["all"]["received"]
+        case = store.read("cases", [Condition("street_code", "=", "330205003")]).iloc[:1]
+        store.upsert("cases", case.assign(case_id="NEW-1"))
+        CACHE.written(store)
+        after = view_data(store, kongpu, outline_colour="#a0aec0")
+    assert after is not shown and after["kpis"]["all"]["received"] == before + 1
 
 
 def test_an_unreachable_store_keeps_the_last_picture_under_a_banner():
