@@ -34,13 +34,15 @@ _PANELS: dict[tuple, dict] = {}
 
 
 def remediation_panel(store, area: Area, now) -> dict:
-    """:func:`panel_figures` at ``now`` to the minute, made once per minute, area and version of what it is made
-    of: every wall of one area at once, and each refresh under a stream of new cases (16 ms at a million)."""
-    minute = pd.Timestamp(now).floor("min")
-    key = (store.url, tuple(CACHE.version(store, name) for name in PANEL_FROM), area, minute)
+    """:func:`panel_figures`, made once per minute, area and version of what it is made of: every wall of one
+    area at once, and each refresh under a stream of new cases (16 ms at a million). Made at the first ``now``
+    of its minute that asks: a step written later in the minute is a new version, so it shows at once; only
+    what the clock alone changes (an order falling overdue) waits for the next minute."""
+    now = pd.Timestamp(now)
+    key = (store.url, tuple(CACHE.version(store, name) for name in PANEL_FROM), area, now.floor("min"))
     panel = _PANELS.get(key)
     if panel is None:
-        panel = panel_figures(store, area, minute)
+        panel = panel_figures(store, area, now)
         if len(_PANELS) >= PANELS_KEPT:
             _PANELS.clear()
         _PANELS[key] = panel

@@ -110,9 +110,10 @@ def test_the_panel_draws_its_figures_and_an_empty_area_says_so_in_words(worked):
 
 def test_the_panel_is_made_once_a_minute_and_again_when_the_register_changes(demo_gpkg, tmp_path, request):
     from dashboards.cache import CACHE
-    from layers.remediation_orders import advance_order
+    from layers.remediation_orders import advance_order, open_order
+    from layers.store import Condition
     from tests.conftest import demo_copy
-    from tests.layers.orders_demo import open_demo_orders
+    from tests.layers.orders_demo import KONGPU_STREET, open_demo_orders
 
     spec = demo_copy("gpkg", demo_gpkg, tmp_path, request)
     with open_store(spec) as store:
@@ -124,8 +125,16 @@ def test_the_panel_is_made_once_a_minute_and_again_when_the_register_changes(dem
         advance_order(store, COMMANDER, ids["planned"], "approved", now=NOW)
         CACHE.written(store)
         now = remediation_panel(store, KONGPU.area, NOW)
+        # An order entered later in the minute: counted by the next panel asked for, not after the minute.
+        cell = store.read("grid_cells", [Condition("street_code", "=", KONGPU_STREET)])["grid_cell"].max()
+        open_order(store, KONGPU, place_kind="grid_cell", place=cell, category="邻里纠纷", measures="清理堆物",
+                   unit="孔浦街道城市管理科", planned_start=NOW.normalize(), planned_finish=NOW + pd.Timedelta(days=30),
+                   now=NOW + pd.Timedelta(seconds=20))
+        CACHE.written(store)
+        later = remediation_panel(store, KONGPU.area, NOW + pd.Timedelta(seconds=30))
     assert (first["by_state"]["proposed"], first["by_state"]["approved"]) == (1, 1)
     assert (now["by_state"]["proposed"], now["by_state"]["approved"]) == (0, 2)
+    assert later["by_state"]["proposed"] == 1
 
 
 def test_the_walls_refresh_shows_the_panel_of_the_view_it_has_turned_to(worked):
