@@ -142,7 +142,9 @@ class StoreCache:
         # answers too: going back would mean reading the store whole.
         if held is not None and (held[0] == want or _follows(versions, held[2])):
             return held[2], held[1], held[3]
-        if not self._lock.acquire(blocking=held is None):
+        # While another thread brings the copy up to date, the one held answers, unless this process wrote after
+        # the copy's versions were asked: what it wrote must show (the follower may be following an older ask).
+        if not self._lock.acquire(blocking=held is None or self._written.get(store.url, float("-inf")) > held[4]):
             return held[2], held[1], held[3]
         try:
             held = self._held.get(key)
@@ -161,8 +163,11 @@ class StoreCache:
                     # and would keep the last of them in memory: dropped with them.
                     with self._deriving:
                         self._derived = {k: v for k, v in self._derived.items() if k[0] != store.url}
-                # What a follow keeps for the next goes with the copy; a copy read whole starts its own.
-                held = (want, value, dict(versions), follow)
+                # What a follow keeps for the next goes with the copy; a copy read whole starts its own. When its
+                # versions were asked, if they are those last asked (an ask begun before a write is not kept).
+                checked = self._versions.get(store.url)
+                asked = checked[0] if checked is not None and checked[1] is versions else float("-inf")
+                held = (want, value, dict(versions), follow, asked)
                 self._held[key] = held
         finally:
             self._lock.release()

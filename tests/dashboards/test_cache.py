@@ -430,3 +430,37 @@ def test_under_a_stream_of_writes_the_follower_takes_them_in_every_follow_s(demo
         finally:
             cache.stop_following(store)
             time.sleep(0.3)
+
+
+def test_after_its_own_write_a_request_waits_for_a_follow_under_way_instead_of_showing_the_copy_before(
+        demo_gpkg, tmp_path):
+    import time
+
+    import flask
+
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache = StoreCache(check_s=0)
+    app = flask.Flask(__name__)
+    with open_store(str(path)) as store, open_store(str(path)) as other:  # other: another process's writes
+        store.upsert("cases", store.read("cases").iloc[:1])  # the store now has change numbers
+        row = store.read("cases").iloc[:1]
+        with app.test_request_context("/"):
+            first = cache.cases(store)[0]
+
+        def asked_while_a_follow_runs():
+            cache._lock.acquire()  # the follower, bringing the copy up to date in its thread
+            threading.Timer(0.5, cache._lock.release).start()
+            began = time.monotonic()
+            with app.test_request_context("/"):
+                ids = set(cache.cases(store)[0]["case_id"])
+            return ids, time.monotonic() - began
+
+        other.upsert("cases", row.assign(case_id="O-1"))  # another process wrote: the copy held answers at once
+        ids, waited = asked_while_a_follow_runs()
+        assert "O-1" not in ids and waited < 0.4 and len(ids) == len(first)
+        time.sleep(0.6)
+        store.upsert("cases", row.assign(case_id="W-1"))  # this process wrote: what it wrote shows
+        cache.written(store)
+        ids, waited = asked_while_a_follow_runs()
+        assert {"O-1", "W-1"} <= ids and waited >= 0.4
