@@ -115,13 +115,20 @@ class Recorder:
                 self.errors[name] = self.errors.get(name, 0) + 1
 
 
-def person(url, callback_map, who, until, record, seed, think):
-    rng = random.Random(seed)
+def logged_in(url, callback_map, who, record) -> DashClient:
+    """A person's browser, logged in as ``who`` (the login timed into ``record``)."""
     client = DashClient(ServerHttp(url), callback_map)
     t = time.perf_counter()
     answer = client.log_in(who, demo_password(who))
     record.add("login", time.perf_counter() - t, answer.status_code == 200 and "/login" not in answer.url,
                f"HTTP {answer.status_code} {answer.url}")
+    return client
+
+
+def person(url, callback_map, who, until, record, seed, think, client=None):
+    """``who`` changing filters until ``until``: logged in first, or in ``client``, a browser logged in before."""
+    rng = random.Random(seed)
+    client = client or logged_in(url, callback_map, who, record)
     time.sleep(rng.uniform(0, think[1]))  # people open the page over a few seconds, not at one instant
     with ThreadPoolExecutor(3) as pool:
         while time.monotonic() < until:
@@ -143,10 +150,15 @@ def person(url, callback_map, who, until, record, seed, think):
             time.sleep(rng.uniform(*think))
 
 
-def wall(url, callback_map, token, until, record):
+def wall_screen(url, callback_map, token) -> DashClient:
+    """A wall screen's browser, its kiosk token given."""
     session = ServerHttp(url)
     session.get(f"/wall?kiosk={token}")
-    client = DashClient(session, callback_map)
+    return DashClient(session, callback_map)
+
+
+def wall(url, callback_map, token, until, record, client=None):
+    client = client or wall_screen(url, callback_map, token)
     tick = 0
     while time.monotonic() < until:
         t = time.perf_counter()

@@ -3,6 +3,7 @@
 Run by hand (README of bench/ has the figures):
 
     .venv/bin/python bench/stream.py [--stores gpkg,postgis] [--quiet 300] [--seconds 600] [--users 10] [--walls 2] [--hold]
+                                     [--rounds 1]
 
 ``--hold``: the server holds the cases (as a district's store under ``ONEMAP_HOLD_MAX`` does); without it, a
 server over a million cases holds none and each view is read or counted from the store (``layers/counted.py``).
@@ -18,6 +19,9 @@ schema) is served by ``onemap serve --workers 2``. Then, against the running ser
    days the pushed cases fall in. A case's freshness: from its POST being sent to the first KPI answer
    that counts it. The probe is the instrument, not the stream: it asks in the quiet phase too, so the
    two phases differ by the pushed cases alone.
+
+``--rounds N``: quiet then stream N times, each for its share of the seconds, each phase's rounds taken
+together; both phases then span the whole run, so a drift of the machine weighs on both alike.
 
 Printed per store: each callback's p50/p95/p99 in each phase and the ratio of the p95s (target: the stream
 no worse than quiet, under 300 ms); freshness p50/p95/max (target p95 under 5 s); the server's memory
@@ -62,7 +66,7 @@ from benchenv import (  # noqa: E402
 )
 from dashboard_1m import OUT  # noqa: E402
 from largestore import writable_copy  # noqa: E402
-from load import PEOPLE, PG, Recorder, person, wall  # noqa: E402
+from load import PEOPLE, PG, Recorder, logged_in, person, wall, wall_screen  # noqa: E402
 
 from dashboards.app import create_app  # noqa: E402
 from dashboards.client import DashClient, ServerHttp, for_app  # noqa: E402
@@ -203,8 +207,10 @@ class Stream:
         return stop_probe, prober
 
     def run(self, until, record, server_pid):
-        base = self.counted(record)
-        check(base is not None, "the probe could not read the received tile")
+        counted = self.counted(record)
+        check(counted is not None, "the probe could not read the received tile")
+        # What was counted before the first case this bench pushed (every case of an earlier round was counted).
+        base = counted - len(self.sent)
         stop_probe, prober = self.probing(record, base)
         rng = random.Random(2020)
         start, n = time.perf_counter(), 0
@@ -223,14 +229,16 @@ class Stream:
         return base
 
 
-def phase(url, callback_map, tokens, seconds, think, users, stream=None, server_pid=None, probe=None):
-    """People and walls for ``seconds``; with ``stream``, the cases pushed and the probe; with ``probe`` (a
-    ``Stream`` that pushes nothing in this phase), its probe alone, so the quiet phase bears the same requests."""
+def phase(url, callback_map, browsers, screens, seconds, think, stream=None, server_pid=None, probe=None):
+    """People (``browsers``, logged in) and walls (``screens``) for ``seconds``; with ``stream``, the cases pushed
+    and the probe; with ``probe`` (a ``Stream`` that pushes nothing in this phase), its probe alone, so the
+    quiet phase bears the same requests."""
     record = Recorder()
     until = time.monotonic() + seconds
     threads = [threading.Thread(target=person, args=(url, callback_map, PEOPLE[i % len(PEOPLE)], until, record, i,
-                                                     think)) for i in range(users)]
-    threads += [threading.Thread(target=wall, args=(url, callback_map, token, until, record)) for token in tokens]
+                                                     think, client)) for i, client in enumerate(browsers)]
+    threads += [threading.Thread(target=wall, args=(url, callback_map, None, until, record, screen))
+                for screen in screens]
     rss = [server_rss_mb(server_pid)]
     pss = [server_pss_mb(server_pid)]
     cpu = cpu_by_role(server_pid)
@@ -260,6 +268,20 @@ class Phase:
     seconds: float
 
 
+def joined(rounds: list[Phase]) -> Phase:
+    """The rounds of one phase as one: their requests together, memory at the first's start and the last's end."""
+    record = Recorder()
+    for ran in rounds:
+        for name, times in ran.record.times.items():
+            record.times.setdefault(name, []).extend(times)
+        for counts, into in ((ran.record.errors, record.errors), (ran.record.reasons, record.reasons)):
+            for name, n in counts.items():
+                into[name] = into.get(name, 0) + n
+    cpu = {role: sum(ran.cpu[role] for ran in rounds) for role in rounds[0].cpu}
+    return Phase(record, [rounds[0].rss[0], rounds[-1].rss[-1]], [rounds[0].pss[0], rounds[-1].pss[-1]], cpu,
+                 sum(ran.seconds for ran in rounds))
+
+
 def percentiles(times) -> np.ndarray:
     return np.percentile(np.array(times) * 1000, [50, 95, 99])
 
@@ -285,8 +307,21 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
         print(f"{label}: {cases_before:,} cases; server ready after {time.perf_counter() - started:.0f} s, "
               f"{server_rss_mb(server.pid):.0f} MB", flush=True)
         stream = Stream(url, key, cells, services, callback_map)
-        calm = phase(url, callback_map, tokens, args.quiet, think, args.users, server_pid=server.pid, probe=stream)
-        busy = phase(url, callback_map, tokens, args.seconds, think, args.users, stream, server.pid)
+        # Logged in once, before the phases: ten logins (a password hash each) at a phase's start made a burst
+        # of CPU that the callbacks of that phase's first seconds waited behind, in every round of both phases.
+        logins = Recorder()
+        browsers = [logged_in(url, callback_map, PEOPLE[i % len(PEOPLE)], logins) for i in range(args.users)]
+        screens = [wall_screen(url, callback_map, token) for token in tokens]
+        check(not logins.errors, f"{label}: a login failed: {logins.reasons}")
+        # Rounds of quiet then stream, taken together per phase: both phases then span the same stretch of the
+        # run, and a drift of the machine over it (another process, the store's growth) weighs on both alike.
+        calms, busies = [], []
+        for _ in range(args.rounds):
+            calms.append(phase(url, callback_map, browsers, screens, args.quiet / args.rounds, think,
+                               server_pid=server.pid, probe=stream))
+            busies.append(phase(url, callback_map, browsers, screens, args.seconds / args.rounds, think, stream,
+                                server.pid))
+        calm, busy = joined(calms), joined(busies)
     finally:
         stop(server)
     with open_store(spec) as store:
@@ -294,7 +329,8 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
     pushed = len(stream.sent)
     fresh = np.array(stream.seen) - np.array(stream.sent[:len(stream.seen)])
     print(f"\n{label}: {args.users} people (thinking {think[0]:g}-{think[1]:g} s) + {args.walls} walls; quiet "
-          f"{args.quiet:.0f} s, then {args.seconds:.0f} s with one case every {stream.every:g} s")
+          f"{args.quiet:.0f} s and {args.seconds:.0f} s with one case every {stream.every:g} s, "
+          f"in {args.rounds} round(s) of quiet then stream")
     print(f"{label}: pushed {pushed} cases, the store grew by {cases_after - cases_before}; counted by the KPI: "
           f"{len(stream.seen)} of {pushed}")
     if len(fresh):
@@ -322,6 +358,11 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
         bp = percentiles(b) if b else [np.nan] * 3
         print(f"| {label} | {name} | {len(q)} | {qp[0]:.0f} / {qp[1]:.0f} / {qp[2]:.0f} ms | {len(b)} | "
               f"{bp[0]:.0f} / {bp[1]:.0f} / {bp[2]:.0f} ms | {bp[1] / qp[1]:.2f} |", flush=True)
+    if args.rounds > 1:  # how much the ratio moves between rounds: the noise it is weighed against
+        for name in sorted(set(calm.record.times) & set(busy.record.times)):
+            ratios = [np.percentile(b.record.times[name], 95) / np.percentile(q.record.times[name], 95)
+                      for q, b in zip(calms, busies) if name in q.record.times and name in b.record.times]
+            print(f"{label}: {name}: p95 ratio per round " + ", ".join(f"{r:.2f}" for r in ratios))
     for recorder in (calm.record, busy.record):
         for reason, n in sorted(recorder.reasons.items(), key=lambda kv: -kv[1])[:5]:
             print(f"  {n} × {reason}")
@@ -346,6 +387,8 @@ def main(argv=None) -> int:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--walls", type=int, default=2)
     parser.add_argument("--think", default="2,6", help="seconds between a person's changes: LOW,HIGH")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="quiet then stream this many times, each for its share of --quiet and --seconds")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--listen-timeout", type=float, default=600)
     parser.add_argument("--small", action="store_true")
