@@ -47,6 +47,8 @@ MAKERS_KEPT_S = 300.0
 MAKERS_MAX = 8
 RECENT_MAX = SETTINGS.cache_recent_max
 ANSWERS_MAX = 64
+LASTING_MAX = 64
+_NONE = object()
 # What the dashboard reads of a case; the rest (free text, intake details) is read from the store when a case is opened.
 _KEPT = ("case_id", "kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status",
          "level", "resolved_in_place", "reporter_phone", "grid_cell", "community_code", "street_code",
@@ -72,6 +74,7 @@ class StoreCache:
         self._recent: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
         self._answers: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
         self._making: dict[tuple, threading.Lock] = {}
+        self._lasting: dict[tuple, object] = {}  # (store url, versions of some layers, key) → value
         # The bookkeeping of ``recent`` and what ``derived`` makes, each under a lock of its own: never the one a
         # follow or a whole read holds for as long as they take, which every callback would otherwise wait for.
         self._recent_lock = threading.Lock()
@@ -207,6 +210,28 @@ class StoreCache:
         versions = self._snapshot(store)[0] if self.holds_cases(store) else self._current(store)
         return self._reused(self._answers, ANSWERS_MAX, (store.url, tuple(sorted(versions.items())), key), make)
 
+    def lasting(self, store: Store, of: tuple[str, ...], key: tuple, make):
+        """``make()`` for ``key``, made once per version of the layers ``of`` and kept while they stay as they are:
+        what a stream of new cases need not be made again for at every write (the wall's remediation panel, the
+        cells that became hot). ``of`` may name ``epoch:cases``, which only a whole rewrite of the cases moves;
+        the caller puts in ``key`` the time it is made for, cut to how long it may be kept (a minute, five).
+        ``LASTING_MAX`` are kept, then all are dropped."""
+        full = (store.url, tuple(self.version(store, name) for name in of), key)
+        with self._recent_lock:
+            lock = self._making.setdefault(full, threading.Lock())
+        with lock:  # the walls of one area ask at once: one makes it, the others wait for it
+            with self._recent_lock:
+                found = self._lasting.get(full, _NONE)
+            if found is _NONE:
+                found = make()
+                with self._recent_lock:
+                    if len(self._lasting) >= LASTING_MAX:
+                        self._lasting.clear()
+                    self._lasting[full] = found
+            with self._recent_lock:
+                self._making.pop(full, None)
+            return found
+
     def _reused(self, kept: dict, most: int, key: tuple, make):
         with self._recent_lock:
             lock = self._making.setdefault(key, threading.Lock())
@@ -220,7 +245,8 @@ class StoreCache:
                     for k in set(kept) - set(fresh[-(most - 1):]):
                         del kept[k]
                     kept[key] = made
-                    self._making = {k: v for k, v in self._making.items() if k in self._recent or k in self._answers}
+                    self._making = {k: v for k, v in self._making.items()
+                                    if k in self._recent or k in self._answers or v.locked()}
         return made[1]
 
     def layer(self, store: Store, name: str) -> pd.DataFrame:

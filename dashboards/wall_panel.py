@@ -29,8 +29,6 @@ VERDICT_CLASSES = {"reduced": "good", "increased": "bad", "none": "plain"}
 # What the panel is made of: the register, the places it names and the effects measured (once a day and again
 # when a layer they are measured from is replaced: ``dashboards.remediation.MEASURED_FROM``). Not the cases.
 PANEL_FROM = ("remediations", "setback_areas", "grid_cells", "communities", "estates", "streets", "epoch:cases")
-PANELS_KEPT = 64
-_PANELS: dict[tuple, dict] = {}
 
 
 def remediation_panel(store, area: Area, now) -> dict:
@@ -39,14 +37,8 @@ def remediation_panel(store, area: Area, now) -> dict:
     of its minute that asks: a step written later in the minute is a new version, so it shows at once; only
     what the clock alone changes (an order falling overdue) waits for the next minute."""
     now = pd.Timestamp(now)
-    key = (store.url, tuple(CACHE.version(store, name) for name in PANEL_FROM), area, now.floor("min"))
-    panel = _PANELS.get(key)
-    if panel is None:
-        panel = panel_figures(store, area, now)
-        if len(_PANELS) >= PANELS_KEPT:
-            _PANELS.clear()
-        _PANELS[key] = panel
-    return panel
+    return CACHE.lasting(store, PANEL_FROM, ("remediation-panel", area, now.floor("min")),
+                         lambda: panel_figures(store, area, now))
 
 
 def panel_figures(store, area: Area, now) -> dict:

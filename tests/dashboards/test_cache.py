@@ -48,6 +48,30 @@ def test_a_write_to_the_store_makes_the_held_copy_and_recent_answers_new(demo_gp
         assert cache.cases(store)[0] is not before
 
 
+def test_what_lasts_is_made_once_per_version_of_its_layers_and_not_again_at_a_write_of_cases(demo_gpkg, tmp_path):
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache, made = StoreCache(check_s=0), []
+
+    def make():
+        made.append(1)
+        return object()
+
+    with open_store(str(path)) as store:
+        of = ("grid_cells", "epoch:cases")
+        first = cache.lasting(store, of, ("panel", "09:00"), make)
+        assert cache.lasting(store, of, ("panel", "09:00"), make) is first and len(made) == 1
+        assert cache.lasting(store, of, ("panel", "09:01"), make) is not first  # the key says how long it lasts
+        case = store.read("cases").iloc[:1]
+        store.upsert("cases", case.assign(case_id="NEW-1"))  # new cases: kept
+        assert cache.lasting(store, of, ("panel", "09:00"), make) is first and len(made) == 2
+        store.write_layer("grid_cells", store.read("grid_cells"))  # a layer it is made of: made again
+        again = cache.lasting(store, of, ("panel", "09:00"), make)
+        assert again is not first and len(made) == 3
+        store.write_layer("cases", store.read("cases"))  # every case written again (a new epoch): made again
+        assert cache.lasting(store, of, ("panel", "09:00"), make) is not again and len(made) == 4
+
+
 def _walk_in(case_id: str, source_id: str, store):
     """A walk-in visit record of a stored case (its second visit, say)."""
     import pandas as pd

@@ -84,6 +84,34 @@ def test_what_just_arrived_is_the_areas_own_newest_cases_without_personal_data(d
     assert isinstance(mine["hot"], list)
 
 
+def test_the_cells_that_became_hot_are_found_again_every_five_minutes_not_at_each_new_case(demo_gpkg, tmp_path,
+                                                                                          request):
+    import pandas as pd
+
+    from dashboards import arrivals as found
+    from dashboards.cache import CACHE
+    from layers.brief import hotspot_changes
+    from layers.filters import CaseFilter
+    from tests.conftest import demo_copy
+
+    now = pd.Timestamp("2021-02-28 00:00")  # the demo has 8 cells that became hot in the week before
+    with open_store(demo_copy("gpkg", demo_gpkg, tmp_path, request)) as store:
+        cases = store.read("cases")
+        first = found.arrivals(store, CaseFilter(), now)
+        newest = cases["reported_at"].max() + pd.Timedelta(minutes=1)
+        case = cases.iloc[:1].assign(case_id="NEW-1", reported_at=newest)
+        store.upsert("cases", case)
+        CACHE.written(store)
+        later = found.arrivals(store, CaseFilter(), now + pd.Timedelta(minutes=4))
+        next_time = found.arrivals(store, CaseFilter(), now + pd.Timedelta(minutes=5))
+        cells = store.read("grid_cells")
+    assert later["latest"][0]["reported_at"] == case["reported_at"].iat[0]  # the case itself is in the ticker at once
+    assert later["hot"] is first["hot"]
+    assert next_time["hot"] is not first["hot"]
+    expected = hotspot_changes(cases[cases["reported_at"] >= now - pd.Timedelta(days=14)], cells, now)
+    assert first["hot"] == list(expected.loc[expected["change"] == "new", "name"]) and len(first["hot"]) == 8
+
+
 def test_the_wall_shows_its_ticker(demo_gpkg):
     out = wall_refresh(lambda: open_store(demo_gpkg[0]), QUERY, 0, None, now=datetime(2021, 3, 1, 9, 0))
     text = str(out[7])
