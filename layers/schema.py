@@ -8,6 +8,7 @@ makes a re-ingest an upsert that changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import geopandas as gpd
 import numpy as np
@@ -342,6 +343,78 @@ def stored_time(stamp) -> pd.Timestamp:
     by converting the whole column first: 26 ms at a million rows, against 2 ms in the column's own unit.
     """
     return pd.Timestamp(stamp).as_unit("ms")
+
+
+# Up to this many rows a store's read builds each column from its rows' values (``from_rows``).
+FEW_ROWS = 500
+
+
+def from_rows(name: str, rows: list, shapes=None) -> pd.DataFrame:
+    """The layer's frame of ``rows`` as a store reads them: tuples of its columns' values in order (text, numbers,
+    booleans as 0 and 1 or as themselves, times as ISO 8601 text or as ``datetime``, None for missing); ``shapes``,
+    one per row, for a layer with geometry.
+
+    For the few rows most reads keep (a server's follow of a write, a push's look for the ids it knows): each
+    column is made as it is held (``_HELD_AS``, text as objects), and the frame made once; pandas guessing each
+    column's type, then :func:`conform` converting it, cost 12-20 ms for two rows of cases at every follow. Rows
+    with a value of another type (a number in a text column) or a missing one where the layer needs it are
+    left to :func:`conform`, to convert them or to say what is wrong.
+    """
+    layer = LAYERS[name]
+    columns, held = {}, True
+    for at, (column, kind) in enumerate(layer.columns.items()):
+        values = [row[at] for row in rows]
+        made = _held_values(values, kind)
+        if made is None:
+            held, made = False, pd.Series(values, dtype=object)
+        elif (column in layer.not_null or column in layer.key) and any(v is None for v in values):
+            held = False
+        columns[column] = made
+    frame = pd.DataFrame(columns, copy=False)
+    if layer.geometry is not None:
+        frame = gpd.GeoDataFrame(frame, geometry=np.asarray(shapes, dtype=object), crs=STORAGE_CRS)
+    return frame if held else conform(name, frame)
+
+
+def _held_values(values: list, kind: str):
+    """``values`` as a column of ``kind`` is held, or None where one of them is not of its type."""
+    if kind == "str":
+        if not all(v is None or type(v) is str for v in values):
+            return None
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return pd.Series(out, dtype=object, copy=False)
+    if kind == "float":
+        if not all(v is None or isinstance(v, (int, float)) for v in values):
+            return None
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if kind == "int":
+        if not all(v is None or type(v) is int for v in values):
+            return None
+        return pd.array(values, dtype=pd.Int64Dtype())
+    if kind == "bool":  # SQLite keeps them as 0 and 1
+        if not all(v is None or type(v) is bool or v in (0, 1) for v in values):
+            return None
+        return pd.array([None if v is None else bool(v) for v in values], dtype=pd.BooleanDtype())
+    if kind == "datetime":
+        stamps = [_naive_time(v) for v in values]
+        if not all(v is None or type(v) is datetime for v in stamps):
+            return None
+        return np.array([np.datetime64("NaT") if v is None else np.datetime64(v, "ms") for v in stamps],
+                        dtype="datetime64[ms]")
+    return None
+
+
+def _naive_time(value):
+    """A stored time as the district's wall clock: its zone, if it has one, dropped (as the stores read them)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)
+    return value
 
 
 # Up to this many rows a text column is checked value by value (text or None) before it is rebuilt.

@@ -25,7 +25,7 @@ import shapely
 
 from gis.datums import STORAGE_CRS
 from layers.errors import StoreDamaged, StoreError, StoreLocked, StoreUnreachable
-from layers.schema import CHANGE_SEQ, LAYERS, MISSING, conform
+from layers.schema import CHANGE_SEQ, FEW_ROWS, LAYERS, MISSING, conform, from_rows
 from layers.settings import Settings
 from layers.store.base import Store, check_expected, empty_frame, versions_from
 from layers.store.migrations import (
@@ -585,6 +585,9 @@ class GeoPackageStore(Store):
         if not rows:
             return empty_frame(name)  # conforming even no rows costs 17 ms, at every follow of a layer left alone
         columns = list(LAYERS[name].columns)
+        if len(rows) <= FEW_ROWS:
+            return from_rows(name, rows, _geometries(np.array([row[len(columns)] for row in rows], dtype=object))
+                             if geometry else None)
         frame = pd.DataFrame(rows, columns=[*columns, *([_BLOB] if geometry else [])])
         for column, kind in LAYERS[name].columns.items():
             if kind == "datetime":  # stored as ISO 8601 text, with or without milliseconds

@@ -31,7 +31,7 @@ from layers.errors import (
     StoreLocked,
     StoreUnreachable,
 )
-from layers.schema import CHANGE_SEQ, LAYERS, MISSING, conform
+from layers.schema import CHANGE_SEQ, FEW_ROWS, LAYERS, MISSING, conform, from_rows
 from layers.settings import Settings
 from layers.store.base import Store, check_expected
 from layers.store.migrations import (
@@ -678,6 +678,10 @@ class PostGISStore(Store):
 
     def _frame(self, name, rows):
         layer = LAYERS[name]
+        if 0 < len(rows) <= FEW_ROWS:
+            at = len(layer.columns)
+            return from_rows(name, rows, shapely.from_wkb([None if row[at] is None else bytes(row[at]) for row in rows])
+                             if layer.geometry else None)
         names = list(layer.columns) + (["geometry"] if layer.geometry else [])
         frame = pd.DataFrame(rows, columns=names)
         if layer.geometry:

@@ -42,3 +42,21 @@ def test_a_missing_key_is_refused_even_when_the_column_is_held_right():
     frame.loc[0, "file"] = None
     with pytest.raises(SchemaError, match="column 'file' is empty"):
         conform("quarantine", frame)
+
+
+def test_rows_as_a_store_reads_them_make_the_frame_conform_makes_of_them():
+    from layers.schema import LAYERS, from_rows
+
+    columns = list(LAYERS["quarantine"].columns)
+    rows = [tuple(QUARANTINED[c] for c in columns),
+            tuple({**QUARANTINED, "row": 4, "source_id": None, "cleared_at": "2021-03-01T08:00:00.125+08:00"}[c]
+                  for c in columns)]
+    made = from_rows("quarantine", rows)
+    pd.testing.assert_frame_equal(made, conform("quarantine", pd.DataFrame(rows, columns=columns)
+                                                .assign(cleared_at=[None, pd.Timestamp("2021-03-01 08:00:00.125")])))
+    assert made["source_id"].tolist() == ["GD1", None] and made["row"].dtype == "Int64"
+    # What is not held as its column holds it is left to conform: converted, or refused with its reason.
+    spreadsheet = from_rows("quarantine", [tuple(20210001 if c == "source_id" else QUARANTINED[c] for c in columns)])
+    assert spreadsheet["source_id"].tolist() == ["20210001"]
+    with pytest.raises(SchemaError, match="file"):
+        from_rows("quarantine", [tuple(None if c == "file" else QUARANTINED[c] for c in columns)])
