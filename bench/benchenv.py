@@ -230,13 +230,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(spec: str, port: int, log: Path, *extra: str) -> subprocess.Popen:
+def start_server(spec: str, port: int, log: Path, *extra: str, env: dict | None = None) -> subprocess.Popen:
     """``onemap serve`` of ``spec`` on loopback, its output to ``log``, with the morning briefs off (nine briefs
-    over a million cases would run during the timing)."""
+    over a million cases would run during the timing); ``env``: variables set for it besides this process's."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         return subprocess.Popen([sys.executable, "-m", "onemap.cli", "serve", "--store", spec, "--port", str(port),
-                                 "--brief-at", "off", *extra], stdout=out, stderr=subprocess.STDOUT)
+                                 "--brief-at", "off", *extra], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
 
 
 def _status_mb(pid: int, field: str, name: str = "status") -> float:

@@ -25,7 +25,9 @@ together; both phases then span the whole run, so a drift of the machine weighs 
 
 Printed per store: each callback's p50/p95/p99 in each phase and the ratio of the p95s (target: the stream
 no worse than quiet, under 300 ms); freshness p50/p95/max (target p95 under 5 s); the server's memory
-(its processes' RSS summed) at each phase's start and end and per 100 cases pushed. Any failed request
+(its processes' RSS summed) at each phase's start and end and per 100 cases pushed; and from the server's
+request log (``ONEMAP_REQUEST_LOG``, kept in ``bench/out/requests_stream_<store>.log``), each callback's time
+on the server, the processor time it used and what it waited for, per phase. Any failed request
 fails the run. ``--small``: the 10 000-row store, 10 s quiet, 30 s stream, 3 people, 1 wall.
 """
 
@@ -70,6 +72,7 @@ from load import PEOPLE, PG, Recorder, logged_in, person, wall, wall_screen  # n
 
 from dashboards.app import create_app  # noqa: E402
 from dashboards.client import DashClient, ServerHttp, for_app  # noqa: E402
+from dashboards.request_log import CALLBACK_PATH  # noqa: E402
 from demo.users import demo_password  # noqa: E402
 from layers.apikeys import add_key  # noqa: E402
 from layers.areas import DISTRICT  # noqa: E402
@@ -242,6 +245,7 @@ def phase(url, callback_map, browsers, screens, seconds, think, stream=None, ser
     rss = [server_rss_mb(server_pid)]
     pss = [server_pss_mb(server_pid)]
     cpu = cpu_by_role(server_pid)
+    began = pd.Timestamp.now(tz="UTC").tz_localize(None)
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -256,7 +260,7 @@ def phase(url, callback_map, browsers, screens, seconds, think, stream=None, ser
     used, elapsed = cpu_used(cpu, cpu_by_role(server_pid)), time.perf_counter() - started
     rss.append(server_rss_mb(server_pid))
     pss.append(server_pss_mb(server_pid))
-    return Phase(record, rss, pss, used, elapsed)
+    return Phase(record, rss, pss, used, elapsed, [(began, pd.Timestamp.now(tz="UTC").tz_localize(None))])
 
 
 @dataclass
@@ -266,6 +270,7 @@ class Phase:
     pss: list[float]
     cpu: dict[str, float]  # CPU seconds by role (``cpu_used``)
     seconds: float
+    spans: list  # (began, ended) of each of its rounds, UTC
 
 
 def joined(rounds: list[Phase]) -> Phase:
@@ -279,7 +284,31 @@ def joined(rounds: list[Phase]) -> Phase:
                 into[name] = into.get(name, 0) + n
     cpu = {role: sum(ran.cpu[role] for ran in rounds) for role in rounds[0].cpu}
     return Phase(record, [rounds[0].rss[0], rounds[-1].rss[-1]], [rounds[0].pss[0], rounds[-1].pss[-1]], cpu,
-                 sum(ran.seconds for ran in rounds))
+                 sum(ran.seconds for ran in rounds), [span for ran in rounds for span in ran.spans])
+
+
+def server_side(requests_log: Path, phases: dict[str, Phase]) -> list[str]:
+    """The server's own timing of each callback per phase, from its request log (``ONEMAP_REQUEST_LOG``): how long
+    it took, the processor time its thread used, and the difference, what it waited for (the other threads of
+    its process, the store). p50 / p95 in ms."""
+    if not requests_log.exists():
+        return []
+    lines = pd.read_csv(requests_log, sep="\t", header=None, quoting=3,
+                        names=["began", "pid", "method", "asked", "status", "sent", "ms", "cpu"])
+    lines["began"] = pd.to_datetime(lines["began"])
+    lines["asked"] = lines["asked"].str.replace(f"{CALLBACK_PATH}:", "", regex=False)
+    lines["waited"] = lines["ms"] - lines["cpu"]
+    out = ["| callback (server side) | phase | n | took p50 / p95 | CPU p50 / p95 | waited p50 / p95 |", "|---|---|---|---|---|---|"]
+    for name, ran in phases.items():
+        within = np.zeros(len(lines), dtype=bool)
+        for began, ended in ran.spans:
+            within |= ((lines["began"] >= began) & (lines["began"] < ended)).to_numpy()
+        for asked, rows in lines[within].groupby("asked"):
+            if len(rows) < 20:
+                continue
+            cells = [f"{rows[c].quantile(0.5):.0f} / {rows[c].quantile(0.95):.0f}" for c in ("ms", "cpu", "waited")]
+            out.append(f"| {asked} | {name} | {len(rows)} | " + " | ".join(cells) + " |")
+    return out
 
 
 def percentiles(times) -> np.ndarray:
@@ -296,7 +325,9 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    server = start_server(spec, port, log, "--workers", str(args.workers))
+    requests_log = OUT / f"requests_stream_{label}.log"
+    requests_log.unlink(missing_ok=True)
+    server = start_server(spec, port, log, "--workers", str(args.workers), env={"ONEMAP_REQUEST_LOG": str(requests_log)})
     failed = []
     try:
         wait_listening(server, url, args.listen_timeout, log=log)
@@ -363,6 +394,8 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
             ratios = [np.percentile(b.record.times[name], 95) / np.percentile(q.record.times[name], 95)
                       for q, b in zip(calms, busies) if name in q.record.times and name in b.record.times]
             print(f"{label}: {name}: p95 ratio per round " + ", ".join(f"{r:.2f}" for r in ratios))
+    for line in server_side(requests_log, {"quiet": calm, "stream": busy}):
+        print(line, flush=True)
     for recorder in (calm.record, busy.record):
         for reason, n in sorted(recorder.reasons.items(), key=lambda kv: -kv[1])[:5]:
             print(f"  {n} × {reason}")

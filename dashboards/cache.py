@@ -46,6 +46,9 @@ RECENT_S = SETTINGS.cache_recent_s
 # asked for it: the next table asked for after a write then finds it made.
 MAKERS_KEPT_S = 300.0
 MAKERS_MAX = 8
+# The answers the follower makes for each new copy before requests see it: those asked at least twice within
+# two follows' time (a screen refreshing faster than writes come), at most this many, most lately asked first.
+WATCHED_MAX = 4
 RECENT_MAX = SETTINGS.cache_recent_max
 ANSWERS_MAX = 64
 LASTING_MAX = 64
@@ -66,7 +69,9 @@ class StoreCache:
     def __init__(self, check_s: float = CHECK_S, hold_max: int = SETTINGS.hold_max, follow_s: float = FOLLOW_S):
         self.check_s, self.hold_max, self.follow_s = check_s, hold_max, follow_s
         self._holds: dict[str, bool] = {}  # url → whether this server holds the store's cases
-        self._lock = threading.Lock()
+        # Re-entrant: what the follower makes of a new copy before it is published (``_prepare``), under this
+        # lock, may read a layer the same follow moved.
+        self._lock = threading.RLock()
         self._versions: dict[str, tuple[float, dict, datetime]] = {}  # url → (checked at, versions, answered at)
         self._unreachable: dict[str, datetime] = {}  # url → when the store last answered
         self._written: dict[str, float] = {}  # url → when (monotonic) this process last wrote to the store
@@ -92,6 +97,7 @@ class StoreCache:
         # for their versions and follows; and what each derived value is made and followed with, and when last asked.
         self._following: set[tuple[str, int]] = set()
         self._makers: dict[tuple, tuple] = {}  # (store url, key) → (make, follow, last asked, monotonic)
+        self._watched: dict[tuple, tuple] = {}  # (store url, key) → (make, the two last asks, monotonic)
 
     def cases(self, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The store's cases and their walk-in visit records: within a request, the copy it began with.
@@ -136,9 +142,14 @@ class StoreCache:
             pinned[store.url] = (versions, value, lineage)
         return versions, value, lineage
 
-    def _cases_at(self, store, versions) -> tuple[dict, tuple, _Follow]:
+    def _cases_at(self, store, versions, *, prepare: bool = False, wait: bool = False
+                  ) -> tuple[dict, tuple, _Follow]:
         """(the versions the copy is at, the copy, its lineage) for ``versions``; while another thread brings
-        the copy up to date, the one held is answered with its own versions instead of waiting."""
+        the copy up to date, the one held is answered with its own versions instead of waiting.
+
+        ``prepare`` (the follower's, a writer's): a new copy is published only once what requests will ask of it
+        is made (``_prepare``); until then they answer from the copy before, as they do while it is being made.
+        ``wait`` (a writer's): for a follow under way, which may have asked for the versions before the write."""
         key = (store.url, "cases")
         want = (versions.get("cases"), versions.get("case_sources"))
         held = self._held.get(key)
@@ -146,9 +157,8 @@ class StoreCache:
         # answers too: going back would mean reading the store whole.
         if held is not None and (held[0] == want or _follows(versions, held[2])):
             return held[2], held[1], held[3]
-        # While another thread brings the copy up to date, the one held answers, unless this process wrote after
-        # the copy's versions were asked: what it wrote must show (the follower may be following an older ask).
-        if not self._lock.acquire(blocking=held is None or self._written.get(store.url, float("-inf")) > held[4]):
+        # While another thread brings the copy up to date, the one held answers.
+        if not self._lock.acquire(blocking=held is None or wait):
             return held[2], held[1], held[3]
         try:
             held = self._held.get(key)
@@ -167,11 +177,10 @@ class StoreCache:
                     # and would keep the last of them in memory: dropped with them.
                     with self._deriving:
                         self._derived = {k: v for k, v in self._derived.items() if k[0] != store.url}
-                # What a follow keeps for the next goes with the copy; a copy read whole starts its own. When its
-                # versions were asked, if they are those last asked (an ask begun before a write is not kept).
-                checked = self._versions.get(store.url)
-                asked = checked[0] if checked is not None and checked[1] is versions else float("-inf")
-                held = (want, value, dict(versions), follow, asked)
+                # What a follow keeps for the next goes with the copy; a copy read whole starts its own.
+                held = (want, value, dict(versions), follow)
+                if prepare:
+                    self._prepare(store, held)
                 self._held[key] = held
         finally:
             self._lock.release()
@@ -207,9 +216,49 @@ class StoreCache:
         """``make()`` for ``key`` under the current versions of every layer, made once and reused for ``RECENT_S``:
         a small answer made of the cases and the other layers (a view's tiles and map), asked again and again
         for one view (every wall of an area, a screen that refreshes). ``ANSWERS_MAX`` are kept, apart from the
-        filters' cases (``recent``), which are large: the people changing filters do not push these out."""
+        filters' cases (``recent``), which are large: the people changing filters do not push these out.
+
+        An answer asked at least twice within two follows' time is watched: the follower makes it for each
+        new copy before requests see the copy (``_prepare``), so that a write costs its askers no more than
+        a quiet moment does."""
         versions = self._snapshot(store)[0] if self.holds_cases(store) else self._current(store)
+        if getattr(_preparing, "snapshot", None) is None:
+            self._asked(store, key, make)
         return self._reused(self._answers, ANSWERS_MAX, (store.url, tuple(sorted(versions.items())), key), make)
+
+    def _asked(self, store: Store, key: tuple, make) -> None:
+        now = time.monotonic()
+        with self._recent_lock:
+            before = self._watched.pop((store.url, key), None)
+            self._watched[(store.url, key)] = (make, (before[1][1] if before else None, now))
+            if len(self._watched) > ANSWERS_MAX:  # the oldest asked go first (a dict keeps its order of insertion)
+                del self._watched[next(iter(self._watched))]
+
+    def _watched_now(self, store: Store) -> list[tuple]:
+        """(key, make) of the answers of ``store`` asked twice within two follows' time, most lately asked first."""
+        now, within = time.monotonic(), 2 * max(self.check_s, self.follow_s)
+        with self._recent_lock:
+            for k in [k for k, (_, asks) in self._watched.items() if now - asks[1] > within]:
+                del self._watched[k]
+            mine = [(key, make, asks) for (url, key), (make, asks) in self._watched.items() if url == store.url]
+        watched = [(key, make) for key, make, asks in sorted(mine, key=lambda m: -m[2][1])
+                   if asks[0] is not None and now - asks[0] <= within]
+        return watched[:WATCHED_MAX]
+
+    def _prepare(self, store: Store, held: tuple) -> None:
+        """What requests will ask of a new copy (``held``), made before they see it: the derived values asked
+        lately (a table's sort order) and the watched answers (``answer``). Made as a request of that copy
+        makes them, pinned to it; what fails here is made by the request that asks, as it would have been."""
+        _preparing.snapshot = {store.url: (held[2], held[1], held[3])}
+        try:
+            for key, (make, follow, asked) in self._asked_lately(store):
+                self.derived(store, key, make, follow, asked=asked)
+            for key, make in self._watched_now(store):
+                self.answer(store, key, make)
+        except Exception:  # noqa: BLE001 — the copy is published all the same
+            log.warning("making what %s's new copy will be asked for failed", store.url, exc_info=True)
+        finally:
+            _preparing.snapshot = None
 
     def lasting(self, store: Store, of: tuple[str, ...], key: tuple, make):
         """``make()`` for ``key``, made once per version of the layers ``of`` and kept while they stay as they are:
@@ -290,9 +339,17 @@ class StoreCache:
         return self._get(store, (name, key), self._current(store).get(name), lambda s: make())
 
     def written(self, store: Store) -> None:
-        """This process just wrote to the store: the next request asks for its versions, not after ``check_s``."""
+        """This process just wrote to the store: the request that wrote brings the copy up to date before it
+        answers (waiting for a follow under way), and makes what the new copy will be asked for (``_prepare``),
+        so that what it wrote shows at the next request and no other request waits for it or makes it."""
         self._written[store.url] = time.monotonic()
         self._versions.pop(store.url, None)
+        if not (self._holds.get(store.url) and (store.url, "cases") in self._held):
+            return
+        try:
+            self._cases_at(store, self._ask(store, None), prepare=True, wait=True)
+        except StoreError:
+            pass  # written, then unreachable: the next request asks again
 
     def version(self, store: Store, name: str) -> str | None:
         pinned = name in _CASE_VERSIONS and self.holds_cases(store)  # the versions of the copy the request holds
@@ -384,7 +441,8 @@ class StoreCache:
         before = self._versions.get(store.url)
         versions = self._ask(store, before)
         if self._holds.get(store.url) and (store.url, "cases") in self._held:
-            self._cases_at(store, versions)
+            self._cases_at(store, versions, prepare=True)
+            # Those of a copy a request brought up to date itself (it wrote), which nothing made before it was seen.
             for key, (make, follow, asked) in self._asked_lately(store):
                 self.derived(store, key, make, follow, asked=asked)
         return before is not None and not _same_cases(before[1], versions)
@@ -458,11 +516,17 @@ class StoreCache:
 _CASE_VERSIONS = ("cases", "case_sources", "seq:changes", "epoch:cases", "epoch:case_sources")
 
 
+# The follower's pin while it makes what a new copy will be asked for (``StoreCache._prepare``).
+_preparing = threading.local()
+
+
 def _pinned() -> dict | None:
     """The snapshot of the current request (store url → (versions, cases, lineage), the last two None until the
-    request reads cases), or None outside a request."""
-    if not flask.has_request_context():
-        return None
+    request reads cases); while a new copy is prepared (by the follower, or a request that wrote), that copy's;
+    or None."""
+    preparing = getattr(_preparing, "snapshot", None)
+    if preparing is not None or not flask.has_request_context():
+        return preparing
     return flask.g.setdefault("onemap_snapshot", {})
 
 

@@ -63,6 +63,9 @@ class Settings:
     basic_trust_s: int = _env("ONEMAP_BASIC_TRUST_S", 300,
                               doc="seconds a feed client's checked password is trusted before it is checked again")
     min_password: int = _env("ONEMAP_MIN_PASSWORD", 8, doc="the shortest password a user may be given")
+    request_log: str = _env("ONEMAP_REQUEST_LOG", "",
+                            doc="a file each serving process appends a line per request to: what it asked, its status, "
+                                "size, and the time it took against the processor time it used (empty: none)")
     cache_check_s: float = _env("ONEMAP_CACHE_CHECK_S", 1.0,
                                 doc="seconds a server trusts its copy of the store before asking for its versions")
     follow_s: float = _env("ONEMAP_FOLLOW_S", 2.0,
