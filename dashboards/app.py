@@ -15,7 +15,7 @@ from dash import html
 from dash.fingerprint import check_fingerprint
 from flask_compress import Compress
 
-from dashboards import auth, download, errors, feed, figures, geo, memory, open311, request_log
+from dashboards import auth, download, errors, feed, figures, geo, in_flight, memory, open311, request_log
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
 from dashboards.schedule import BriefSchedule
@@ -46,6 +46,7 @@ def create_app(store_spec: str, *, basemap: Basemap = NO_BASEMAP) -> dash.Dash:
     errors.install(app)
     auth.install(app, store)
     _install_delivery(app.server)
+    in_flight.install(app.server)  # what the follower gives way to
     request_log.install(app.server)
     geo.install(app)
     feed.install(app)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from dashboards import in_flight
 from gis.datums import METRIC_CRS
 from gis.heat import to_metric
 from layers.glossary import remember_channels
@@ -49,6 +50,9 @@ MAKERS_MAX = 8
 # The answers the follower makes for each new copy before requests see it: those asked at least twice within
 # two follows' time (a screen refreshing faster than writes come), at most this many, most lately asked first.
 WATCHED_MAX = 4
+# The most a follow waits, in all, between its steps for the requests being answered (``_give_way``): what a
+# stream of requests that never pauses may add to a write's freshness.
+GIVE_WAY_S = 0.5
 RECENT_MAX = SETTINGS.cache_recent_max
 ANSWERS_MAX = 64
 LASTING_MAX = 64
@@ -75,6 +79,7 @@ class StoreCache:
         self._versions: dict[str, tuple[float, dict, datetime]] = {}  # url → (checked at, versions, answered at)
         self._unreachable: dict[str, datetime] = {}  # url → when the store last answered
         self._written: dict[str, float] = {}  # url → when (monotonic) this process last wrote to the store
+        self._unshown: dict[str, int] = {}  # url → the change number of this process's last write left to the follower
         self._asking: dict[str, float] = {}  # url → since when (monotonic) the store is being asked for its versions
         self._held: dict[tuple[str, str], tuple] = {}  # (store url, what) → (version, value)
         self._recent: dict[tuple, tuple[float, object]] = {}  # (store url, versions, key) → (made at, value)
@@ -158,13 +163,17 @@ class StoreCache:
         if held is not None and (held[0] == want or _follows(versions, held[2])):
             return held[2], held[1], held[3]
         # While another thread brings the copy up to date, the one held answers.
-        if not self._lock.acquire(blocking=held is None or wait):
-            return held[2], held[1], held[3]
+        if not self._lock.acquire(blocking=False):
+            if not (held is None or wait):
+                return held[2], held[1], held[3]
+            with in_flight.waiting():  # the follower, giving way to requests, must not wait for this one
+                self._lock.acquire()
         try:
             held = self._held.get(key)
             if held is None or held[0] != want:
                 value = None
                 if held is not None and _follows(held[2], versions):
+                    _give_way()
                     try:
                         value = _apply_changes(held[1], store, int(held[2]["seq:changes"]), held[3])
                     except StoreError:
@@ -252,8 +261,10 @@ class StoreCache:
         _preparing.snapshot = {store.url: (held[2], held[1], held[3])}
         try:
             for key, (make, follow, asked) in self._asked_lately(store):
+                _give_way()
                 self.derived(store, key, make, follow, asked=asked)
             for key, make in self._watched_now(store):
+                _give_way()
                 self.answer(store, key, make)
         except Exception:  # noqa: BLE001 — the copy is published all the same
             log.warning("making what %s's new copy will be asked for failed", store.url, exc_info=True)
@@ -338,10 +349,25 @@ class StoreCache:
         """``make()`` for a layer, made once per version of the layer and ``key`` (the cells' GeoJSON, say)."""
         return self._get(store, (name, key), self._current(store).get(name), lambda s: make())
 
-    def written(self, store: Store) -> None:
-        """This process just wrote to the store: the request that wrote brings the copy up to date before it
-        answers (waiting for a follow under way), and makes what the new copy will be asked for (``_prepare``),
-        so that what it wrote shows at the next request and no other request waits for it or makes it."""
+    def written(self, store: Store, *, shown: bool = True) -> None:
+        """This process just wrote to the store.
+
+        ``shown``, a page's write (a remediation step, a user's key): the request that wrote brings the copy up
+        to date before it answers (waiting for a follow under way), and makes what the new copy will be asked
+        for (``_prepare``), so that what it wrote shows at the next request and no other request waits for it
+        or makes it. Not ``shown``, a channel system's push, which no page of this process waits to see: the
+        follower takes it in at its next turn, as every other process's does, giving way to requests; until
+        then ``behind`` says so, and what reads the write back (the push API's listing) asks the store.
+        """
+        if not shown:
+            if self._holds.get(store.url) and (store.url, "cases") in self._held:
+                try:
+                    seq = store.data_versions().get("seq:changes")
+                except StoreError:
+                    return  # written, then unreachable: the copy says so (the banner) until the store answers
+                if seq is not None:
+                    self._unshown[store.url] = int(seq)
+            return
         self._written[store.url] = time.monotonic()
         self._versions.pop(store.url, None)
         if not (self._holds.get(store.url) and (store.url, "cases") in self._held):
@@ -350,6 +376,17 @@ class StoreCache:
             self._cases_at(store, self._ask(store, None), prepare=True, wait=True)
         except StoreError:
             pass  # written, then unreachable: the next request asks again
+
+    def behind(self, store: Store) -> bool:
+        """Whether the copy this process holds lacks a write of this process not shown at once (``written``)."""
+        seq = self._unshown.get(store.url)
+        held = self._held.get((store.url, "cases"))
+        if seq is None or held is None:
+            return False
+        if int(held[2].get("seq:changes", -1)) >= seq:
+            self._unshown.pop(store.url, None)
+            return False
+        return True
 
     def version(self, store: Store, name: str) -> str | None:
         pinned = name in _CASE_VERSIONS and self.holds_cases(store)  # the versions of the copy the request holds
@@ -407,8 +444,8 @@ class StoreCache:
 
         A serving process's requests then never ask the store whether it moved, nor wait while the copy is
         brought up to date or while another process commits to the store (a GeoPackage's readers wait out
-        its writer's commit): they answer from the copy the follower last made. A process that just wrote
-        (``written``) still asks at its next request, so that what it wrote shows at once.
+        its writer's commit): they answer from the copy the follower last made. A page's write is taken in
+        by the request that wrote (``written``), so that it shows at once.
         """
         with self._probe_lock:
             if (store.url, os.getpid()) in self._following:
@@ -425,12 +462,15 @@ class StoreCache:
     def _follow_forever(self, store: Store) -> None:
         while (store.url, os.getpid()) in self._following:
             moved = False
+            _giving_way.until = time.monotonic() + GIVE_WAY_S
             try:
                 moved = self.follow_now(store)
             except StoreError:
                 pass  # unreachable: the pages say so (``unreachable_since``); asked again after ``check_s``
             except Exception:  # noqa: BLE001 — a follower that stops would leave the process showing the past
                 log.warning("following %s failed; trying again in %s s", store.url, self.check_s, exc_info=True)
+            finally:
+                _giving_way.until = None
             # Each follow costs every process the same whatever it takes in (reads, new masks and views for
             # the requests after it): under a stream of writes, several are taken in at once.
             time.sleep(max(self.check_s, self.follow_s) if moved else self.check_s)
@@ -505,11 +545,15 @@ class StoreCache:
         key = (store.url, what)
         held = self._held.get(key)
         if held is None or held[0] != version:
-            with self._lock:  # one reload at a time; a request waiting here finds it done
+            with in_flight.waiting():  # as in ``_cases_at``
+                self._lock.acquire()
+            try:  # one reload at a time; a request waiting here finds it done
                 held = self._held.get(key)
                 if held is None or held[0] != version:
                     held = (version, load(store))
                     self._held[key] = held
+            finally:
+                self._lock.release()
         return held[1]
 
 
@@ -518,6 +562,17 @@ _CASE_VERSIONS = ("cases", "case_sources", "seq:changes", "epoch:cases", "epoch:
 
 # The follower's pin while it makes what a new copy will be asked for (``StoreCache._prepare``).
 _preparing = threading.local()
+# In the follower's thread, until when (``time.monotonic()``) its follow may still wait for requests.
+_giving_way = threading.local()
+
+
+def _give_way() -> None:
+    """In the follower's thread: wait, before its next step, until no request is being answered in this process
+    (``dashboards.in_flight``), within the follow's ``GIVE_WAY_S``. A request that arrives mid-step waits for
+    that step, not for the follow's rest. Elsewhere (a request that wrote, a test's ``follow_now``): nothing."""
+    until = getattr(_giving_way, "until", None)
+    if until is not None:
+        in_flight.quiet(until)
 
 
 def _pinned() -> dict | None:

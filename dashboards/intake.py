@@ -21,7 +21,7 @@ import pickle
 import threading
 import time
 
-from dashboards import memory
+from dashboards import in_flight, memory
 from layers.store import Store, open_store
 
 # Of the child: 10 gives it about a tenth of a core's share against a serving process at 0 (Linux's weights).
@@ -45,7 +45,8 @@ def run(task, store: Store, *args, **kwargs):
     for attempt in (1, 2):
         executor = _executor()
         try:
-            answer = executor.submit(_call, task, store.url, args, kwargs).result()
+            with in_flight.waiting():  # no processor of this process used meanwhile: the follower need not wait
+                answer = executor.submit(_call, task, store.url, args, kwargs).result()
         except concurrent.futures.process.BrokenProcessPool:
             _forget(executor)
             if attempt == 2:

@@ -129,7 +129,8 @@ def install(app):
     @server.after_request
     def open311_written(response):
         if flask.request.path.startswith(PREFIX + "/") and flask.request.method == "POST":
-            CACHE.written(store_from_request())  # what a system just sent, it reads back at once
+            # Taken in by this process's follower, as by every other's; the listing reads it back meanwhile.
+            CACHE.written(store_from_request(), shown=False)
         return response
 
     @server.errorhandler(Refused)
@@ -322,7 +323,7 @@ def _listing(who, args) -> list[dict]:
         words = f"limit: from 1 to {LIST_MAX}"
         raise Refused(400, words, [{"code": 400, "field": "limit", "reason": "bad_number", "description": words}])
     store = store_from_request()
-    if not CACHE.holds_cases(store):
+    if not CACHE.holds_cases(store) or CACHE.behind(store):  # held: a system's push is read back at once
         return [service_request(case) for case in _read_latest(store, f, terms, start, end, wanted, limit)]
     cases = CACHE.cases(store)[0]
     keep = f.mask(cases) & matches(cases, terms)

@@ -530,3 +530,61 @@ def test_a_request_that_wrote_brings_the_copy_up_to_date_before_it_answers_and_n
         # Any request after it sees what it wrote, and waits for nothing, even while the follower works.
         seen, waited = while_a_follow_runs(ids)
         assert {"O-1", "W-1"} <= seen and waited < 0.4
+
+
+def test_the_follower_takes_a_write_in_once_the_request_being_answered_is_done(demo_gpkg, tmp_path, monkeypatch):
+    """Between its steps the follower waits for the requests its process is answering (``dashboards.in_flight``),
+    for ``GIVE_WAY_S`` at most: a request that arrives mid-follow waits for one step, not for all of them."""
+    import time
+
+    import flask
+
+    from dashboards import cache as cache_module
+    from dashboards import in_flight
+
+    monkeypatch.setattr(cache_module, "GIVE_WAY_S", 2.0)
+    path = tmp_path / "copy.gpkg"
+    shutil.copy(demo_gpkg[0], path)
+    cache = StoreCache(check_s=0.05, follow_s=0.05)
+    app = flask.Flask(__name__)
+    in_flight.install(app)
+    entered, release = threading.Event(), threading.Event()
+
+    @app.get("/slow")
+    def slow():
+        entered.set()
+        release.wait(10)
+        return "done"
+
+    def asked():
+        answer = app.test_client().get("/slow")
+        answer.close()  # as a server closes it once sent: then the request is over
+
+    with open_store(str(path)) as store, open_store(str(path)) as other:  # other: another process's writes
+        store.upsert("cases", store.read("cases").iloc[:1])  # the store now has change numbers
+        row = store.read("cases").iloc[:1]
+        cache.holds_cases(store)
+        cache.cases(store)
+
+        def taken_in(case_id, seconds):
+            deadline = time.monotonic() + seconds
+            while case_id not in set(cache.cases_held(store)[0]["case_id"]) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return case_id in set(cache.cases_held(store)[0]["case_id"])
+
+        assert cache.keep_following(store)
+        try:
+            other.upsert("cases", row.assign(case_id="G-1"))  # nobody being answered: taken in within check_s
+            assert taken_in("G-1", 1.0)
+            request = threading.Thread(target=asked)
+            request.start()
+            assert entered.wait(5)
+            other.upsert("cases", row.assign(case_id="G-2"))
+            assert not taken_in("G-2", 0.8)  # the follower waits for the request
+            release.set()
+            request.join()
+            assert taken_in("G-2", 1.0)
+        finally:
+            release.set()
+            cache.stop_following(store)
+            time.sleep(0.3)
