@@ -20,6 +20,9 @@ schema) is served by ``onemap serve --workers 2``. Then, against the running ser
    that counts it. The probe is the instrument, not the stream: it asks in the quiet phase too, so the
    two phases differ by the pushed cases alone.
 
+``--control``: the second phase pushes nothing, an A/A run: how far the ratios move between two quiet phases
+of the same run, the noise a stream's ratio is weighed against.
+
 ``--rounds N``: quiet then stream N times, each for its share of the seconds, each phase's rounds taken
 together; both phases then span the whole run, so a drift of the machine weighs on both alike.
 
@@ -350,8 +353,8 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
         for _ in range(args.rounds):
             calms.append(phase(url, callback_map, browsers, screens, args.quiet / args.rounds, think,
                                server_pid=server.pid, probe=stream))
-            busies.append(phase(url, callback_map, browsers, screens, args.seconds / args.rounds, think, stream,
-                                server.pid))
+            busies.append(phase(url, callback_map, browsers, screens, args.seconds / args.rounds, think,
+                                None if args.control else stream, server.pid, probe=stream if args.control else None))
         calm, busy = joined(calms), joined(busies)
     finally:
         stop(server)
@@ -359,8 +362,9 @@ def serve_and_stream(spec: str, label: str, args, think) -> list[str]:
         cases_after = store.count("cases")
     pushed = len(stream.sent)
     fresh = np.array(stream.seen) - np.array(stream.sent[:len(stream.seen)])
+    second = "nothing pushed (--control)" if args.control else f"one case every {stream.every:g} s"
     print(f"\n{label}: {args.users} people (thinking {think[0]:g}-{think[1]:g} s) + {args.walls} walls; quiet "
-          f"{args.quiet:.0f} s and {args.seconds:.0f} s with one case every {stream.every:g} s, "
+          f"{args.quiet:.0f} s and {args.seconds:.0f} s with {second}, "
           f"in {args.rounds} round(s) of quiet then stream")
     print(f"{label}: pushed {pushed} cases, the store grew by {cases_after - cases_before}; counted by the KPI: "
           f"{len(stream.seen)} of {pushed}")
@@ -418,6 +422,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quiet", type=float, default=300)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--control", action="store_true",
+                        help="push nothing in the stream phase: how far the ratios move with no stream (the noise)")
     parser.add_argument("--walls", type=int, default=2)
     parser.add_argument("--think", default="2,6", help="seconds between a person's changes: LOW,HIGH")
     parser.add_argument("--rounds", type=int, default=1,
