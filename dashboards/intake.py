@@ -4,8 +4,8 @@ Ingesting a pushed case is pandas work, about 0.4 s of CPU for one case in a sto
 in the serving process, it held the interpreter's lock that the process's page callbacks wait for, and
 on two cores the callbacks of a wall and ten people took 2-4 times as long while one case a second
 arrived (``bench/stream.py``). Here each serving process hands its pushes to one child of its own,
-started when the first push comes and niced (``NICE``), so that when both want the CPU the pages win and
-the push waits; the request that pushed waits for the answer as before. The child opens the store by its
+started when the first push comes, niced (``NICE``) and, on Linux, scheduled only when the core is
+otherwise idle (``SCHED_IDLE``), so that when both want the CPU the pages win and the push waits; the request that pushed waits for the answer as before. The child opens the store by its
 URL and keeps it (and the ingest's held geography) for the next push.
 
 One child per serving process, taking one push at a time: the pushes of a process are ingested in the
@@ -88,6 +88,13 @@ def shutdown() -> None:
 
 def _child_start() -> None:
     os.nice(NICE)
+    # Linux: the child runs only where no other process of the machine wants the core. Niced alone it still
+    # took turns with the pages' processes, whose requests then waited for it to be put off the core.
+    if hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:
+            pass  # not allowed here: niced only
     memory.keep_trimming()  # a push's frames are dropped once written: given back, as the server's are
     # Ends with its serving process, however that ends (gunicorn's kill of a stuck worker included): the
     # pool's queue would never tell it, as the child holds an end of its pipes too.

@@ -19,6 +19,10 @@ def where_and_how_nice(store):
     return os.getpid(), os.nice(0), store.url
 
 
+def how_scheduled(store):
+    return os.sched_getscheduler(0)
+
+
 def counted_cells(store):
     return store.count("grid_cells")
 
@@ -47,6 +51,8 @@ def test_a_task_runs_in_a_child_at_a_lower_priority_on_the_same_store(store):
     pid, nice, url = intake.run(where_and_how_nice, store)
     assert pid != os.getpid()
     assert nice >= min(os.nice(0) + intake.NICE, 19)
+    if hasattr(os, "SCHED_IDLE"):  # Linux: only when the core is otherwise idle
+        assert intake.run(how_scheduled, store) == os.SCHED_IDLE
     assert url == store.url
     assert intake.run(counted_cells, store) == store.count("grid_cells")
     # The same child takes the next task: it is started once, not per push.
