@@ -17,6 +17,8 @@ import contextlib
 import threading
 import time
 
+from dashboards.wsgi_body import Closing
+
 _changed = threading.Condition()
 _count = 0
 _local = threading.local()  # whether the current thread is answering a counted request
@@ -42,33 +44,12 @@ class Counted:
             _local.counted = False
             _add(-1)
             raise
-        return _Closing(body)
+        return Closing(body, _over)
 
 
-class _Closing:
-    """The body: the request is over once it is sent whole or closed, whichever comes first."""
-
-    def __init__(self, body):
-        self.body, self.open = body, True
-
-    def __iter__(self):
-        try:
-            yield from self.body
-        finally:
-            self._over()
-
-    def close(self):
-        try:
-            if hasattr(self.body, "close"):
-                self.body.close()
-        finally:
-            self._over()
-
-    def _over(self):
-        if self.open:
-            self.open = False
-            _local.counted = False
-            _add(-1)
+def _over(_sent: int) -> None:
+    _local.counted = False
+    _add(-1)
 
 
 def _add(n: int) -> None:

@@ -18,6 +18,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from dashboards.wsgi_body import Closing
 from layers.settings import SETTINGS
 
 CALLBACK_PATH = "/_dash-update-component"
@@ -49,7 +50,7 @@ class Timed:
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         body = self.app(environ, started)
-        return _Closing(body, lambda sent: self._write(
+        return Closing(body, lambda sent: self._write(
             f"{began:%Y-%m-%dT%H:%M:%S.%f}\t{os.getpid()}\t{environ.get('REQUEST_METHOD', '')}\t{asked}\t"
             f"{answer.get('status', '')}\t{sent}\t{(time.perf_counter() - wall) * 1000:.1f}\t"
             f"{(time.thread_time() - cpu) * 1000:.1f}\n"))
@@ -57,25 +58,6 @@ class Timed:
     def _write(self, line: str) -> None:
         with self._lock, open(self.path, "a", encoding="utf-8") as out:
             out.write(line)
-
-
-class _Closing:
-    """A response body that counts what it sent and, closed, says so."""
-
-    def __init__(self, body, done):
-        self.body, self.done, self.sent = body, done, 0
-
-    def __iter__(self):
-        for chunk in self.body:
-            self.sent += len(chunk)
-            yield chunk
-
-    def close(self):
-        try:
-            if hasattr(self.body, "close"):
-                self.body.close()
-        finally:
-            self.done(self.sent)
 
 
 def _output(environ) -> str:
