@@ -2,7 +2,7 @@
 
 Run by hand (README of bench/ has the figures):
 
-    .venv/bin/python bench/ab.py --b ONEMAP_SWITCH_MS=1 [--a NAME=VALUE ...] [--stores gpkg] [--seconds 600]
+    .venv/bin/python bench/ab.py --b ONEMAP_SERVER_THREADS=4 [--a NAME=VALUE ...] [--stores gpkg] [--seconds 600]
                                  [--rounds 10] [--users 10] [--walls 2] [--think 2,6] [--hold]
 
 Two ``onemap serve --workers 2`` of one writable copy of the 1M store (``bench/largestore.py``), A with the
@@ -80,6 +80,11 @@ class Server:
         check(not logins.errors, f"{self.name}: a login failed: {logins.reasons}")
 
     def turn(self, callback_map, seconds, think):
+        # Fresh connections for each turn: the server may have closed those left idle through the other's turn
+        # (keep-alive 75 s), and a request sent as it closes one is reset. A browser sends it again; requests
+        # does not.
+        for client in (*self.browsers, *self.screens, self.probe.probe):
+            client.http.session.close()
         return phase(self.url, callback_map, self.browsers, self.screens, seconds, think,
                      server_pid=self.process.pid, probe=self.probe)
 

@@ -19,7 +19,7 @@ from dashboards import auth, download, errors, feed, figures, geo, in_flight, me
 from dashboards.basemap import NO_BASEMAP, Basemap
 from dashboards.cache import CACHE
 from dashboards.schedule import BriefSchedule
-from layers.errors import InvalidValue, StoreUnreachable
+from layers.errors import StoreUnreachable
 from layers.settings import SETTINGS
 from layers.store import open_store
 
@@ -120,9 +120,6 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
     many people filtering at once needs several. The cases are read once, before the processes
     are forked, so they start warm and share those pages of memory.
     """
-    if not SETTINGS.switch_ms > 0:
-        raise InvalidValue(f"ONEMAP_SWITCH_MS={SETTINGS.switch_ms}: milliseconds above 0",
-                           zh=f"环境变量 ONEMAP_SWITCH_MS={SETTINGS.switch_ms} 应大于 0")
     app = create_app(store_spec, basemap=basemap)
     set_up(app)
     store = app.server.extensions["onemap_store"]
@@ -160,12 +157,7 @@ def serve(store_spec: str, *, host: str = "127.0.0.1", port: int = 8050, basemap
 
 
 def _each_process(store) -> None:
-    """What every serving process runs beside its requests: the memory it frees given back, and the store followed.
-
-    Its threads take turns at Python every ``ONEMAP_SWITCH_MS``: a request that let go of the lock (numpy
-    on a million rows, a socket) waits up to that long to have it back from a thread that holds on.
-    """
-    sys.setswitchinterval(SETTINGS.switch_ms / 1000)
+    """What every serving process runs beside its requests: the memory it frees given back, and the store followed."""
     memory.keep_trimming()
     CACHE.keep_following(store)
 

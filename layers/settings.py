@@ -78,9 +78,6 @@ class Settings:
                       doc="redis://host:port/db that several servers of one store share for failed logins, "
                           "logouts and query limits (empty: one server's own, in the store and in memory)")
     server_threads: int = _env("ONEMAP_SERVER_THREADS", 8, doc="threads each server process answers with")
-    switch_ms: float = _env("ONEMAP_SWITCH_MS", 5.0,
-                            doc="milliseconds a serving process's thread runs Python before another may take over "
-                                "(sys.setswitchinterval; Python's own default is 5)")
     connection_limit: int = _env("ONEMAP_CONNECTION_LIMIT", 2000, doc="open connections a server keeps (browsers, walls)")
     hold_max: int = _env("ONEMAP_HOLD_MAX", 250_000,
                          doc="cases up to which a server holds a copy of them (fastest); above, it holds none and "
