@@ -11,7 +11,7 @@ from dashboards.figures import case_map, cells_geojson
 from dashboards.geo import geojson_url, read_places
 from dashboards.i18n import say
 from dashboards.map_views import POINT_LIMIT, Sketch, draw_views
-from dashboards.selection import filtered_cases, view_cases
+from dashboards.selection import COUNTED_COLUMNS, filtered_cases, view_cases
 from layers import counted
 from layers.areas import Area, area_places, district_extent, district_names
 from layers.arrivals import arrived_since
@@ -44,7 +44,12 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
 
 def _view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
                basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
-    found = view_cases(store, f, as_of=as_of)
+    # The tiles and cells count the columns the charts count too (one copy for both callbacks); a layer drawn
+    # case by case, the points of a view few enough to show them included, takes the cases whole.
+    each_case = bool(set(layers) - {"cases"})
+    found = view_cases(store, f, as_of=as_of, columns=None if each_case else COUNTED_COLUMNS)
+    if found is not None and not each_case and "cases" in layers and len(found[0]) <= POINT_LIMIT:
+        found = view_cases(store, f, as_of=as_of)
     if found is None:
         cases = None
         # Counted to the minute: the overdue tiles move with the clock, and walls of one view share a count.
@@ -104,7 +109,7 @@ def chart_data(cases: pd.DataFrame, lang: str = "zh") -> dict:
 
 def view_charts(store, f: CaseFilter, lang: str = "zh") -> dict:
     """:func:`chart_data` of a filter's view: of its cases, or counted by the store (a store not held, a wide view)."""
-    found = view_cases(store, f)
+    found = view_cases(store, f, columns=COUNTED_COLUMNS)
     if found is not None:
         return chart_data(found[0], lang)
     return CACHE.recent(store, ("charts", f, lang), lambda: {

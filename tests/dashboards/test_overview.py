@@ -142,6 +142,40 @@ def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
     assert shown == in_street["lon"].notna().sum()  # every located case, none twice
 
 
+def test_the_tiles_cells_and_charts_count_the_same_from_the_counted_columns_as_from_the_whole_cases(demo_gpkg):
+    from dashboards.data import chart_data, view_data
+    from dashboards.geo import read_places
+    from dashboards.map_views import POINT_LIMIT
+    from dashboards.selection import COUNTED_COLUMNS, filtered_cases
+    from layers.filters import CaseFilter
+    from layers.kpis import compute_kpis, filtered_kpis
+    from layers.views import count_per_cell
+
+    year = CaseFilter(start=date(2020, 1, 1), end=date(2020, 12, 31))
+    views = [year, year.narrowed(street_code="330205001"), year.narrowed(categories=("邻里纠纷",)),
+             year.narrowed(channels=("hotline_12345", "walk_in")), year.narrowed(overdue_only=True),
+             CaseFilter(start=date(2020, 3, 1), end=date(2020, 3, 31), street_code="330205003",
+                        community_code="330205003002")]
+    with open_store(demo_gpkg[0]) as store:
+        for f in views:
+            whole, visits = filtered_cases(store, f)
+            counted, counted_visits = filtered_cases(store, f, columns=COUNTED_COLUMNS)
+            assert list(counted.columns) == list(COUNTED_COLUMNS) and len(counted) == len(whole) > 0
+            assert counted_visits.equals(visits)
+            as_of = "2021-01-15"
+            assert compute_kpis(counted, visits, start=f.start, end=f.end, as_of=as_of) == compute_kpis(
+                whole, visits, start=f.start, end=f.end, as_of=as_of)
+            assert filtered_kpis(counted, as_of=as_of) == filtered_kpis(whole, as_of=as_of)
+            cells = read_places(store, f, "grid_cells")
+            assert count_per_cell(counted, cells).equals(count_per_cell(whole, cells))
+            assert chart_data(counted) == chart_data(whole)
+        # A view few enough to show its cases as points still draws them, from the cases whole.
+        street = year.narrowed(street_code="330205001", community_code="330205001001")
+        shown = view_data(store, street, layers=("cases",))
+        assert len(filtered_cases(store, street)[0]) <= POINT_LIMIT and shown["points_shown"]
+        assert any(t.get("type") == "scattermap" for t in shown["map"]["data"])
+
+
 def test_a_click_on_a_case_shows_its_lifecycle_and_every_channel_that_reported_it(demo_gpkg):
     from dashboards.details import case_details
 
