@@ -24,7 +24,7 @@ ROOT = BENCH.parent
 # In this order: the first to need a small store builds it; dashboard_1m's is reused by the three after it.
 BENCHES = ["assign", "fuzz_readers", "ingest", "ingest_1m", "dashboard_1m", "analysis_1m", "export_1m", "load",
            "export_roundtrip", "briefs", "requests_pg", "logins", "write_small", "freshness", "stream", "follow", "draft",
-           "first_visit", "push", "after_write", "codes", "province", "counted_views", "ab"]
+           "first_visit", "push", "after_write", "codes", "province", "counted_views", "ab", "tallies"]
 SMALL_STORES = ["dashboard_small.gpkg", "demo_small.gpkg"]
 TIMEOUT_S = 600
 

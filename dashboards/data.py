@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from dashboards import charts
@@ -11,12 +12,12 @@ from dashboards.figures import case_map, cells_geojson
 from dashboards.geo import geojson_url, read_places
 from dashboards.i18n import say
 from dashboards.map_views import POINT_LIMIT, Sketch, draw_views
-from dashboards.selection import COUNTED_COLUMNS, filtered_cases, view_cases
-from layers import counted
+from dashboards.selection import filtered_cases, standings, view_cases, view_mask, view_visits
+from layers import counted, tallies
 from layers.areas import Area, area_places, district_extent, district_names
 from layers.arrivals import arrived_since
 from layers.errors import StoreError
-from layers.filters import CaseFilter
+from layers.filters import CaseFilter, channel_counts, tally
 from layers.kpis import compute_kpis, filtered_kpis, setback_summary, street_code_for
 from layers.users import record_look
 from layers.views import count_per_cell, counted_per_cell
@@ -44,24 +45,29 @@ def view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="c
 
 def _view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="cases", outline_colour=None,
                basemap: Basemap = NO_BASEMAP, lang: str = "zh") -> dict:
-    # The tiles and cells count the columns the charts count too (one copy for both callbacks); a layer drawn
-    # case by case, the points of a view few enough to show them included, takes the cases whole.
+    # A view counted case by case needs no copy of its cases: the tiles and cells are counted over the held copy
+    # under the view's mask. Its cases are copied out for a layer drawn case by case, and for the points of a
+    # view few enough to show them.
     each_case = bool(set(layers) - {"cases"})
-    found = view_cases(store, f, as_of=as_of, columns=None if each_case else COUNTED_COLUMNS)
-    if found is not None and not each_case and "cases" in layers and len(found[0]) <= POINT_LIMIT:
-        found = view_cases(store, f, as_of=as_of)
-    if found is None:
-        cases = None
+    cases = None
+    if CACHE.holds_cases(store) and not each_case:
+        every, within = view_mask(store, f, as_of=as_of)
+        kpis = tallies.kpis(every, standings(store), within, view_visits(store, f), start=f.start, end=f.end,
+                            as_of=as_of)
+        cells = counted_per_cell(tally(every["grid_cell"], within), read_places(store, f, "grid_cells"))
+        if "cases" in layers and np.count_nonzero(within) <= POINT_LIMIT:
+            cases = view_cases(store, f, as_of=as_of)[0]
+    elif (found := view_cases(store, f, as_of=as_of)) is not None:
+        cases, sources = found
+        kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
+        kpis["all"] = filtered_kpis(cases, as_of=as_of)
+        cells = count_per_cell(cases, read_places(store, f, "grid_cells"))
+    else:
         # Counted to the minute: the overdue tiles move with the clock, and walls of one view share a count.
         moment = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now().floor("min")
         kpis = dict(CACHE.recent(store, ("counted-kpis", f, moment), lambda: counted.kpis(store, f, as_of=moment)))
         per_cell = CACHE.recent(store, ("counted-cells", f), lambda: counted.per_cell(store, f))
         cells = counted_per_cell(per_cell, read_places(store, f, "grid_cells"))
-    else:
-        cases, sources = found
-        kpis = compute_kpis(cases, sources, start=f.start, end=f.end, as_of=as_of)
-        kpis["all"] = filtered_kpis(cases, as_of=as_of)
-        cells = count_per_cell(cases, read_places(store, f, "grid_cells"))
     kpis["setback_areas"] = setback_summary(read_places(store, f.narrowed(community_code=None, grid_cell=None),
                                                         "setback_areas"), street_code=f.street_code)
     extent = district_extent(CACHE.layer(store, "district"))
@@ -108,8 +114,17 @@ def chart_data(cases: pd.DataFrame, lang: str = "zh") -> dict:
 
 
 def view_charts(store, f: CaseFilter, lang: str = "zh") -> dict:
-    """:func:`chart_data` of a filter's view: of its cases, or counted by the store (a store not held, a wide view)."""
-    found = view_cases(store, f, columns=COUNTED_COLUMNS)
+    """:func:`chart_data` of a filter's view: counted over the held cases under its mask, of the cases read for it
+    (a narrow view of a store not held), or counted by the store (a wide one)."""
+    if CACHE.holds_cases(store):
+        every, within = view_mask(store, f)
+        standing = standings(store)
+        return {"trend": charts.daily_trend_of(tallies.per_day(standing.reported_day, within),
+                                               tallies.per_day(standing.closed_day, within), lang),
+                "categories": charts.top_categories_of(tally(every["category"], within), lang=lang),
+                "channels": charts.channel_mix_of(channel_counts(every, within), lang),
+                "levels": charts.level_split_of(tally(every["level"], tallies.closed_within(standing, within)), lang)}
+    found = view_cases(store, f)
     if found is not None:
         return chart_data(found[0], lang)
     return CACHE.recent(store, ("charts", f, lang), lambda: {

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dashboards.cache import CACHE, _held_cases, _plain_cases
-from layers import counted
+from layers import counted, tallies
 from layers.filters import CaseFilter
 from layers.settings import SETTINGS
 from layers.store import matches, period_filter
@@ -23,38 +23,45 @@ class TooWide(Exception):
     """A view of a store the server does not hold that keeps too many cases to read: count it instead."""
 
 
-# What the overview's tiles, cells and charts read of a view's cases. Copying a wide view's cases is most of
-# what those callbacks cost at a million held; these are 12 of the held copy's 26 columns.
-COUNTED_COLUMNS = ("kind", "category", "channel", "channels", "reported_at", "closed_at", "due_at", "status", "level",
-                   "resolved_in_place", "reporter_phone", "grid_cell")
-
-
-def view_cases(store, f: CaseFilter, *, as_of=None, columns: tuple[str, ...] | None = None
-               ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+def view_cases(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The view's cases and visits as :func:`filtered_cases` gives them; None where the server holds no cases
     and the view keeps more than ``RAW_MAX`` (the store counts it)."""
     if CACHE.holds_cases(store):
-        return filtered_cases(store, f, as_of=as_of, columns=columns)
+        return filtered_cases(store, f, as_of=as_of)
     return CACHE.recent(store, ("read", f, as_of), lambda: _read(store, f, as_of))
 
 
-def filtered_cases(store, f: CaseFilter, *, as_of=None, columns: tuple[str, ...] | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def filtered_cases(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cases the filter keeps, from the server's copy of the store, and the walk-in visits behind them.
 
-    ``columns``: only those of the cases (at least; a view read from the store has all): what is counted
-    needs fewer than what is drawn case by case. A server that holds no cases reads a narrow view's from the
-    store; a wide one raises :class:`TooWide`.
+    A server that holds no cases reads a narrow view's from the store; a wide one raises :class:`TooWide`.
     """
     if not CACHE.holds_cases(store):
         found = view_cases(store, f, as_of=as_of)
         if found is None:
             raise TooWide(f"the view keeps more than {RAW_MAX:,} cases: counted by the store")
         return found
-    every_case, visits = CACHE.cases(store)
     if as_of is not None:
-        return _select(every_case, visits, f, f.mask(every_case, as_of=as_of), columns)
-    return CACHE.recent(store, ("cases", f, columns), lambda: _select(every_case, visits, f, kept(store, f), columns))
+        return _chosen(*view_mask(store, f, as_of=as_of)), view_visits(store, f)
+    return CACHE.recent(store, ("cases", f), lambda: (_chosen(*view_mask(store, f)), view_visits(store, f)))
+
+
+def view_mask(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The server's copy of the cases, and which of them the filter keeps (as of ``as_of``, or now): a view
+    counted without copying its cases out (``layers.tallies``)."""
+    every_case = CACHE.cases(store)[0]
+    return every_case, kept(store, f) if as_of is None else f.mask(every_case, as_of=as_of)
+
+
+def standings(store) -> tallies.Standings:
+    """Each held case's standing, made once per copy: what a view's tiles and charts are counted from."""
+    return CACHE.derived(store, ("standings",), tallies.standings)
+
+
+def view_visits(store, f: CaseFilter) -> pd.DataFrame:
+    """The walk-in visits of the filter's period whose case is in its area and kinds, whenever the case was
+    opened: a second visit about last month's matter is still today's visit (as `onemap kpis` counts)."""
+    return CACHE.recent(store, ("visits", f), lambda: _visits_of(*CACHE.cases(store), f))
 
 
 def kept(store, f: CaseFilter) -> np.ndarray:
@@ -62,14 +69,14 @@ def kept(store, f: CaseFilter) -> np.ndarray:
     return CACHE.recent(store, ("mask", f), lambda: f.mask(CACHE.cases(store)[0]))
 
 
-def _select(every_case, visits, f, chosen, columns=None):
-    held = every_case if columns is None else every_case[list(columns)]
-    cases = held if chosen.all() else held.iloc[np.flatnonzero(chosen)]
+def _chosen(every_case: pd.DataFrame, chosen: np.ndarray) -> pd.DataFrame:
+    return every_case if chosen.all() else every_case.iloc[np.flatnonzero(chosen)]
+
+
+def _visits_of(every_case: pd.DataFrame, visits: pd.DataFrame, f: CaseFilter) -> pd.DataFrame:
     visits = visits[matches(visits, period_filter(f.start, f.end))]
-    # A visit in the period counts where its case is in the filter's area and kinds, whenever the case
-    # was opened: a second visit about last month's matter is still today's visit (as `onemap kpis` counts).
     rows = visits["case_row"].to_numpy()
-    return cases, visits[f.narrowed(start=None, end=None).mask(every_case.iloc[rows])]
+    return visits[f.narrowed(start=None, end=None).mask(every_case.iloc[rows])]
 
 
 def _read(store, f: CaseFilter, as_of) -> tuple[pd.DataFrame, pd.DataFrame] | None:

@@ -216,17 +216,20 @@ class CaseFilter:
         return keep
 
 
-def channel_counts(cases: pd.DataFrame) -> Counter:
-    """Cases per channel that reported them: a case two channels reported counts for both.
+def channel_counts(cases: pd.DataFrame, within: np.ndarray | None = None) -> Counter:
+    """Cases per channel that reported them (of the rows ``within``, or all): a case two channels reported
+    counts for both.
 
     ``channels`` lists a merged case's channels (``e_ningbo;hotline_12345``); a case from one
     channel has only its ``channel``. Counted per distinct list, not per case.
     """
     counts: Counter[str] = Counter()
-    for names, n in tally(cases["channels"]).items():
+    for names, n in tally(cases["channels"], within).items():
         for name in str(names).split(";"):
             counts[name] += int(n)
     alone = cases["channels"].isna().to_numpy(dtype=bool)
+    if within is not None:
+        alone = alone & within
     for name, n in tally(cases["channel"], alone).items():
         counts[str(name)] += int(n)
     return Counter({name: n for name, n in counts.items() if n})

@@ -142,11 +142,13 @@ def test_points_only_when_few_enough_and_layers_have_legends(demo_gpkg):
     assert shown == in_street["lon"].notna().sum()  # every located case, none twice
 
 
-def test_the_tiles_cells_and_charts_count_the_same_from_the_counted_columns_as_from_the_whole_cases(demo_gpkg):
-    from dashboards.data import chart_data, view_data
+def test_the_tiles_cells_and_charts_counted_over_the_held_copy_are_those_of_the_views_cases(demo_gpkg):
+    """A view of the held copy is counted under its mask (``layers.tallies``), never copied out: the same
+    tiles, cells and charts as the view's cases copied out and computed on."""
+    from dashboards.data import chart_data, view_charts, view_data
     from dashboards.geo import read_places
     from dashboards.map_views import POINT_LIMIT
-    from dashboards.selection import COUNTED_COLUMNS, filtered_cases
+    from dashboards.selection import filtered_cases
     from layers.filters import CaseFilter
     from layers.kpis import compute_kpis, filtered_kpis
     from layers.views import count_per_cell
@@ -155,21 +157,21 @@ def test_the_tiles_cells_and_charts_count_the_same_from_the_counted_columns_as_f
     views = [year, year.narrowed(street_code="330205001"), year.narrowed(categories=("邻里纠纷",)),
              year.narrowed(channels=("hotline_12345", "walk_in")), year.narrowed(overdue_only=True),
              CaseFilter(start=date(2020, 3, 1), end=date(2020, 3, 31), street_code="330205003",
-                        community_code="330205003002")]
+                        community_code="330205003002"), CaseFilter(), CaseFilter(start=date(2031, 1, 1))]
     with open_store(demo_gpkg[0]) as store:
         for f in views:
-            whole, visits = filtered_cases(store, f)
-            counted, counted_visits = filtered_cases(store, f, columns=COUNTED_COLUMNS)
-            assert list(counted.columns) == list(COUNTED_COLUMNS) and len(counted) == len(whole) > 0
-            assert counted_visits.equals(visits)
             as_of = "2021-01-15"
-            assert compute_kpis(counted, visits, start=f.start, end=f.end, as_of=as_of) == compute_kpis(
-                whole, visits, start=f.start, end=f.end, as_of=as_of)
-            assert filtered_kpis(counted, as_of=as_of) == filtered_kpis(whole, as_of=as_of)
-            cells = read_places(store, f, "grid_cells")
-            assert count_per_cell(counted, cells).equals(count_per_cell(whole, cells))
-            assert chart_data(counted) == chart_data(whole)
-        # A view few enough to show its cases as points still draws them, from the cases whole.
+            cases, visits = filtered_cases(store, f, as_of=as_of)
+            shown = view_data(store, f, as_of=as_of)
+            expected = compute_kpis(cases, visits, start=f.start, end=f.end, as_of=as_of)
+            expected["all"] = filtered_kpis(cases, as_of=as_of)
+            assert {k: v for k, v in shown["kpis"].items() if k != "setback_areas"} == expected, f
+            cells = count_per_cell(cases, read_places(store, f, "grid_cells"))
+            drawn = next(t for t in shown["map"]["data"] if t.get("type") == "choroplethmap")
+            assert list(drawn["z"]) == cells["cases"].tolist()
+            # The charts are of now: the view's cases as of now.
+            assert view_charts(store, f) == chart_data(filtered_cases(store, f)[0]), f
+        # A view few enough to show its cases as points draws them, from the cases copied out.
         street = year.narrowed(street_code="330205001", community_code="330205001001")
         shown = view_data(store, street, layers=("cases",))
         assert len(filtered_cases(store, street)[0]) <= POINT_LIMIT and shown["points_shown"]
