@@ -10,7 +10,8 @@ the overview's KPI and chart callbacks count it, alternating run by run, checked
 
 - copied out, as at 2016662: the view's rows of the 12 columns counted (``every[COUNTED].iloc[rows]``), then
   ``compute_kpis`` and ``filtered_kpis``, the cells (``count_per_cell``) and the four charts' counts over them;
-- counted under the mask (``layers.tallies``): the same from the held copy, the view's mask and the standings.
+- counted under the mask (``layers.tallies``): the same from the held copy, the numbers of the view's rows (made
+  from its mask here, once per filter and copy in the server) and the standings.
 
 Both take the view's mask as made (``dashboards.selection.kept`` makes it once per filter and copy). The
 standings are made once per copy of the cases (per write): timed apart. Prints medians and ratios.
@@ -39,6 +40,7 @@ from dashboards.cache import _load_cases  # noqa: E402
 from layers import tallies  # noqa: E402
 from layers.filters import CaseFilter, channel_counts, tally  # noqa: E402
 from layers.kpis import compute_kpis, filtered_kpis  # noqa: E402
+from layers.schema import LEVELS  # noqa: E402
 from layers.store import matches, open_store, period_filter  # noqa: E402
 from layers.views import count_per_cell  # noqa: E402
 
@@ -60,22 +62,24 @@ def view_filter(change: dict) -> CaseFilter:
 
 
 def copied_out(every, visits, within, f, cells, as_of):
-    cases = every[COUNTED].iloc[np.flatnonzero(within)]
+    held = every[COUNTED]
+    cases = held if within.all() else held.iloc[np.flatnonzero(within)]
     kpis = compute_kpis(cases, visits, start=f.start, end=f.end, as_of=as_of)
     kpis["all"] = filtered_kpis(cases, as_of=as_of)
     closed = (cases["status"] == "closed").to_numpy(dtype=bool)
     charts = (tallies.per_day(tallies.day_numbers(cases["reported_at"])),
               tallies.per_day(tallies.day_numbers(cases["closed_at"])), tally(cases["category"]),
-              channel_counts(cases), tally(cases["level"], closed))
+              channel_counts(cases), tally(cases["level"], closed).reindex(list(LEVELS), fill_value=0))
     return kpis, count_per_cell(cases, cells)["cases"], charts
 
 
 def under_mask(every, standing, visits, within, f, cells, as_of):
-    kpis = tallies.kpis(every, standing, within, visits, start=f.start, end=f.end, as_of=as_of)
-    charts = (tallies.per_day(standing.reported_day, within), tallies.per_day(standing.closed_day, within),
-              tally(every["category"], within), channel_counts(every, within),
-              tally(every["level"], tallies.closed_within(standing, within)))
-    per_cell = cells[["grid_cell"]].assign(cases=cells["grid_cell"].map(tally(every["grid_cell"], within)).fillna(0)
+    rows = None if within.all() else np.flatnonzero(within)
+    kpis = tallies.kpis(every, standing, rows, visits, start=f.start, end=f.end, as_of=as_of)
+    charts = (tallies.per_day(standing.reported_day, rows), tallies.per_day(standing.closed_day, rows),
+              tally(every["category"], rows), channel_counts(every, rows),
+              tallies.closed_per_level(standing, rows))
+    per_cell = cells[["grid_cell"]].assign(cases=cells["grid_cell"].map(tally(every["grid_cell"], rows)).fillna(0)
                                            .astype(int))
     return kpis, per_cell["cases"], charts
 

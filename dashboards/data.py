@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from dashboards import charts
@@ -12,7 +11,7 @@ from dashboards.figures import case_map, cells_geojson
 from dashboards.geo import geojson_url, read_places
 from dashboards.i18n import say
 from dashboards.map_views import POINT_LIMIT, Sketch, draw_views
-from dashboards.selection import filtered_cases, standings, view_cases, view_mask, view_visits
+from dashboards.selection import filtered_cases, standings, view_cases, view_rows, view_visits
 from layers import counted, tallies
 from layers.areas import Area, area_places, district_extent, district_names
 from layers.arrivals import arrived_since
@@ -51,11 +50,11 @@ def _view_data(store, f: CaseFilter, *, as_of=None, layers=("cases",), measure="
     each_case = bool(set(layers) - {"cases"})
     cases = None
     if CACHE.holds_cases(store) and not each_case:
-        every, within = view_mask(store, f, as_of=as_of)
-        kpis = tallies.kpis(every, standings(store), within, view_visits(store, f), start=f.start, end=f.end,
+        every, rows = view_rows(store, f, as_of=as_of)
+        kpis = tallies.kpis(every, standings(store), rows, view_visits(store, f), start=f.start, end=f.end,
                             as_of=as_of)
-        cells = counted_per_cell(tally(every["grid_cell"], within), read_places(store, f, "grid_cells"))
-        if "cases" in layers and np.count_nonzero(within) <= POINT_LIMIT:
+        cells = counted_per_cell(tally(every["grid_cell"], rows), read_places(store, f, "grid_cells"))
+        if "cases" in layers and len(every if rows is None else rows) <= POINT_LIMIT:
             cases = view_cases(store, f, as_of=as_of)[0]
     elif (found := view_cases(store, f, as_of=as_of)) is not None:
         cases, sources = found
@@ -117,13 +116,13 @@ def view_charts(store, f: CaseFilter, lang: str = "zh") -> dict:
     """:func:`chart_data` of a filter's view: counted over the held cases under its mask, of the cases read for it
     (a narrow view of a store not held), or counted by the store (a wide one)."""
     if CACHE.holds_cases(store):
-        every, within = view_mask(store, f)
+        every, rows = view_rows(store, f)
         standing = standings(store)
-        return {"trend": charts.daily_trend_of(tallies.per_day(standing.reported_day, within),
-                                               tallies.per_day(standing.closed_day, within), lang),
-                "categories": charts.top_categories_of(tally(every["category"], within), lang=lang),
-                "channels": charts.channel_mix_of(channel_counts(every, within), lang),
-                "levels": charts.level_split_of(tally(every["level"], tallies.closed_within(standing, within)), lang)}
+        return {"trend": charts.daily_trend_of(tallies.per_day(standing.reported_day, rows),
+                                               tallies.per_day(standing.closed_day, rows), lang),
+                "categories": charts.top_categories_of(tally(every["category"], rows), lang=lang),
+                "channels": charts.channel_mix_of(channel_counts(every, rows), lang),
+                "levels": charts.level_split_of(tallies.closed_per_level(standing, rows), lang)}
     found = view_cases(store, f)
     if found is not None:
         return chart_data(found[0], lang)

@@ -47,10 +47,22 @@ def filtered_cases(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, p
 
 
 def view_mask(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, np.ndarray]:
-    """The server's copy of the cases, and which of them the filter keeps (as of ``as_of``, or now): a view
-    counted without copying its cases out (``layers.tallies``)."""
+    """The server's copy of the cases, and which of them the filter keeps (as of ``as_of``, or now)."""
     every_case = CACHE.cases(store)[0]
     return every_case, kept(store, f) if as_of is None else f.mask(every_case, as_of=as_of)
+
+
+def view_rows(store, f: CaseFilter, *, as_of=None) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The server's copy of the cases, and the numbers of the rows the filter keeps (None: every row): a view
+    counted without copying its cases out (``layers.tallies``)."""
+    if as_of is not None:
+        every_case, chosen = view_mask(store, f, as_of=as_of)
+        return every_case, _numbers(chosen)
+    return CACHE.cases(store)[0], CACHE.recent(store, ("rows", f), lambda: _numbers(kept(store, f)))
+
+
+def _numbers(chosen: np.ndarray) -> np.ndarray | None:
+    return None if chosen.all() else np.flatnonzero(chosen)
 
 
 def standings(store) -> tallies.Standings:

@@ -217,8 +217,8 @@ class CaseFilter:
 
 
 def channel_counts(cases: pd.DataFrame, within: np.ndarray | None = None) -> Counter:
-    """Cases per channel that reported them (of the rows ``within``, or all): a case two channels reported
-    counts for both.
+    """Cases per channel that reported them (of the rows ``within``, by number or as a mask; or all): a case two
+    channels reported counts for both.
 
     ``channels`` lists a merged case's channels (``e_ningbo;hotline_12345``); a case from one
     channel has only its ``channel``. Counted per distinct list, not per case.
@@ -229,22 +229,25 @@ def channel_counts(cases: pd.DataFrame, within: np.ndarray | None = None) -> Cou
             counts[name] += int(n)
     alone = cases["channels"].isna().to_numpy(dtype=bool)
     if within is not None:
-        alone = alone & within
+        rows = np.flatnonzero(within) if within.dtype == bool else within
+        alone = rows[alone[rows]]
     for name, n in tally(cases["channel"], alone).items():
         counts[str(name)] += int(n)
     return Counter({name: n for name, n in counts.items() if n})
 
 
 def tally(column: pd.Series, within: np.ndarray | None = None) -> pd.Series:
-    """How many rows hold each value (missing left out), largest first; a categorical counts its codes at once."""
+    """How many rows (of ``within``, by number or as a mask; or all) hold each value (missing left out), largest
+    first; a categorical counts its codes at once."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.array.codes  # a view; `.cat.codes` copies them into a new Series
         if within is not None:
             codes = codes[within]
-        n = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories))
+        # Missing (-1) counted in a bin of its own and left out: no pass to pick the present codes first.
+        n = np.bincount(np.add(codes, 1, dtype=np.intp), minlength=len(column.cat.categories) + 1)[1:]
         counts = pd.Series(n, index=column.cat.categories.astype(object))
         return counts[counts > 0].sort_values(ascending=False, kind="stable")
-    return (column if within is None else column[within]).value_counts()
+    return (column if within is None else column.iloc[within]).value_counts()
 
 
 def _distinct(column: pd.Series) -> list:

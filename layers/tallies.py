@@ -3,7 +3,7 @@
 The dashboard server holds a million cases; a wide view keeps most of them. Copying the view's rows out to
 count them was most of what its tiles and charts cost. Here each case's standing (kind, closed, settled in
 place, level; its days of report and closing) is worked out once per copy (:func:`standings`) and a view is
-counted from it under its mask, a ``within`` array of the copy's rows: a few bincounts. The answers are those
+counted from it by the numbers of its rows in the copy: a few bincounts. The answers are those
 of ``layers.kpis`` and of the charts over the view's cases (``tests/layers/test_tallies.py`` holds them to it).
 """
 
@@ -49,19 +49,6 @@ def day_numbers(stamps: pd.Series) -> np.ndarray:
     return days.astype(np.int32)
 
 
-def per_day(days: np.ndarray, within: np.ndarray | None = None) -> pd.Series:
-    """How many of ``days`` (day numbers) fall on each day, days without any left out."""
-    if within is not None:
-        days = days[within]
-    days = days[days != NO_DAY]
-    if not len(days):
-        return pd.Series(dtype=int)
-    first = int(days.min())
-    counts = np.bincount(days - first)
-    present = np.flatnonzero(counts)
-    return pd.Series(counts[present], index=pd.to_datetime(present + first, unit="D"))
-
-
 def standings(cases: pd.DataFrame) -> Standings:
     """Each case's standing, to count views of ``cases`` with."""
     code = np.zeros(len(cases), dtype=np.uint8)
@@ -75,12 +62,30 @@ def standings(cases: pd.DataFrame) -> Standings:
                      day_numbers(cases["closed_at"]))
 
 
-def _counts(standing: Standings, within: np.ndarray, as_of: pd.Timestamp) -> np.ndarray:
-    """How many cases ``within`` are of each standing (the 256 codes) as of ``as_of``."""
-    moment = np.datetime64(as_of.to_datetime64(), "ms")
-    code = standing.code | np.where(standing.due_at < moment, _LATE, 0).astype(np.uint8)
-    code |= np.where(standing.due_at <= moment, _DUE_BY, 0).astype(np.uint8)
-    return np.bincount(code[within], minlength=256)
+def _take(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    return values if rows is None else values[rows]
+
+
+def _counts(standing: Standings, rows: np.ndarray | None, *moments: pd.Timestamp) -> list[np.ndarray]:
+    """For each moment, how many cases of ``rows`` are of each standing (the 256 codes) as of then: one count
+    of the cases for all of them (each moment's two bits above the six that stand)."""
+    due = _take(standing.due_at, rows)
+    code = _take(standing.code, rows).astype(np.uint16)
+    for i, moment in enumerate(moments):
+        at = np.datetime64(moment.to_datetime64(), "ms")
+        code |= (due < at).view(np.uint8).astype(np.uint16) << (6 + 2 * i)
+        code |= (due <= at).view(np.uint8).astype(np.uint16) << (7 + 2 * i)
+    counts = np.bincount(code, minlength=1 << (6 + 2 * len(moments)))
+    bins = np.arange(len(counts))
+    return [np.bincount((bins & 63) | (((bins >> (6 + 2 * i)) & 3) << 6), weights=counts, minlength=256
+                        ).astype(np.int64) for i in range(len(moments))]
+
+
+def closed_per_level(standing: Standings, rows: np.ndarray | None) -> pd.Series:
+    """The closed cases of ``rows`` (None: all) per level where they were settled."""
+    counts = np.bincount(_take(standing.code, rows), minlength=256)
+    closed = (_BINS & _CLOSED) > 0
+    return pd.Series([int(counts[closed & _level(i)].sum()) for i in range(1, len(LEVELS) + 1)], index=list(LEVELS))
 
 
 def _level(n: int) -> np.ndarray:
@@ -100,35 +105,36 @@ def _group(counts: np.ndarray, kind: int | None = None) -> dict:
                      {level: n(_level(i)) for i, level in enumerate(LEVELS, start=1)})
 
 
-def kpis(cases: pd.DataFrame, standing: Standings, within: np.ndarray, visits: pd.DataFrame, *, start=None,
+def kpis(cases: pd.DataFrame, standing: Standings, rows: np.ndarray | None, visits: pd.DataFrame, *, start=None,
          end=None, as_of=None) -> dict:
-    """``layers.kpis.compute_kpis`` of the cases ``within`` (with ``visits``, the view's walk-in visits),
-    and their ``filtered_kpis`` under ``"all"``."""
+    """``layers.kpis.compute_kpis`` of the cases of ``rows`` (their numbers in ``cases``, ascending; None: all)
+    with ``visits`` (the view's walk-in visits), and their ``filtered_kpis`` under ``"all"``."""
     now = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
     # The period's tiles are as of its end at the latest, the view's (``all``) as of now: compute_kpis' and
     # filtered_kpis' own.
     period_as_of = min(now, pd.Timestamp(end).normalize() + pd.Timedelta(days=1)) if end is not None else now
-    counts = _counts(standing, within, period_as_of)
+    counts, now_counts = _counts(standing, rows, period_as_of, now)
     walk = visits[visits["channel"] == "walk_in"]
     found = {
         "period": {"from": str(start) if start else None, "to": str(end) if end else None},
         **{group: _group(counts, n) for n, group in enumerate(_KIND_GROUPS.values(), start=1)},
         "visits": {"batches": int(len(walk)), "people": int(walk["people"].fillna(1).sum())},
-        "by_channel": {str(k): int(v) for k, v in tally(cases["channel"], within).sort_index().items() if v},
+        "by_channel": {str(k): int(v) for k, v in tally(cases["channel"], rows).sort_index().items() if v},
     }
-    counts = counts if period_as_of == now else _counts(standing, within, now)
+    counts = now_counts
     every = _group(counts)
     closed = (_BINS & _CLOSED) > 0
-    found["all"] = {**every, **first_petitions(cases, standing, within), "level_share": {
+    found["all"] = {**every, **first_petitions(cases, standing, rows), "level_share": {
         level: _rate(int(counts[closed & _level(i)].sum()), every["closed"])
         for i, level in enumerate(LEVELS, start=1)}}
     return found
 
 
-def first_petitions(cases: pd.DataFrame, standing: Standings, within: np.ndarray) -> dict:
-    """初信初访: of the petitions ``within`` that are a caller's first among them (the earliest reported; a
+def first_petitions(cases: pd.DataFrame, standing: Standings, rows: np.ndarray | None) -> dict:
+    """初信初访: of the petitions of ``rows`` that are a caller's first among them (the earliest reported; a
     petition without a phone number is its caller's first), how many, and the share settled in place."""
-    rows = np.flatnonzero(within & ((standing.code & 3) == _KINDS.index("petition") + 1))
+    rows = np.arange(len(cases)) if rows is None else rows
+    rows = rows[(standing.code[rows] & 3) == _KINDS.index("petition") + 1]
     rows = rows[np.argsort(cases["reported_at"].to_numpy("datetime64[ms]")[rows], kind="stable")]
     phone = cases["reporter_phone"]
     if isinstance(phone.dtype, pd.CategoricalDtype):
@@ -147,6 +153,13 @@ def first_petitions(cases: pd.DataFrame, standing: Standings, within: np.ndarray
             "first_petition_settled_rate": _rate(settled, int(first.sum())) if (code & _CLOSED).any() else None}
 
 
-def closed_within(standing: Standings, within: np.ndarray) -> np.ndarray:
-    """The closed cases ``within``."""
-    return within & ((standing.code & _CLOSED) > 0)
+def per_day(days: np.ndarray, rows: np.ndarray | None = None) -> pd.Series:
+    """How many of ``days`` (day numbers; of ``rows``, or all) fall on each day, days without any left out."""
+    days = _take(days, rows)
+    days = days[days != NO_DAY]
+    if not len(days):
+        return pd.Series(dtype=int)
+    first = int(days.min())
+    counts = np.bincount(days - first)
+    present = np.flatnonzero(counts)
+    return pd.Series(counts[present], index=pd.to_datetime(present + first, unit="D"))
