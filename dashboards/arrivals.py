@@ -8,7 +8,7 @@ from dash import html
 from dashboards.cache import CACHE
 from dashboards.geo import read_places
 from dashboards.i18n import only, say
-from dashboards.selection import filtered_cases
+from dashboards.selection import view_rows
 from layers import counted
 from layers.arrivals import LATEST, fell_overdue, latest
 from layers.brief import hotspot_changes
@@ -20,6 +20,8 @@ from layers.schema import stored_time
 # seldom moves a cell's Gi* (50 ms over a million cases, at each wall's refresh under a stream of cases).
 HOT_EVERY = "5min"
 HOT_FROM = ("grid_cells", "epoch:cases")
+# What the ticker reads of the area's cases: 7 of the held copy's 26 columns (a street's, copied at every write).
+READ = ["reported_at", "category", "channel", "community_code", "grid_cell", "due_at", "status"]
 
 
 def arrivals(store, f: CaseFilter, now) -> dict:
@@ -29,7 +31,7 @@ def arrivals(store, f: CaseFilter, now) -> dict:
     now = pd.Timestamp(now)
     if not CACHE.holds_cases(store):
         return _counted(store, scope, now)
-    every, _ = filtered_cases(store, scope)
+    every = CACHE.recent(store, ("arrivals", scope), lambda: _area_cases(store, scope))
 
     def hot():
         lately = every[(every["reported_at"] >= stored_time(now - pd.Timedelta(days=14))).to_numpy()]
@@ -39,6 +41,11 @@ def arrivals(store, f: CaseFilter, now) -> dict:
         return list(changes.loc[changes["change"] == "new", "name"])
     return {"latest": latest(every, CACHE.layer(store, "communities")), "overdue": fell_overdue(every, now),
             "hot": CACHE.lasting(store, HOT_FROM, ("became-hot", scope, now.floor(HOT_EVERY)), hot)}
+
+
+def _area_cases(store, scope: CaseFilter) -> pd.DataFrame:
+    every, rows = view_rows(store, scope)
+    return every[READ] if rows is None else every[READ].iloc[rows]
 
 
 def _counted(store, scope: CaseFilter, now) -> dict:

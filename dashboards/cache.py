@@ -752,6 +752,31 @@ def _with_rows(cases: pd.DataFrame, rows: pd.DataFrame, follow: _Follow | None =
     return pd.DataFrame(columns, copy=False)
 
 
+def moved_rows(before: pd.DataFrame, cases: pd.DataFrame, columns) -> np.ndarray:
+    """The rows of ``before`` whose values in ``columns`` are others in ``cases``, a copy brought up to date from
+    it (the same rows under the same numbers, more at the end): what a value made per row must make again.
+
+    A column the follow left as it was is a longer view of before's memory (``_Room``): not compared.
+    """
+    n = len(before)
+    moved = np.zeros(n, dtype=bool)
+    for column in columns:
+        a, b = before[column], cases[column]
+        if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
+            a, b = a.array.codes, b.array.codes[:n]  # categories only grow at the end: a code keeps its meaning
+        elif isinstance(a.dtype, np.dtype) and a.dtype == b.dtype:
+            a, b = a.to_numpy(), b.to_numpy()[:n]
+        else:  # an extension type (the nullable booleans), which a follow copies whole: its values and gaps
+            b = b.iloc[:n]
+            moved |= a.isna().to_numpy() != b.isna().to_numpy()
+            plain, gap = (bool, False) if isinstance(a.dtype, pd.BooleanDtype) else (object, None)
+            a, b = a.to_numpy(dtype=plain, na_value=gap), b.to_numpy(dtype=plain, na_value=gap)
+        if a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.dtype == b.dtype:
+            continue
+        moved |= ~((a == b) | (pd.isna(a) & pd.isna(b)))
+    return np.flatnonzero(moved)
+
+
 def _rows_of(cases: pd.DataFrame, ids: np.ndarray, follow: _Follow) -> np.ndarray:
     """The row of each case id in ``cases`` (-1: not held)."""
     column = cases["case_id"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dashboards.cache import CACHE, _held_cases, _plain_cases
+from dashboards.cache import CACHE, _held_cases, _plain_cases, moved_rows
 from layers import counted, tallies
 from layers.filters import CaseFilter
 from layers.settings import SETTINGS
@@ -67,7 +67,26 @@ def _numbers(chosen: np.ndarray) -> np.ndarray | None:
 
 def standings(store) -> tallies.Standings:
     """Each held case's standing, made once per copy: what a view's tiles and charts are counted from."""
-    return CACHE.derived(store, ("standings",), tallies.standings)
+    return CACHE.derived(store, ("standings",), tallies.standings, followed_standings)
+
+
+def followed_standings(held: tallies.Standings, before: pd.DataFrame, cases: pd.DataFrame) -> tallies.Standings:
+    """``tallies.standings(cases)`` from ``held``, those of ``before``: an earlier copy of the same rows under the
+    same numbers (``cases`` has some of them changed and more at the end, as the server's copy after a write).
+    Only the rows a write changed or added are made: at a million cases, 21 ms at every write otherwise."""
+    n = len(before)
+    if len(cases) < n:
+        return tallies.standings(cases)
+    rows = np.concatenate([moved_rows(before, cases, tallies.STANDING_COLUMNS), np.arange(n, len(cases))])
+    made = tallies.standings(cases.iloc[rows])
+    parts = []
+    for was, now in ((held.code, made.code), (held.reported_day, made.reported_day),
+                     (held.closed_day, made.closed_day)):
+        out = np.empty(len(cases), dtype=was.dtype)
+        out[:n] = was
+        out[rows] = now
+        parts.append(out)
+    return tallies.Standings(parts[0], cases["due_at"].to_numpy("datetime64[ms]"), parts[1], parts[2])
 
 
 def view_visits(store, f: CaseFilter) -> pd.DataFrame:

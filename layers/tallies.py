@@ -25,6 +25,8 @@ _KIND_GROUPS = {"dispute": "disputes", "event": "events", "petition": "petitions
 # count because they move with the clock, past its deadline (6: due_at < as of) and due (7: due_at <= as of).
 _CLOSED, _IN_PLACE, _LATE, _DUE_BY = 1 << 2, 1 << 3, 1 << 6, 1 << 7
 _BINS = np.arange(256)
+# What a case's standing is made of.
+STANDING_COLUMNS = ("kind", "status", "resolved_in_place", "level", "due_at", "reported_at", "closed_at")
 NO_DAY = np.iinfo(np.int32).min
 _DAY_MS = 86_400_000.0
 

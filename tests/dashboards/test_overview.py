@@ -388,6 +388,37 @@ def test_the_tables_sort_order_after_a_write_is_the_order_sorted_again(demo_gpkg
                 assert np.array_equal(order, expected[0]) and np.array_equal(keys, expected[1]), (column, direction)
 
 
+def test_the_standings_after_a_write_are_those_made_again(demo_gpkg):
+    import numpy as np
+    import pandas as pd
+
+    from dashboards.cache import _Follow, _held_cases, _plain_cases, _with_rows, moved_rows
+    from dashboards.selection import followed_standings
+    from layers import tallies
+
+    with open_store(demo_gpkg[0]) as store:
+        plain = _plain_cases(store.read("cases")).sort_values("case_id", ignore_index=True)
+    follow = _Follow()
+    before = _with_rows(_held_cases(plain.iloc[:-10].copy()), plain.iloc[:0], follow)  # a copy as a follow leaves it
+    # A write of cases changed in every column a standing is made of, and five new ones; then one that only adds.
+    changed = plain.iloc[[3, 40, 41, 700, 900]].copy()
+    changed["status"] = ["closed", "dispatched", "closed", "dispatched", "reported"]
+    changed["kind"] = ["petition", "event", "dispute", "petition", "event"]
+    changed["level"] = ["district", None, "community", "street", "street"]
+    changed["resolved_in_place"] = pd.array([True, None, False, True, False], dtype="boolean")
+    changed["due_at"] = changed["due_at"] + pd.Timedelta(days=3)
+    changed["reported_at"] = changed["reported_at"] - pd.Timedelta(days=30)
+    changed["closed_at"] = [pd.Timestamp("2020-12-01"), pd.NaT, pd.Timestamp("2021-01-01"), pd.NaT, pd.NaT]
+    written = _with_rows(before, pd.concat([changed, plain.iloc[-10:-5]], ignore_index=True), follow)
+    added = _with_rows(written, plain.iloc[-5:], follow)
+    assert set(moved_rows(before, written, tallies.STANDING_COLUMNS)) <= {3, 40, 41, 700, 900}
+    assert len(moved_rows(written, added, tallies.STANDING_COLUMNS)) == 0  # the columns share the rows held
+    for was, now in ((before, written), (written, added)):
+        found, expected = followed_standings(tallies.standings(was), was, now), tallies.standings(now)
+        for part, made in zip(found, expected):
+            assert np.array_equal(part, made, equal_nan=part.dtype.kind == "M")
+
+
 def test_a_value_made_per_copy_is_brought_up_to_date_from_the_copy_before_when_the_copy_followed(demo_gpkg, tmp_path):
     import shutil
 
