@@ -16,26 +16,15 @@ import pandas as pd
 import pytest
 
 from layers import tallies
-from layers.areas import Area
 from layers.filters import CaseFilter, channel_counts, tally
 from layers.kpis import compute_kpis, filtered_kpis
 from layers.schema import LEVELS
 from layers.store import Condition, open_store
+from tests.layers.test_counted import AS_OF
+from tests.layers.test_counted import FILTERS as COUNTED_FILTERS
 
-AS_OF = pd.Timestamp("2020-12-15 12:00")
-YEAR = dict(start=date(2020, 1, 1), end=date(2020, 12, 31))
-FILTERS = {
-    "the whole year": CaseFilter(**YEAR),
-    "a street": CaseFilter(**YEAR, street_code="330205003"),
-    "a grid leader's cells": CaseFilter(**YEAR, area=Area.parse("cells:33020500300201,33020500300202")),
-    "categories": CaseFilter(**YEAR, categories=("邻里纠纷", "物业纠纷")),
-    "a channel": CaseFilter(**YEAR, channels=("hotline_12345",)),
-    "statuses and levels": CaseFilter(**YEAR, statuses=("closed",), levels=("community", "street")),
-    "overdue only": CaseFilter(**YEAR, overdue_only=True),
-    "a month": CaseFilter(start=date(2020, 6, 1), end=date(2020, 6, 30)),
-    "all time": CaseFilter(),
-    "nothing": CaseFilter(start=date(2031, 1, 1)),
-}
+# The store's counted views' filters (and one that keeps nothing): the same views, counted in memory.
+FILTERS = {**COUNTED_FILTERS, "nothing": CaseFilter(start=date(2031, 1, 1))}
 
 
 @pytest.fixture(scope="module")
