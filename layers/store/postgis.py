@@ -556,7 +556,10 @@ class PostGISStore(Store):
         if layer.partitioned_by:
             # No key across partitions for ON CONFLICT to find: the rows the batch replaces go, then the batch
             # comes in (a case whose month changed moves to its new partition). Writers of a layer with change
-            # numbers go one at a time (_next_seq), so no other writer adds a key between the two.
+            # numbers go one at a time (_next_seq), so no other writer adds a key between the two. The staging
+            # table is counted first: with no statistics the planner joined it to every partition's rows (one
+            # case into a million: 671 ms), where with them it probes each partition's key index (2.7 ms).
+            cur.execute(sql.SQL("ANALYZE {}").format(staging))
             cur.execute(sql.SQL("DELETE FROM {t} USING {s} WHERE {match}").format(
                 t=self._table(name), s=staging, match=sql.SQL(" AND ").join(
                     sql.SQL("{t}.{c} = {s}.{c}").format(t=self._table(name), s=staging, c=sql.Identifier(c))
