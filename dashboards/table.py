@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dashboards.cache import CACHE
+from dashboards.cache import CACHE, moved_rows
 from dashboards.i18n import only
 from dashboards.selection import kept
 from layers import counted
@@ -133,7 +133,7 @@ def resorted(held: tuple[np.ndarray, np.ndarray | None], before: pd.DataFrame, c
     if len(sort_by) != 1 or len(cases) < len(before) or in_order is None:
         return ordered(cases, sort_by)
     column = sort_by[0]["column_id"]
-    changed = np.flatnonzero(_differ(before[column], cases[column].iloc[:len(before)]))
+    changed = moved_rows(before, cases, [column])
     moved = np.concatenate([changed, np.arange(len(before), len(cases))])
     if len(moved) > len(cases) // 64 + 64:  # a large write: sorting again is as quick
         return ordered(cases, sort_by)
@@ -169,15 +169,6 @@ def _same_keys(before: pd.Series, now: pd.Series) -> bool:
 
 def _directed(key: np.ndarray, term: dict) -> np.ndarray:
     return key if term["direction"] == "asc" else -key  # as sort_order has it
-
-
-def _differ(before: pd.Series, now: pd.Series) -> np.ndarray:
-    """Which rows hold another value now (missing and missing are the same)."""
-    if isinstance(before.dtype, pd.CategoricalDtype) and isinstance(now.dtype, pd.CategoricalDtype):
-        # A follow grows categories only at the end: a held code keeps its meaning from copy to copy.
-        return before.array.codes != now.array.codes
-    a, b = before.to_numpy(), now.to_numpy()
-    return ~((a == b) | (pd.isna(a) & pd.isna(b)))
 
 
 def _sort_key(column: pd.Series) -> np.ndarray:
